@@ -1,0 +1,108 @@
+import type { DType, NamedTensors } from './tensor.js';
+
+/** Bernoulli: dropout masks 0 or 1/(1−p). Gaussian: multiplicative noise N(1, p/(1−p)). */
+export type SiteKind = 'bernoulli' | 'gaussian';
+
+/**
+ * `sample` (default): one mask per MC sample, shared by every input row — the paper's W_t,
+ * each sample is one function. `point`: an independent mask for every row (what
+ * `x.repeat(T)` through nn.Dropout gives in PyTorch). Both have the same marginals.
+ */
+export type MaskScope = 'sample' | 'point';
+
+/**
+ * `inverted` (PyTorch, Keras, ONNX): kept units are scaled by 1/(1−p) at training time,
+ * so masks are {0, 1/(1−p)}. `none` (some Caffe forks, `scale_train = false`): masks are {0, 1}.
+ */
+export type DropoutScaling = 'inverted' | 'none';
+
+/** One place in the network where multiplicative noise enters (a dropout layer). */
+export interface StochasticSite {
+  /** The model input that receives this site's mask. */
+  readonly name: string;
+  readonly kind: SiteKind;
+  /** Drop probability p ∈ [0, 1). */
+  readonly rate: number;
+  /**
+   * The mask shape for ONE input row, without the batch axis: [512] for a dense layer,
+   * [C, 1, 1] for channel-wise (spatial) dropout where a mask is shared over H and W.
+   */
+  readonly maskShape: readonly number[];
+  /** Scaling convention for kept units. Default `inverted`. */
+  readonly scaling?: DropoutScaling;
+  /** Where the site came from, for inspect output (e.g. op `Dropout`, opset 13, node name). */
+  readonly origin?: { readonly op?: string; readonly opset?: number; readonly node?: string };
+}
+
+/** Dims use -1 (or a symbolic name) for a dimension that is free, such as the batch axis. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly dims: readonly (number | string)[];
+}
+
+export interface RunOptions {
+  /** Number of MC samples S in this call. */
+  readonly samples: number;
+  readonly scope: MaskScope;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A network whose stochastic sites are inputs.
+ *
+ * `run(feeds, masks, options)`:
+ * - `feeds` are the model's ordinary inputs with N rows each (leading axis N) — NOT tiled:
+ *   a backend may compute the deterministic prefix (everything before the first site) once.
+ * - `masks[site.name]` has dims [S, 1, ...maskShape] for scope `sample` and
+ *   [S, N, ...maskShape] for scope `point`.
+ * - Every output comes back with leading axis S·N, sample-major (row t·N + i).
+ */
+export interface StochasticModel {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly sites: readonly StochasticSite[];
+  /** Backend name and the execution provider that actually runs this model. */
+  readonly backend: string;
+  readonly executionProvider: string;
+  /** Warnings found while preparing the model (inserted dropout, BatchNorm switched, …). */
+  readonly warnings: readonly string[];
+  run(feeds: NamedTensors, masks: NamedTensors, options: RunOptions): Promise<NamedTensors>;
+  /** Safe to call more than once. */
+  dispose(): Promise<void>;
+}
+
+/** A model given as bytes, a path, or (for the reference backend) a parsed object. */
+export type ModelSource =
+  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'bytes'; readonly bytes: Uint8Array; readonly baseDir?: string }
+  | { readonly kind: 'object'; readonly value: unknown };
+
+export interface LoadOptions {
+  /** Backend-specific options (execution providers, insertion of dropout, …). */
+  readonly [key: string]: unknown;
+}
+
+export interface BackendInfo {
+  readonly name: string;
+  readonly available: boolean;
+  readonly reason?: string;
+  readonly executionProviders: readonly { name: string; available: boolean; reason?: string }[];
+}
+
+/** The whole backend contract: everything Monte Carlo lives in core. */
+export interface Backend {
+  readonly name: string;
+  init(): Promise<void>;
+  load(source: ModelSource, options?: LoadOptions): Promise<StochasticModel>;
+  /** What this backend and its execution providers can do on this machine, and why not. */
+  describe?(): Promise<BackendInfo>;
+}
+
+export interface BackendDescriptor {
+  readonly name: string;
+  /** Higher first. Negative: used only when asked for by name. */
+  readonly priority: number;
+  /** A factory, so nothing heavy (native runtimes, wasm) loads until the backend is chosen. */
+  readonly create: () => Promise<Backend> | Backend;
+}

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests read each package's TypeScript sources through the "source" export condition,
+// so a test run never depends on a stale dist/.
+export default defineConfig({
+  // inversify uses legacy (experimental) parameter decorators: `@inject(TOKEN)`.
+  oxc: { decorator: { legacy: true } },
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
