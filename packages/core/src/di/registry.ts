@@ -1,0 +1,123 @@
+import { injectable, multiInject, optional, type ContainerModuleLoadOptions } from 'inversify';
+import { describeError, McuError } from '../errors.js';
+import type { Backend, BackendDescriptor } from '../model.js';
+import { TOKENS } from '../tokens.js';
+
+interface Slot {
+  readonly descriptor: BackendDescriptor;
+  /** Memoised init: every caller awaits the same promise; a failure is remembered. */
+  ready?: Promise<Backend>;
+}
+
+export interface BackendStatus {
+  readonly name: string;
+  readonly priority: number;
+  readonly state: 'not-initialised' | 'ready' | 'failed';
+  readonly reason?: string;
+}
+
+/**
+ * Backends registered by name and priority (higher first; negative = only when named).
+ * One per container, filled from the multi-bound BackendDescriptors (no module globals).
+ */
+@injectable()
+export class BackendRegistry {
+  readonly #slots = new Map<string, Slot>();
+  readonly #failures = new Map<string, string>();
+  readonly #ready = new Set<string>();
+
+  constructor(
+    @multiInject(TOKENS.BackendDescriptor) @optional() descriptors: BackendDescriptor[] | undefined,
+  ) {
+    for (const d of descriptors ?? []) {
+      if (this.#slots.has(d.name)) {
+        throw new McuError('E_BACKEND', `backend '${d.name}' is registered twice; each backend name must be unique`);
+      }
+      this.#slots.set(d.name, { descriptor: d });
+    }
+  }
+
+  /** Registered names, highest priority first. */
+  names(): string[] {
+    return [...this.#slots.values()]
+      .sort((a, b) => b.descriptor.priority - a.descriptor.priority)
+      .map((s) => s.descriptor.name);
+  }
+
+  status(): BackendStatus[] {
+    return this.names().map((name) => {
+      const slot = this.#slots.get(name)!;
+      const failure = this.#failures.get(name);
+      return {
+        name,
+        priority: slot.descriptor.priority,
+        state: failure !== undefined ? 'failed' : this.#ready.has(name) ? 'ready' : 'not-initialised',
+        ...(failure !== undefined ? { reason: failure } : {}),
+      };
+    });
+  }
+
+  /**
+   * Resolve a backend. With names: try them in order (a named backend that fails is an
+   * error, never a silent fallback to an unnamed one). Without: all non-negative
+   * priorities, highest first. Total failure is ONE error listing each candidate and why.
+   */
+  async resolve(names?: readonly string[]): Promise<Backend> {
+    const requested = names !== undefined && names.length > 0;
+    if (requested) {
+      for (const n of names) {
+        if (!this.#slots.has(n)) {
+          throw new McuError(
+            'E_BACKEND_UNKNOWN',
+            `backend '${n}' is not registered; registered: ${this.names().join(', ') || '(none)'}`,
+          );
+        }
+      }
+    }
+    const candidates = requested
+      ? [...names]
+      : this.names().filter((n) => this.#slots.get(n)!.descriptor.priority >= 0);
+    if (candidates.length === 0) {
+      throw new McuError(
+        'E_BACKEND',
+        `no backend is registered${this.#slots.size > 0 ? ' with a non-negative priority; name one explicitly: ' + this.names().join(', ') : '; load a backend module (e.g. @mcu/backend-onnx)'}`,
+      );
+    }
+    const errors: string[] = [];
+    for (const name of candidates) {
+      try {
+        return await this.#init(name);
+      } catch (e) {
+        errors.push(`${name}: ${describeError(e)}`);
+      }
+    }
+    throw new McuError(
+      'E_BACKEND',
+      `no backend could be initialised (${requested ? 'requested' : 'tried'}: ${errors.join('; ')})`,
+    );
+  }
+
+  #init(name: string): Promise<Backend> {
+    const slot = this.#slots.get(name)!;
+    slot.ready ??= (async () => {
+      try {
+        const backend = await slot.descriptor.create();
+        await backend.init();
+        this.#ready.add(name);
+        return backend;
+      } catch (e) {
+        this.#failures.set(name, describeError(e));
+        throw e;
+      }
+    })();
+    return slot.ready;
+  }
+}
+
+/** Keep backend ContainerModules declarative: `bindBackend(options, { name, priority, create })`. */
+export function bindBackend(
+  options: Pick<ContainerModuleLoadOptions, 'bind'>,
+  descriptor: BackendDescriptor,
+): void {
+  options.bind(TOKENS.BackendDescriptor).toConstantValue(descriptor);
+}

@@ -1,0 +1,193 @@
+import { inject, injectable } from 'inversify';
+import { describeError, isMcuError, McuError } from '../errors.js';
+import type { Estimator } from '../estimators/estimator.js';
+import type { MaskScope, StochasticModel } from '../model.js';
+import type { Sampler, SamplerFactory } from '../sampling/sampler.js';
+import { sizeOf, type NamedTensors, type TensorData } from '../tensor.js';
+import { TOKENS } from '../tokens.js';
+import { DEFAULT_MEMORY_BUDGET_BYTES, type McuConfig } from '../di/config.js';
+import { chunkSamplesFor } from './chunking.js';
+
+export interface ProgressEvent {
+  readonly samplesDone: number;
+  readonly samplesTotal: number;
+  /** Largest standard error of the tracked estimates so far (adaptive runs). */
+  readonly maxStandardError?: number;
+}
+
+export interface McRunOptions {
+  /** T, or T_max when `tolerance` is given. */
+  readonly samples: number;
+  /** Seed of the counter-based mask generator (default 0). Ignored when `sampler` is given. */
+  readonly seed?: number;
+  readonly scope?: MaskScope;
+  /** Use these masks instead of seeded ones (e.g. a ReplaySampler). */
+  readonly sampler?: Sampler;
+  /** Samples per backend call; default: as many as the memory budget allows. */
+  readonly chunkSamples?: number;
+  readonly memoryBudgetBytes?: number;
+  /** Adaptive T: stop after the first chunk where every estimator's largest standard error ≤ tolerance. */
+  readonly tolerance?: number;
+  /** Adaptive T never stops before this many samples (default 10). */
+  readonly minSamples?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: ProgressEvent) => void;
+  readonly estimators: readonly Estimator<unknown>[];
+}
+
+/** Everything needed to reproduce a run. */
+export interface RunMeta {
+  readonly backend: string;
+  readonly executionProvider: string;
+  readonly seed: number | null;
+  readonly sampler: string;
+  readonly samples: number;
+  readonly samplesRequested: number;
+  readonly scope: MaskScope;
+  readonly chunkSamples: number;
+  readonly rows: number;
+  readonly sites: readonly { name: string; kind: string; rate: number; maskShape: readonly number[]; scaling: string }[];
+  readonly tolerance: number | null;
+  readonly converged: boolean | null;
+  readonly maxStandardError: number | null;
+}
+
+function rowsOf(model: StochasticModel, feeds: NamedTensors): number {
+  let rows: number | undefined;
+  for (const spec of model.inputs) {
+    const t = feeds[spec.name];
+    if (t === undefined) {
+      throw new McuError(
+        'E_INPUT',
+        `model input '${spec.name}' was not given; the model takes: ${model.inputs.map((i) => i.name).join(', ')}`,
+      );
+    }
+    const n = t.dims[0];
+    if (n === undefined || t.dims.length === 0) {
+      throw new McuError('E_INPUT', `input '${spec.name}' needs a leading batch axis, got dims [${t.dims.join(', ')}]`);
+    }
+    if (rows !== undefined && n !== rows) {
+      throw new McuError('E_INPUT', `all inputs need the same number of rows; '${spec.name}' has ${n}, another has ${rows}`);
+    }
+    rows = n;
+  }
+  for (const name of Object.keys(feeds)) {
+    if (!model.inputs.some((i) => i.name === name)) {
+      throw new McuError(
+        'E_INPUT',
+        `'${name}' is not an input of the model; it takes: ${model.inputs.map((i) => i.name).join(', ')}`,
+      );
+    }
+  }
+  if (rows === undefined || rows < 1) {
+    throw new McuError('E_INPUT', 'the input is empty: at least one row is needed');
+  }
+  return rows;
+}
+
+function filled(dims: readonly number[], value: number): TensorData {
+  return { dtype: 'float32', data: new Float32Array(sizeOf(dims)).fill(value), dims: [...dims] };
+}
+
+/**
+ * Runs T stochastic passes in chunks — ONE backend call per chunk over [chunk·N] rows —
+ * and streams every chunk into the estimators.
+ */
+@injectable()
+export class McEngine {
+  constructor(
+    @inject(TOKENS.SamplerFactory) private readonly samplerFactory: SamplerFactory,
+    @inject(TOKENS.Config) private readonly config: McuConfig,
+  ) {}
+
+  async run(model: StochasticModel, feeds: NamedTensors, options: McRunOptions): Promise<RunMeta> {
+    const total = options.samples;
+    if (!Number.isInteger(total) || total < 1) {
+      throw new McuError('E_CONFIG', `the number of MC samples T must be an integer ≥ 1, got ${total}`);
+    }
+    if (options.tolerance !== undefined && !(options.tolerance > 0)) {
+      throw new McuError('E_CONFIG', `the standard-error tolerance must be > 0, got ${options.tolerance}`);
+    }
+    const scope = options.scope ?? 'sample';
+    const seed = options.seed ?? 0;
+    const rows = rowsOf(model, feeds);
+    const sampler = options.sampler ?? this.samplerFactory({ seed });
+    const budget = options.memoryBudgetBytes ?? this.config.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+    let chunk = options.chunkSamples ?? chunkSamplesFor(model, rows, scope, budget, total);
+    if (!Number.isInteger(chunk) || chunk < 1) {
+      throw new McuError('E_CONFIG', `samples per chunk must be an integer ≥ 1, got ${chunk}`);
+    }
+    chunk = Math.min(chunk, total);
+    const minSamples = Math.max(2, options.minSamples ?? 10);
+
+    let done = 0;
+    let converged: boolean | null = options.tolerance === undefined ? null : false;
+    let maxSe: number | null = null;
+    while (done < total) {
+      if (options.signal?.aborted) {
+        throw new McuError('E_ABORTED', `the run was cancelled after ${done} of ${total} samples`, {
+          cause: options.signal.reason,
+        });
+      }
+      const count = Math.min(chunk, total - done);
+      const masks: Record<string, TensorData> = {};
+      model.sites.forEach((site, siteIndex) => {
+        masks[site.name] = sampler.sample({ site, siteIndex, firstSample: done, count, rows, scope });
+      });
+      let outputs: NamedTensors;
+      try {
+        outputs = await model.run(feeds, masks, { samples: count, scope, signal: options.signal });
+      } catch (e) {
+        if (isMcuError(e)) throw e;
+        throw new McuError('E_RUNTIME', `backend '${model.backend}' failed on samples ${done}–${done + count - 1}: ${describeError(e)}`, { cause: e });
+      }
+      for (const est of options.estimators) est.update({ outputs, samples: count, rows, firstSample: done });
+      done += count;
+      if (options.tolerance !== undefined) {
+        maxSe = Math.max(...options.estimators.map((e) => e.maxStandardError?.() ?? 0));
+        if (done >= minSamples && maxSe <= options.tolerance) {
+          converged = true;
+        }
+      }
+      options.onProgress?.({ samplesDone: done, samplesTotal: total, ...(maxSe !== null ? { maxStandardError: maxSe } : {}) });
+      if (converged) break;
+    }
+
+    return {
+      backend: model.backend,
+      executionProvider: model.executionProvider,
+      seed: options.sampler ? null : seed,
+      sampler: sampler.description,
+      samples: done,
+      samplesRequested: total,
+      scope,
+      chunkSamples: chunk,
+      rows,
+      sites: model.sites.map((s) => ({
+        name: s.name,
+        kind: s.kind,
+        rate: s.rate,
+        maskShape: [...s.maskShape],
+        scaling: s.scaling ?? 'inverted',
+      })),
+      tolerance: options.tolerance ?? null,
+      converged,
+      maxStandardError: maxSe,
+    };
+  }
+
+  /**
+   * The "standard dropout" pass: one deterministic run with every mask at its mean — 1 for
+   * inverted dropout and Gaussian noise, 1 − p for dropout trained without inverted scaling
+   * (Caffe's test-time rule). Outputs have leading axis N.
+   */
+  async deterministic(model: StochasticModel, feeds: NamedTensors): Promise<NamedTensors> {
+    rowsOf(model, feeds);
+    const masks: Record<string, TensorData> = {};
+    for (const site of model.sites) {
+      const mean = site.kind === 'bernoulli' && site.scaling === 'none' ? 1 - site.rate : 1;
+      masks[site.name] = filled([1, 1, ...site.maskShape], mean);
+    }
+    return model.run(feeds, masks, { samples: 1, scope: 'sample' });
+  }
+}

@@ -1,0 +1,38 @@
+export type { Chunk, Estimator } from './estimator.js';
+export type { TargetsInput, LabelsInput } from './input.js';
+export { StreamingLogSumExp } from './logsumexp.js';
+export {
+  softmaxInto,
+  softmaxEntropy,
+  entropy,
+  argmax,
+  rootMeanSquaredError,
+  expectedCalibrationError,
+  type NumericArray,
+} from './metrics.js';
+export {
+  RegressionEstimator,
+  deterministicRegression,
+  type RegressionEstimatorOptions,
+  type RegressionResult,
+  type DeterministicRegressionOptions,
+  type DeterministicRegressionResult,
+} from './regression.js';
+export {
+  ClassificationEstimator,
+  type ClassificationEstimatorOptions,
+  type ClassificationResult,
+} from './classification.js';
+export {
+  tauFromWeightDecay,
+  weightDecayFromTau,
+  SquaredErrorCollector,
+  fitTau,
+  logLikelihoodForTau,
+  type WeightDecayParams,
+  type TauParams,
+  type SquaredErrorCollectorOptions,
+  type SquaredErrors,
+  type FitTauOptions,
+  type FitTauResult,
+} from './tau.js';

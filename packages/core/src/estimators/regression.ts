@@ -1,0 +1,235 @@
+import { McuError } from '../errors.js';
+import type { TensorData } from '../tensor.js';
+import type { Chunk, Estimator } from './estimator.js';
+import {
+  checkOutputName,
+  parseTargets,
+  readChunk,
+  type ChunkLayout,
+  type TargetsInput,
+} from './input.js';
+import { StreamingLogSumExp } from './logsumexp.js';
+import { rootMeanSquaredError } from './metrics.js';
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+export interface RegressionEstimatorOptions {
+  /** The model output to summarise. */
+  readonly output: string;
+  /** Model precision τ > 0 (eq. 7). Without it τ⁻¹ = 0 and no log-likelihood is computed. */
+  readonly tau?: number;
+  /** True values, N×D (flat row-major or N rows of D): enables log-likelihood and RMSE. */
+  readonly targets?: TargetsInput;
+}
+
+/** Every per-value array is flat row-major with dims [N, D], D = prod(outputDims). */
+export interface RegressionResult {
+  readonly output: string;
+  /** T: MC samples consumed. */
+  readonly samples: number;
+  /** [N, D]. */
+  readonly dims: readonly [number, number];
+  /** The output's dims per row (D = their product). */
+  readonly outputDims: readonly number[];
+  /** τ used for `variance` and `logLikelihood`; null when none was given (then τ⁻¹ = 0). */
+  readonly tau: number | null;
+  /** Predictive mean (eq. 6): (1/T) Σ_t ŷ_t. */
+  readonly mean: Float64Array;
+  /** Predictive variance: sampleVariance + τ⁻¹. */
+  readonly variance: Float64Array;
+  /** sqrt(variance). */
+  readonly std: Float64Array;
+  /** Biased sample variance (1/T) Σ_t ŷ_t² − mean², without τ⁻¹. */
+  readonly sampleVariance: Float64Array;
+  /** Standard error of the MC mean: sqrt(unbiased sample variance / T); Infinity when T < 2. */
+  readonly standardError: Float64Array;
+  /** Eq. 8 per row (length N); null without targets or without τ. */
+  readonly logLikelihood: Float64Array | null;
+  /** Average of `logLikelihood` over rows; null when it is null. */
+  readonly meanLogLikelihood: number | null;
+  /** RMSE of the MC mean against the targets, over all N·D values; null without targets. */
+  readonly rmse: number | null;
+}
+
+function checkTau(tau: unknown, who: string): number | null {
+  if (tau === undefined) return null;
+  if (typeof tau !== 'number' || !Number.isFinite(tau) || tau <= 0) {
+    throw new McuError('E_CONFIG', `${who}: tau (model precision) must be a finite number > 0, got ${String(tau)}`);
+  }
+  return tau;
+}
+
+/**
+ * Streaming regression summary of MC dropout outputs (Gal & Ghahramani 2016, eqs. 6–8).
+ *
+ * State is O(N·D): a Welford running mean and sum of squared deviations per value, and one
+ * streaming log-sum-exp per row for eq. 8. Every per-value update runs in sample order, one
+ * sample at a time, so the results are byte-identical however the samples are chunked.
+ */
+export class RegressionEstimator implements Estimator<RegressionResult> {
+  readonly output: string;
+  readonly tau: number | null;
+  private readonly targetsInput: TargetsInput | undefined;
+  private consumed = 0;
+  private layout: ChunkLayout | undefined;
+  private mean = new Float64Array(0);
+  private m2 = new Float64Array(0);
+  private targets: Float64Array | null = null;
+  private lse: StreamingLogSumExp | null = null;
+
+  constructor(options: RegressionEstimatorOptions) {
+    this.output = checkOutputName(options?.output, 'RegressionEstimator');
+    this.tau = checkTau(options.tau, 'RegressionEstimator');
+    this.targetsInput = options.targets;
+  }
+
+  get samples(): number {
+    return this.consumed;
+  }
+
+  update(chunk: Chunk): void {
+    const who = 'RegressionEstimator';
+    const v = readChunk(chunk, this.output, this.consumed, this.layout, who);
+    const { data, samples: S, rows: N, width: D } = v;
+    if (this.layout === undefined) {
+      // Parse targets before committing to the layout, so a mismatch leaves the estimator fresh.
+      const targets = this.targetsInput === undefined ? null : parseTargets(this.targetsInput, N, D, who);
+      this.layout = { rows: N, rest: v.rest, width: D };
+      this.mean = new Float64Array(N * D);
+      this.m2 = new Float64Array(N * D);
+      this.targets = targets;
+      if (targets !== null && this.tau !== null) this.lse = new StreamingLogSumExp(N);
+    }
+    const mean = this.mean;
+    const m2 = this.m2;
+    const targets = this.targets;
+    const lse = this.lse;
+    const halfTau = this.tau === null ? 0 : 0.5 * this.tau;
+    for (let t = 0; t < S; t++) {
+      const n = this.consumed + t + 1;
+      for (let i = 0; i < N; i++) {
+        const base = (t * N + i) * D;
+        const row = i * D;
+        let sq = 0;
+        for (let d = 0; d < D; d++) {
+          const x = data[base + d];
+          const k = row + d;
+          // Welford: stable running mean and sum of squared deviations.
+          const delta = x - mean[k];
+          mean[k] += delta / n;
+          m2[k] += delta * (x - mean[k]);
+          if (lse !== null) {
+            const e = (targets as Float64Array)[k] - x;
+            sq += e * e;
+          }
+        }
+        if (lse !== null) lse.add(-halfTau * sq, i);
+      }
+    }
+    this.consumed += S;
+  }
+
+  maxStandardError(): number {
+    const T = this.consumed;
+    if (T < 2) return Infinity;
+    let worst = 0;
+    for (let k = 0; k < this.m2.length; k++) if (this.m2[k] > worst) worst = this.m2[k];
+    return Math.sqrt(worst / (T - 1) / T);
+  }
+
+  result(): RegressionResult {
+    const layout = this.layout;
+    const T = this.consumed;
+    if (layout === undefined || T === 0) {
+      throw new McuError('E_RUNTIME', `RegressionEstimator: no MC samples of '${this.output}' yet; call update() first`);
+    }
+    const N = layout.rows;
+    const D = layout.width;
+    const size = N * D;
+    const tauInv = this.tau === null ? 0 : 1 / this.tau;
+    const mean = Float64Array.from(this.mean);
+    const variance = new Float64Array(size);
+    const std = new Float64Array(size);
+    const sampleVariance = new Float64Array(size);
+    const standardError = new Float64Array(size);
+    for (let k = 0; k < size; k++) {
+      const sv = this.m2[k] / T;
+      sampleVariance[k] = sv;
+      variance[k] = sv + tauInv;
+      std[k] = Math.sqrt(variance[k]);
+      standardError[k] = T < 2 ? Infinity : Math.sqrt(this.m2[k] / (T - 1) / T);
+    }
+    let logLikelihood: Float64Array | null = null;
+    let meanLogLikelihood: number | null = null;
+    if (this.lse !== null && this.tau !== null) {
+      // Eq. 8: logsumexp_t(−τ/2 ‖y − ŷ_t‖²) − log T − (D/2) log 2π + (D/2) log τ.
+      const c = -Math.log(T) - 0.5 * D * LOG_2PI + 0.5 * D * Math.log(this.tau);
+      logLikelihood = new Float64Array(N);
+      let s = 0;
+      for (let i = 0; i < N; i++) {
+        logLikelihood[i] = this.lse.value(i) + c;
+        s += logLikelihood[i];
+      }
+      meanLogLikelihood = s / N;
+    }
+    const rmse = this.targets === null ? null : rootMeanSquaredError(mean, this.targets);
+    return {
+      output: this.output,
+      samples: T,
+      dims: [N, D],
+      outputDims: [...layout.rest],
+      tau: this.tau,
+      mean,
+      variance,
+      std,
+      sampleVariance,
+      standardError,
+      logLikelihood,
+      meanLogLikelihood,
+      rmse,
+    };
+  }
+}
+
+export interface DeterministicRegressionOptions {
+  /** With τ, also the Gaussian log-likelihood log N(y; ŷ, τ⁻¹ I) per row (eq. 8 with T = 1). */
+  readonly tau?: number;
+}
+
+export interface DeterministicRegressionResult {
+  /** [N, D]. */
+  readonly dims: readonly [number, number];
+  readonly rmse: number;
+  readonly tau: number | null;
+  readonly logLikelihood: Float64Array | null;
+  readonly meanLogLikelihood: number | null;
+}
+
+/**
+ * Metrics of the "standard dropout" pass: ONE deterministic forward pass with every mask = 1
+ * (weight scaling), outputs dims [N, ...rest]. Reports its RMSE against the targets (and the
+ * Gaussian log-likelihood when τ is given).
+ */
+export function deterministicRegression(
+  outputs: TensorData,
+  targets: TargetsInput,
+  options: DeterministicRegressionOptions = {},
+): DeterministicRegressionResult {
+  const rows = outputs?.dims?.[0];
+  if (!Number.isInteger(rows) || rows < 1) {
+    throw new McuError(
+      'E_INPUT',
+      `deterministicRegression: outputs must have dims [N, ...] with N ≥ 1, got [${outputs?.dims?.join(', ')}]`,
+    );
+  }
+  const est = new RegressionEstimator({ output: 'y', targets, ...(options.tau === undefined ? {} : { tau: options.tau }) });
+  est.update({ outputs: { y: outputs }, samples: 1, rows, firstSample: 0 });
+  const r = est.result();
+  return {
+    dims: r.dims,
+    rmse: r.rmse as number,
+    tau: r.tau,
+    logLikelihood: r.logLikelihood,
+    meanLogLikelihood: r.meanLogLikelihood,
+  };
+}

@@ -1,0 +1,15 @@
+export * from './errors.js';
+export * from './tensor.js';
+export * from './model.js';
+export { TOKENS } from './tokens.js';
+export * from './sampling/index.js';
+export type { Sampler, SamplerFactory, SamplerOptions, MaskRequest } from './sampling/sampler.js';
+export * from './estimators/index.js';
+export type { Estimator, Chunk } from './estimators/estimator.js';
+export { McEngine, type McRunOptions, type RunMeta, type ProgressEvent } from './engine/engine.js';
+export { bytesPerSample, chunkSamplesFor } from './engine/chunking.js';
+export { BackendRegistry, bindBackend, type BackendStatus } from './di/registry.js';
+export { coreModule, createMcu, type Mcu, type CreateMcuOptions } from './di/container.js';
+export { DEFAULT_MEMORY_BUDGET_BYTES, type McuConfig } from './di/config.js';
+export { ReferenceBackend } from './reference/backend.js';
+export { randomMlp, validateMlp, type MlpSpec, type MlpLayer } from './reference/mlp.js';

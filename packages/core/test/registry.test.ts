@@ -1,0 +1,146 @@
+import 'reflect-metadata';
+import { ContainerModule } from 'inversify';
+import { describe, expect, it } from 'vitest';
+import { bindBackend, createMcu } from '../src/di/index.js';
+import { McuError } from '../src/errors.js';
+import type { Backend, BackendDescriptor } from '../src/model.js';
+import { ReferenceBackend } from '../src/reference/backend.js';
+
+function fake(name: string, opts: { fail?: string; onInit?: () => void } = {}): Backend {
+  return {
+    name,
+    async init() {
+      opts.onInit?.();
+      if (opts.fail) throw new Error(opts.fail);
+    },
+    async load() {
+      throw new Error('not used');
+    },
+  };
+}
+
+function moduleOf(...descriptors: BackendDescriptor[]): ContainerModule {
+  return new ContainerModule((options) => {
+    for (const d of descriptors) bindBackend(options, d);
+  });
+}
+
+describe('BackendRegistry inside the container', () => {
+  it('resolves by priority when no backend is named, skipping negative priorities', async () => {
+    const mcu = createMcu({
+      modules: [
+        moduleOf(
+          { name: 'low', priority: 1, create: () => fake('low') },
+          { name: 'high', priority: 5, create: () => fake('high') },
+          { name: 'manual', priority: -1, create: () => fake('manual') },
+        ),
+      ],
+    });
+    expect(mcu.registry.names()).toEqual(['high', 'low', 'manual']);
+    expect((await mcu.registry.resolve()).name).toBe('high');
+    expect((await mcu.registry.resolve(['manual'])).name).toBe('manual');
+  });
+
+  it('falls through failing backends by priority and remembers why each failed', async () => {
+    const mcu = createMcu({
+      modules: [
+        moduleOf(
+          { name: 'a', priority: 9, create: () => fake('a', { fail: 'no GPU' }) },
+          { name: 'b', priority: 1, create: () => fake('b') },
+        ),
+      ],
+    });
+    expect((await mcu.registry.resolve()).name).toBe('b');
+    expect(mcu.registry.status()).toEqual([
+      { name: 'a', priority: 9, state: 'failed', reason: 'no GPU' },
+      { name: 'b', priority: 1, state: 'ready' },
+    ]);
+  });
+
+  it('total failure is ONE error that lists each backend and why', async () => {
+    const mcu = createMcu({
+      modules: [
+        moduleOf(
+          { name: 'a', priority: 2, create: () => fake('a', { fail: 'native binding missing' }) },
+          { name: 'b', priority: 1, create: () => { throw new Error('wasm not found'); } },
+        ),
+      ],
+    });
+    const err = await mcu.registry.resolve().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McuError);
+    expect((err as McuError).code).toBe('E_BACKEND');
+    expect((err as McuError).message).toContain('a: native binding missing');
+    expect((err as McuError).message).toContain('b: wasm not found');
+  });
+
+  it('a named backend that fails is an error, never a silent fallback', async () => {
+    const mcu = createMcu({
+      backends: ['gpu'],
+      modules: [
+        moduleOf(
+          { name: 'gpu', priority: 1, create: () => fake('gpu', { fail: 'no device' }) },
+          { name: 'cpu', priority: 5, create: () => fake('cpu') },
+        ),
+      ],
+    });
+    await expect(mcu.backend()).rejects.toThrow(/requested: gpu: no device/);
+  });
+
+  it('an unknown backend name names the registered alternatives', async () => {
+    const mcu = createMcu({ modules: [moduleOf({ name: 'onnx', priority: 1, create: () => fake('onnx') }, { name: 'tfjs', priority: 0, create: () => fake('tfjs') })] });
+    const err = (await mcu.registry.resolve(['tfjs-gpu']).catch((e: unknown) => e)) as McuError;
+    expect(err.code).toBe('E_BACKEND_UNKNOWN');
+    expect(err.message).toBe("backend 'tfjs-gpu' is not registered; registered: onnx, tfjs");
+  });
+
+  it('with no backends at all, says which module to load', async () => {
+    const err = (await createMcu().registry.resolve().catch((e: unknown) => e)) as McuError;
+    expect(err.code).toBe('E_BACKEND');
+    expect(err.message).toMatch(/no backend is registered; load a backend module/);
+  });
+
+  it('initialises each backend once, even under concurrent callers', async () => {
+    let inits = 0;
+    let creates = 0;
+    const mcu = createMcu({
+      modules: [moduleOf({ name: 'x', priority: 1, create: () => { creates++; return fake('x', { onInit: () => inits++ }); } })],
+    });
+    const [a, b, c] = await Promise.all([mcu.registry.resolve(), mcu.registry.resolve(['x']), mcu.backend()]);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect([creates, inits]).toEqual([1, 1]);
+  });
+
+  it('each container has its own registry (no module globals)', async () => {
+    let inits = 0;
+    const mod = moduleOf({ name: 'x', priority: 1, create: () => fake('x', { onInit: () => inits++ }) });
+    await createMcu({ modules: [mod] }).backend();
+    await createMcu({ modules: [mod] }).backend();
+    expect(inits).toBe(2);
+  });
+
+  it('duplicate names are refused', () => {
+    expect(() =>
+      createMcu({ modules: [moduleOf({ name: 'x', priority: 1, create: () => fake('x') }, { name: 'x', priority: 2, create: () => fake('x') })] }),
+    ).toThrow(/registered twice/);
+  });
+
+  it('load() passes the backend options from the config', async () => {
+    let seen: unknown;
+    const backend: Backend = {
+      name: 'ref',
+      init: async () => {},
+      load: async (source, options) => {
+        seen = options;
+        return new ReferenceBackend().load(source);
+      },
+    };
+    const mcu = createMcu({
+      backendOptions: { ref: { executionProviders: ['cpu'] } },
+      modules: [moduleOf({ name: 'ref', priority: 1, create: () => backend })],
+    });
+    const model = await mcu.load({ kind: 'object', value: { input: 'x', output: 'y', inputSize: 1, layers: [] } }, { extra: 1 });
+    expect(seen).toEqual({ executionProviders: ['cpu'], extra: 1 });
+    await model.dispose();
+  });
+});
