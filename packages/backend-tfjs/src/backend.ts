@@ -1,0 +1,106 @@
+import type { Backend, BackendInfo, LoadOptions, ModelSource, StochasticModel } from '@mcu/core';
+import { McuError } from '@mcu/core';
+import { loadLayersModelFile, parseLayersModel, parseLayersModelJson } from './keras.js';
+import { looksLikeMlp, mlpNetwork } from './mlp.js';
+import { TfjsModel } from './model.js';
+import type { NetworkSpec } from './network.js';
+import { parseTfjsOptions, requestedBackends, TFJS_BACKENDS, type TfjsBackendName, type TfjsOptions } from './options.js';
+import { chooseBackend, ensureBackend, loadTf, type Tf } from './runtime.js';
+
+/**
+ * TensorFlow.js backend. Loads MlpSpec objects and Keras → tfjs layers models (model.json +
+ * weight shards), rebuilt with tf ops so every Dropout / GaussianDropout is a mask input —
+ * `model.predict` never applies dropout and `apply(training: true)` would also flip
+ * BatchNorm, so neither is used.
+ *
+ * Runs on tfjs-node ('tensorflow') when it is installed, else wasm, else cpu; or on the one
+ * named by the `backend` option. Nothing of tfjs loads before init() / load().
+ */
+export class TfjsBackend implements Backend {
+  readonly name = 'tfjs';
+  readonly #options: TfjsOptions;
+  #tf: Tf | null = null;
+  #default: TfjsBackendName | null = null;
+
+  constructor(options?: TfjsOptions | LoadOptions) {
+    this.#options = parseTfjsOptions(options);
+  }
+
+  /** Load tfjs and start the default backend; a requested one that fails is E_PROVIDER. */
+  async init(): Promise<void> {
+    if (this.#tf !== null && this.#default !== null) return;
+    const tf = await loadTf();
+    this.#default = await chooseBackend(tf, requestedBackends(this.#options));
+    this.#tf = tf;
+  }
+
+  /** The tfjs backend models load on by default (after init). */
+  get executionProvider(): TfjsBackendName | null {
+    return this.#default;
+  }
+
+  async load(source: ModelSource, rawOptions?: LoadOptions): Promise<StochasticModel> {
+    const options = parseTfjsOptions(rawOptions);
+    await this.init();
+    const tf = this.#tf!;
+    const wanted = requestedBackends(options);
+    const backendName = wanted === undefined ? this.#default! : await chooseBackend(tf, wanted);
+    const net = await readSource(source);
+    return TfjsModel.create(tf, backendName, net);
+  }
+
+  async describe(): Promise<BackendInfo> {
+    let tf: Tf;
+    try {
+      tf = await loadTf();
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      return {
+        name: this.name,
+        available: false,
+        reason,
+        executionProviders: TFJS_BACKENDS.map((name) => ({ name, available: false, reason: '@tensorflow/tfjs is not available' })),
+      };
+    }
+    const executionProviders = await Promise.all(
+      TFJS_BACKENDS.map(async (name) => {
+        try {
+          await ensureBackend(tf, name);
+          return { name, available: true };
+        } catch (e) {
+          return { name, available: false, reason: e instanceof Error ? e.message : String(e) };
+        }
+      }),
+    );
+    const available = executionProviders.some((p) => p.available);
+    return {
+      name: this.name,
+      available,
+      ...(available ? {} : { reason: 'no tfjs backend could be initialised' }),
+      executionProviders,
+    };
+  }
+}
+
+async function readSource(source: ModelSource): Promise<NetworkSpec> {
+  switch (source.kind) {
+    case 'path':
+      return loadLayersModelFile(source.path);
+    case 'bytes':
+      return parseLayersModelJson(source.bytes, {
+        ...(source.baseDir !== undefined ? { baseDir: source.baseDir } : {}),
+        label: source.baseDir !== undefined ? `${source.baseDir}/model.json` : 'model.json (bytes)',
+      });
+    case 'object': {
+      const v = source.value;
+      if (looksLikeMlp(v)) return mlpNetwork(v);
+      if (typeof v === 'object' && v !== null && 'modelTopology' in v) {
+        // A parsed model.json without a folder: only weight-free models can load this way.
+        return parseLayersModel(v, { label: 'model.json (object)' });
+      }
+      throw new McuError('E_UNSUPPORTED', 'the tfjs backend takes an MlpSpec object, a model.json path, or model.json bytes (with baseDir for the weight shards)');
+    }
+    default:
+      throw new McuError('E_UNSUPPORTED', `the tfjs backend cannot load a model given as '${(source as { kind?: unknown }).kind}'`);
+  }
+}

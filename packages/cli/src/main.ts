@@ -1,0 +1,56 @@
+import { McuError } from '@mcu/core';
+import { helpText, parseArgs } from './args.js';
+import { loadConfig, mergeSettings } from './config.js';
+import { exitCodeFor, oneLine } from './exit.js';
+
+export interface MainIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly cwd: string;
+}
+
+const VERSION = '0.1.0';
+
+/**
+ * The one top-level catch: commands are imported lazily (`mcu --help` loads no runtime);
+ * any failure prints ONE line `mcu: …` (stack only with --debug) and maps to an exit status.
+ */
+export async function main(argv: readonly string[], io: MainIo = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() }): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed.command === 'version') {
+      io.stdout.write(`mcu ${VERSION}\n`);
+      return 0;
+    }
+    if (parsed.command === 'help') {
+      io.stdout.write(helpText(parsed.topic));
+      return 0;
+    }
+    const settings = mergeSettings(loadConfig(io.cwd, parsed.options.config), parsed);
+    switch (settings.command) {
+      case 'predict':
+        await (await import('./commands/predict.js')).predict(settings, io);
+        break;
+      case 'inspect':
+        await (await import('./commands/inspect.js')).inspect(settings, io);
+        break;
+      case 'convert':
+        await (await import('./commands/convert.js')).convert(settings, io);
+        break;
+      case 'evaluate':
+        await (await import('./commands/evaluate.js')).evaluate(settings, io);
+        break;
+      case 'backends':
+        await (await import('./commands/backends.js')).backends(settings, io);
+        break;
+      default:
+        throw new McuError('E_INTERNAL', `unhandled command '${settings.command}'`);
+    }
+    return 0;
+  } catch (e) {
+    io.stderr.write(oneLine(e) + '\n');
+    if (debug && e instanceof Error && e.stack) io.stderr.write(e.stack + '\n');
+    return exitCodeFor(e);
+  }
+}
