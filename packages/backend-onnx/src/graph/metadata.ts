@@ -1,0 +1,100 @@
+/**
+ * A prepared model describes itself: `metadata_props` holds
+ * - `mcu.sites`: JSON [{name, kind, rate, maskShape, scaling, op, opset, node}] — one entry
+ *   per mask input, in graph order;
+ * - `mcu.layout`: 'broadcast' | 'sample-axis'.
+ * Loading a model with this metadata (and those mask inputs) gives the same sites without
+ * rewriting it again.
+ */
+import { McuError, type DropoutScaling, type SiteKind, type StochasticSite } from '@mcu/core';
+import type { ModelProto } from '../proto/types.js';
+
+export const SITES_KEY = 'mcu.sites';
+export const LAYOUT_KEY = 'mcu.layout';
+
+export type Layout = 'broadcast' | 'sample-axis';
+
+interface SiteRecord {
+  name: string;
+  kind: SiteKind;
+  rate: number;
+  maskShape: number[];
+  scaling: DropoutScaling;
+  op?: string;
+  opset?: number;
+  node?: string;
+}
+
+export function writeSiteMetadata(model: ModelProto, sites: readonly StochasticSite[], layout: Layout): void {
+  const records: SiteRecord[] = sites.map((s) => ({
+    name: s.name,
+    kind: s.kind,
+    rate: s.rate,
+    maskShape: [...s.maskShape],
+    scaling: s.scaling ?? 'inverted',
+    ...(s.origin?.op !== undefined ? { op: s.origin.op } : {}),
+    ...(s.origin?.opset !== undefined ? { opset: s.origin.opset } : {}),
+    ...(s.origin?.node !== undefined ? { node: s.origin.node } : {}),
+  }));
+  const props = (model.metadata_props ?? []).filter((p) => p.key !== SITES_KEY && p.key !== LAYOUT_KEY);
+  props.push({ key: SITES_KEY, value: JSON.stringify(records) });
+  props.push({ key: LAYOUT_KEY, value: layout });
+  model.metadata_props = props;
+}
+
+/** The sites recorded in the model's metadata, or undefined when it has none. */
+export function readSiteMetadata(
+  model: ModelProto,
+  what: string,
+): { sites: StochasticSite[]; layout: Layout } | undefined {
+  const props = model.metadata_props ?? [];
+  const raw = props.find((p) => p.key === SITES_KEY)?.value;
+  if (raw === undefined) return undefined;
+  const bad = (why: string): never => {
+    throw new McuError('E_MODEL', `${what}: metadata '${SITES_KEY}' is invalid (${why}); remove it or re-convert the model`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return bad('not JSON');
+  }
+  if (!Array.isArray(parsed) || parsed.length > 100_000) return bad('expected a JSON array');
+  const sites: StochasticSite[] = [];
+  const names = new Set<string>();
+  parsed.forEach((r: unknown, i) => {
+    if (r === null || typeof r !== 'object') bad(`entry ${i} is not an object`);
+    const o = r as Record<string, unknown>;
+    if (typeof o.name !== 'string' || o.name === '') bad(`entry ${i} has no name`);
+    if (names.has(o.name as string)) bad(`mask input '${String(o.name)}' is listed twice`);
+    names.add(o.name as string);
+    if (o.kind !== 'bernoulli' && o.kind !== 'gaussian') bad(`entry ${i} has kind ${JSON.stringify(o.kind)}`);
+    if (typeof o.rate !== 'number' || !(o.rate >= 0 && o.rate < 1)) bad(`entry ${i} has rate ${JSON.stringify(o.rate)} outside [0, 1)`);
+    if (
+      !Array.isArray(o.maskShape) ||
+      o.maskShape.length > 16 ||
+      !o.maskShape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)
+    ) {
+      bad(`entry ${i} has maskShape ${JSON.stringify(o.maskShape)}`);
+    }
+    const scaling = o.scaling ?? 'inverted';
+    if (scaling !== 'inverted' && scaling !== 'none') bad(`entry ${i} has scaling ${JSON.stringify(o.scaling)}`);
+    const origin: { op?: string; opset?: number; node?: string } = {};
+    if (typeof o.op === 'string') origin.op = o.op;
+    if (typeof o.opset === 'number') origin.opset = o.opset;
+    if (typeof o.node === 'string') origin.node = o.node;
+    sites.push({
+      name: o.name as string,
+      kind: o.kind as SiteKind,
+      rate: o.rate as number,
+      maskShape: [...(o.maskShape as number[])],
+      scaling: scaling as DropoutScaling,
+      origin,
+    });
+  });
+  const layoutRaw = props.find((p) => p.key === LAYOUT_KEY)?.value ?? 'broadcast';
+  if (layoutRaw !== 'broadcast' && layoutRaw !== 'sample-axis') {
+    throw new McuError('E_MODEL', `${what}: metadata '${LAYOUT_KEY}' is ${JSON.stringify(layoutRaw)}, expected 'broadcast' or 'sample-axis'`);
+  }
+  return { sites, layout: layoutRaw };
+}

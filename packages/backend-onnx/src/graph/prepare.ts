@@ -1,0 +1,290 @@
+/**
+ * prepareModel: turn an ONNX model with dropout (Dropout nodes of any opset, mask inputs,
+ * or an eval export plus `insertDropout`) into a graph whose stochastic sites are mask
+ * inputs, following the 'broadcast' run contract (see ./broadcast.ts), or recognise a
+ * per-sample masked model ('sample-axis') or an already prepared one (metadata).
+ */
+import { McuError, type DType, type DropoutScaling, type StochasticSite, type TensorSpec } from '@mcu/core';
+import { DataType, dataTypeName } from '../proto/enums.js';
+import type { GraphProto, ModelProto, ValueInfoProto } from '../proto/types.js';
+import { switchBatchNormToInference } from './batchnorm.js';
+import { rewriteBroadcast, SAMPLE_ROWS_DIM } from './broadcast.js';
+import { cloneProto } from './clone.js';
+import { ConstantTable } from './constants.js';
+import { relaxFixedBatch } from './fixed-batch.js';
+import { detectMaskedLayout } from './layout.js';
+import { raiseLegacyOpset } from './legacy-opset.js';
+import { type Layout, readSiteMetadata, writeSiteMetadata } from './metadata.js';
+import {
+  attrInt,
+  defaultOpset,
+  isDefaultDomain,
+  Namer,
+  tensorValueInfo,
+  valueInfoDims,
+  valueInfoElemType,
+} from './proto-util.js';
+import { inferShapes } from './shapes.js';
+import { findSites, type SitePlan } from './sites.js';
+import { validateModel } from './validate.js';
+
+export interface PrepareOptions {
+  /** Dropout ratio given as a GRAPH INPUT: that input's value, from the user (`--rate NAME=P`). */
+  rates?: Record<string, number>;
+  /** Models that already take masks: input name → rate. */
+  maskInputs?: Record<string, number>;
+  /** Eval exports: insert dropout on the data input of these layers, skipping the first. */
+  insertDropout?: { rate: number; before: readonly string[] };
+  /** Scaling of kept units (recorded on the sites; masks are built by the sampler). */
+  scaling?: 'inverted' | 'none';
+  /** Override the detected layout of a masked model (normally not needed). */
+  layout?: Layout;
+  /** Names the model in messages (e.g. its path). */
+  what?: string;
+}
+
+export interface PreparedModel {
+  /** The rewritten model. */
+  model: ModelProto;
+  /** Ordinary data inputs (no mask inputs, no initializers-as-inputs). 'sample-axis': dims include the leading sample axis. */
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Graph order; site.name = the mask graph input. */
+  sites: StochasticSite[];
+  layout: Layout;
+  /** Each with the fix. */
+  warnings: string[];
+  /** What was rewritten (for inspect / convert reports). */
+  changes: string[];
+  /** Default-domain opset after preparation. */
+  opset: number;
+  /** Outputs that depend on a site: leading axis S·N ('broadcast') — the others have N rows. */
+  sampledOutputs: string[];
+}
+
+const DTYPES: Record<number, DType> = {
+  [DataType.FLOAT]: 'float32',
+  [DataType.DOUBLE]: 'float64',
+  [DataType.INT32]: 'int32',
+  [DataType.INT64]: 'int64',
+  [DataType.UINT8]: 'uint8',
+  [DataType.INT8]: 'int8',
+  [DataType.BOOL]: 'bool',
+};
+
+function toSpec(vi: ValueInfoProto, role: string, what: string): TensorSpec {
+  const elem = valueInfoElemType(vi);
+  const dtype = elem === undefined ? 'float32' : DTYPES[elem];
+  if (dtype === undefined) {
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `${what}: ${role} '${vi.name}' has element type ${dataTypeName(elem)}; mcu supports float32, float64, int32, int64, uint8, int8 and bool`,
+    );
+  }
+  const dims = (valueInfoDims(vi) ?? []).map((d) => (d === '?' ? -1 : d));
+  return { name: vi.name ?? '', dtype, dims };
+}
+
+/** Outputs that depend on any of `sources` (mask inputs). */
+function dependentOutputs(graph: GraphProto, sources: readonly string[]): string[] {
+  const dep = new Set(sources);
+  for (const n of graph.node ?? []) {
+    if ((n.input ?? []).some((i) => i && dep.has(i))) for (const o of n.output ?? []) if (o) dep.add(o);
+  }
+  return (graph.output ?? []).map((o) => o.name ?? '').filter((n) => dep.has(n));
+}
+
+function dataInputNames(graph: GraphProto, exclude: ReadonlySet<string>): string[] {
+  const inits = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  return (graph.input ?? []).map((v) => v.name ?? '').filter((n) => n && !inits.has(n) && !exclude.has(n));
+}
+
+/** Remove nodes (default domain) whose outputs nobody reads, and initializers they left unused. */
+function sweepDeadNodes(graph: GraphProto): void {
+  const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+  const usedBefore = new Set<string>();
+  for (const n of graph.node ?? []) for (const i of n.input ?? []) if (i) usedBefore.add(i);
+  let nodes = graph.node ?? [];
+  for (;;) {
+    const used = new Set<string>(outputs);
+    for (const n of nodes) for (const i of n.input ?? []) if (i) used.add(i);
+    const keep = nodes.filter(
+      (n) => !isDefaultDomain(n.domain) || (n.output ?? []).some((o) => o && used.has(o)) || (n.attribute ?? []).some((a) => a.g || a.graphs?.length),
+    );
+    if (keep.length === nodes.length) break;
+    nodes = keep;
+  }
+  graph.node = nodes;
+  const usedNow = new Set<string>(outputs);
+  for (const n of nodes) for (const i of n.input ?? []) if (i) usedNow.add(i);
+  const inputs = new Set((graph.input ?? []).map((v) => v.name ?? ''));
+  graph.initializer = (graph.initializer ?? []).filter(
+    (t) => !t.name || usedNow.has(t.name) || inputs.has(t.name) || !usedBefore.has(t.name),
+  );
+}
+
+function preparedFromMetadata(
+  work: ModelProto,
+  meta: { sites: StochasticSite[]; layout: Layout },
+  opset: number,
+  options: PrepareOptions,
+  what: string,
+): PreparedModel {
+  const graph = work.graph!;
+  const inputNames = new Set((graph.input ?? []).map((v) => v.name ?? ''));
+  for (const s of meta.sites) {
+    if (!inputNames.has(s.name)) {
+      throw new McuError('E_MODEL', `${what}: metadata 'mcu.sites' names mask input '${s.name}', which the graph does not have`);
+    }
+  }
+  const masks = new Set(meta.sites.map((s) => s.name));
+  const inputs = dataInputNames(graph, masks).map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
+  const outputs = (graph.output ?? []).map((o) => toSpec(o, 'output', what));
+  const warnings: string[] = [];
+  if (options.insertDropout || options.maskInputs || options.rates) {
+    warnings.push('the model was already prepared by mcu (metadata mcu.sites); the rates / maskInputs / insertDropout options were ignored');
+  }
+  return {
+    model: work,
+    inputs,
+    outputs,
+    sites: meta.sites,
+    layout: meta.layout,
+    warnings,
+    changes: [`already prepared by mcu (metadata mcu.sites, ${meta.sites.length} site${meta.sites.length === 1 ? '' : 's'}): not rewritten`],
+    opset,
+    sampledOutputs: dependentOutputs(graph, [...masks]),
+  };
+}
+
+export function prepareModel(model: ModelProto, options: PrepareOptions = {}): PreparedModel {
+  const what = options.what ?? 'model';
+  if (model === null || typeof model !== 'object') throw new McuError('E_MODEL', `${what} is not a decoded ONNX model`);
+  const scaling: DropoutScaling = options.scaling ?? 'inverted';
+  if (scaling !== 'inverted' && scaling !== 'none') {
+    throw new McuError('E_CONFIG', `scaling must be 'inverted' or 'none', got ${JSON.stringify(scaling)}`);
+  }
+  const work = cloneProto(model);
+  validateModel(work, what);
+  let opset = defaultOpset(work, what);
+  const graph = work.graph!;
+  const meta = readSiteMetadata(work, what);
+  if (meta) return preparedFromMetadata(work, meta, opset, options, what);
+
+  const changes: string[] = [];
+  const warnings: string[] = [];
+  const irVersion = Number(work.ir_version ?? 0n);
+  if (irVersion > 11) warnings.push(`${what} declares IR version ${irVersion}, newer than mcu knows (≤ 11); it may not load`);
+
+  // 1. BatchNormalization in training mode → inference.
+  const bn = switchBatchNormToInference(graph, opset, what);
+  changes.push(...bn.changes);
+  warnings.push(...bn.warnings);
+
+  // 2. is_test notes (before the attribute disappears with the opset raise).
+  for (const n of graph.node ?? []) {
+    if (n.op_type === 'Dropout' && isDefaultDomain(n.domain) && opset < 7 && (attrInt(n, 'is_test') ?? 0) !== 0) {
+      changes.push(`Dropout '${n.name ?? n.output?.[0]}' has is_test=${attrInt(n, 'is_test')} (the exporter fixed it to identity); it is a dropout layer of the trained network, so it is a site`);
+    }
+  }
+
+  // 3. Legacy opsets → 7.
+  const raised = raiseLegacyOpset(work, opset, what);
+  if (raised) {
+    opset = raised.to;
+    changes.push(...raised.changes);
+  }
+
+  // 4. Layout.
+  const maskNames = new Set(Object.keys(options.maskInputs ?? {}));
+  let dataInputs = dataInputNames(graph, maskNames);
+  const consts0 = new ConstantTable(graph);
+  let layout: Layout = 'broadcast';
+  if (options.layout) layout = options.layout;
+  else if (maskNames.size > 0) {
+    const detected = detectMaskedLayout(graph, dataInputs, consts0);
+    if (detected?.layout === 'sample-axis') {
+      layout = 'sample-axis';
+      changes.push(`per-sample masked model: ${detected.reason}; layout 'sample-axis' (data tiled [S, N, ...] by the runtime, masks [S, 1|N, ...])`);
+    }
+  }
+
+  // 5. Fixed batch sizes.
+  const namer = new Namer(graph);
+  if (layout === 'broadcast') {
+    const relax = relaxFixedBatch(graph, dataInputs, namer);
+    changes.push(...relax.changes);
+    warnings.push(...relax.warnings);
+  }
+
+  // 6. Shapes and sites.
+  const consts = new ConstantTable(graph);
+  const shapes = inferShapes(graph, opset, consts);
+  const found = findSites(graph, opset, shapes, consts, dataInputs, options, what, layout === 'sample-axis');
+  changes.push(...found.changes);
+  warnings.push(...found.warnings);
+  const plans: SitePlan[] = found.plans;
+  let k = 0;
+  for (const p of plans) {
+    if (p.maskName) continue;
+    let name: string;
+    do name = `mcu_mask_${++k}`;
+    while (namer.has(name));
+    namer.reserve(name);
+    p.maskName = name;
+  }
+
+  if (plans.length === 0) {
+    warnings.push(
+      `${what} has no dropout: no Dropout node, no mask input, nothing inserted — every MC sample will be identical. ` +
+        'Fix: export with torch.onnx.TrainingMode.PRESERVE (model.eval(), dropout modules in train mode), or insert ' +
+        'dropout where the network was trained with it: --insert-dropout P --before Gemm,MatMul,Conv.',
+    );
+  }
+
+  // 7. Rewrite.
+  const removed = new Set(found.removeInputs);
+  let sampledOutputs: string[];
+  if (layout === 'broadcast') {
+    const res = rewriteBroadcast(graph, plans, opset, namer, dataInputs, shapes, what);
+    changes.push(...res.changes);
+    const kept = (graph.input ?? []).filter((v) => !removed.has(v.name ?? ''));
+    const inits = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+    const dataVis = kept.filter((v) => !inits.has(v.name ?? ''));
+    const initVis = kept.filter((v) => inits.has(v.name ?? ''));
+    const maskVis = plans.map((p) => tensorValueInfo(p.maskName, DataType.FLOAT, ['mcu_samples', 'mcu_mask_rows', ...p.maskShape]));
+    graph.input = [...dataVis, ...maskVis, ...initVis];
+    sampledOutputs = res.expandedOutputs;
+    if (plans.length > 0) {
+      changes.push(
+        `${plans.length} site${plans.length === 1 ? '' : 's'} rewritten to mask inputs ${plans.map((p) => `${p.maskName} [S, 1|N, ${p.maskShape.join(', ')}]`).join(', ')}; ` +
+          `outputs ${sampledOutputs.join(', ') || '(none)'} have S·N rows`,
+      );
+    }
+    sweepDeadNodes(graph);
+  } else {
+    // Masks [S, 1, ...] as exported also take [S, N, ...] (one per row): free that axis.
+    for (const p of plans) {
+      const dim = graph.input?.find((v) => v.name === p.maskName)?.type?.tensor_type?.shape?.dim;
+      if (dim && dim.length >= 2) dim[1] = { dim_param: 'mcu_mask_rows' };
+    }
+    sampledOutputs = dependentOutputs(graph, plans.map((p) => p.maskName));
+  }
+  dataInputs = dataInputNames(graph, new Set(plans.map((p) => p.maskName)));
+
+  const sites: StochasticSite[] = plans.map((p) => ({
+    name: p.maskName,
+    kind: 'bernoulli',
+    rate: p.rate,
+    maskShape: p.maskShape,
+    scaling,
+    origin: { op: p.origin.op, opset: p.origin.opset, node: p.origin.node },
+  }));
+  writeSiteMetadata(work, sites, layout);
+
+  const inputs = dataInputs.map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
+  const outputs = (graph.output ?? []).map((o) => toSpec(o, 'output', what));
+  return { model: work, inputs, outputs, sites, layout, warnings, changes, opset, sampledOutputs };
+}
+
+export { SAMPLE_ROWS_DIM };

@@ -1,0 +1,3 @@
+export { decodeModel, encodeModel, decodeTensor, encodeTensor, decodeMessage, encodeMessage } from './codec.js';
+export { AttributeType, DataType, DataLocation, dataTypeName } from './enums.js';
+export type * from './types.js';
