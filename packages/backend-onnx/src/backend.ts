@@ -157,7 +157,7 @@ export class OnnxWebBackend extends OrtBackend {
 
   protected checkProvider(ep: string): void {
     if (ep !== 'wasm') {
-      throw new McuError('E_PROVIDER', `execution provider '${ep}' is not supported by the onnx-web backend in mcu; supported: wasm (use backend 'onnx' for cpu, webgpu, cuda)`);
+      throw new McuError('E_CONFIG', `execution provider '${ep}' is not supported by the onnx-web backend in mcu; supported: wasm (use backend 'onnx' for cpu, webgpu, cuda)`);
     }
   }
 

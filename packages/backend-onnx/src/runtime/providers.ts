@@ -31,8 +31,9 @@ export function nodeBinaryDir(): string | null {
  */
 export function checkNodeProvider(ep: string): void {
   if (!(NODE_PROVIDERS as readonly string[]).includes(ep)) {
+    // A name mcu does not know is a bad value (exit 2), unlike a known provider that cannot load.
     throw new McuError(
-      'E_PROVIDER',
+      'E_CONFIG',
       `execution provider '${ep}' is not supported by the onnx backend; supported: ${NODE_PROVIDERS.join(', ')} (onnx-web: wasm)`,
     );
   }

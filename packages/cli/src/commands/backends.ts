@@ -20,7 +20,8 @@ export async function backends(s: Settings, io: { stdout: NodeJS.WritableStream 
     }
     infos.push({ ...info, priority: status.priority });
   }
-  if (s.format === 'json') {
+  // A listing for people: a table unless json was asked for (flag or config), as `mcu backends --help` shows.
+  if (s.format === 'json' && s.sources.format !== 'default') {
     io.stdout.write(stringifyJson({ backends: infos }) + '\n');
     return;
   }

@@ -1,4 +1,4 @@
-import { McuError, replayFromRows, type Sampler } from '@mcu/core';
+import { isMcuError, McuError, replayFromRows, type Sampler } from '@mcu/core';
 import type { Settings } from '../config.js';
 import { formatResult } from '../io/format.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -29,7 +29,13 @@ export async function predict(s: Settings, io: { stdout: NodeJS.WritableStream; 
           throw new McuError('E_MASK', `${s.masks}: site '${model.sites[k]!.name}' needs one mask row per input row (${rows}), got ${entry.length}`);
         }
       });
-      sampler = replayFromRows(model.sites, given);
+      try {
+        sampler = replayFromRows(model.sites, given);
+      } catch (e) {
+        // name the file, as every other --masks problem does
+        if (isMcuError(e) && e.code === 'E_MASK') throw new McuError('E_MASK', `${s.masks}: ${e.message}`, { cause: e });
+        throw e;
+      }
       samples = 1;
       scope = 'point';
     }
