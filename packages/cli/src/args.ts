@@ -75,6 +75,8 @@ export interface CliOptions {
   before?: InsertBeforeOp[];
   /** `--rate NAME=P` (repeatable): the ratio of a Dropout whose ratio is a graph input. */
   rate?: Record<string, number>;
+  /** `--mask-input NAME=P` (repeatable): a model input that already takes a dropout mask, with its rate. */
+  maskInput?: Record<string, number>;
   /** `--dropout-scaling inverted|none`. */
   dropoutScaling?: DropoutScaling;
   quiet?: boolean;
@@ -404,6 +406,20 @@ export const OPTIONS = {
     metavar: 'NAME=P',
     expects: 'NAME=P with P in [0, 1)',
     help: 'rate of a Dropout whose ratio is a graph input NAME (repeatable)',
+    parse: (raw, prev = {}) => {
+      const [name, value] = splitNameValue(raw);
+      if (Object.prototype.hasOwnProperty.call(prev, name)) throw new BadValue(`'${name}' given twice`);
+      const p = parseNum(value, (n) => n >= 0 && n < 1);
+      return Object.fromEntries([...Object.entries(prev), [name, p]]) as Record<string, number>;
+    },
+  },
+  maskInput: {
+    flag: '--mask-input',
+    type: 'repeated',
+    commands: LOADS,
+    metavar: 'NAME=P',
+    expects: 'NAME=P with P in [0, 1)',
+    help: 'a model input NAME that already takes a dropout mask, with its rate P (repeatable)',
     parse: (raw, prev = {}) => {
       const [name, value] = splitNameValue(raw);
       if (Object.prototype.hasOwnProperty.call(prev, name)) throw new BadValue(`'${name}' given twice`);

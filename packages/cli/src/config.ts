@@ -244,6 +244,7 @@ export interface Settings {
   readonly insertDropout?: number;
   readonly before: readonly InsertBeforeOp[];
   readonly rate: Readonly<Record<string, number>>;
+  readonly maskInput: Readonly<Record<string, number>>;
   readonly dropoutScaling: DropoutScaling;
   readonly quiet: boolean;
   readonly debug: boolean;
@@ -316,6 +317,7 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     insertDropout: o.insertDropout,
     before: o.before ?? DEFAULTS.before,
     rate: o.rate ?? {},
+    maskInput: o.maskInput ?? {},
     dropoutScaling: o.dropoutScaling ?? DEFAULTS.dropoutScaling,
     quiet: o.quiet ?? false,
     debug: o.debug ?? false,

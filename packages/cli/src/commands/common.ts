@@ -24,6 +24,7 @@ export function backendOptions(s: Settings): Record<string, Record<string, unkno
   const onnx: Record<string, unknown> = { ...s.backendOptions.onnx };
   if (s.insertDropout !== undefined) onnx['insertDropout'] = { rate: s.insertDropout, before: [...s.before] };
   if (Object.keys(s.rate).length > 0) onnx['rates'] = { ...s.rate };
+  if (Object.keys(s.maskInput).length > 0) onnx['maskInputs'] = { ...s.maskInput };
   if (s.dropoutScaling !== 'inverted') onnx['scaling'] = s.dropoutScaling;
   const web = { ...onnx };
   delete web['executionProviders'];

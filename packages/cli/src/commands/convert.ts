@@ -10,6 +10,7 @@ export async function convert(s: Settings, io: { stdout: NodeJS.WritableStream; 
   const model = await onnx.loadModelFile(s.model);
   const prepared = onnx.prepareModel(model, {
     ...(Object.keys(s.rate).length ? { rates: s.rate } : {}),
+    ...(Object.keys(s.maskInput).length ? { maskInputs: s.maskInput } : {}),
     ...(s.insertDropout !== undefined ? { insertDropout: { rate: s.insertDropout, before: s.before } } : {}),
     ...(s.dropoutScaling !== 'inverted' ? { scaling: s.dropoutScaling } : {}),
   });

@@ -1,4 +1,4 @@
-import { isMcuError, McuError, replayFromRows, type Sampler } from '@mcu/core';
+import { isMcuError, McuError, replayFromRows, type NamedTensors, type Sampler } from '@mcu/core';
 import type { Settings } from '../config.js';
 import { formatResult } from '../io/format.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -14,8 +14,6 @@ export async function predict(s: Settings, io: { stdout: NodeJS.WritableStream; 
     const feeds = readFeeds(model, s.input);
     const rows = Object.values(feeds)[0]!.dims[0]!;
     const tau = resolveTau(s, model);
-    const { regression, classification } = estimatorsFor(s, model, tau);
-
     let sampler: Sampler | undefined;
     let samples = s.samples;
     let scope = s.maskScope;
@@ -40,37 +38,51 @@ export async function predict(s: Settings, io: { stdout: NodeJS.WritableStream; 
       scope = 'point';
     }
 
+    // --batch-size: split the rows into batches (one engine run each, same seed; point-scope
+    // masks use global row indices, so batching does not change any mask).
+    const batch = sampler === undefined && s.batchSize !== undefined ? Math.min(s.batchSize, rows) : rows;
+    const parts: Record<string, OutputResult>[] = [];
+    let meta: Awaited<ReturnType<typeof mcu.engine.run>> | undefined;
     const bar = progressBar(io.stderr, !s.quiet);
-    const meta = await mcu.engine.run(model, feeds, {
-      samples,
-      seed: s.seed,
-      scope,
-      ...(sampler ? { sampler } : {}),
-      ...(s.tolerance !== undefined ? { tolerance: s.tolerance } : {}),
-      memoryBudgetBytes: s.memoryBudgetMB * 1024 * 1024,
-      estimators: [...regression.values(), ...classification.values()],
-      onProgress: (e) => bar.update(e),
-    });
-    bar.done();
-
-    const outputs: Record<string, OutputResult> = {};
-    for (const out of model.outputs) {
-      const r = regression.get(out.name);
-      if (r) {
-        const res = r.result();
-        outputs[out.name] = { task: 'regression', mean: rowsOf(res.mean, rows), variance: rowsOf(res.variance, rows), std: rowsOf(res.std, rows) };
-        continue;
+    for (let first = 0; first < rows; first += batch) {
+      const n = Math.min(batch, rows - first);
+      const part = batch === rows ? feeds : sliceRows(feeds, first, n);
+      const { regression, classification } = estimatorsFor(s, model, tau);
+      meta = await mcu.engine.run(model, part, {
+        samples,
+        seed: s.seed,
+        scope,
+        firstRow: first,
+        ...(sampler ? { sampler } : {}),
+        ...(s.tolerance !== undefined ? { tolerance: s.tolerance } : {}),
+        memoryBudgetBytes: s.memoryBudgetMB * 1024 * 1024,
+        estimators: [...regression.values(), ...classification.values()],
+        onProgress: (e) => bar.update(e),
+      });
+      const outputs: Record<string, OutputResult> = {};
+      for (const out of model.outputs) {
+        const r = regression.get(out.name);
+        if (r) {
+          const res = r.result();
+          outputs[out.name] = { task: 'regression', mean: rowsOf(res.mean, n), variance: rowsOf(res.variance, n), std: rowsOf(res.std, n) };
+          continue;
+        }
+        const c = classification.get(out.name)!.result();
+        outputs[out.name] = {
+          task: 'classification',
+          probs: rowsOf(c.probs, n),
+          predicted: Array.from(c.predicted),
+          entropy: Array.from(c.entropy),
+          mutualInformation: Array.from(c.mutualInformation),
+          variationRatio: Array.from(c.variationRatio),
+        };
       }
-      const c = classification.get(out.name)!.result();
-      outputs[out.name] = {
-        task: 'classification',
-        probs: rowsOf(c.probs, rows),
-        predicted: Array.from(c.predicted),
-        entropy: Array.from(c.entropy),
-        mutualInformation: Array.from(c.mutualInformation),
-        variationRatio: Array.from(c.variationRatio),
-      };
+      parts.push(outputs);
     }
+    bar.done();
+    const outputs = concatParts(parts);
+    if (meta === undefined) throw new McuError('E_INPUT', 'the input is empty: at least one row is needed');
+
     const result: PredictResult = {
       meta: {
         backend: meta.backend,
@@ -92,4 +104,37 @@ export async function predict(s: Settings, io: { stdout: NodeJS.WritableStream; 
   } finally {
     await model.dispose();
   }
+}
+
+function sliceRows(feeds: NamedTensors, first: number, n: number): NamedTensors {
+  const out: NamedTensors = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    const per = t.data.length / t.dims[0]!;
+    out[name] = { dtype: t.dtype, data: t.data.slice(first * per, (first + n) * per), dims: [n, ...t.dims.slice(1)] };
+  }
+  return out;
+}
+
+function concatParts(parts: Record<string, OutputResult>[]): Record<string, OutputResult> {
+  if (parts.length === 1) return parts[0]!;
+  const out: Record<string, OutputResult> = {};
+  for (const name of Object.keys(parts[0]!)) {
+    const all = parts.map((p) => p[name]!);
+    const first = all[0]!;
+    if (first.task === 'regression') {
+      const rs = all as Extract<OutputResult, { task: 'regression' }>[];
+      out[name] = { task: 'regression', mean: rs.flatMap((r) => r.mean), variance: rs.flatMap((r) => r.variance), std: rs.flatMap((r) => r.std) };
+    } else {
+      const cs = all as Extract<OutputResult, { task: 'classification' }>[];
+      out[name] = {
+        task: 'classification',
+        probs: cs.flatMap((c) => c.probs),
+        predicted: cs.flatMap((c) => c.predicted),
+        entropy: cs.flatMap((c) => c.entropy),
+        mutualInformation: cs.flatMap((c) => c.mutualInformation),
+        variationRatio: cs.flatMap((c) => c.variationRatio),
+      };
+    }
+  }
+  return out;
 }

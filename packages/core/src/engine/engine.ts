@@ -21,6 +21,8 @@ export interface McRunOptions {
   /** Seed of the counter-based mask generator (default 0). Ignored when `sampler` is given. */
   readonly seed?: number;
   readonly scope?: MaskScope;
+  /** Global index of the first input row (scope `point`), when one run is split into row batches. */
+  readonly firstRow?: number;
   /** Use these masks instead of seeded ones (e.g. a ReplaySampler). */
   readonly sampler?: Sampler;
   /** Samples per backend call; default: as many as the memory budget allows. */
@@ -132,7 +134,7 @@ export class McEngine {
       const count = Math.min(chunk, total - done);
       const masks: Record<string, TensorData> = {};
       model.sites.forEach((site, siteIndex) => {
-        masks[site.name] = sampler.sample({ site, siteIndex, firstSample: done, count, rows, scope });
+        masks[site.name] = sampler.sample({ site, siteIndex, firstSample: done, count, rows, scope, firstRow: options.firstRow ?? 0 });
       });
       let outputs: NamedTensors;
       try {

@@ -10,6 +10,8 @@ export interface MaskRequest {
   readonly count: number;
   /** Input rows N of this run (used by scope `point`). */
   readonly rows: number;
+  /** Scope `point`: global index of the first row (row batches of one run draw the masks of the whole run). */
+  readonly firstRow?: number;
   readonly scope: MaskScope;
 }
 

@@ -126,9 +126,14 @@ export class SeededSampler implements Sampler {
     validateSite(site);
     const { firstSample, count, siteIndex, scope } = req;
     const rows = scope === 'point' ? req.rows : 1;
+    // Row counters are global (firstRow + i), so a run split into row batches draws the same masks.
+    const firstRow = scope === 'point' ? (req.firstRow ?? 0) : 0;
+    if (!(Number.isInteger(firstRow) && firstRow >= 0)) {
+      throw new McuError('E_INTERNAL', `firstRow must be an integer ≥ 0, got ${firstRow}`);
+    }
     const m = sizeOf(site.maskShape);
     const dims = [count, rows, ...site.maskShape];
-    if (firstSample + count > TWO_POW_32 || rows > TWO_POW_32 || m > TWO_POW_32 || siteIndex >= TWO_POW_32) {
+    if (firstSample + count > TWO_POW_32 || firstRow + rows > TWO_POW_32 || m > TWO_POW_32 || siteIndex >= TWO_POW_32) {
       throw new McuError(
         'E_CONFIG',
         `site "${site.name}": masks of dims ${formatDims(dims)} from sample ${firstSample} exceed the ` +
@@ -142,8 +147,8 @@ export class SeededSampler implements Sampler {
       out.fill(1);
       return { dtype: 'float32', data: out, dims };
     }
-    if (site.kind === 'bernoulli') this.#bernoulli(out, p, keepValue(p, site.scaling), m, rows, firstSample, count, siteIndex);
-    else this.#gaussian(out, Math.sqrt(p / (1 - p)), m, rows, firstSample, count, siteIndex);
+    if (site.kind === 'bernoulli') this.#bernoulli(out, p, keepValue(p, site.scaling), m, rows, firstRow, firstSample, count, siteIndex);
+    else this.#gaussian(out, Math.sqrt(p / (1 - p)), m, rows, firstRow, firstSample, count, siteIndex);
     return { dtype: 'float32', data: out, dims };
   }
 
@@ -153,6 +158,7 @@ export class SeededSampler implements Sampler {
     keep: number,
     m: number,
     rows: number,
+    firstRow: number,
     firstSample: number,
     count: number,
     s: number,
@@ -166,7 +172,7 @@ export class SeededSampler implements Sampler {
       const t = firstSample + c;
       for (let i = 0; i < rows; i++) {
         for (let j = 0; j < m; j++) {
-          philox4x32Into(j, i, t, s, k0, k1, block, 0);
+          philox4x32Into(j, firstRow + i, t, s, k0, k1, block, 0);
           out[o++] = (block[0]! + 0.5) * TWO_POW_M32 < p ? 0 : keep;
         }
       }
@@ -178,6 +184,7 @@ export class SeededSampler implements Sampler {
     sigma: number,
     m: number,
     rows: number,
+    firstRow: number,
     firstSample: number,
     count: number,
     s: number,
@@ -190,7 +197,7 @@ export class SeededSampler implements Sampler {
       const t = firstSample + c;
       for (let i = 0; i < rows; i++) {
         for (let j = 0; j < m; j++) {
-          philox4x32Into(j, i, t, s, k0, k1, block, 0);
+          philox4x32Into(j, firstRow + i, t, s, k0, k1, block, 0);
           const u1 = (block[0]! + 0.5) * TWO_POW_M32;
           const u2 = (block[1]! + 0.5) * TWO_POW_M32;
           const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(TWO_PI * u2);
