@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend, BackendInfo, LoadOptions, ModelSource, StochasticModel } from '@mcu/core';
 import { McuError } from '@mcu/core';
-import { loadModelFile, prepareModel } from './graph/index.js';
+import { inlineExternalData, loadModelFile, prepareModel } from './graph/index.js';
 import { decodeModel, encodeModel } from './proto/index.js';
 import type { ModelProto } from './proto/index.js';
 import { parseOnnxOptions, type OnnxLoadOptions } from './options.js';
@@ -13,8 +13,12 @@ async function readSource(source: ModelSource): Promise<ModelProto> {
   switch (source.kind) {
     case 'path':
       return loadModelFile(source.path);
-    case 'bytes':
-      return decodeModel(source.bytes);
+    case 'bytes': {
+      const model = decodeModel(source.bytes);
+      // External data (weights in a side file) is read relative to the folder the caller names.
+      await inlineExternalData(model, source.baseDir, 'model');
+      return model;
+    }
     case 'object':
       return source.value as ModelProto;
   }

@@ -62,13 +62,15 @@ describe('co2 MLP: every export style reproduces PyTorch (masks of the exact rec
   };
   test.each(co2Cases.map((c) => [`pytorch-${c.set}/${c.model}.${c.style.file}.onnx (${c.style.style})`, c] as const))(
     '%s',
-    async (rel, c) => {
+    async (_, c) => {
       const r = ref(c.set, c.model);
       const file = `pytorch-${c.set}/${c.model}.${c.style.file}.onnx`;
       const p = prepareModel(decodeModel(fixtureBytes(file), file), { ...c.style.options(r.p), what: file });
       expect(p.sites).toHaveLength(4);
       expect(p.sites.every((s) => s.rate === r.p && s.maskShape.length === 1 && s.maskShape[0] === r.hidden)).toBe(true);
       expect(p.layout).toBe(c.style.sampleAxis ? 'sample-axis' : 'broadcast');
+      // Masks and (IR 3) initializers listed as graph inputs are not data inputs.
+      expect(p.inputs.map((i) => i.name)).toEqual(['x']);
       let worst = 0;
       for (const e of r.exact) {
         const n = e.rows.length;
@@ -109,6 +111,7 @@ describe('LeNet: every export style reproduces PyTorch (rotated "1", exact_mask)
     const p = prepareModel(model, { ...s.options, what: rel });
     // Exactly one site: the dropout before the last fully connected layer.
     expect(p.sites.map((x) => [x.rate, x.maskShape])).toEqual([[0.5, [500]]]);
+    expect(p.inputs.map((i) => i.name)).toEqual(['image']);
     const n = r.images.length;
     const feeds = {
       [p.inputs[0]!.name]: new ort.Tensor('float32', Float32Array.from(r.images.flat()), [n, 1, 28, 28]),

@@ -21,7 +21,7 @@ import { DataType } from '../proto/enums.js';
 import type { GraphProto, NodeProto } from '../proto/types.js';
 import { ConstantTable } from './constants.js';
 import { Emitter } from './emit.js';
-import { attrInt, attrInts, isDefaultDomain, type Namer, nodeLabel, outerScopeInputs, valueInfoDims } from './proto-util.js';
+import { attrInt, attrInts, isDefaultDomain, type Namer, nodeLabel, outerScopeInputs } from './proto-util.js';
 import type { SitePlan } from './sites.js';
 import type { ValueShape } from './shapes.js';
 import { tensorBigints } from './tensor-values.js';
@@ -298,9 +298,4 @@ function checkBatchAxis(
         } else if (touches0(vals)) refuse('reduces over the row axis');
       }
   }
-}
-
-/** Leading-dim names of graph inputs/outputs, for messages. */
-export function describeDims(vi: Parameters<typeof valueInfoDims>[0]): string {
-  return `[${(valueInfoDims(vi) ?? ['?']).join(', ')}]`;
 }

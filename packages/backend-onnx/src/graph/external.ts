@@ -12,7 +12,8 @@ import { dirname, isAbsolute, relative, resolve, sep, win32 } from 'node:path';
 import { McuError } from '@mcu/core';
 import { decodeModel } from '../proto/codec.js';
 import { DataLocation } from '../proto/enums.js';
-import type { AttributeProto, GraphProto, ModelProto, TensorProto } from '../proto/types.js';
+import type { ModelProto } from '../proto/types.js';
+import { allTensors } from './all-tensors.js';
 import { bytesPerElement, tensorElementCount } from './tensor-values.js';
 
 function fileError(path: string, e: unknown, role: string): McuError {
@@ -48,35 +49,7 @@ export async function loadModelFile(path: string): Promise<ModelProto> {
   return model;
 }
 
-/** Every TensorProto of the model, subgraphs and functions included. */
-export function allTensors(model: ModelProto): TensorProto[] {
-  const out: TensorProto[] = [];
-  const visitAttr = (a: AttributeProto) => {
-    if (a.t) out.push(a.t);
-    for (const t of a.tensors ?? []) out.push(t);
-    for (const s of [a.sparse_tensor, ...(a.sparse_tensors ?? [])]) {
-      if (s?.values) out.push(s.values);
-      if (s?.indices) out.push(s.indices);
-    }
-    if (a.g) visitGraph(a.g);
-    for (const g of a.graphs ?? []) visitGraph(g);
-  };
-  const visitGraph = (g: GraphProto) => {
-    for (const t of g.initializer ?? []) out.push(t);
-    for (const s of g.sparse_initializer ?? []) {
-      if (s.values) out.push(s.values);
-      if (s.indices) out.push(s.indices);
-    }
-    for (const n of g.node ?? []) for (const a of n.attribute ?? []) visitAttr(a);
-  };
-  if (model.graph) visitGraph(model.graph);
-  for (const ti of model.training_info ?? []) {
-    if (ti.initialization) visitGraph(ti.initialization);
-    if (ti.algorithm) visitGraph(ti.algorithm);
-  }
-  for (const f of model.functions ?? []) for (const n of f.node ?? []) for (const a of n.attribute ?? []) visitAttr(a);
-  return out;
-}
+export { allTensors };
 
 export function hasExternalData(model: ModelProto): boolean {
   return allTensors(model).some((t) => t.data_location === DataLocation.EXTERNAL);

@@ -49,7 +49,7 @@ export interface OpsetUpgrade {
 export function raiseLegacyOpset(model: ModelProto, opset: number, what: string): OpsetUpgrade | undefined {
   if (opset >= 7) return undefined;
   const graph = model.graph!;
-  const refuse = (node: NodeProto, why: string): never => {
+  const refuse = (_node: NodeProto, why: string): never => {
     throw new McuError(
       'E_UNSUPPORTED',
       `${what} uses opset ${opset}; mcu runs it at opset 7, but ${why}. ` +

@@ -5,12 +5,13 @@
  * per-sample masked model ('sample-axis') or an already prepared one (metadata).
  */
 import { McuError, type DType, type DropoutScaling, type StochasticSite, type TensorSpec } from '@mcu/core';
-import { DataType, dataTypeName } from '../proto/enums.js';
+import { DataLocation, DataType, dataTypeName } from '../proto/enums.js';
+import { sanitizeModel } from '../proto/sanitize.js';
 import type { GraphProto, ModelProto, ValueInfoProto } from '../proto/types.js';
 import { switchBatchNormToInference } from './batchnorm.js';
 import { rewriteBroadcast, SAMPLE_ROWS_DIM } from './broadcast.js';
-import { cloneProto } from './clone.js';
 import { ConstantTable } from './constants.js';
+import { allTensors } from './all-tensors.js';
 import { relaxFixedBatch } from './fixed-batch.js';
 import { detectMaskedLayout } from './layout.js';
 import { raiseLegacyOpset } from './legacy-opset.js';
@@ -157,6 +158,19 @@ function preparedFromMetadata(
   };
 }
 
+/** Checked last, so that everything else about a model read as bytes is reported first. */
+function checkSelfContained(p: PreparedModel, what: string): PreparedModel {
+  const external = allTensors(p.model).find((t) => t.data_location === DataLocation.EXTERNAL);
+  if (external) {
+    throw new McuError(
+      'E_MODEL',
+      `${what}: tensor '${external.name ?? '?'}' keeps its data in an external file that was not read; load the model ` +
+        'with loadModelFile(path), or call inlineExternalData(model, folder) first (a runtime would resolve the file against its working directory)',
+    );
+  }
+  return p;
+}
+
 export function prepareModel(model: ModelProto, options: PrepareOptions = {}): PreparedModel {
   const what = options.what ?? 'model';
   if (model === null || typeof model !== 'object') throw new McuError('E_MODEL', `${what} is not a decoded ONNX model`);
@@ -164,12 +178,13 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   if (scaling !== 'inverted' && scaling !== 'none') {
     throw new McuError('E_CONFIG', `scaling must be 'inverted' or 'none', got ${JSON.stringify(scaling)}`);
   }
-  const work = cloneProto(model);
+  // A checked copy: models built by hand (not decoded) get their field types verified here.
+  const work = sanitizeModel(model, what);
   validateModel(work, what);
   let opset = defaultOpset(work, what);
   const graph = work.graph!;
   const meta = readSiteMetadata(work, what);
-  if (meta) return preparedFromMetadata(work, meta, opset, options, what);
+  if (meta) return checkSelfContained(preparedFromMetadata(work, meta, opset, options, what), what);
 
   const changes: string[] = [];
   const warnings: string[] = [];
@@ -223,6 +238,15 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   const found = findSites(graph, opset, shapes, consts, dataInputs, options, what, layout === 'sample-axis');
   changes.push(...found.changes);
   warnings.push(...found.warnings);
+  const called = new Set((graph.node ?? []).map((n) => `${n.domain ?? ''}:${n.op_type ?? ''}`));
+  for (const f of work.functions ?? []) {
+    if (called.has(`${f.domain ?? ''}:${f.name ?? ''}`) && (f.node ?? []).some((n) => n.op_type === 'Dropout')) {
+      warnings.push(
+        `model-local function ${f.domain ?? ''}.${f.name ?? ''} contains Dropout; mcu does not rewrite functions, so it is not a site. ` +
+          'Fix: export without local functions (torch.onnx.export(..., export_modules_as_functions=False)).',
+      );
+    }
+  }
   const plans: SitePlan[] = found.plans;
   let k = 0;
   for (const p of plans) {
@@ -284,7 +308,7 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
 
   const inputs = dataInputs.map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
   const outputs = (graph.output ?? []).map((o) => toSpec(o, 'output', what));
-  return { model: work, inputs, outputs, sites, layout, warnings, changes, opset, sampledOutputs };
+  return checkSelfContained({ model: work, inputs, outputs, sites, layout, warnings, changes, opset, sampledOutputs }, what);
 }
 
 export { SAMPLE_ROWS_DIM };

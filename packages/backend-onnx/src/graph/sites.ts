@@ -219,6 +219,23 @@ export function findSites(
       origin: { op: 'Dropout', opset, node: id },
     });
   });
+  // Dropout inside If / Loop / Scan bodies is not rewritten.
+  const inner = (g: GraphProto, depth: number): number =>
+    depth > 32 ? 0 : (g.node ?? []).reduce(
+      (k, n) => k + (n.op_type === 'Dropout' ? 1 : 0) +
+        (n.attribute ?? []).reduce((a, at) => a + (at.g ? inner(at.g, depth + 1) : 0) + (at.graphs ?? []).reduce((b, sg) => b + inner(sg, depth + 1), 0), 0),
+      0,
+    );
+  nodes.forEach((node, i) => {
+    const count = (node.attribute ?? []).reduce((a, at) => a + (at.g ? inner(at.g, 0) : 0) + (at.graphs ?? []).reduce((b, g) => b + inner(g, 0), 0), 0);
+    if (count > 0) {
+      warnings.push(
+        `${nodeLabel(node, i)} has ${count} Dropout node${count === 1 ? '' : 's'} in its subgraph; mcu does not rewrite subgraphs, ` +
+          'so they are not sites and stay deterministic. Fix: export with the dropout outside control flow.',
+      );
+    }
+  });
+
   // A training_mode / ratio input still used elsewhere stays an input.
   for (const name of [...removeInputs]) {
     const users = (consumers.get(name) ?? []).filter((k) => nodes[k]!.op_type !== 'Dropout');
