@@ -2,6 +2,7 @@ import { McuError } from '@mcu/core';
 import type { Settings } from '../config.js';
 import { writeFileAtomic } from '../io/files.js';
 import { stringifyJson } from '../io/format.js';
+import { prepareFromSettings } from './prepare.js';
 
 export interface InspectReport {
   readonly inputs: readonly { name: string; dtype: string; dims: readonly (number | string)[] }[];
@@ -13,16 +14,9 @@ export interface InspectReport {
 }
 
 export async function buildInspectReport(s: Settings): Promise<InspectReport> {
-  if (s.model === undefined) throw new McuError('E_USAGE', "'inspect' needs a MODEL file");
-  const onnx = await import('@mcu/backend-onnx');
-  const model = await onnx.loadModelFile(s.model);
-  const prepared = onnx.prepareModel(model, {
-    ...(Object.keys(s.rate).length ? { rates: s.rate } : {}),
-    ...(Object.keys(s.maskInput).length ? { maskInputs: s.maskInput } : {}),
-    ...(s.insertDropout !== undefined ? { insertDropout: { rate: s.insertDropout, before: s.before } } : {}),
-    ...(s.dropoutScaling !== 'inverted' ? { scaling: s.dropoutScaling } : {}),
-  });
-  const flops = onnx.countFlops(prepared);
+  const { prepared } = await prepareFromSettings(s, 'inspect');
+  const { countFlops } = await import('@mcu/backend-onnx');
+  const flops = countFlops(prepared);
   return {
     inputs: prepared.inputs.map((i) => ({ name: i.name, dtype: i.dtype, dims: i.dims })),
     outputs: prepared.outputs.map((o) => ({ name: o.name, dtype: o.dtype, dims: o.dims })),
