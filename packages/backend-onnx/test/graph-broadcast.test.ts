@@ -6,18 +6,7 @@ import { fixtureBytes } from '../../../test/helpers/fixtures.js';
 import { decodeModel, encodeModel } from '../src/proto/codec.js';
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../src/proto/types.js';
 import { prepareModel, type PreparedModel } from '../src/graph/prepare.js';
-
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../test/helpers/check.js';
 
 function bernoulli(rand: () => number, n: number, p: number): Float32Array {
   const out = new Float32Array(n);
@@ -56,7 +45,7 @@ describe('S samples in one run = S separate point-scope runs', () => {
     for (const scope of ['sample', 'point'] as const) {
       test(`${c.rel}, S = 3, scope '${scope}'`, async () => {
         const p = prepareModel(decodeModel(fixtureBytes(c.rel), c.rel));
-        const rand = prng(42);
+        const rand = mulberry32(42);
         const S = 3;
         const N = 5;
         const x = c.input(N, rand);
@@ -131,7 +120,7 @@ const gemm = (a: string, w: string, b: string, y: string): NodeProto => ({
 });
 
 describe('rewrite constructs at every opset form', () => {
-  const rand = prng(7);
+  const rand = mulberry32(7);
   const W1 = Float32Array.from({ length: 8 * 4 }, () => rand() - 0.5);
   const B1 = Float32Array.from({ length: 8 }, () => rand() - 0.5);
   const W2 = Float32Array.from({ length: 3 * 8 }, () => rand() - 0.5);

@@ -10,6 +10,7 @@ import type { TensorProto } from '../src/proto/types.js';
 import { loadModelFile } from '../src/graph/external.js';
 import { prepareModel } from '../src/graph/prepare.js';
 import { tensorNumbers } from '../src/graph/tensor-values.js';
+import { mulberry32 } from '../../../test/helpers/check.js';
 
 const cases = conformanceCases();
 
@@ -17,17 +18,6 @@ function values(t: TensorProto): number[] {
   const n = tensorNumbers(t, 1 << 20) ?? (t.data_type === 9 ? Array.from(t.raw_data ?? new Uint8Array(), Number) : undefined);
   if (n === undefined) throw new Error(`cannot read ${t.name}`);
   return n;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function prepared(c: (typeof cases)[number]) {
@@ -80,7 +70,7 @@ describe.each(cases.map((c) => [c.name, c] as const))('%s', (name, c) => {
     const training = name.startsWith('test_training');
     const S = training ? 400 : 1;
     const rate = site.rate;
-    const rand = prng(1234);
+    const rand = mulberry32(1234);
     const mask = new Float32Array(S * per);
     for (let i = 0; i < mask.length; i++) mask[i] = training ? (rand() < rate ? 0 : 1 / (1 - rate)) : 1;
     const session = await ort.InferenceSession.create(encodeModel(p.model), { logSeverityLevel: 3 });

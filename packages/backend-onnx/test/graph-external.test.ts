@@ -5,27 +5,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { McuError } from '@mcu/core';
 import { fixturePath } from '../../../test/helpers/fixtures.js';
 import { decodeModel, encodeModel } from '../src/proto/codec.js';
 import type { ModelProto } from '../src/proto/types.js';
 import { hasExternalData, inlineExternalData, loadModelFile } from '../src/graph/external.js';
 import { prepareModel } from '../src/graph/prepare.js';
+import { expectMcuRejection } from '../../../test/helpers/check.js';
 
 const REL = 'pytorch-2.11/lenet.dynamo-eval.onnx';
-
-async function expectMcuError(p: Promise<unknown>, code: string, ...patterns: (string | RegExp)[]): Promise<McuError> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(McuError);
-  expect((err as McuError).code).toBe(code);
-  for (const pat of patterns) expect((err as McuError).message).toMatch(pat);
-  return err as McuError;
-}
 
 /** A copy of the dynamo export in a fresh folder, its first external tensor edited by `edit`. */
 function craftedCopy(edit: (m: ModelProto, dir: string) => void, withData = true): string {
@@ -66,9 +53,9 @@ describe('loading external data', () => {
 
   test('external data without a folder to read it from is refused', async () => {
     const m = decodeModel(readFileSync(fixturePath(REL)), REL);
-    await expectMcuError(inlineExternalData(m, undefined, 'bytes'), 'E_MODEL', /external file/, /c1\.weight/);
+    await expectMcuRejection(inlineExternalData(m, undefined, 'bytes'), 'E_MODEL', /external file/, /c1\.weight/);
     // prepareModel never hands a runtime a model whose data it would look up elsewhere.
-    await expectMcuError(Promise.resolve().then(() => prepareModel(m, { what: 'bytes' })), 'E_MODEL', /c1\.weight/, /loadModelFile/);
+    await expectMcuRejection(Promise.resolve().then(() => prepareModel(m, { what: 'bytes' })), 'E_MODEL', /c1\.weight/, /loadModelFile/);
     // Given the folder, the same bytes work.
     await inlineExternalData(m, dirname(fixturePath(REL)), REL);
     expect(prepareModel(m).inputs.map((i) => i.name)).toEqual(['image']);
@@ -81,7 +68,7 @@ describe('hostile or broken external data', () => {
     const path = craftedCopy((m) => {
       firstExternal(m).entry('location').value = loc;
     });
-    await expectMcuError(loadModelFile(path), 'E_MODEL', `'${loc}'`, /model's folder|outside|absolute|'\.\.'/);
+    await expectMcuRejection(loadModelFile(path), 'E_MODEL', `'${loc}'`, /model's folder|outside|absolute|'\.\.'/);
   });
 
   test('a link inside the folder that points outside is refused', async () => {
@@ -90,7 +77,7 @@ describe('hostile or broken external data', () => {
       symlinkSync('/etc/hostname', join(dir, 'sub', 'w.data'));
       firstExternal(m).entry('location').value = 'sub/w.data';
     });
-    await expectMcuError(loadModelFile(path), 'E_MODEL', /sub\/w\.data/, /outside/);
+    await expectMcuRejection(loadModelFile(path), 'E_MODEL', /sub\/w\.data/, /outside/);
   });
 
   test('offset + length beyond the data file: refused before allocating', async () => {
@@ -101,7 +88,7 @@ describe('hostile or broken external data', () => {
     });
     const alloc = vi.spyOn(Buffer, 'alloc');
     const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
-    await expectMcuError(loadModelFile(path), 'E_MODEL', /has only \d+ bytes/, /lenet\.dynamo-eval\.onnx\.data/);
+    await expectMcuRejection(loadModelFile(path), 'E_MODEL', /has only \d+ bytes/, /lenet\.dynamo-eval\.onnx\.data/);
     for (const call of [...alloc.mock.calls, ...allocUnsafe.mock.calls]) expect(call[0]).toBeLessThan(2_000_000);
   });
 
@@ -109,39 +96,39 @@ describe('hostile or broken external data', () => {
     const path = craftedCopy(() => undefined, false);
     const full = readFileSync(`${fixturePath(REL)}.data`);
     writeFileSync(path.replace('lenet.onnx', 'lenet.dynamo-eval.onnx.data'), full.subarray(0, full.length >> 1));
-    await expectMcuError(loadModelFile(path), 'E_MODEL', /has only/);
+    await expectMcuRejection(loadModelFile(path), 'E_MODEL', /has only/);
   });
 
   test('a length that does not match the tensor dims is refused', async () => {
     const path = craftedCopy((m) => {
       firstExternal(m).entry('length').value = '4';
     });
-    await expectMcuError(loadModelFile(path), 'E_MODEL', /needs \d+ bytes/);
+    await expectMcuRejection(loadModelFile(path), 'E_MODEL', /needs \d+ bytes/);
   });
 
   test('a non-numeric offset is refused', async () => {
     const path = craftedCopy((m) => {
       firstExternal(m).entry('offset').value = '-1';
     });
-    await expectMcuError(loadModelFile(path), 'E_MODEL', /offset '-1'/);
+    await expectMcuRejection(loadModelFile(path), 'E_MODEL', /offset '-1'/);
   });
 
   test('a missing data file is E_FILE', async () => {
     const path = craftedCopy(() => undefined, false);
-    await expectMcuError(loadModelFile(path), 'E_FILE', /lenet\.dynamo-eval\.onnx\.data/, /does not exist/);
+    await expectMcuRejection(loadModelFile(path), 'E_FILE', /lenet\.dynamo-eval\.onnx\.data/, /does not exist/);
   });
 });
 
 describe('model file errors', () => {
   test('missing file', async () => {
-    await expectMcuError(loadModelFile(join(tmpdir(), 'no-such-mcu-model.onnx')), 'E_FILE', /no-such-mcu-model\.onnx/, /does not exist/);
+    await expectMcuRejection(loadModelFile(join(tmpdir(), 'no-such-mcu-model.onnx')), 'E_FILE', /no-such-mcu-model\.onnx/, /does not exist/);
   });
   test('a directory', async () => {
-    await expectMcuError(loadModelFile(tmpdir()), 'E_FILE', /is a directory/);
+    await expectMcuRejection(loadModelFile(tmpdir()), 'E_FILE', /is a directory/);
   });
   test('not a model', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcu-ext-'));
     writeFileSync(join(dir, 'x.onnx'), 'hello, world — not protobuf\n');
-    await expectMcuError(loadModelFile(join(dir, 'x.onnx')), 'E_MODEL', /x\.onnx/);
+    await expectMcuRejection(loadModelFile(join(dir, 'x.onnx')), 'E_MODEL', /x\.onnx/);
   });
 });

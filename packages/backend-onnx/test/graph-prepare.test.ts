@@ -2,28 +2,15 @@
 // BatchNorm, warnings with fixes, FLOP counts.
 import { describe, expect, test } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { McuError } from '@mcu/core';
 import { fixtureBytes } from '../../../test/helpers/fixtures.js';
 import { decodeModel, encodeModel } from '../src/proto/codec.js';
 import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../src/proto/types.js';
 import { prepareModel, type PrepareOptions } from '../src/graph/prepare.js';
 import { inspectModel } from '../src/graph/inspect.js';
 import { countFlops } from '../src/graph/flops.js';
+import { expectMcuError } from '../../../test/helpers/check.js';
 
 const load = (rel: string) => decodeModel(fixtureBytes(rel), rel);
-
-function expectMcuError(fn: () => unknown, code: string, ...patterns: (string | RegExp)[]): McuError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(McuError);
-  expect((err as McuError).code).toBe(code);
-  for (const p of patterns) expect((err as McuError).message).toMatch(p);
-  return err as McuError;
-}
 
 async function run(model: ModelProto, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
   const s = await ort.InferenceSession.create(encodeModel(model), { logSeverityLevel: 3 });

@@ -8,17 +8,7 @@ import { decodeModel, encodeModel } from '../src/proto/codec.js';
 import { prepareModel, type PrepareOptions } from '../src/graph/prepare.js';
 import { cloneProto } from '../src/graph/clone.js';
 import type { ModelProto } from '../src/proto/types.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../test/helpers/check.js';
 
 /** One random mutation: byte flips, random insertions, deletions, truncation, duplication. */
 function mutate(src: Uint8Array, rand: () => number): { bytes: Uint8Array; how: string } {
@@ -81,7 +71,7 @@ describe('fuzz: only McuError escapes', () => {
   test.each(corpus.map((c) => [c.rel, c] as const))('%s', (rel, c) => {
     const src = fixtureBytes(rel);
     const seed = 0x5eed ^ rel.length;
-    const rand = prng(seed);
+    const rand = mulberry32(seed);
     const failures: string[] = [];
     let decoded = 0;
     for (let k = 0; k < c.runs; k++) {
@@ -168,7 +158,7 @@ describe('structural fuzz: odd decoded models through prepareModel', () => {
   const bases = ['uci/yacht/split00.onnx', 'pytorch-2.11/lenet.dynamo-eval.onnx', 'onnx-dropout-conformance/test_training_dropout_mask/model.onnx', 'pytorch-1.13-small/co2_relu.masked.onnx'];
   test.each(bases)('%s', (rel) => {
     const base = decodeModel(fixtureBytes(rel), rel);
-    const rand = prng(0xf00d ^ rel.length);
+    const rand = mulberry32(0xf00d ^ rel.length);
     const failures: string[] = [];
     for (let k = 0; k < 1000 && failures.length < 3; k++) {
       const m = cloneProto(base);

@@ -2,27 +2,14 @@
 // type, int64 extremes), and onnxruntime computes the same on re-encoded models.
 import { describe, expect, test } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { McuError } from '@mcu/core';
 import { fixtureBytes, fixtureFiles } from '../../../test/helpers/fixtures.js';
 import { decodeModel, decodeTensor, encodeModel, encodeTensor } from '../src/proto/codec.js';
 import type { ModelProto } from '../src/proto/types.js';
+import { expectMcuError } from '../../../test/helpers/check.js';
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 const UINT64_MAX = 18446744073709551615n;
-
-function expectMcuError(fn: () => unknown, code: string, pattern?: RegExp): McuError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(McuError);
-  expect((err as McuError).code).toBe(code);
-  if (pattern) expect((err as McuError).message).toMatch(pattern);
-  return err as McuError;
-}
 
 /** Deep equality of decoded protos; byte arrays compared natively (vitest's toEqual walks them byte by byte). Returns the first differing path. */
 function protoDiff(a: unknown, b: unknown, path = '$'): string | undefined {

@@ -2,20 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { McuError } from '@mcu/core';
 import { parseArgs } from '../src/args.js';
 import { CONFIG_FILE, DEFAULTS, loadConfig, mergeSettings, parseConfigText, validateConfig } from '../src/config.js';
+import { mcuErrorMessage } from '../../../test/helpers/check.js';
 
-function configError(f: () => unknown, code = 'E_CONFIG'): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McuError);
-    expect((e as McuError).code).toBe(code);
-    return (e as McuError).message;
-  }
-  throw new Error('did not throw');
-}
+const configError = (f: () => unknown, code = 'E_CONFIG'): string => mcuErrorMessage(f, code);
+
 const bad = (value: unknown): string => configError(() => validateConfig(value, 'mcu.config.json'));
 
 describe('validateConfig', () => {

@@ -2,10 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { McuError } from '@mcu/core';
 import { readLabeled, readTargets } from '../src/io/targets.js';
 import { readUci, standardizeRows, uciNormalization } from '../src/io/uci.js';
 import { readMasksFile, validateMasks } from '../src/io/masks.js';
+import { mcuErrorMessage } from '../../../test/helpers/check.js';
+
+const err = (f: () => unknown, code = 'E_INPUT'): string => mcuErrorMessage(f, code);
 
 let dir: string;
 beforeAll(() => {
@@ -18,17 +20,6 @@ function file(name: string, content: string): string {
   mkdirSync(join(p, '..'), { recursive: true });
   writeFileSync(p, content);
   return p;
-}
-
-function err(f: () => unknown, code = 'E_INPUT'): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McuError);
-    expect((e as McuError).code).toBe(code);
-    return (e as McuError).message;
-  }
-  throw new Error('did not throw');
 }
 
 describe('readTargets / readLabeled', () => {

@@ -2,8 +2,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { McuError } from '@mcu/core';
 import { writeFileAtomic } from '../src/io/files.js';
+import { mcuErrorMessage } from '../../../test/helpers/check.js';
+
+const fileError = (f: () => unknown): string => mcuErrorMessage(f, 'E_FILE');
 
 let dir: string;
 beforeEach(() => {
@@ -13,17 +15,6 @@ afterEach(() => {
   chmodSync(dir, 0o755);
   rmSync(dir, { recursive: true, force: true });
 });
-
-function fileError(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McuError);
-    expect((e as McuError).code).toBe('E_FILE');
-    return (e as McuError).message;
-  }
-  throw new Error('did not throw');
-}
 
 describe('writeFileAtomic', () => {
   it('writes text and bytes, replacing an existing file, leaving no temp file', () => {

@@ -2,10 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { McuError } from '@mcu/core';
 import { readInputFile, reshapeRows } from '../src/io/input.js';
 import { writeNpy } from '../src/io/npy.js';
 import { splitCsvLine } from '../src/io/table.js';
+import { mcuErrorMessage } from '../../../test/helpers/check.js';
+
+const err = (f: () => unknown, code = 'E_INPUT'): string => mcuErrorMessage(f, code);
 
 let dir: string;
 beforeAll(() => {
@@ -17,17 +19,6 @@ function file(name: string, content: string | Uint8Array): string {
   const p = join(dir, name);
   writeFileSync(p, content);
   return p;
-}
-
-function err(f: () => unknown, code = 'E_INPUT'): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McuError);
-    expect((e as McuError).code).toBe(code);
-    return (e as McuError).message;
-  }
-  throw new Error('did not throw');
 }
 
 describe('readInputFile: CSV and whitespace tables', () => {

@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { McuError } from '../src/errors.js';
 import type { Chunk } from '../src/estimators/estimator.js';
 import { ClassificationEstimator, type ClassificationResult } from '../src/estimators/index.js';
 import type { TensorData } from '../src/tensor.js';
-
-/** Seeded LCG (Numerical Recipes constants), uniform in [0, 1). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
+import { codeOf, lcg } from '../../../test/helpers/check.js';
 
 /** logits[t][i][c] → chunks of `size` samples, dims [S·N, C]. */
 function chunksOf(logits: number[][][], size: number, dtype: 'float32' | 'float64' = 'float64'): Chunk[] {
@@ -41,16 +32,6 @@ function bytes(a: Float64Array | Int32Array): Buffer {
 
 function close(actual: number, expected: number, abs: number): void {
   if (!(Math.abs(actual - expected) <= abs)) throw new Error(`${actual} vs ${expected} (tolerance ${abs})`);
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McuError);
-    return (e as McuError).code;
-  }
-  return undefined;
 }
 
 const H = (p: number[]): number => -p.reduce((s, v) => s + (v > 0 ? v * Math.log(v) : 0), 0);

@@ -9,14 +9,7 @@ import {
   softmaxEntropy,
   softmaxInto,
 } from '../src/estimators/index.js';
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
+import { lcg } from '../../../test/helpers/check.js';
 
 /** Two-pass reference: max, then Σ exp(v − max). */
 function lse(values: number[]): number {

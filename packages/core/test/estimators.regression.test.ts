@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { McuError } from '../src/errors.js';
 import type { Chunk } from '../src/estimators/estimator.js';
 import { RegressionEstimator, deterministicRegression, type RegressionResult } from '../src/estimators/index.js';
 import type { TensorData } from '../src/tensor.js';
+import { codeOf, lcg } from '../../../test/helpers/check.js';
 
 // ---- helpers ------------------------------------------------------------------------------
-
-/** Seeded LCG (Numerical Recipes constants), uniform in [0, 1). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 /** samples[t][i][d] → chunks of `size` samples, dims [S·N, ...rest]. */
 function chunksOf(
@@ -54,16 +45,6 @@ function expectRel(actual: ArrayLike<number>, expected: ArrayLike<number>, rel: 
       throw new Error(`element ${k}: ${actual[k]} vs ${expected[k]} (tolerance ${tol})`);
     }
   }
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McuError);
-    return (e as McuError).code;
-  }
-  return undefined;
 }
 
 /** Independent one-shot float64 reference: two-pass mean/variance, direct eq. 8 via max-shift. */

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { McuError } from '../src/errors.js';
 import type { Chunk } from '../src/estimators/estimator.js';
 import {
   RegressionEstimator,
@@ -9,25 +8,7 @@ import {
   tauFromWeightDecay,
   weightDecayFromTau,
 } from '../src/estimators/index.js';
-
-/** Seeded LCG (Numerical Recipes constants), uniform in [0, 1). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(McuError);
-    return (e as McuError).code;
-  }
-  return undefined;
-}
+import { codeOf, lcg } from '../../../test/helpers/check.js';
 
 function chunk(values: number[], S: number, N: number, D: number, first: number): Chunk {
   return {

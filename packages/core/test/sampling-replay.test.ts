@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isMcuError, type McuErrorCode } from '../src/errors.js';
 import type { MaskScope, StochasticSite } from '../src/model.js';
 import { ReplaySampler, replayFromRows, SeededSampler, type MaskRequest } from '../src/sampling/index.js';
 import type { TensorData } from '../src/tensor.js';
-
-function expectMcuError(fn: () => unknown, code: McuErrorCode, ...patterns: (string | RegExp)[]): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected an McuError to be thrown').toBeDefined();
-  expect(isMcuError(thrown)).toBe(true);
-  const err = thrown as Error & { code: string };
-  expect(err.code).toBe(code);
-  for (const p of patterns) expect(err.message).toMatch(p);
-}
+import { expectMcuError } from '../../../test/helpers/check.js';
 
 const dense: StochasticSite = { name: 'fc1.drop', kind: 'bernoulli', rate: 0.5, maskShape: [3] };
 const chan: StochasticSite = { name: 'conv.drop', kind: 'bernoulli', rate: 0.5, maskShape: [2, 1, 1] };

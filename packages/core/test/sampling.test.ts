@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isMcuError, type McuErrorCode } from '../src/errors.js';
 import type { MaskScope, SiteKind, StochasticSite } from '../src/model.js';
 import {
   createSeededSampler,
@@ -13,23 +12,10 @@ import {
   uint32ToOpenUnit,
   type MaskRequest,
 } from '../src/sampling/index.js';
+import { expectMcuError } from '../../../test/helpers/check.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-function expectMcuError(fn: () => unknown, code: McuErrorCode, ...patterns: (string | RegExp)[]): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected an McuError to be thrown').toBeDefined();
-  expect(isMcuError(thrown)).toBe(true);
-  const err = thrown as Error & { code: string };
-  expect(err.code).toBe(code);
-  for (const p of patterns) expect(err.message).toMatch(p);
-}
 
 function hex(words: readonly number[]): string {
   return words.map((w) => w.toString(16).padStart(8, '0')).join(' ');
