@@ -179,7 +179,7 @@ describe('SeededSampler: seed and site validation', () => {
 });
 
 describe('SeededSampler: values, layout and reproducibility', () => {
-  it('computes each value from counter [j, i, t, s] and key [seed lo, seed hi] as specified', () => {
+  it('computes element j from word (j·k) mod 4 of counter [⌊j·k/4⌋, i, t, s] (k = 1 Bernoulli, 2 Gaussian) and key [seed lo, seed hi]', () => {
     const seed = 5 * 2 ** 32 + 1234567;
     const key = [1234567, 5] as const;
     const s = new SeededSampler({ seed });
@@ -193,8 +193,8 @@ describe('SeededSampler: values, layout and reproducibility', () => {
     for (let c = 0; c < 2; c++)
       for (let i = 0; i < 4; i++)
         for (let j = 0; j < 6; j++) {
-          const [w0] = philox4x32([j, i, 10 + c, 3], key);
-          const u = (w0 + 0.5) / 2 ** 32;
+          const w = philox4x32([Math.floor(j / 4), i, 10 + c, 3], key)[j % 4]!;
+          const u = (w + 0.5) / 2 ** 32;
           const expected = Math.fround(u < p ? 0 : 1 / (1 - p));
           expect(out.data[(c * 4 + i) * 6 + j]).toBe(expected);
           checked++;
@@ -206,7 +206,8 @@ describe('SeededSampler: values, layout and reproducibility', () => {
     expect(gout.dims).toEqual([1, 1, 5]);
     const sigma = Math.sqrt(0.2 / 0.8);
     for (let j = 0; j < 5; j++) {
-      const [w0, w1] = philox4x32([j, 0, 7, 1], key);
+      const block = philox4x32([Math.floor(j / 2), 0, 7, 1], key);
+      const [w0, w1] = [block[2 * (j % 2)]!, block[2 * (j % 2) + 1]!];
       const z = Math.sqrt(-2 * Math.log((w0 + 0.5) / 2 ** 32)) * Math.cos(2 * Math.PI * ((w1 + 0.5) / 2 ** 32));
       expect(gout.data[j]).toBe(Math.fround(1 + sigma * z));
     }

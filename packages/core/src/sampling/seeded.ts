@@ -1,7 +1,7 @@
 import { McuError } from '../errors.js';
 import type { DropoutScaling, StochasticSite } from '../model.js';
 import { formatDims, sizeOf, type TensorData } from '../tensor.js';
-import { philox4x32Into, TWO_POW_M32 } from './philox.js';
+import { philox4x32Fill, TWO_POW_M32 } from './philox.js';
 import type { MaskRequest, Sampler, SamplerFactory, SamplerOptions } from './sampler.js';
 
 const TWO_POW_32 = 4294967296;
@@ -97,13 +97,15 @@ export function keepValue(rate: number, scaling: DropoutScaling | undefined): nu
 }
 
 /**
- * Masks from Philox4x32-10, keyed by the seed. The counter of element j (flat index within one
- * row's mask), row i (0 for scope `sample`), global sample t and site s is [j, i, t, s], so a
- * value never depends on chunking, call order or backend, and the `sample`-scope mask of sample t
- * is the `point`-scope mask of (t, row 0).
+ * Masks from Philox4x32-10, keyed by the seed. Element j (flat index within one row's mask) of
+ * row i (0 for scope `sample`; global row index for `point`), global sample t and site s takes
+ * k consecutive words of the block with counter [⌊j·k/4⌋, i, t, s], starting at word (j·k) mod 4
+ * (k = 1 for Bernoulli, 2 for Gaussian: every word of a block is used). So a value never depends
+ * on chunking, call order or backend, and the `sample`-scope mask of sample t is the
+ * `point`-scope mask of (t, row 0).
  *
- * - Bernoulli: u = (w0 + 0.5)/2^32; mask = u < p ? 0 : keep (keep = 1/(1−p), or 1 for `none`).
- * - Gaussian: mask = 1 + σz, σ² = p/(1−p), z = sqrt(−2 ln u1)·cos(2π u2) from w0, w1.
+ * - Bernoulli: u = (w + 0.5)/2^32; mask = u < p ? 0 : keep (keep = 1/(1−p), or 1 for `none`).
+ * - Gaussian: mask = 1 + σz, σ² = p/(1−p), z = sqrt(−2 ln u1)·cos(2π u2) from the word pair.
  * - rate 0: all ones.
  */
 export class SeededSampler implements Sampler {
@@ -111,7 +113,6 @@ export class SeededSampler implements Sampler {
   readonly description: string;
   readonly #k0: number;
   readonly #k1: number;
-  readonly #block = new Uint32Array(4);
 
   constructor(options: SamplerOptions) {
     const seed: unknown = (options as SamplerOptions | undefined)?.seed;
@@ -152,59 +153,48 @@ export class SeededSampler implements Sampler {
     return { dtype: 'float32', data: out, dims };
   }
 
-  #bernoulli(
-    out: Float32Array,
-    p: number,
-    keep: number,
+  /**
+   * The one counter walk: for every (sample, row) fill `words` with the Philox blocks
+   * [0 … ⌈m·k/4⌉), counter [block, firstRow + i, t, s]; element j reads its k words from
+   * position j·k (all four words of a block are used).
+   */
+  #walk(
     m: number,
+    k: number,
     rows: number,
     firstRow: number,
     firstSample: number,
     count: number,
     s: number,
+    each: (words: Uint32Array, o: number) => void,
   ): void {
-    const k0 = this.#k0;
-    const k1 = this.#k1;
-    const block = this.#block;
-    // u < p  ⇔  (w + 0.5)·2^−32 < p; compare on u exactly as specified.
+    const blocks = Math.ceil((m * k) / 4);
+    const words = new Uint32Array(blocks * 4);
     let o = 0;
     for (let c = 0; c < count; c++) {
-      const t = firstSample + c;
       for (let i = 0; i < rows; i++) {
-        for (let j = 0; j < m; j++) {
-          philox4x32Into(j, firstRow + i, t, s, k0, k1, block, 0);
-          out[o++] = (block[0]! + 0.5) * TWO_POW_M32 < p ? 0 : keep;
-        }
+        philox4x32Fill(words, blocks, 0, firstRow + i, firstSample + c, s, this.#k0, this.#k1);
+        each(words, o);
+        o += m;
       }
     }
   }
 
-  #gaussian(
-    out: Float32Array,
-    sigma: number,
-    m: number,
-    rows: number,
-    firstRow: number,
-    firstSample: number,
-    count: number,
-    s: number,
-  ): void {
-    const k0 = this.#k0;
-    const k1 = this.#k1;
-    const block = this.#block;
-    let o = 0;
-    for (let c = 0; c < count; c++) {
-      const t = firstSample + c;
-      for (let i = 0; i < rows; i++) {
-        for (let j = 0; j < m; j++) {
-          philox4x32Into(j, firstRow + i, t, s, k0, k1, block, 0);
-          const u1 = (block[0]! + 0.5) * TWO_POW_M32;
-          const u2 = (block[1]! + 0.5) * TWO_POW_M32;
-          const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(TWO_PI * u2);
-          out[o++] = 1 + sigma * z;
-        }
+  #bernoulli(out: Float32Array, p: number, keep: number, m: number, rows: number, firstRow: number, firstSample: number, count: number, s: number): void {
+    // u < p  ⇔  (w + 0.5)·2^−32 < p; compare on u exactly as specified.
+    this.#walk(m, 1, rows, firstRow, firstSample, count, s, (w, o) => {
+      for (let j = 0; j < m; j++) out[o + j] = (w[j]! + 0.5) * TWO_POW_M32 < p ? 0 : keep;
+    });
+  }
+
+  #gaussian(out: Float32Array, sigma: number, m: number, rows: number, firstRow: number, firstSample: number, count: number, s: number): void {
+    this.#walk(m, 2, rows, firstRow, firstSample, count, s, (w, o) => {
+      for (let j = 0; j < m; j++) {
+        const u1 = (w[2 * j]! + 0.5) * TWO_POW_M32;
+        const u2 = (w[2 * j + 1]! + 0.5) * TWO_POW_M32;
+        out[o + j] = 1 + sigma * Math.sqrt(-2 * Math.log(u1)) * Math.cos(TWO_PI * u2);
       }
-    }
+    });
   }
 }
 
