@@ -44,7 +44,11 @@ export class TfjsModel implements StochasticModel {
     this.#net = net;
     this.#compiled = compiled;
     this.inputs = [{ name: net.input, dtype: 'float32', dims: ['N', ...net.inputDims] }];
-    this.outputs = [{ name: net.output, dtype: 'float32', dims: ['N', ...net.outputDims] }];
+    // The last layer with an activation decides whether the output is already normalised.
+    const last = [...net.layers].reverse().find((l) => l.op === 'dense' || l.op === 'activation');
+    const act = last && 'activation' in last ? last.activation : undefined;
+    const activation = act === 'softmax' ? 'softmax' : act === 'log_softmax' ? 'log-softmax' : undefined;
+    this.outputs = [{ name: net.output, dtype: 'float32', dims: ['N', ...net.outputDims], ...(activation ? { activation } : {}) }];
     this.sites = net.sites;
     this.warnings = net.warnings;
   }

@@ -143,6 +143,31 @@ describe('converter-style model.json layouts', () => {
     await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path: broken })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/dense_1/) });
   });
 
+  it('an output that ends in softmax (or log-softmax) is marked, so it is not taken for logits', async () => {
+    const layers = (act: string) => ({
+      class_name: 'Sequential',
+      config: {
+        name: 's',
+        layers: [
+          { class_name: 'Dense', config: { name: 'dense', units: 3, activation: 'relu', batch_input_shape: [null, 2] } },
+          { class_name: 'Dropout', config: { name: 'dropout', rate: 0.1 } },
+          { class_name: 'Dense', config: { name: 'dense_1', units: 1, activation: act } },
+        ],
+      },
+      keras_version: '2.4.0',
+    });
+    const backend = new TfjsBackend({ backend: 'cpu' });
+    const activationOf = async (act: string) => {
+      const m = await backend.load({ kind: 'path', path: writeModel(layers(act), weights(['dense/kernel', 'dense/bias', 'dense_1/kernel', 'dense_1/bias'])) });
+      const a = m.outputs[0]!.activation;
+      await m.dispose();
+      return a;
+    };
+    expect(await activationOf('softmax')).toBe('softmax');
+    expect(await activationOf('log_softmax')).toBe('log-softmax');
+    expect(await activationOf('linear')).toBeUndefined();
+  });
+
   it('branching graphs and unknown activations are E_UNSUPPORTED', async () => {
     const path = writeModel(
       {

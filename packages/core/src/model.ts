@@ -39,6 +39,11 @@ export interface TensorSpec {
   readonly name: string;
   readonly dtype: DType;
   readonly dims: readonly (number | string)[];
+  /**
+   * Outputs only: the network already normalises this output (its last operation is a softmax
+   * or log-softmax), so it holds probabilities / log-probabilities rather than logits.
+   */
+  readonly activation?: 'softmax' | 'log-softmax';
 }
 
 export interface RunOptions {

@@ -238,3 +238,39 @@ describe('ClassificationEstimator: validation', () => {
     expect(codeOf(() => new ClassificationEstimator({ output: 'logits' }).result())).toBe('E_RUNTIME');
   });
 });
+
+describe('ClassificationEstimator: outputs that are already probabilities', () => {
+  it('softmax outputs give the same result as the logits they came from (1e-12)', () => {
+    const rand = lcg(99);
+    const T = 20;
+    const N = 3;
+    const C = 4;
+    const logits = Array.from({ length: T }, () => Array.from({ length: N }, () => Array.from({ length: C }, () => (rand() - 0.5) * 6)));
+    const probs = logits.map((rows) =>
+      rows.map((z) => {
+        const m = Math.max(...z);
+        const e = z.map((v) => Math.exp(v - m));
+        const s = e.reduce((a, b) => a + b, 0);
+        return e.map((v) => v / s);
+      }),
+    );
+    const a = new ClassificationEstimator({ output: 'logits', labels: [0, 1, 2] });
+    const b = new ClassificationEstimator({ output: 'logits', labels: [0, 1, 2], outputs: 'probabilities' });
+    for (const c of chunksOf(logits, 7)) a.update(c);
+    for (const c of chunksOf(probs, 7)) b.update(c);
+    const ra = a.result();
+    const rb = b.result();
+    for (const key of ['probs', 'entropy', 'mutualInformation', 'variationRatio', 'logLikelihood'] as const) {
+      const x = ra[key]!;
+      const y = rb[key]!;
+      for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThan(1e-12);
+    }
+    expect(Array.from(rb.predicted)).toEqual(Array.from(ra.predicted));
+  });
+
+  it('values outside [0, 1] are refused with the fix', () => {
+    const e = new ClassificationEstimator({ output: 'logits', outputs: 'probabilities' });
+    expect(() => e.update(chunksOf([[[2.5, -1]]], 1)[0]!)).toThrow(/declared probabilities.*2\.5.*treat it as logits/);
+    expect(codeOf(() => new ClassificationEstimator({ output: 'logits', outputs: 'odds' as never }))).toBe('E_CONFIG');
+  });
+});

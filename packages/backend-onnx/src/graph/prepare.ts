@@ -7,7 +7,7 @@
 import { McuError, type DType, type DropoutScaling, type StochasticSite, type TensorSpec } from '@mcu/core';
 import { DataLocation, DataType, dataTypeName } from '../proto/enums.js';
 import { sanitizeModel } from '../proto/sanitize.js';
-import type { GraphProto, ModelProto, ValueInfoProto } from '../proto/types.js';
+import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto/types.js';
 import { switchBatchNormToInference } from './batchnorm.js';
 import { rewriteBroadcast, SAMPLE_ROWS_DIM } from './broadcast.js';
 import { ConstantTable } from './constants.js';
@@ -86,6 +86,24 @@ function toSpec(vi: ValueInfoProto, role: string, what: string): TensorSpec {
   return { name: vi.name ?? '', dtype, dims };
 }
 
+/** Softmax / LogSoftmax as an output's last operation (through Identity), so a classifier's probabilities are not taken for logits. */
+function outputActivation(graph: GraphProto, name: string): TensorSpec['activation'] {
+  const producer = new Map<string, NodeProto>();
+  for (const n of graph.node ?? []) for (const o of n.output ?? []) if (o) producer.set(o, n);
+  let node = producer.get(name);
+  for (let hops = 0; node?.op_type === 'Identity' && hops < 64; hops++) node = producer.get(node.input?.[0] ?? '');
+  if (node === undefined || !isDefaultDomain(node.domain)) return undefined;
+  return node.op_type === 'Softmax' ? 'softmax' : node.op_type === 'LogSoftmax' ? 'log-softmax' : undefined;
+}
+
+function outputSpecs(graph: GraphProto, what: string): TensorSpec[] {
+  return (graph.output ?? []).map((o) => {
+    const spec = toSpec(o, 'output', what);
+    const activation = outputActivation(graph, spec.name);
+    return activation ? { ...spec, activation } : spec;
+  });
+}
+
 /** Outputs that depend on any of `sources` (mask inputs). */
 function dependentOutputs(graph: GraphProto, sources: readonly string[]): string[] {
   const dep = new Set(sources);
@@ -140,7 +158,7 @@ function preparedFromMetadata(
   }
   const masks = new Set(meta.sites.map((s) => s.name));
   const inputs = dataInputNames(graph, masks).map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
-  const outputs = (graph.output ?? []).map((o) => toSpec(o, 'output', what));
+  const outputs = outputSpecs(graph, what);
   const warnings: string[] = [];
   if (options.insertDropout || options.maskInputs || options.rates) {
     warnings.push('the model was already prepared by mcu (metadata mcu.sites); the rates / maskInputs / insertDropout options were ignored');
@@ -307,7 +325,7 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   writeSiteMetadata(work, sites, layout);
 
   const inputs = dataInputs.map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
-  const outputs = (graph.output ?? []).map((o) => toSpec(o, 'output', what));
+  const outputs = outputSpecs(graph, what);
   return checkSelfContained({ model: work, inputs, outputs, sites, layout, warnings, changes, opset, sampledOutputs }, what);
 }
 

@@ -111,7 +111,15 @@ export function estimatorsFor(
   const classification = new Map<string, ClassificationEstimator>();
   for (const out of model.outputs) {
     if (taskFor(s, out) === 'classification') {
-      classification.set(out.name, new ClassificationEstimator({ output: out.name, ...(extra.labels ? { labels: extra.labels } : {}) }));
+      classification.set(
+        out.name,
+        new ClassificationEstimator({
+          output: out.name,
+          // a network that ends in softmax hands out probabilities, not logits
+          outputs: out.activation === 'softmax' ? 'probabilities' : 'logits',
+          ...(extra.labels ? { labels: extra.labels } : {}),
+        }),
+      );
     } else {
       regression.set(out.name, new RegressionEstimator({ output: out.name, ...(tau !== undefined ? { tau } : {}), ...(extra.targets ? { targets: extra.targets } : {}) }));
     }

@@ -112,7 +112,7 @@ export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream;
         if (!Number.isInteger(v) || v < 0) throw new McuError('E_INPUT', `classification targets must be class indices ≥ 0, got ${v}`);
         return v;
       });
-      const est = new ClassificationEstimator({ output: output.name, labels });
+      const est = new ClassificationEstimator({ output: output.name, labels, outputs: output.activation === 'softmax' ? 'probabilities' : 'logits' });
       const meta = await mcu.engine.run(model, data.feeds, { samples: s.samples, seed: s.seed, scope: s.maskScope, estimators: [est], onProgress: (e) => bar.update(e) });
       bar.done();
       const r = est.result();

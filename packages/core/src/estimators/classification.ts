@@ -18,6 +18,12 @@ export interface ClassificationEstimatorOptions {
   readonly labels?: LabelsInput;
   /** Confidence bins for ECE (equal width over (0, 1]); default 15. */
   readonly eceBins?: number;
+  /**
+   * What the output holds: `logits` (default; also right for log-softmax outputs, whose
+   * softmax is themselves) or `probabilities` (the network ends in a softmax): each sample's
+   * probabilities are then used as they are, through logits log p.
+   */
+  readonly outputs?: 'logits' | 'probabilities';
 }
 
 /** Per-class arrays are flat row-major with dims [N, C]; per-row arrays have length N. */
@@ -75,6 +81,8 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
   private lse: StreamingLogSumExp | null = null;
   private probsBuf = new Float64Array(0);
   private readonly norm = new Float64Array(2);
+  private readonly fromProbabilities: boolean;
+  private logBuf = new Float64Array(0);
 
   constructor(options: ClassificationEstimatorOptions) {
     this.output = checkOutputName(options?.output, 'ClassificationEstimator');
@@ -84,6 +92,11 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
       throw new McuError('E_CONFIG', `ClassificationEstimator: eceBins must be a positive integer, got ${bins}`);
     }
     this.eceBins = bins;
+    const kind = options.outputs ?? 'logits';
+    if (kind !== 'logits' && kind !== 'probabilities') {
+      throw new McuError('E_CONFIG', `ClassificationEstimator: outputs must be 'logits' or 'probabilities', got ${String(kind)}`);
+    }
+    this.fromProbabilities = kind === 'probabilities';
   }
 
   get samples(): number {
@@ -110,6 +123,7 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
       this.sumH = new Float64Array(N);
       this.votes = new Int32Array(N * C);
       this.probsBuf = new Float64Array(C);
+      this.logBuf = new Float64Array(C);
       this.labels = labels;
       if (labels !== null) this.lse = new StreamingLogSumExp(N);
     }
@@ -117,19 +131,35 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
     const p = this.probsBuf;
     for (let t = 0; t < S; t++) {
       for (let i = 0; i < N; i++) {
-        const off = (t * N + i) * C;
-        softmaxInto(data, off, C, p, norm);
-        sumH[i] += softmaxEntropy(data, off, C, p, norm);
+        let src: ArrayLike<number> = data;
+        let off = (t * N + i) * C;
+        if (this.fromProbabilities) {
+          // softmax(log p) = p / Σp: the same code path, for outputs that are already probabilities.
+          for (let c = 0; c < C; c++) {
+            const v = data[off + c]!;
+            if (!(v >= 0 && v <= 1 + 1e-6)) {
+              throw new McuError(
+                'E_INPUT',
+                `${who}: output '${this.output}' was declared probabilities, but sample ${this.consumed + t}, row ${i}, class ${c} is ${v}; treat it as logits instead`,
+              );
+            }
+            this.logBuf[c] = Math.log(Math.max(v, Number.MIN_VALUE));
+          }
+          src = this.logBuf;
+          off = 0;
+        }
+        softmaxInto(src, off, C, p, norm);
+        sumH[i] += softmaxEntropy(src, off, C, p, norm);
         const row = i * C;
         for (let c = 0; c < C; c++) {
           const pc = p[c];
           sumP[row + c] += pc;
           sumP2[row + c] += pc * pc;
         }
-        votes[row + argmax(data, off, C)] += 1;
+        votes[row + argmax(src, off, C)] += 1;
         if (lse !== null) {
           const y = (labels as Int32Array)[i];
-          lse.add(data[off + y] - norm[0] - norm[1], i);
+          lse.add(src[off + y]! - norm[0] - norm[1], i);
         }
       }
     }
