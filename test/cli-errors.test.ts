@@ -84,7 +84,7 @@ const CASES: Case[] = [
     name: 'wrong input width (3 columns for a 1-feature model)',
     args: (d, out) => ['predict', co2(), '--input', writeCsv(path.join(d, 'x3.csv'), [[1, 2, 3], [4, 5, 6]]), '--out', out],
     exit: 2,
-    stderr: /input 'x' expects 1 value per row.*got 3 columns/,
+    stderr: /x3\.csv: input 'x' expects 1 value per row.*got 3 columns/,
   },
   {
     name: 'NaN in the CSV',

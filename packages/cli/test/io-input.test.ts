@@ -149,8 +149,9 @@ describe('reshapeRows and readInputFile with a model spec', () => {
     expect(err(() => reshapeRows(new Float32Array(6), 2, 3, [-1, 784], 'x'))).toBe(
       "input 'x' expects 784 values per row ([N, 784]), got 3 columns",
     );
-    expect(err(() => readInputFile(file('three.csv', '1,2,3\n'), mnist))).toBe(
-      "input 'x' expects 784 values per row ([N, 1, 28, 28]), got 3 columns",
+    const three = file('three.csv', '1,2,3\n');
+    expect(err(() => readInputFile(three, mnist))).toBe(
+      `${three}: input 'x' expects 784 values per row ([N, 1, 28, 28]), got 3 columns`,
     );
     expect(err(() => reshapeRows(new Float32Array(2), 2, 1, ['batch', 4]))).toBe(
       'the model input expects 4 values per row ([N, 4]), got 1 column',

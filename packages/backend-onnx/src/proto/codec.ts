@@ -114,6 +114,21 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** protobufjs's decode errors, said in terms of the file. */
+function decodeProblem(e: unknown): string {
+  const msg = describe(e);
+  const range = /index out of range: (\d+) \+ (\d+) > (\d+)/.exec(msg);
+  if (range) {
+    return `a field at byte ${range[1]} declares ${range[2]} bytes but the data ends at byte ${range[3]} — the file is truncated or is not an ONNX model`;
+  }
+  if (/^index out of range$/.test(msg)) {
+    return 'a field declares more bytes than the data holds — the file is truncated or is not an ONNX model';
+  }
+  const wire = /invalid wire type (\d+) at offset (\d+)/.exec(msg);
+  if (wire) return `invalid protobuf wire type ${wire[1]} at byte ${wire[2]} — this is not an ONNX model`;
+  return msg;
+}
+
 /** Decode one message of `typeName` (e.g. 'TensorProto'); failures → McuError('E_MODEL'). */
 export function decodeMessage<T>(typeName: string, bytes: Uint8Array, what: string): T {
   if (!(bytes instanceof Uint8Array)) {
@@ -131,7 +146,7 @@ export function decodeMessage<T>(typeName: string, bytes: Uint8Array, what: stri
     if (e instanceof McuError) throw e;
     throw new McuError(
       'E_MODEL',
-      `${what} is not a valid ONNX ${typeName} (${bytes.byteLength} bytes): ${describe(e)}`,
+      `${what} is not a valid ONNX ${typeName} (${bytes.byteLength} bytes): ${decodeProblem(e)}`,
       { cause: e },
     );
   }

@@ -208,7 +208,13 @@ export function readInputFile(path: string, spec?: InputSpecLike): InputData {
   if (spec !== undefined && !fitsSpec(dims, spec.dims)) {
     const rows = dims[0]!;
     const cols = sizeOf(dims.slice(1));
-    dims = reshapeRows(data, rows, cols, spec.dims, spec.name).dims;
+    try {
+      dims = reshapeRows(data, rows, cols, spec.dims, spec.name).dims;
+    } catch (e) {
+      // name the file, as every other input problem does
+      if (e instanceof McuError && e.code === 'E_INPUT') throw new McuError('E_INPUT', `${path}: ${e.message}`, { cause: e });
+      throw e;
+    }
   }
   return a.columns ? { data, dims, columns: a.columns } : { data, dims };
 }
