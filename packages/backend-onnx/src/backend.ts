@@ -1,15 +1,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend, BackendInfo, LoadOptions, ModelSource, StochasticModel } from '@mcu/core';
+import type { BackendInfo, ModelSource } from '@mcu/core';
 import { McuError } from '@mcu/core';
-import { inlineExternalData, loadModelFile, prepareModel } from './graph/index.js';
+import { inlineExternalData, loadModelFile } from './graph/external.js';
 import { decodeModel, encodeModel } from './proto/index.js';
+import { OnnxWebBackend } from './backend-web.js';
+import { OrtBackend } from './ort-backend.js';
 import type { ModelProto } from './proto/index.js';
-import { parseOnnxOptions, type OnnxLoadOptions } from './options.js';
-import { checkNodeProvider, NODE_PROVIDERS, providerError } from './runtime/providers.js';
-import { SessionModel, type OrtRuntime } from './runtime/session-model.js';
+import { providerError } from './runtime/provider-errors.js';
+import { checkNodeProvider, NODE_PROVIDERS } from './runtime/providers.js';
+import type { OrtRuntime } from './runtime/session-model.js';
 
-async function readSource(source: ModelSource): Promise<ModelProto> {
+/** Node: paths (with external data beside them), bytes (external data relative to `baseDir`), objects. */
+async function readNodeSource(source: ModelSource): Promise<ModelProto> {
   switch (source.kind) {
     case 'path':
       return loadModelFile(source.path);
@@ -21,47 +24,6 @@ async function readSource(source: ModelSource): Promise<ModelProto> {
     }
     case 'object':
       return source.value as ModelProto;
-  }
-}
-
-abstract class OrtBackend implements Backend {
-  abstract readonly name: string;
-  protected abstract readonly defaultProviders: readonly string[];
-  protected runtime: OrtRuntime | null = null;
-  protected abstract importRuntime(): Promise<OrtRuntime>;
-  protected abstract checkProvider(ep: string): void;
-
-  async init(): Promise<void> {
-    this.runtime ??= await this.importRuntime();
-  }
-
-  async load(source: ModelSource, rawOptions?: LoadOptions): Promise<StochasticModel> {
-    const options: OnnxLoadOptions = parseOnnxOptions(rawOptions);
-    await this.init();
-    const model = await readSource(source);
-    const prepared = prepareModel(model, {
-      ...(options.rates ? { rates: options.rates } : {}),
-      ...(options.maskInputs ? { maskInputs: options.maskInputs } : {}),
-      ...(options.insertDropout ? { insertDropout: options.insertDropout } : {}),
-      ...(options.scaling ? { scaling: options.scaling } : {}),
-    });
-    return SessionModel.create({
-      runtime: this.runtime!,
-      bytes: encodeModel(prepared.model),
-      backend: this.name,
-      providers: options.executionProviders ?? this.defaultProviders,
-      checkProvider: (ep) => this.checkProvider(ep),
-      providerError,
-      sessionOptions: {
-        graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-        ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
-      },
-      inputs: prepared.inputs,
-      outputs: prepared.outputs,
-      sites: prepared.sites,
-      layout: prepared.layout,
-      warnings: prepared.warnings,
-    });
   }
 }
 
@@ -80,6 +42,10 @@ export class OnnxNodeBackend extends OrtBackend {
 
   protected checkProvider(ep: string): void {
     checkNodeProvider(ep);
+  }
+
+  protected readSource(source: ModelSource): Promise<ModelProto> {
+    return readNodeSource(source);
   }
 
   async describe(): Promise<BackendInfo> {
@@ -142,36 +108,11 @@ async function probeWebGpu(runtime: OrtRuntime): Promise<void> {
   }
 }
 
-/** onnxruntime-web: wasm, in Node without native code and in browser bundles. */
-export class OnnxWebBackend extends OrtBackend {
-  readonly name = 'onnx-web';
-  protected readonly defaultProviders = ['wasm'];
-
-  protected async importRuntime(): Promise<OrtRuntime> {
-    try {
-      const ort = await import('onnxruntime-web');
-      // One thread: worker threads need a cross-origin-isolated page in browsers, and in Node
-      // the native backend is the fast path anyway.
-      ort.env.wasm.numThreads = 1;
-      return ort as unknown as OrtRuntime;
-    } catch (e) {
-      throw new McuError('E_BACKEND', `onnxruntime-web cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`, { cause: e });
-    }
-  }
-
-  protected checkProvider(ep: string): void {
-    if (ep !== 'wasm') {
-      throw new McuError('E_CONFIG', `execution provider '${ep}' is not supported by the onnx-web backend in mcu; supported: wasm (use backend 'onnx' for cpu, webgpu, cuda)`);
-    }
-  }
-
-  async describe(): Promise<BackendInfo> {
-    try {
-      await this.init();
-      return { name: this.name, available: true, executionProviders: [{ name: 'wasm', available: true }] };
-    } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      return { name: this.name, available: false, reason, executionProviders: [{ name: 'wasm', available: false, reason }] };
-    }
+/** onnxruntime-web in Node: the browser backend, plus model files and their external data. */
+export class OnnxWebNodeBackend extends OnnxWebBackend {
+  protected override readSource(source: ModelSource): Promise<ModelProto> {
+    return readNodeSource(source);
   }
 }
+
+export { OnnxWebBackend };

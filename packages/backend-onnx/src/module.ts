@@ -14,6 +14,6 @@ export const onnxModule = new ContainerModule((options) => {
   bindBackend(options, {
     name: 'onnx-web',
     priority: 5,
-    create: async () => new (await import('./backend.js')).OnnxWebBackend(),
+    create: async () => new (await import('./backend.js')).OnnxWebNodeBackend(),
   });
 });

@@ -1,0 +1,21 @@
+/**
+ * @mcu/backend-onnx/web — the browser entry: onnxruntime-web (wasm) and the graph preparation,
+ * with nothing that needs Node (no file system: models come as bytes).
+ */
+import { ContainerModule } from 'inversify';
+import { bindBackend } from '@mcu/core';
+import { OnnxWebBackend } from './backend-web.js';
+
+export { OnnxWebBackend };
+export { parseOnnxOptions, type OnnxLoadOptions } from './options.js';
+export { prepareModel, type PrepareOptions, type PreparedModel } from './graph/prepare.js';
+export { inspectModel, type ModelInspection } from './graph/inspect.js';
+export { countFlops, type FlopCount } from './graph/flops.js';
+export * from './proto/index.js';
+
+/** Registers 'onnx-web' for browser pages; `wasmPaths` says where the .wasm files are served. */
+export function onnxWebModule(config: { readonly wasmPaths?: string } = {}): ContainerModule {
+  return new ContainerModule((options) => {
+    bindBackend(options, { name: 'onnx-web', priority: 5, create: () => new OnnxWebBackend(config) });
+  });
+}

@@ -1,0 +1,45 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, requireBuiltCli } from './helpers/cli.js';
+
+// mcu in a browser page: @mcu/core + @mcu/backend-onnx/web must bundle for the browser platform
+// (no Node built-ins, no onnxruntime-node, no tfjs). Bundled from the built packages (dist/), as a
+// published user would. bench/browser-check.mjs runs such a bundle in headless Chromium.
+describe('browser bundle of @mcu/core + @mcu/backend-onnx/web', () => {
+  it('builds for platform browser and pulls in onnxruntime-web only', async () => {
+    requireBuiltCli();
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcu-web-'));
+    const entry = path.join(dir, 'page.mjs');
+    writeFileSync(
+      entry,
+      `import { createMcu, RegressionEstimator } from '@mcu/core';
+       import { onnxWebModule } from '@mcu/backend-onnx/web';
+       export async function run(bytes) {
+         const mcu = createMcu({ modules: [onnxWebModule({ wasmPaths: '/ort/' })] });
+         const model = await mcu.load({ kind: 'bytes', bytes });
+         const est = new RegressionEstimator({ output: model.outputs[0].name });
+         await mcu.engine.run(model, { x: { dtype: 'float32', data: new Float32Array([0, 1]), dims: [2, 1] } }, { samples: 10, estimators: [est] });
+         return est.result();
+       }`,
+    );
+    const result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      nodePaths: [path.join(REPO_ROOT, 'node_modules')],
+      absWorkingDir: REPO_ROOT,
+    });
+    expect(result.errors).toEqual([]);
+    const inputs = Object.keys(result.metafile!.inputs);
+    expect(inputs.some((p) => p.includes('onnxruntime-web'))).toBe(true);
+    expect(inputs.filter((p) => /onnxruntime-node|@tensorflow|node:/.test(p))).toEqual([]);
+    expect(inputs.some((p) => p.includes('backend-onnx/dist/web.js'))).toBe(true);
+  }, 120_000);
+});
