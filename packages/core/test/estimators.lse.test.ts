@@ -61,6 +61,38 @@ describe('StreamingLogSumExp', () => {
   });
 });
 
+describe('StreamingLogSumExp effective sample size', () => {
+  /** Two-pass reference: (Σ e^v)² / Σ e^{2v}, shifted by the max. */
+  function ess(values: number[]): number {
+    const m = Math.max(...values);
+    const s1 = values.reduce((s, v) => s + Math.exp(v - m), 0);
+    const s2 = values.reduce((s, v) => s + Math.exp(2 * (v - m)), 0);
+    return (s1 * s1) / s2;
+  }
+
+  it('is the count for equal terms, ≈ 1 for one dominant term, and matches the two-pass form', () => {
+    const acc = new StreamingLogSumExp(3, true);
+    for (let k = 0; k < 40; k++) acc.add(-3.5, 0);
+    acc.add(0, 1);
+    for (let k = 0; k < 999; k++) acc.add(-50, 1); // e^{-50}: 999 negligible terms
+    const rand = lcg(4);
+    const v = Array.from({ length: 500 }, () => -1e4 + 20 * rand()); // exp underflows without the shift
+    for (const x of v) acc.add(x, 2);
+    expect(acc.effectiveSamples(0)).toBeCloseTo(40, 10);
+    expect(Math.abs(acc.effectiveSamples(1) - 1)).toBeLessThan(1e-15);
+    // 500 rescalings (increasing maxima), each rounding: 1e-12 relative.
+    expect(Math.abs(acc.effectiveSamples(2) / ess(v) - 1)).toBeLessThan(1e-12);
+    expect(acc.value(2)).toBeCloseTo(lse(v), 9);
+  });
+
+  it('is 0 for an empty slot and needs the squares option', () => {
+    expect(new StreamingLogSumExp(1, true).effectiveSamples(0)).toBe(0);
+    const plain = new StreamingLogSumExp(1);
+    plain.add(1);
+    expect(() => plain.effectiveSamples(0)).toThrow(McuError);
+  });
+});
+
 describe('metrics helpers', () => {
   it('softmaxInto / softmaxEntropy are stable for huge logits', () => {
     const x = Float64Array.from([1000, 999, -1e300]);

@@ -12,14 +12,19 @@ export class StreamingLogSumExp {
   readonly size: number;
   private readonly max: Float64Array;
   private readonly scaled: Float64Array;
+  private readonly squares: Float64Array | null;
 
-  constructor(size = 1) {
+  /**
+   * @param squares also keep Σ exp(2(v − m)) per slot, for {@link effectiveSamples}.
+   */
+  constructor(size = 1, squares = false) {
     if (!Number.isInteger(size) || size < 1) {
       throw new McuError('E_INTERNAL', `StreamingLogSumExp needs a positive integer size, got ${size}`);
     }
     this.size = size;
     this.max = new Float64Array(size).fill(-Infinity);
     this.scaled = new Float64Array(size);
+    this.squares = squares ? new Float64Array(size) : null;
   }
 
   /** Fold exp(value) into slot `index`. −Infinity (a zero term) is accepted and ignored. */
@@ -30,13 +35,30 @@ export class StreamingLogSumExp {
       throw new McuError('E_INTERNAL', `log-sum-exp received ${value} (expected a finite value or −Infinity)`);
     }
     const m = this.max[index];
+    const sq = this.squares;
     if (value > m) {
       // Rescale the old sum to the new maximum (exp(−∞) = 0 for the first value).
-      this.scaled[index] = this.scaled[index] * Math.exp(m - value) + 1;
+      const r = Math.exp(m - value);
+      this.scaled[index] = this.scaled[index] * r + 1;
+      if (sq !== null) sq[index] = sq[index] * r * r + 1;
       this.max[index] = value;
     } else {
-      this.scaled[index] += Math.exp(value - m);
+      const e = Math.exp(value - m);
+      this.scaled[index] += e;
+      if (sq !== null) sq[index] += e * e;
     }
+  }
+
+  /**
+   * Kish's effective sample size of slot `index`, (Σ e^v)² / Σ e^{2v}: how many of the terms
+   * carry the sum (1 when one term dominates, the count when all are equal). Needs `squares`;
+   * 0 for an empty slot.
+   */
+  effectiveSamples(index = 0): number {
+    const sq = this.squares;
+    if (sq === null) throw new McuError('E_INTERNAL', 'StreamingLogSumExp: effectiveSamples needs the squares option');
+    const s = this.scaled[index];
+    return s === 0 ? 0 : (s * s) / sq[index];
   }
 
   /** log Σ exp(v) of slot `index`; −Infinity when nothing (or only −∞) was added. */

@@ -8,6 +8,7 @@ import {
   type ChunkLayout,
   type TargetsInput,
 } from './input.js';
+import { BatchMeans, checkMcBatches, DEFAULT_MC_BATCHES } from './batch-means.js';
 import { StreamingLogSumExp } from './logsumexp.js';
 import { rootMeanSquaredError } from './metrics.js';
 
@@ -20,6 +21,12 @@ export interface RegressionEstimatorOptions {
   readonly tau?: number;
   /** True values, N×D (flat row-major or N rows of D): enables log-likelihood and RMSE. */
   readonly targets?: TargetsInput;
+  /**
+   * With targets: the number B of interleaved batches used for the Monte Carlo standard
+   * errors of `meanLogLikelihood` and `rmse` (batch means; memory B·N·(D+1) float64).
+   * Default 32; 0 turns them off.
+   */
+  readonly mcBatches?: number;
 }
 
 /** Every per-value array is flat row-major with dims [N, D], D = prod(outputDims). */
@@ -49,6 +56,22 @@ export interface RegressionResult {
   readonly meanLogLikelihood: number | null;
   /** RMSE of the MC mean against the targets, over all N·D values; null without targets. */
   readonly rmse: number | null;
+  /**
+   * Monte Carlo standard error of `meanLogLikelihood` as an estimate of its T → ∞ limit
+   * (batch means, see `mcBatches`): a second run with other masks differs from this one by
+   * about √2 times it. Null without targets, τ or batches, or with fewer than 2 samples.
+   */
+  readonly logLikelihoodStandardError: number | null;
+  /** Monte Carlo standard error of `rmse`, likewise; null without targets or batches. */
+  readonly rmseStandardError: number | null;
+  /**
+   * Per row (length N): the effective number of samples behind its eq. 8 log-sum-exp,
+   * (Σ_t w_t)² / Σ_t w_t² with w_t = exp(−τ/2 ‖y − ŷ_t‖²). Near T when the samples agree on
+   * the row; near 1 when the row's likelihood rests on a few samples that came close to a far
+   * target — then that row's log-likelihood (and the standard error above, which cannot see
+   * the samples that did not occur) is unreliable until T grows. Null without targets or τ.
+   */
+  readonly logLikelihoodEffectiveSamples: Float64Array | null;
 }
 
 function checkTau(tau: unknown, who: string): number | null {
@@ -76,11 +99,14 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
   private m2 = new Float64Array(0);
   private targets: Float64Array | null = null;
   private lse: StreamingLogSumExp | null = null;
+  private readonly mcBatches: number;
+  private batchMeans: BatchMeans | null = null;
 
   constructor(options: RegressionEstimatorOptions) {
     this.output = checkOutputName(options?.output, 'RegressionEstimator');
     this.tau = checkTau(options.tau, 'RegressionEstimator');
     this.targetsInput = options.targets;
+    this.mcBatches = options.mcBatches === undefined ? DEFAULT_MC_BATCHES : checkMcBatches(options.mcBatches, 'RegressionEstimator');
   }
 
   get samples(): number {
@@ -98,15 +124,18 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
       this.mean = new Float64Array(N * D);
       this.m2 = new Float64Array(N * D);
       this.targets = targets;
-      if (targets !== null && this.tau !== null) this.lse = new StreamingLogSumExp(N);
+      if (targets !== null && this.tau !== null) this.lse = new StreamingLogSumExp(N, true);
+      if (targets !== null && this.mcBatches > 0) this.batchMeans = new BatchMeans(this.mcBatches, N, D, this.lse !== null);
     }
     const mean = this.mean;
     const m2 = this.m2;
     const targets = this.targets;
     const lse = this.lse;
     const halfTau = this.tau === null ? 0 : 0.5 * this.tau;
+    const bm = this.batchMeans;
     for (let t = 0; t < S; t++) {
       const n = this.consumed + t + 1;
+      const b = bm === null ? 0 : bm.begin(n - 1);
       for (let i = 0; i < N; i++) {
         const base = (t * N + i) * D;
         const row = i * D;
@@ -118,12 +147,16 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
           const delta = x - mean[k];
           mean[k] += delta / n;
           m2[k] += delta * (x - mean[k]);
+          if (bm !== null) bm.addValue(b, k, x);
           if (lse !== null) {
             const e = (targets as Float64Array)[k] - x;
             sq += e * e;
           }
         }
-        if (lse !== null) lse.add(-halfTau * sq, i);
+        if (lse !== null) {
+          lse.add(-halfTau * sq, i);
+          if (bm !== null) bm.addLogWeight(b, i, -halfTau * sq);
+        }
       }
     }
     this.consumed += S;
@@ -161,18 +194,25 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
     }
     let logLikelihood: Float64Array | null = null;
     let meanLogLikelihood: number | null = null;
+    let logLikelihoodStandardError: number | null = null;
+    let logLikelihoodEffectiveSamples: Float64Array | null = null;
     if (this.lse !== null && this.tau !== null) {
       // Eq. 8: logsumexp_t(−τ/2 ‖y − ŷ_t‖²) − log T − (D/2) log 2π + (D/2) log τ.
       const c = -Math.log(T) - 0.5 * D * LOG_2PI + 0.5 * D * Math.log(this.tau);
       logLikelihood = new Float64Array(N);
+      logLikelihoodEffectiveSamples = new Float64Array(N);
       let s = 0;
       for (let i = 0; i < N; i++) {
         logLikelihood[i] = this.lse.value(i) + c;
+        logLikelihoodEffectiveSamples[i] = this.lse.effectiveSamples(i);
         s += logLikelihood[i];
       }
       meanLogLikelihood = s / N;
+      if (this.batchMeans !== null) logLikelihoodStandardError = this.batchMeans.logLikelihoodError(this.lse.values(), T);
     }
     const rmse = this.targets === null ? null : rootMeanSquaredError(mean, this.targets);
+    const rmseStandardError =
+      rmse === null || this.batchMeans === null ? null : this.batchMeans.rmseError(mean, this.targets as Float64Array, rmse);
     return {
       output: this.output,
       samples: T,
@@ -187,6 +227,9 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
       logLikelihood,
       meanLogLikelihood,
       rmse,
+      logLikelihoodStandardError,
+      rmseStandardError,
+      logLikelihoodEffectiveSamples,
     };
   }
 }
@@ -222,7 +265,7 @@ export function deterministicRegression(
       `deterministicRegression: outputs must have dims [N, ...] with N ≥ 1, got [${outputs?.dims?.join(', ')}]`,
     );
   }
-  const est = new RegressionEstimator({ output: 'y', targets, ...(options.tau === undefined ? {} : { tau: options.tau }) });
+  const est = new RegressionEstimator({ output: 'y', targets, mcBatches: 0, ...(options.tau === undefined ? {} : { tau: options.tau }) });
   est.update({ outputs: { y: outputs }, samples: 1, rows, firstSample: 0 });
   const r = est.result();
   return {
