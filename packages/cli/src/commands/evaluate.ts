@@ -42,6 +42,9 @@ function fromUci(model: StochasticModel, dir: string, split: number): Labeled {
   return { feeds: { [input]: { dtype: 'float32', data: u.testX, dims: [u.nTest, u.nFeatures] } }, y: u.testY, rows: u.nTest };
 }
 
+/** Below this many effective samples, a row's test log-likelihood is flagged as unreliable. */
+export const LOW_EFFECTIVE_SAMPLES = 100;
+
 export interface EvaluateReport {
   readonly task: 'regression' | 'classification';
   readonly n: number;
@@ -53,8 +56,18 @@ export interface EvaluateReport {
   readonly tau?: number | null;
   readonly tauFitted?: boolean;
   readonly rmse?: number | null;
+  /** Monte Carlo standard error of `rmse` (batch means over 32 interleaved batches of samples). */
+  readonly rmseMcError?: number | null;
   readonly rmseStandard?: number;
   readonly logLikelihood?: number | null;
+  /** Monte Carlo standard error of `logLikelihood`, likewise. */
+  readonly logLikelihoodMcError?: number | null;
+  /**
+   * The smallest, over test rows, effective number of samples behind a row's log-likelihood
+   * ((Σ w)² / Σ w², w = exp(−τ/2 (y − ŷ)²)); below {@link LOW_EFFECTIVE_SAMPLES} that row's
+   * estimate rests on a handful of samples and `logLikelihoodMcError` understates the error.
+   */
+  readonly logLikelihoodMinEffectiveSamples?: number | null;
   readonly logLikelihoodStandard?: number | null;
   readonly accuracy?: number | null;
   readonly accuracyStandard?: number;
@@ -103,9 +116,24 @@ export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream;
       bar.done();
       const r = est.result();
       const det = deterministicRegression((await mcu.engine.deterministic(model, data.feeds))[output.name]!, data.y, tau !== undefined ? { tau } : {});
+      let minEss: number | null = null;
+      let low = 0;
+      for (const e of r.logLikelihoodEffectiveSamples ?? []) {
+        if (minEss === null || e < minEss) minEss = e;
+        if (e < LOW_EFFECTIVE_SAMPLES) low++;
+      }
+      if (low > 0 && !s.quiet) {
+        io.stderr.write(
+          `mcu: warning: the test log-likelihood of ${low} of ${data.rows} rows rests on fewer than ${LOW_EFFECTIVE_SAMPLES} effective samples ` +
+            `(smallest ${formatNumber(minEss!)} of T = ${meta.samples}): a few samples came close to a far target, so the estimate ` +
+            `is noisier than logLikelihoodMcError says; raise --samples to steady it\n`,
+        );
+      }
       report = {
         task, ...base, samples: meta.samples, tau: tau ?? null, tauFitted,
-        rmse: r.rmse, rmseStandard: det.rmse, logLikelihood: r.meanLogLikelihood, logLikelihoodStandard: det.meanLogLikelihood,
+        rmse: r.rmse, rmseMcError: r.rmseStandardError, rmseStandard: det.rmse,
+        logLikelihood: r.meanLogLikelihood, logLikelihoodMcError: r.logLikelihoodStandardError,
+        logLikelihoodMinEffectiveSamples: minEss, logLikelihoodStandard: det.meanLogLikelihood,
       };
     } else {
       const labels = Int32Array.from(data.y, (v) => {
@@ -130,10 +158,12 @@ export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream;
         nll: r.meanLogLikelihood === null ? null : -r.meanLogLikelihood, logLikelihood: r.meanLogLikelihood, brier: r.brier, ece: r.ece,
       };
     }
+    const width = Math.max(...Object.keys(report).map((k) => k.length));
+    const cell = (v: unknown): string => (typeof v === 'number' && !Number.isInteger(v) ? formatNumber(v) : String(v));
     const text =
       s.format === 'json'
         ? stringifyJson(report) + '\n'
-        : Object.entries(report).map(([k, v]) => `${k.padEnd(22)} ${typeof v === 'number' ? formatNumber(v) : String(v)}`).join('\n') + '\n';
+        : Object.entries(report).map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`).join('\n') + '\n';
     if (s.out !== undefined) writeFileAtomic(s.out, text);
     else io.stdout.write(text);
   } finally {

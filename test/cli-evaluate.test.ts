@@ -1,0 +1,143 @@
+// `mcu evaluate` beyond Gal's UCI folders (those are in test/cli-uci.test.ts): a labelled file
+// (--data, --target), τ fitted on validation data (--fit-tau), classification metrics, and the
+// table format. The built CLI as a subprocess; needs `pnpm -r build` first.
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fixturePath, lenetRef, uciFixture } from './helpers/fixtures.js';
+import { requireBuiltCli, runOk, tempDir, writeCsv } from './helpers/cli.js';
+
+interface RegressionReport {
+  task: 'regression';
+  n: number;
+  tau: number;
+  tauFitted: boolean;
+  rmse: number;
+  rmseMcError: number;
+  rmseStandard: number;
+  logLikelihood: number;
+  logLikelihoodMcError: number;
+  logLikelihoodMinEffectiveSamples: number;
+  logLikelihoodStandard: number;
+}
+interface ClassificationReport {
+  task: 'classification';
+  n: number;
+  samples: number;
+  accuracy: number;
+  accuracyStandard: number;
+  nll: number;
+  logLikelihood: number;
+  brier: number;
+  ece: number;
+}
+
+const json = <T>(text: string): T => JSON.parse(text) as T;
+
+describe('mcu evaluate --data (regression, UCI yacht split 0 as a labelled CSV)', () => {
+  beforeAll(() => requireBuiltCli());
+  const uci = uciFixture('yacht');
+  const s = uci.splits[0]!;
+  const dir = tempDir();
+  const columns = ['lc', 'pc', 'lpr', 'bdr', 'lbr', 'froude', 'resistance'];
+  const table = (rows: number[]): string => {
+    const file = path.join(dir, `rows-${rows.length}.csv`);
+    const lines = [columns.join(','), ...rows.map((r) => [...uci.featureIndex, uci.targetIndex].map((c) => String(uci.data[r]![c])).join(','))];
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    return file;
+  };
+  const test = table(s.testIndex);
+  const common = ['--samples', '2000', '--seed', '4', '--mask-scope', 'point', '--format', 'json'];
+
+  it('a CSV of the same rows (target named by header) gives exactly the --uci numbers', async () => {
+    const viaUci = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), ...common])).stdout);
+    const viaCsv = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', test, '--target', 'resistance', '--tau', String(s.tau), ...common])).stdout);
+    expect(viaCsv).toEqual(viaUci);
+    expect(viaCsv.n).toBe(s.n_test);
+    // Without --target the last column is the target.
+    const lastColumn = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', test, '--tau', String(s.tau), ...common])).stdout);
+    expect(lastColumn).toEqual(viaUci);
+  }, 120_000);
+
+  it('--fit-tau VALFILE picks the τ that maximises the validation log-likelihood', async () => {
+    // Validation: the first 60 training rows (Gal held out part of each training split).
+    const val = table(s.trainIndex.slice(0, 60));
+    const fitted = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', test, '--fit-tau', val, ...common])).stdout);
+    expect(fitted.tauFitted).toBe(true);
+    expect(fitted.tau).toBeGreaterThan(0);
+    // The same seed draws the same masks for the validation rows, so the validation LL as a
+    // function of τ is the one the fit maximised: it must not rise 20 % either side of τ̂.
+    const valLl = async (tau: number): Promise<number> =>
+      json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', val, '--tau', String(tau), ...common])).stdout).logLikelihood;
+    const [at, below, above] = await Promise.all([valLl(fitted.tau), valLl(fitted.tau * 0.8), valLl(fitted.tau * 1.2)]);
+    expect(at).toBeGreaterThanOrEqual(below);
+    expect(at).toBeGreaterThanOrEqual(above);
+    // and the test numbers are those of a plain run at that τ
+    const plain = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', test, '--tau', String(fitted.tau), ...common])).stdout);
+    expect({ ...plain, tauFitted: true }).toEqual(fitted);
+  }, 120_000);
+
+  it('--format table: one aligned "key  value" line per field, integers as integers', async () => {
+    const r = await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), '--samples', '500', '--format', 'table']);
+    const lines = r.stdout.trimEnd().split('\n');
+    const keys = lines.map((l) => l.split(/\s+/)[0]!);
+    expect(keys).toEqual(expect.arrayContaining(['task', 'n', 'samples', 'rmse', 'rmseMcError', 'logLikelihood', 'logLikelihoodMcError', 'logLikelihoodMinEffectiveSamples']));
+    const valueColumn = lines[0]!.search(/\S+$/);
+    for (const l of lines) expect(l.search(/\S+$/), l).toBe(valueColumn);
+    expect(lines).toContain(`n${' '.repeat(valueColumn - 1)}${s.n_test}`);
+    expect(lines).toContain(`samples${' '.repeat(valueColumn - 7)}500`);
+  }, 60_000);
+});
+
+describe('mcu evaluate --data (classification, LeNet on 200 MNIST test digits)', () => {
+  beforeAll(() => requireBuiltCli());
+
+  it('reports MC accuracy, NLL, Brier and ECE that agree with predict’s probabilities', async () => {
+    const ref = lenetRef('1.13');
+    const dir = tempDir();
+    const rows = ref.test_images_u8.map((img, i) => [...img.map((b) => b / 255), ref.test_labels[i]!]);
+    const data = writeCsv(path.join(dir, 'digits.csv'), rows);
+    const images = writeCsv(path.join(dir, 'images.csv'), rows.map((r) => r.slice(0, 784)));
+    const model = fixturePath('pytorch-1.13/lenet.preserve.onnx');
+    const opts = ['--samples', '100', '--seed', '3', '--mask-scope', 'point', '--format', 'json'];
+    const rep = json<ClassificationReport>((await runOk(['evaluate', model, '--data', data, ...opts], { timeoutMs: 120_000 })).stdout);
+    expect(rep.task).toBe('classification');
+    expect([rep.n, rep.samples]).toEqual([200, 100]);
+    // PyTorch: 97.95 % on the 10,000 test digits, standard and MC (T = 100); these 200 are a
+    // subset, so ± a few digits.
+    expect(rep.accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(rep.accuracyStandard).toBeGreaterThanOrEqual(0.95);
+
+    // The same seed, rows and scope draw the same masks in predict: recompute every metric
+    // from its MC-averaged probabilities, independently of the estimator.
+    const pred = json<{ outputs: Record<string, { probs: number[][] }> }>(
+      (await runOk(['predict', model, '--input', images, ...opts], { timeoutMs: 120_000 })).stdout,
+    );
+    const probs = Object.values(pred.outputs)[0]!.probs;
+    const labels = ref.test_labels;
+    let hits = 0;
+    let nll = 0;
+    let brier = 0;
+    const bins = Array.from({ length: 15 }, () => ({ n: 0, conf: 0, hits: 0 }));
+    probs.forEach((p, i) => {
+      const top = p.indexOf(Math.max(...p));
+      const ok = top === labels[i];
+      hits += ok ? 1 : 0;
+      nll -= Math.log(p[labels[i]!]!);
+      brier += p.reduce((s, v, c) => s + (v - (c === labels[i] ? 1 : 0)) ** 2, 0);
+      const conf = p[top]!;
+      const b = bins[Math.min(14, Math.max(0, Math.ceil(conf * 15) - 1))]!;
+      b.n++;
+      b.conf += conf;
+      b.hits += ok ? 1 : 0;
+    });
+    const ece = bins.reduce((s, b) => (b.n === 0 ? s : s + (b.n / 200) * Math.abs(b.hits / b.n - b.conf / b.n)), 0);
+    expect(rep.accuracy).toBe(hits / 200);
+    // predict's JSON carries probabilities to ~1e-16 relative; the estimator's NLL is a
+    // log-sum-exp of log-softmax values, the same quantity by another route: 1e-9.
+    expect(Math.abs(rep.nll - nll / 200)).toBeLessThan(1e-9);
+    expect(rep.logLikelihood).toBe(-rep.nll);
+    expect(Math.abs(rep.brier - brier / 200)).toBeLessThan(1e-12);
+    expect(Math.abs(rep.ece - ece)).toBeLessThan(1e-12);
+  }, 240_000);
+});
