@@ -12,6 +12,8 @@ import {
   fixtureSha256,
   lenetRef,
   uciFixture,
+  UCI_DATASETS,
+  type UciDataset,
 } from './helpers/fixtures.js';
 
 const sha256 = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
@@ -192,17 +194,26 @@ describe('lenet references', () => {
     });
 });
 
-describe('UCI yacht', () => {
-  it('has the data, indices and two split models', () => {
-    const u = uciFixture();
-    expect(u.dataset).toBe('yacht');
+describe('UCI datasets', () => {
+  // rows, columns of data.txt; target column (Gal's index_target.txt)
+  const shapes: Record<UciDataset, [number, number, number]> = {
+    bostonHousing: [506, 14, 13],
+    concrete: [1030, 9, 8],
+    energy: [768, 9, 8],
+    yacht: [308, 7, 6],
+  };
+  it.each(UCI_DATASETS.map((d) => [d]))('%s has the data, indices and all 20 split models', (d) => {
+    const u = uciFixture(d);
+    const [rows, cols, target] = shapes[d];
+    expect(u.dataset).toBe(d);
+    expect(u.reference.dataset).toBe(d);
     expect(fs.existsSync(path.join(u.dir, 'reference.json'))).toBe(true);
-    expect(u.data.length).toBe(308);
-    expect(u.data.every((row) => row.length === 7 && row.every(Number.isFinite))).toBe(true);
-    expect(u.featureIndex).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(u.targetIndex).toBe(6);
+    expect(u.data.length).toBe(rows);
+    expect(u.data.every((row) => row.length === cols && row.every(Number.isFinite))).toBe(true);
+    expect(u.featureIndex).toEqual(Array.from({ length: target }, (_, k) => k));
+    expect(u.targetIndex).toBe(target);
     expect(u.reference.splits.length).toBe(20);
-    expect(u.splits.map((s) => s.split)).toEqual([0, 1]);
+    expect(u.splits.map((s) => s.split)).toEqual(Array.from({ length: 20 }, (_, k) => k));
     for (const s of u.splits) {
       expect(fs.existsSync(s.modelPath)).toBe(true);
       expect(s.trainIndex.length).toBe(s.n_train);

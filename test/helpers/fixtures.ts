@@ -319,7 +319,9 @@ export function lenetRef(set: '1.13' | '2.11'): LenetRef {
   };
 }
 
-// ------------------------------------------------------------------ UCI (yacht)
+// ------------------------------------------------------------------ UCI (Gal's splits)
+export const UCI_DATASETS = ['bostonHousing', 'concrete', 'energy', 'yacht'] as const;
+export type UciDataset = (typeof UCI_DATASETS)[number];
 export interface UciSplitRef {
   split: number;
   onnx: string;
@@ -344,13 +346,13 @@ export interface UciReference {
   rmse_mc: { mean: number; stderr: number };
   rmse_standard: { mean: number; stderr: number };
   test_ll: { mean: number; stderr: number };
-  /** all 20 splits' numbers (only splits 0 and 1 have their model stored) */
+  /** all 20 splits' numbers */
   splits: UciSplitRef[];
   [k: string]: unknown;
 }
 export interface UciFixture {
-  dataset: 'yacht';
-  /** materialised uci/yacht folder (reference.json, data/, split00.onnx, split01.onnx) */
+  dataset: UciDataset;
+  /** materialised uci/<dataset> folder (reference.json, data/, split00.onnx … split19.onnx) */
   dir: string;
   reference: UciReference;
   /** rows of data/data.txt */
@@ -364,9 +366,9 @@ export interface UciFixture {
 const parseNumbers = (rel: string): number[] =>
   Buffer.from(fixtureBytes(rel)).toString('utf8').trim().split(/\s+/).map(Number);
 
-/** The UCI yacht subset: reference numbers, raw data, split indices, split models 0 and 1. */
-export function uciFixture(): UciFixture {
-  const base = 'uci/yacht';
+/** A UCI dataset: reference numbers, raw data, split indices and the 20 split models. */
+export function uciFixture(dataset: UciDataset = 'yacht'): UciFixture {
+  const base = `uci/${dataset}`;
   for (const rel of fixtureFiles()) if (rel.startsWith(`${base}/`)) materialise(rel);
   const reference = JSON.parse(Buffer.from(fixtureBytes(`${base}/reference.json`)).toString('utf8')) as UciReference;
   const data = Buffer.from(fixtureBytes(`${base}/data/data.txt`))
@@ -384,7 +386,7 @@ export function uciFixture(): UciFixture {
       testIndex: parseNumbers(`${base}/data/index_test_${s.split}.txt`),
     }));
   return {
-    dataset: 'yacht',
+    dataset,
     dir: path.join(materialRoot(), ...base.split('/')),
     reference,
     data,
