@@ -5,21 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath, lenetRef, uciFixture } from './helpers/fixtures.js';
-import { requireBuiltCli, runOk, tempDir, writeCsv } from './helpers/cli.js';
+import { requireBuiltCli, runOk, tempDir, writeCsv, type EvaluateRegressionJson } from './helpers/cli.js';
 
-interface RegressionReport {
-  task: 'regression';
-  n: number;
-  tau: number;
-  tauFitted: boolean;
-  rmse: number;
-  rmseMcError: number;
-  rmseStandard: number;
-  logLikelihood: number;
-  logLikelihoodMcError: number;
-  logLikelihoodMinEffectiveSamples: number;
-  logLikelihoodStandard: number;
-}
 interface ClassificationReport {
   task: 'classification';
   n: number;
@@ -50,30 +37,30 @@ describe('mcu evaluate --data (regression, UCI yacht split 0 as a labelled CSV)'
   const common = ['--samples', '2000', '--seed', '4', '--mask-scope', 'point', '--format', 'json'];
 
   it('a CSV of the same rows (target named by header) gives exactly the --uci numbers', async () => {
-    const viaUci = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), ...common])).stdout);
-    const viaCsv = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', test, '--target', 'resistance', '--tau', String(s.tau), ...common])).stdout);
+    const viaUci = json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), ...common])).stdout);
+    const viaCsv = json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--data', test, '--target', 'resistance', '--tau', String(s.tau), ...common])).stdout);
     expect(viaCsv).toEqual(viaUci);
     expect(viaCsv.n).toBe(s.n_test);
     // Without --target the last column is the target.
-    const lastColumn = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', test, '--tau', String(s.tau), ...common])).stdout);
+    const lastColumn = json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--data', test, '--tau', String(s.tau), ...common])).stdout);
     expect(lastColumn).toEqual(viaUci);
   }, 120_000);
 
   it('--fit-tau VALFILE picks the τ that maximises the validation log-likelihood', async () => {
     // Validation: the first 60 training rows (Gal held out part of each training split).
     const val = table(s.trainIndex.slice(0, 60));
-    const fitted = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', test, '--fit-tau', val, ...common])).stdout);
+    const fitted = json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--data', test, '--fit-tau', val, ...common])).stdout);
     expect(fitted.tauFitted).toBe(true);
     expect(fitted.tau).toBeGreaterThan(0);
     // The same seed draws the same masks for the validation rows, so the validation LL as a
     // function of τ is the one the fit maximised: it must not rise 20 % either side of τ̂.
     const valLl = async (tau: number): Promise<number> =>
-      json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', val, '--tau', String(tau), ...common])).stdout).logLikelihood;
+      json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--data', val, '--tau', String(tau), ...common])).stdout).logLikelihood;
     const [at, below, above] = await Promise.all([valLl(fitted.tau), valLl(fitted.tau * 0.8), valLl(fitted.tau * 1.2)]);
     expect(at).toBeGreaterThanOrEqual(below);
     expect(at).toBeGreaterThanOrEqual(above);
     // and the test numbers are those of a plain run at that τ
-    const plain = json<RegressionReport>((await runOk(['evaluate', s.modelPath, '--data', test, '--tau', String(fitted.tau), ...common])).stdout);
+    const plain = json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--data', test, '--tau', String(fitted.tau), ...common])).stdout);
     expect({ ...plain, tauFitted: true }).toEqual(fitted);
   }, 120_000);
 

@@ -28,28 +28,13 @@
 // dataset-mean gaps ≤ 0.0084 nats and 0.31 %. The seed is pinned, so the run is deterministic.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UCI_DATASETS, uciFixture, type UciDataset } from './helpers/fixtures.js';
-import { requireBuiltCli, runOk } from './helpers/cli.js';
+import { requireBuiltCli, runOk, type EvaluateRegressionJson } from './helpers/cli.js';
 
 const T = 10_000;
 const LL_BOUND = 0.02;
 const RMSE_BOUND = 0.01;
 const K_SE = 4;
 const MIN_ESS = 100;
-
-interface EvaluateJson {
-  task: string;
-  n: number;
-  samples: number;
-  tau: number;
-  seed: number;
-  maskScope: string;
-  rmse: number;
-  rmseMcError: number;
-  rmseStandard: number;
-  logLikelihood: number;
-  logLikelihoodMcError: number;
-  logLikelihoodMinEffectiveSamples: number;
-}
 
 interface Gap {
   dataset: UciDataset;
@@ -91,7 +76,7 @@ describe('mcu evaluate on Gal’s UCI splits vs PyTorch 1.13 (T = 10,000, per-po
           '--samples', String(T), '--mask-scope', 'point', '--seed', '1', '--format', 'json'],
         { timeoutMs: 120_000 },
       );
-      return { ...(JSON.parse(r.stdout) as EvaluateJson), stderr: r.stderr };
+      return { ...(JSON.parse(r.stdout) as EvaluateRegressionJson), stderr: r.stderr };
     });
     const mine: Gap[] = [];
     uci.splits.forEach((s, k) => {

@@ -133,3 +133,21 @@ export function parseCsv(text: string): { header: string[]; rows: number[][] } {
 export function listDir(dir: string): string[] {
   return fs.readdirSync(dir).sort();
 }
+
+/** `mcu evaluate --format json` of a regression model (the fields the tests read). */
+export interface EvaluateRegressionJson {
+  task: 'regression';
+  n: number;
+  samples: number;
+  seed: number;
+  maskScope: string;
+  tau: number;
+  tauFitted: boolean;
+  rmse: number;
+  rmseMcError: number;
+  rmseStandard: number;
+  logLikelihood: number;
+  logLikelihoodMcError: number;
+  logLikelihoodMinEffectiveSamples: number;
+  logLikelihoodStandard: number;
+}
