@@ -14,8 +14,11 @@ interface ClassificationReport {
   accuracy: number;
   accuracyStandard: number;
   nll: number;
+  nllMcError: number;
   logLikelihood: number;
+  logLikelihoodMinEffectiveSamples: number;
   brier: number;
+  brierMcError: number;
   ece: number;
 }
 
@@ -63,6 +66,19 @@ describe('mcu evaluate --data (regression, UCI yacht split 0 as a labelled CSV)'
     const plain = json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--data', test, '--tau', String(fitted.tau), ...common])).stdout);
     expect({ ...plain, tauFitted: true }).toEqual(fitted);
   }, 120_000);
+
+  it('warns on stderr when a row’s log-likelihood rests on few samples; --quiet silences it, stdout is the same', async () => {
+    // Yacht split 11 has a test point far from every prediction: its likelihood rests on 50
+    // effective samples of T = 10,000 and on 2.0 of T = 1000 (seed 1), under min(100, T/10).
+    const s11 = uci.splits[11]!;
+    const args = ['evaluate', s11.modelPath, '--uci', uci.dir, '--split', '11', '--tau', String(s11.tau), '--samples', '1000', '--mask-scope', 'point', '--format', 'json'];
+    const loud = await runOk(args);
+    expect(loud.stderr).toMatch(/^mcu: warning: the test log-likelihood of \d+ of 31 rows rests on fewer than 100 effective samples \(smallest [0-9.]+ of T = 1000\).*raise --samples to steady it\n$/);
+    expect(json<EvaluateRegressionJson>(loud.stdout).logLikelihoodMinEffectiveSamples).toBeLessThan(100);
+    const quiet = await runOk([...args, '--quiet']);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout).toBe(loud.stdout);
+  }, 60_000);
 
   it('--format table: one aligned "key  value" line per field, integers as integers', async () => {
     const r = await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), '--samples', '500', '--format', 'table']);
@@ -126,5 +142,17 @@ describe('mcu evaluate --data (classification, LeNet on 200 MNIST test digits)',
     expect(rep.logLikelihood).toBe(-rep.nll);
     expect(Math.abs(rep.brier - brier / 200)).toBeLessThan(1e-12);
     expect(Math.abs(rep.ece - ece)).toBeLessThan(1e-12);
+
+    // Monte Carlo errors: another seed lands within 4·√2 SE (one comparison each; ≈ 6e-5
+    // two-sided for a normal estimate), and the effective sample sizes are in [1, T].
+    expect(rep.nllMcError).toBeGreaterThan(0);
+    expect(rep.brierMcError).toBeGreaterThan(0);
+    expect(rep.logLikelihoodMinEffectiveSamples).toBeGreaterThanOrEqual(1);
+    expect(rep.logLikelihoodMinEffectiveSamples).toBeLessThanOrEqual(100);
+    const other = json<ClassificationReport>(
+      (await runOk(['evaluate', model, '--data', data, ...opts.map((o) => (o === '3' ? '4' : o))], { timeoutMs: 120_000 })).stdout,
+    );
+    expect(Math.abs(other.nll - rep.nll)).toBeLessThanOrEqual(4 * Math.SQRT2 * rep.nllMcError);
+    expect(Math.abs(other.brier - rep.brier)).toBeLessThanOrEqual(4 * Math.SQRT2 * rep.brierMcError);
   }, 240_000);
 });

@@ -1,7 +1,7 @@
 // Monte Carlo standard errors of the test log-likelihood and RMSE (batch means), checked
 // against closed forms for Gaussian samples and against the spread of independent repeats.
 import { describe, expect, it } from 'vitest';
-import { RegressionEstimator, type RegressionResult } from '../src/estimators/index.js';
+import { ClassificationEstimator, RegressionEstimator, type RegressionResult } from '../src/estimators/index.js';
 import { codeOf, mulberry32 } from '../../../test/helpers/check.js';
 
 /** Standard normal draws (Box–Muller on mulberry32). */
@@ -199,5 +199,49 @@ describe('Monte Carlo standard errors (batch means)', () => {
     for (const bad of [1, -1, 2.5, 5000, Number.NaN, '32']) {
       expect(codeOf(() => new RegressionEstimator({ output: 'y', targets: [1], mcBatches: bad as number }))).toBe('E_CONFIG');
     }
+  });
+
+  it('classification: the SEs of the mean log-likelihood and the Brier score predict the spread of repeats', () => {
+    // 8 rows, 4 classes, logits μ_ic + 1.5 ε (independent per class, row and sample): 300 runs
+    // of T = 400 with 32 batches; tolerance as in the regression repeat test.
+    const N = 8;
+    const C = 4;
+    const u = mulberry32(31);
+    const mu = Array.from({ length: N * C }, () => 3 * u());
+    const labels = Array.from({ length: N }, (_, i) => i % C);
+    const run = (seed: number, T: number) => {
+      const est = new ClassificationEstimator({ output: 'z', labels });
+      const eps = normals(seed);
+      const data = Float64Array.from({ length: T * N * C }, (_, k) => mu[k % (N * C)] + 1.5 * eps());
+      est.update({ outputs: { z: { dtype: 'float64', data, dims: [T * N, C] } }, samples: T, rows: N, firstSample: 0 });
+      return est.result();
+    };
+    const R = 300;
+    const lls: number[] = [];
+    const briers: number[] = [];
+    let llSe = 0;
+    let brierSe = 0;
+    for (let k = 0; k < R; k++) {
+      const r = run(500 + k, 400);
+      lls.push(r.meanLogLikelihood!);
+      briers.push(r.brier!);
+      llSe += r.logLikelihoodStandardError! / R;
+      brierSe += r.brierStandardError! / R;
+    }
+    const sd = (xs: number[]): number => {
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+    };
+    expect(llSe / sd(lls)).toBeGreaterThan(0.85);
+    expect(llSe / sd(lls)).toBeLessThan(1.15);
+    expect(brierSe / sd(briers)).toBeGreaterThan(0.85);
+    expect(brierSe / sd(briers)).toBeLessThan(1.15);
+    // effective samples: between 1 and T, and exactly T when every sample agrees
+    const r = run(1, 400);
+    for (const e of r.logLikelihoodEffectiveSamples!) expect(e > 1 && e <= 400).toBe(true);
+    const same = new ClassificationEstimator({ output: 'z', labels: [0] });
+    same.update({ outputs: { z: { dtype: 'float64', data: Float64Array.from({ length: 50 * 2 }, (_, k) => k % 2), dims: [50, 2] } }, samples: 50, rows: 1, firstSample: 0 });
+    expect(same.result().logLikelihoodEffectiveSamples![0]).toBeCloseTo(50, 9);
+    expect(codeOf(() => new ClassificationEstimator({ output: 'z', labels: [0], mcBatches: 1 }))).toBe('E_CONFIG');
   });
 });

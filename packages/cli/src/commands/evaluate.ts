@@ -42,7 +42,10 @@ function fromUci(model: StochasticModel, dir: string, split: number): Labeled {
   return { feeds: { [input]: { dtype: 'float32', data: u.testX, dims: [u.nTest, u.nFeatures] } }, y: u.testY, rows: u.nTest };
 }
 
-/** Below this many effective samples, a row's test log-likelihood is flagged as unreliable. */
+/**
+ * Below this many effective samples (or T/10, if smaller), a row's test log-likelihood is
+ * flagged as unreliable.
+ */
 export const LOW_EFFECTIVE_SAMPLES = 100;
 
 export interface EvaluateReport {
@@ -72,8 +75,35 @@ export interface EvaluateReport {
   readonly accuracy?: number | null;
   readonly accuracyStandard?: number;
   readonly nll?: number | null;
+  /** Monte Carlo standard error of `nll` (and of `logLikelihood`), by batch means. */
+  readonly nllMcError?: number | null;
   readonly brier?: number | null;
+  /** Monte Carlo standard error of `brier`, likewise. */
+  readonly brierMcError?: number | null;
   readonly ece?: number | null;
+}
+
+/**
+ * The smallest per-row effective sample size behind the test log-likelihood; warns on `warn`
+ * when some rows rest on fewer than min({@link LOW_EFFECTIVE_SAMPLES}, T/10).
+ */
+function effectiveSamples(ess: Float64Array | null, samples: number, warn: NodeJS.WritableStream | null): number | null {
+  if (ess === null || ess.length === 0) return null;
+  const threshold = Math.min(LOW_EFFECTIVE_SAMPLES, samples / 10);
+  let min = Infinity;
+  let low = 0;
+  for (const e of ess) {
+    if (e < min) min = e;
+    if (e < threshold) low++;
+  }
+  if (low > 0 && warn !== null) {
+    warn.write(
+      `mcu: warning: the test log-likelihood of ${low} of ${ess.length} rows rests on fewer than ${Number(threshold.toPrecision(4))} effective samples ` +
+        `(smallest ${formatNumber(min)} of T = ${samples}): their likelihood comes from a few samples, so the estimate is noisier ` +
+        `than its Monte Carlo error says; raise --samples to steady it\n`,
+    );
+  }
+  return min;
 }
 
 async function fittedTau(s: Settings, mcu: Mcu, model: StochasticModel, output: string): Promise<number> {
@@ -116,19 +146,7 @@ export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream;
       bar.done();
       const r = est.result();
       const det = deterministicRegression((await mcu.engine.deterministic(model, data.feeds))[output.name]!, data.y, tau !== undefined ? { tau } : {});
-      let minEss: number | null = null;
-      let low = 0;
-      for (const e of r.logLikelihoodEffectiveSamples ?? []) {
-        if (minEss === null || e < minEss) minEss = e;
-        if (e < LOW_EFFECTIVE_SAMPLES) low++;
-      }
-      if (low > 0 && !s.quiet) {
-        io.stderr.write(
-          `mcu: warning: the test log-likelihood of ${low} of ${data.rows} rows rests on fewer than ${LOW_EFFECTIVE_SAMPLES} effective samples ` +
-            `(smallest ${formatNumber(minEss!)} of T = ${meta.samples}): a few samples came close to a far target, so the estimate ` +
-            `is noisier than logLikelihoodMcError says; raise --samples to steady it\n`,
-        );
-      }
+      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, s.quiet ? null : io.stderr);
       report = {
         task, ...base, samples: meta.samples, tau: tau ?? null, tauFitted,
         rmse: r.rmse, rmseMcError: r.rmseStandardError, rmseStandard: det.rmse,
@@ -144,6 +162,7 @@ export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream;
       const meta = await mcu.engine.run(model, data.feeds, { samples: s.samples, seed: s.seed, scope: s.maskScope, estimators: [est], onProgress: (e) => bar.update(e) });
       bar.done();
       const r = est.result();
+      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, s.quiet ? null : io.stderr);
       const detLogits = (await mcu.engine.deterministic(model, data.feeds))[output.name]!;
       const c = detLogits.data.length / data.rows;
       let correct = 0;
@@ -155,7 +174,9 @@ export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream;
       report = {
         task, ...base, samples: meta.samples,
         accuracy: r.accuracy, accuracyStandard: correct / data.rows,
-        nll: r.meanLogLikelihood === null ? null : -r.meanLogLikelihood, logLikelihood: r.meanLogLikelihood, brier: r.brier, ece: r.ece,
+        nll: r.meanLogLikelihood === null ? null : -r.meanLogLikelihood, nllMcError: r.logLikelihoodStandardError,
+        logLikelihood: r.meanLogLikelihood, logLikelihoodMinEffectiveSamples: minEss,
+        brier: r.brier, brierMcError: r.brierStandardError, ece: r.ece,
       };
     }
     const width = Math.max(...Object.keys(report).map((k) => k.length));

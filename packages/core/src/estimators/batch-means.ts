@@ -16,21 +16,21 @@ export function checkMcBatches(value: unknown, who: string): number {
 }
 
 /**
- * Monte Carlo standard errors of the T-sample test log-likelihood (eq. 8) and RMSE by the
- * method of batch means.
+ * Monte Carlo standard errors of T-sample statistics (test log-likelihood, RMSE, Brier score)
+ * by the method of batch means.
  *
  * Sample t goes to batch t mod B (the masks of different samples are independent, so any
  * fixed partition works and the assignment does not depend on how samples are chunked).
- * Each batch keeps its own running mean per value and its own log-sum-exp per row. Both
+ * Each batch keeps its own running mean per value and its own log-sum-exp per row. The
  * statistics are smooth functions of per-row sample means, so they are linearised around the
  * all-sample estimate (delta method): batch b's deviation is
- *   LL:   z_b = (1/N) Σ_i (w̄_bi / w̄_i − 1),             w = exp(−τ/2 ‖y − ŷ‖²)
- *   RMSE: z_b = (1/(K·RMSE)) Σ_k (ŷ̄_k − y_k)(ŷ̄_bk − ŷ̄_k),  K = N·D values
+ *   LL:     z_b = (1/N) Σ_i (w̄_bi / w̄_i − 1)     (w = the row's likelihood under one sample)
+ *   f(m̄):   z_b = Σ_k ∂f/∂m̄_k · (m̄_bk − m̄_k)      (RMSE, Brier: functions of the mean values)
  * and SE² = Σ_b n_b z_b² / ((B' − 1)·T) over the B' non-empty batches (n_b samples each).
  * Rows may share masks (mask scope 'sample'): the batches see whole samples, so the
  * correlation between rows is in the z_b and the error is not understated.
  *
- * Memory: B·N·(D + 1) float64 values.
+ * Memory: B·N·(D + 1) float64 values (D values per row).
  */
 export class BatchMeans {
   readonly batches: number;
@@ -97,15 +97,14 @@ export class BatchMeans {
     });
   }
 
-  /** SE of the RMSE of the MC mean, given that mean, the targets and the RMSE itself. */
-  rmseError(mean: Float64Array, targets: Float64Array, rmse: number): number | null {
+  /** SE of f(mean values), given the all-sample means and the gradient ∂f/∂mean (N·D each). */
+  linearError(mean: Float64Array, gradient: Float64Array): number | null {
     const K = this.rows * this.width;
-    if (rmse === 0) return this.combine(() => 0);
     return this.combine((b) => {
       const off = b * K;
       let s = 0;
-      for (let k = 0; k < K; k++) s += (mean[k] - targets[k]) * (this.means[off + k] - mean[k]);
-      return s / (K * rmse);
+      for (let k = 0; k < K; k++) s += gradient[k] * (this.means[off + k] - mean[k]);
+      return s;
     });
   }
 }

@@ -8,6 +8,7 @@ import {
   type ChunkLayout,
   type LabelsInput,
 } from './input.js';
+import { BatchMeans, checkMcBatches, DEFAULT_MC_BATCHES } from './batch-means.js';
 import { StreamingLogSumExp } from './logsumexp.js';
 import { argmax, entropy, expectedCalibrationError, softmaxEntropy, softmaxInto } from './metrics.js';
 
@@ -24,6 +25,11 @@ export interface ClassificationEstimatorOptions {
    * probabilities are then used as they are, through logits log p.
    */
   readonly outputs?: 'logits' | 'probabilities';
+  /**
+   * With labels: the number B of interleaved batches for the Monte Carlo standard errors of
+   * `meanLogLikelihood` and `brier` (batch means; memory B·N·(C+1) float64). Default 32; 0 = off.
+   */
+  readonly mcBatches?: number;
 }
 
 /** Per-class arrays are flat row-major with dims [N, C]; per-row arrays have length N. */
@@ -60,6 +66,18 @@ export interface ClassificationResult {
   readonly brier: number | null;
   /** Expected calibration error of max p̄ (eceBins equal-width bins); null without labels. */
   readonly ece: number | null;
+  /**
+   * Monte Carlo standard error of `meanLogLikelihood` (batch means, see `mcBatches`): a run
+   * with other masks differs by about √2 times it. Null without labels or batches, or T < 2.
+   */
+  readonly logLikelihoodStandardError: number | null;
+  /** Monte Carlo standard error of `brier`, likewise. */
+  readonly brierStandardError: number | null;
+  /**
+   * Per row: the effective number of samples behind log p̄[y], (Σ_t p_t[y])² / Σ_t p_t[y]²;
+   * near 1 when the true class got its probability from a few samples. Null without labels.
+   */
+  readonly logLikelihoodEffectiveSamples: Float64Array | null;
 }
 
 /**
@@ -83,6 +101,8 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
   private readonly norm = new Float64Array(2);
   private readonly fromProbabilities: boolean;
   private logBuf = new Float64Array(0);
+  private readonly mcBatches: number;
+  private batchMeans: BatchMeans | null = null;
 
   constructor(options: ClassificationEstimatorOptions) {
     this.output = checkOutputName(options?.output, 'ClassificationEstimator');
@@ -97,6 +117,7 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
       throw new McuError('E_CONFIG', `ClassificationEstimator: outputs must be 'logits' or 'probabilities', got ${String(kind)}`);
     }
     this.fromProbabilities = kind === 'probabilities';
+    this.mcBatches = options.mcBatches === undefined ? DEFAULT_MC_BATCHES : checkMcBatches(options.mcBatches, 'ClassificationEstimator');
   }
 
   get samples(): number {
@@ -125,11 +146,14 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
       this.probsBuf = new Float64Array(C);
       this.logBuf = new Float64Array(C);
       this.labels = labels;
-      if (labels !== null) this.lse = new StreamingLogSumExp(N);
+      if (labels !== null) this.lse = new StreamingLogSumExp(N, true);
+      if (labels !== null && this.mcBatches > 0) this.batchMeans = new BatchMeans(this.mcBatches, N, C, true);
     }
     const { sumP, sumP2, sumH, votes, labels, lse, norm } = this;
     const p = this.probsBuf;
+    const bm = this.batchMeans;
     for (let t = 0; t < S; t++) {
+      const b = bm === null ? 0 : bm.begin(this.consumed + t);
       for (let i = 0; i < N; i++) {
         let src: ArrayLike<number> = data;
         let off = (t * N + i) * C;
@@ -155,11 +179,14 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
           const pc = p[c];
           sumP[row + c] += pc;
           sumP2[row + c] += pc * pc;
+          if (bm !== null) bm.addValue(b, row + c, pc);
         }
         votes[row + argmax(src, off, C)] += 1;
         if (lse !== null) {
           const y = (labels as Int32Array)[i];
-          lse.add(src[off + y]! - norm[0] - norm[1], i);
+          const logPy = src[off + y]! - norm[0] - norm[1];
+          lse.add(logPy, i);
+          if (bm !== null) bm.addLogWeight(b, i, logPy);
         }
       }
     }
@@ -228,6 +255,9 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
     let accuracy: number | null = null;
     let brier: number | null = null;
     let ece: number | null = null;
+    let logLikelihoodStandardError: number | null = null;
+    let brierStandardError: number | null = null;
+    let logLikelihoodEffectiveSamples: Float64Array | null = null;
     const labels = this.labels;
     if (labels !== null && this.lse !== null) {
       logLikelihood = new Float64Array(N);
@@ -255,6 +285,14 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
       accuracy = hits / N;
       brier = sBrier / N;
       ece = expectedCalibrationError(confidence, correct, this.eceBins);
+      const lse = this.lse;
+      logLikelihoodEffectiveSamples = Float64Array.from({ length: N }, (_, i) => lse.effectiveSamples(i));
+      if (this.batchMeans !== null) {
+        logLikelihoodStandardError = this.batchMeans.logLikelihoodError(lse.values(), T);
+        // ∂Brier/∂p̄_ic = 2 (p̄_ic − 1[c = y_i]) / N
+        const gradient = Float64Array.from(probs, (v, k) => (2 * (v - (k % C === labels[Math.floor(k / C)] ? 1 : 0))) / N);
+        brierStandardError = this.batchMeans.linearError(probs, gradient);
+      }
     }
     return {
       output: this.output,
@@ -274,6 +312,9 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
       accuracy,
       brier,
       ece,
+      logLikelihoodStandardError,
+      brierStandardError,
+      logLikelihoodEffectiveSamples,
     };
   }
 }

@@ -211,8 +211,13 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
       if (this.batchMeans !== null) logLikelihoodStandardError = this.batchMeans.logLikelihoodError(this.lse.values(), T);
     }
     const rmse = this.targets === null ? null : rootMeanSquaredError(mean, this.targets);
-    const rmseStandardError =
-      rmse === null || this.batchMeans === null ? null : this.batchMeans.rmseError(mean, this.targets as Float64Array, rmse);
+    let rmseStandardError: number | null = null;
+    if (rmse !== null && this.batchMeans !== null) {
+      // ∂RMSE/∂ŷ̄_k = (ŷ̄_k − y_k) / (N·D·RMSE); 0 when the RMSE is 0.
+      const targets = this.targets as Float64Array;
+      const gradient = Float64Array.from(mean, (m, k) => (rmse === 0 ? 0 : (m - targets[k]) / (size * rmse)));
+      rmseStandardError = this.batchMeans.linearError(mean, gradient);
+    }
     return {
       output: this.output,
       samples: T,
