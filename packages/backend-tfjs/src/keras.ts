@@ -12,7 +12,22 @@ import { ACTIVATIONS, shapeAfter, type Activation, type NetLayer, type NetworkSp
  * the chain with every Dropout / GaussianDropout as an explicit mask input.
  */
 
-export const SUPPORTED_LAYERS = ['InputLayer', 'Dense', 'Activation', 'Dropout', 'GaussianDropout', 'Flatten'] as const;
+export const SUPPORTED_LAYERS = [
+  'InputLayer',
+  'Dense',
+  'Conv2D',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'BatchNormalization',
+  'Activation',
+  'Dropout',
+  'SpatialDropout2D',
+  'GaussianDropout',
+  'Flatten',
+] as const;
+
+/** A parameter every weighted layer has, used to tell whether weights are named after layers. */
+const WEIGHT_PROBE: Record<string, string> = { Dense: 'kernel', Conv2D: 'kernel', BatchNormalization: 'moving_mean' };
 
 type Json = Record<string, unknown>;
 
@@ -273,20 +288,55 @@ class WeightIndex {
   }
 }
 
+/** Rows must be [H, W, C] with data_format channels_last. */
+function channelsLast(layer: KerasLayer, dims: readonly number[]): void {
+  if (layer.config['data_format'] === 'channels_first') {
+    throw new McuError('E_UNSUPPORTED', `${layer.className} layer '${layer.name}' uses data_format channels_first; the tfjs backend runs channels_last (the Keras default) — export the model to ONNX`);
+  }
+  if (dims.length !== 3) {
+    throw new McuError('E_MODEL', `${layer.className} layer '${layer.name}' needs rows of dims [H, W, C], got [${dims.join(', ')}]`);
+  }
+}
+
+/** A Keras (h, w) setting given as one integer or a pair. */
+function pair(layer: KerasLayer, key: string, dflt?: number): [number, number] {
+  const v = layer.config[key] ?? dflt;
+  const xs = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(xs) || xs.length !== 2 || !xs.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new McuError('E_MODEL', `${layer.className} layer '${layer.name}' has ${key} ${JSON.stringify(v)}; expected a positive integer or a pair of them`);
+  }
+  return [xs[0] as number, xs[1] as number];
+}
+
+function paddingOf(layer: KerasLayer): 'valid' | 'same' {
+  const p = layer.config['padding'] ?? 'valid';
+  if (p !== 'valid' && p !== 'same') {
+    throw new McuError('E_UNSUPPORTED', `${layer.className} layer '${layer.name}' has padding ${JSON.stringify(p)}; the tfjs backend runs 'valid' and 'same'`);
+  }
+  return p;
+}
+
+function vector(w: WeightEntry, n: number, layer: KerasLayer): Float32Array {
+  if (w.shape.length !== 1 || w.shape[0] !== n) {
+    throw new McuError('E_MODEL', `${layer.className} layer '${layer.name}' needs a [${n}] vector, but weight '${w.name}' has shape [${w.shape.join(', ')}]`);
+  }
+  return w.data;
+}
+
 function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], ctx: { keras3: boolean; label: string }): NetworkSpec {
   if (chain.length === 0) throw new McuError('E_MODEL', `'${ctx.label}' has no layers`);
   const index = new WeightIndex(weights);
-  const denseLayers = chain.filter((l) => l.className === 'Dense');
   // Weights by name (`dense_1/kernel`); models whose names do not follow that (renamed
-  // variables) fall back to manifest order: kernel, bias per Dense layer, checked by shape.
-  const byName = denseLayers.every((l) => index.find(l.name, 'kernel') !== undefined);
+  // variables) fall back to manifest order — kernel, bias per Dense / Conv2D layer; gamma,
+  // beta, moving_mean, moving_variance per BatchNormalization — checked by shape.
+  const byName = chain.every((l) => WEIGHT_PROBE[l.className] === undefined || index.find(l.name, WEIGHT_PROBE[l.className]!) !== undefined);
   let position = 0;
   const nextWeight = (layer: KerasLayer, param: string): WeightEntry => {
     const w = byName ? index.find(layer.name, param) : weights[position++];
     if (w === undefined) {
       throw new McuError(
         'E_MODEL',
-        `no weight '${layer.name}/${param}' for Dense layer '${layer.name}' in the weights manifest of '${ctx.label}' (it has: ${weights.map((x) => x.name).join(', ') || 'no weights'})`,
+        `no weight '${layer.name}/${param}' for ${layer.className} layer '${layer.name}' in the weights manifest of '${ctx.label}' (it has: ${weights.map((x) => x.name).join(', ') || 'no weights'})`,
       );
     }
     return w;
@@ -365,6 +415,78 @@ function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], 
         };
         break;
       }
+      case 'Conv2D': {
+        channelsLast(layer, dims);
+        const filters = layer.config['filters'];
+        if (!(Number.isInteger(filters) && (filters as number) > 0)) {
+          throw new McuError('E_MODEL', `Conv2D layer '${layer.name}' has filters ${JSON.stringify(filters)}; expected a positive integer`);
+        }
+        const groups = layer.config['groups'];
+        if (groups !== undefined && groups !== null && groups !== 1) {
+          throw new McuError('E_UNSUPPORTED', `Conv2D layer '${layer.name}' has groups ${JSON.stringify(groups)}; the tfjs backend runs groups = 1 — export the model to ONNX`);
+        }
+        const kernelSize = pair(layer, 'kernel_size');
+        const inChannels = dims.at(-1)!;
+        const kernel = nextWeight(layer, 'kernel');
+        const want = [...kernelSize, inChannels, filters as number];
+        if (kernel.shape.length !== 4 || want.some((d, k) => kernel.shape[k] !== d)) {
+          throw new McuError('E_MODEL', `Conv2D layer '${layer.name}' needs a [${want.join(', ')}] kernel, but weight '${kernel.name}' has shape [${kernel.shape.join(', ')}]`);
+        }
+        let bias: Float32Array | null = null;
+        if (layer.config['use_bias'] !== false) bias = vector(nextWeight(layer, 'bias'), filters as number, layer);
+        net = {
+          op: 'conv2d',
+          name: layer.name,
+          kernel: kernel.data,
+          kernelSize,
+          inChannels,
+          filters: filters as number,
+          strides: pair(layer, 'strides', 1),
+          dilations: pair(layer, 'dilation_rate', 1),
+          padding: paddingOf(layer),
+          bias,
+          activation: activationOf(layer.config['activation'], layer, ctx.keras3),
+        };
+        const [sh, sw] = net.strides;
+        if ((sh > 1 || sw > 1) && (net.dilations[0] > 1 || net.dilations[1] > 1)) {
+          throw new McuError('E_UNSUPPORTED', `Conv2D layer '${layer.name}' combines strides ${sh}×${sw} with dilation ${net.dilations.join('×')}, which TensorFlow does not run`);
+        }
+        break;
+      }
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
+        channelsLast(layer, dims);
+        const poolSize = pair(layer, 'pool_size', 2);
+        const strides = layer.config['strides'] === null || layer.config['strides'] === undefined ? poolSize : pair(layer, 'strides');
+        net = { op: 'pool2d', name: layer.name, kind: layer.className === 'MaxPooling2D' ? 'max' : 'avg', poolSize, strides, padding: paddingOf(layer) };
+        break;
+      }
+      case 'BatchNormalization': {
+        const axis = layer.config['axis'];
+        const ax = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+        if (!(ax === undefined || ax === -1 || ax === dims.length)) {
+          throw new McuError('E_UNSUPPORTED', `BatchNormalization layer '${layer.name}' normalises axis ${JSON.stringify(axis)}; the tfjs backend normalises the last (channel) axis only`);
+        }
+        const c = dims.at(-1)!;
+        const eps = layer.config['epsilon'] ?? 1e-3;
+        if (typeof eps !== 'number' || !(eps >= 0)) {
+          throw new McuError('E_MODEL', `BatchNormalization layer '${layer.name}' has epsilon ${JSON.stringify(eps)}; expected a number ≥ 0`);
+        }
+        // Keras' order: gamma (if scale), beta (if center), moving_mean, moving_variance.
+        const gamma = layer.config['scale'] === false ? null : vector(nextWeight(layer, 'gamma'), c, layer);
+        const beta = layer.config['center'] === false ? null : vector(nextWeight(layer, 'beta'), c, layer);
+        const mean = vector(nextWeight(layer, 'moving_mean'), c, layer);
+        const variance = vector(nextWeight(layer, 'moving_variance'), c, layer);
+        const scale = new Float32Array(c);
+        const shift = new Float32Array(c);
+        for (let k = 0; k < c; k++) {
+          const g = (gamma?.[k] ?? 1) / Math.sqrt(variance[k]! + eps);
+          scale[k] = g;
+          shift[k] = (beta?.[k] ?? 0) - mean[k]! * g;
+        }
+        net = { op: 'affine', name: layer.name, scale, shift };
+        break;
+      }
       case 'Activation':
         net = { op: 'activation', name: layer.name, activation: activationOf(layer.config['activation'], layer, ctx.keras3) };
         break;
@@ -377,9 +499,15 @@ function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], 
         break;
       }
       case 'Dropout':
+      case 'SpatialDropout2D':
       case 'GaussianDropout': {
         const rate = rateOf(layer);
         let maskShape = [...dims];
+        if (layer.className === 'SpatialDropout2D') {
+          // One mask value per feature map: [1, 1, C] for channels_last rows [H, W, C].
+          channelsLast(layer, dims);
+          maskShape = [1, 1, dims[2]!];
+        }
         const noise = layer.config['noise_shape'];
         if (layer.className === 'Dropout' && Array.isArray(noise)) {
           // Keras noise_shape [batch, ...]: a 1 shares one mask value along that axis.
@@ -392,8 +520,8 @@ function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], 
         if (names.has(layer.name)) throw new McuError('E_MODEL', `two layers in '${ctx.label}' are named '${layer.name}'`);
         names.add(layer.name);
         const site: StochasticSite =
-          layer.className === 'Dropout'
-            ? { name: layer.name, kind: 'bernoulli', rate, maskShape, scaling: 'inverted', origin: { op: 'Dropout', node: layer.name } }
+          layer.className !== 'GaussianDropout'
+            ? { name: layer.name, kind: 'bernoulli', rate, maskShape, scaling: 'inverted', origin: { op: layer.className, node: layer.name } }
             : { name: layer.name, kind: 'gaussian', rate, maskShape, origin: { op: 'GaussianDropout', node: layer.name } };
         sites.push(site);
         net = { op: 'site', name: layer.name, site };
@@ -411,7 +539,7 @@ function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], 
     layers.push(net);
   }
   if (!byName && position !== weights.length) {
-    throw new McuError('E_MODEL', `'${ctx.label}' has ${weights.length} weights but its Dense layers use ${position}; weight names do not match the layer names, so they cannot be assigned`);
+    throw new McuError('E_MODEL', `'${ctx.label}' has ${weights.length} weights but its layers use ${position}; weight names do not match the layer names, so they cannot be assigned`);
   }
   const warnings: string[] = [];
   if (sites.length === 0) {

@@ -1,14 +1,16 @@
 import type { NamedTensors, RunOptions, StochasticModel, StochasticSite, TensorData, TensorSpec } from '@mcu/core';
 import { McuError, isMcuError, sizeOf } from '@mcu/core';
-import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
-import { applyActivation, type NetLayer, type NetworkSpec } from './network.js';
+import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import { applyActivation, shapeAfter, type NetLayer, type NetworkSpec } from './network.js';
 import type { TfjsBackendName } from './options.js';
 import { exclusive, type Tf } from './runtime.js';
 
 /** A NetLayer with its weights uploaded to the backend (kept alive until dispose). */
+/** Layers with parameters hold them as tensors: dense / conv2d kernel and bias, affine scale and shift. */
+type Weighted = Extract<NetLayer, { op: 'dense' | 'conv2d' | 'affine' }>;
 type Compiled =
-  | { readonly layer: Extract<NetLayer, { op: 'dense' }>; readonly w: Tensor; readonly b: Tensor | null }
-  | { readonly layer: Exclude<NetLayer, { op: 'dense' }> };
+  | { readonly layer: Weighted; readonly w: Tensor; readonly b: Tensor | null }
+  | { readonly layer: Exclude<NetLayer, Weighted> };
 
 function toFloat32(t: TensorData, what: string): Float32Array {
   if (t.data instanceof Float32Array) return t.data;
@@ -59,11 +61,17 @@ export class TfjsModel implements StochasticModel {
       const out: Compiled[] = [];
       try {
         for (const layer of net.layers) {
-          if (layer.op === 'dense') {
-            const w = tf.tensor2d(layer.kernel, [layer.inUnits, layer.units], 'float32');
+          if (layer.op === 'dense' || layer.op === 'conv2d' || layer.op === 'affine') {
+            const w =
+              layer.op === 'dense'
+                ? tf.tensor2d(layer.kernel, [layer.inUnits, layer.units], 'float32')
+                : layer.op === 'conv2d'
+                  ? tf.tensor4d(layer.kernel, [...layer.kernelSize, layer.inChannels, layer.filters], 'float32')
+                  : tf.tensor1d(layer.scale, 'float32');
             let b: Tensor | null = null;
             try {
-              b = layer.bias === null ? null : tf.tensor1d(layer.bias, 'float32');
+              const bias = layer.op === 'affine' ? layer.shift : layer.bias;
+              b = bias === null ? null : tf.tensor1d(bias, 'float32');
             } catch (e) {
               w.dispose();
               throw e;
@@ -153,6 +161,25 @@ export class TfjsModel implements StochasticModel {
           dims = [...dims.slice(0, -1), layer.units];
           h = dims.length === 1 ? y : tf.reshape(y, [rows, ...dims]);
           h = applyActivation(tf, h, layer.activation);
+          break;
+        }
+        case 'conv2d': {
+          const { w, b } = c as Extract<Compiled, { w: Tensor }>;
+          let y: Tensor = tf.conv2d(h as Tensor4D, w as Tensor4D, [...layer.strides], layer.padding, 'NHWC', [...layer.dilations]);
+          if (b !== null) y = tf.add(y, b);
+          dims = shapeAfter(layer, dims);
+          h = applyActivation(tf, y, layer.activation);
+          break;
+        }
+        case 'pool2d': {
+          const args = [h as Tensor4D, [...layer.poolSize] as [number, number], [...layer.strides] as [number, number], layer.padding] as const;
+          h = layer.kind === 'max' ? tf.maxPool(...args) : tf.avgPool(...args);
+          dims = shapeAfter(layer, dims);
+          break;
+        }
+        case 'affine': {
+          const { w, b } = c as Extract<Compiled, { w: Tensor }>;
+          h = tf.add(tf.mul(h, w), b!);
           break;
         }
         case 'activation':

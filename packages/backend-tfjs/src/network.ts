@@ -41,6 +41,30 @@ export type NetLayer =
       readonly bias: Float32Array | null;
       readonly activation: Activation;
     }
+  | {
+      readonly op: 'conv2d';
+      readonly name: string;
+      /** [kh, kw, in, out] (Keras' HWIO kernel layout); rows are channels_last [H, W, C]. */
+      readonly kernel: Float32Array;
+      readonly kernelSize: readonly [number, number];
+      readonly inChannels: number;
+      readonly filters: number;
+      readonly strides: readonly [number, number];
+      readonly dilations: readonly [number, number];
+      readonly padding: 'valid' | 'same';
+      readonly bias: Float32Array | null;
+      readonly activation: Activation;
+    }
+  | {
+      readonly op: 'pool2d';
+      readonly name: string;
+      readonly kind: 'max' | 'avg';
+      readonly poolSize: readonly [number, number];
+      readonly strides: readonly [number, number];
+      readonly padding: 'valid' | 'same';
+    }
+  /** x·scale + shift along the last axis (BatchNormalization in inference). */
+  | { readonly op: 'affine'; readonly name: string; readonly scale: Float32Array; readonly shift: Float32Array }
   | { readonly op: 'activation'; readonly name: string; readonly activation: Activation }
   | { readonly op: 'flatten'; readonly name: string }
   /** Multiply by the site's mask (the mask input of the StochasticModel). */
@@ -57,9 +81,40 @@ export interface NetworkSpec {
   readonly warnings: readonly string[];
 }
 
-/** Dims after each layer, checked (dense input widths). */
+/** Output length of a 2-d window along one axis (TensorFlow's 'valid' / 'same' rules). */
+function windowOut(size: number, window: number, stride: number, dilation: number, padding: 'valid' | 'same'): number {
+  if (padding === 'same') return Math.ceil(size / stride);
+  return Math.floor((size - (window - 1) * dilation - 1) / stride) + 1;
+}
+
+function spatial(layer: NetLayer & { op: 'conv2d' | 'pool2d' }, dims: readonly number[]): number[] {
+  if (dims.length !== 3) {
+    throw new McuError('E_MODEL', `${layer.op === 'conv2d' ? 'Conv2D' : 'pooling'} layer '${layer.name}' needs rows of dims [H, W, C] (channels_last), got [${dims.join(', ')}]`);
+  }
+  const [h, w, c] = dims as [number, number, number];
+  const [kh, kw] = layer.op === 'conv2d' ? layer.kernelSize : layer.poolSize;
+  const [dh, dw] = layer.op === 'conv2d' ? layer.dilations : [1, 1];
+  const out = [windowOut(h, kh, layer.strides[0], dh, layer.padding), windowOut(w, kw, layer.strides[1], dw, layer.padding)];
+  if (!(out[0]! >= 1 && out[1]! >= 1)) {
+    throw new McuError('E_MODEL', `layer '${layer.name}': a ${kh}×${kw} window does not fit rows of dims [${dims.join(', ')}] with padding '${layer.padding}'`);
+  }
+  if (layer.op === 'conv2d' && c !== layer.inChannels) {
+    throw new McuError('E_MODEL', `Conv2D layer '${layer.name}' has a kernel for ${layer.inChannels} input channels but receives ${c}`);
+  }
+  return [out[0]!, out[1]!, layer.op === 'conv2d' ? layer.filters : c];
+}
+
+/** Dims after each layer, checked (dense input widths, conv channels, window fits). */
 export function shapeAfter(layer: NetLayer, dims: readonly number[]): number[] {
   switch (layer.op) {
+    case 'conv2d':
+    case 'pool2d':
+      return spatial(layer, dims);
+    case 'affine':
+      if (dims.at(-1) !== layer.scale.length) {
+        throw new McuError('E_MODEL', `layer '${layer.name}' normalises ${layer.scale.length} channels but receives rows of dims [${dims.join(', ')}]`);
+      }
+      return [...dims];
     case 'dense': {
       const last = dims.at(-1);
       if (dims.length === 0 || last !== layer.inUnits) {

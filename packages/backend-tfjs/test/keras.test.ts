@@ -1,8 +1,7 @@
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createSeededSampler,
   McEngine,
@@ -10,10 +9,10 @@ import {
   type MlpLayer,
   type MlpSpec,
   type NamedTensors,
-  type StochasticModel,
   type TensorData,
 } from '@mcu/core';
 import { TfjsBackend } from '../src/index.js';
+import { expectCode, masksFor, maxDiff, saveLayersModel, tempDir } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------
 // Fixture generator: build a model in tfjs-layers, save it as model.json + weights.bin the
@@ -21,43 +20,6 @@ import { TfjsBackend } from '../src/index.js';
 
 // Fixtures are built with tfjs-layers itself: keep its "install tfjs-node" banner out of the log.
 tf.env().set('IS_TEST', true);
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'mcu-tfjs-'));
-  dirs.push(d);
-  return d;
-}
-
-async function saveLayersModel(model: tf.LayersModel, dir: string, shards = 1): Promise<string> {
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const bytes = new Uint8Array(artifacts.weightData as ArrayBuffer);
-      // Split into several shard files to exercise concatenation.
-      const paths: string[] = [];
-      const step = Math.ceil(bytes.length / shards);
-      for (let k = 0; k < shards; k++) {
-        const name = shards === 1 ? 'weights.bin' : `group1-shard${k + 1}of${shards}.bin`;
-        writeFileSync(join(dir, name), bytes.subarray(k * step, Math.min(bytes.length, (k + 1) * step)));
-        paths.push(name);
-      }
-      const json = {
-        format: 'layers-model',
-        generatedBy: 'mcu test',
-        convertedBy: null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths, weights: artifacts.weightSpecs }],
-      };
-      writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return join(dir, 'model.json');
-}
 
 type Act = 'relu' | 'tanh' | 'sigmoid' | 'linear';
 
@@ -92,34 +54,6 @@ function feeds(name: string, rows: number, width: number): NamedTensors {
   const data = new Float32Array(rows * width);
   for (let i = 0; i < data.length; i++) data[i] = Math.cos(i * 0.61) * 1.3;
   return { [name]: { dtype: 'float32', data, dims: [rows, width] } };
-}
-
-function masksFor(model: StochasticModel, s: number, rows: number, scope: 'sample' | 'point', seed = 17): Record<string, TensorData> {
-  const sampler = createSeededSampler({ seed });
-  const masks: Record<string, TensorData> = {};
-  model.sites.forEach((site, siteIndex) => {
-    masks[site.name] = sampler.sample({ site, siteIndex, firstSample: 0, count: s, rows, scope });
-  });
-  return masks;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
-}
-
-async function expectCode(p: Promise<unknown> | (() => unknown), code: string, message?: RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected ${code}`).toBeDefined();
-  expect((err as { code?: string }).code).toBe(code);
-  if (message) expect((err as Error).message).toMatch(message);
 }
 
 function sequentialFixture(): tf.Sequential {
@@ -277,12 +211,12 @@ describe('Keras → tfjs layers model.json', () => {
   it('unsupported layer classes are E_UNSUPPORTED naming the class and the layer', async () => {
     const m = tf.sequential();
     m.add(tf.layers.dense({ units: 4, inputShape: [3], name: 'd1' }));
-    m.add(tf.layers.batchNormalization({ name: 'bn1' }));
+    m.add(tf.layers.layerNormalization({ name: 'ln1' }));
     m.add(tf.layers.dense({ units: 1, name: 'd2' }));
     const dir = tempDir();
     const path = await saveLayersModel(m, dir);
     m.dispose();
-    await expectCode(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path }), 'E_UNSUPPORTED', /BatchNormalization.*bn1|bn1.*BatchNormalization/);
+    await expectCode(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path }), 'E_UNSUPPORTED', /LayerNormalization.*ln1|ln1.*LayerNormalization/);
   });
 
   it('refuses weight shard paths that escape the model folder', async () => {
