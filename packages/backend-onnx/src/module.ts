@@ -9,11 +9,13 @@ export const onnxModule = new ContainerModule((options) => {
   bindBackend(options, {
     name: 'onnx',
     priority: 10,
+    formats: ['onnx'],
     create: async () => new (await import('./backend.js')).OnnxNodeBackend(),
   });
   bindBackend(options, {
     name: 'onnx-web',
     priority: 5,
+    formats: ['onnx'],
     create: async () => new (await import('./backend.js')).OnnxWebNodeBackend(),
   });
 });

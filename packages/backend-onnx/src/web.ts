@@ -16,6 +16,6 @@ export * from './proto/index.js';
 /** Registers 'onnx-web' for browser pages; `wasmPaths` says where the .wasm files are served. */
 export function onnxWebModule(config: { readonly wasmPaths?: string } = {}): ContainerModule {
   return new ContainerModule((options) => {
-    bindBackend(options, { name: 'onnx-web', priority: 5, create: () => new OnnxWebBackend(config) });
+    bindBackend(options, { name: 'onnx-web', priority: 5, formats: ['onnx'], create: () => new OnnxWebBackend(config) });
   });
 }

@@ -104,10 +104,45 @@ export interface Backend {
   describe?(): Promise<BackendInfo>;
 }
 
+/** Model file formats, for choosing a backend when none is named. */
+export type ModelFormat = 'onnx' | 'tfjs-layers';
+
+/** What each {@link ModelFormat} is, for messages. */
+export const MODEL_FORMATS: Readonly<Record<ModelFormat, string>> = {
+  onnx: 'ONNX models (.onnx)',
+  'tfjs-layers': 'TensorFlow.js / Keras layers models (model.json)',
+};
+
+/**
+ * The format of a model source, where it shows without reading files: a path's extension
+ * (.onnx, .json), or the first byte of given bytes ('{' = JSON, 0x08 = an ONNX ModelProto's
+ * ir_version field). Undefined when it does not show (folders, other names, objects).
+ */
+export function modelFormatOf(source: ModelSource): ModelFormat | undefined {
+  if (source.kind === 'path') {
+    if (/\.onnx$/i.test(source.path)) return 'onnx';
+    if (/\.json$/i.test(source.path)) return 'tfjs-layers';
+    return undefined;
+  }
+  if (source.kind === 'bytes') {
+    const b = source.bytes;
+    let k = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0; // UTF-8 BOM
+    while (k < b.length && (b[k] === 0x20 || b[k] === 0x09 || b[k] === 0x0a || b[k] === 0x0d)) k++;
+    if (b[k] === 0x7b) return 'tfjs-layers';
+    if (b[0] === 0x08) return 'onnx';
+  }
+  return undefined;
+}
+
 export interface BackendDescriptor {
   readonly name: string;
   /** Higher first. Negative: used only when asked for by name. */
   readonly priority: number;
+  /**
+   * The model formats this backend reads; when no backend is named, a model whose format
+   * shows ({@link modelFormatOf}) goes to the best backend that reads it. Omitted: any.
+   */
+  readonly formats?: readonly ModelFormat[];
   /** A factory, so nothing heavy (native runtimes, wasm) loads until the backend is chosen. */
   readonly create: () => Promise<Backend> | Backend;
 }

@@ -3,7 +3,7 @@ import { ContainerModule } from 'inversify';
 import { describe, expect, it } from 'vitest';
 import { bindBackend, createMcu } from '../src/di/index.js';
 import { McuError } from '../src/errors.js';
-import type { Backend, BackendDescriptor } from '../src/model.js';
+import { modelFormatOf, type Backend, type BackendDescriptor } from '../src/model.js';
 import { ReferenceBackend } from '../src/reference/backend.js';
 
 function fake(name: string, opts: { fail?: string; onInit?: () => void } = {}): Backend {
@@ -142,5 +142,53 @@ describe('BackendRegistry inside the container', () => {
     const model = await mcu.load({ kind: 'object', value: { input: 'x', output: 'y', inputSize: 1, layers: [] } }, { extra: 1 });
     expect(seen).toEqual({ executionProviders: ['cpu'], extra: 1 });
     await model.dispose();
+  });
+});
+
+describe('choosing a backend by model format', () => {
+  it('modelFormatOf reads extensions and first bytes, and says nothing otherwise', () => {
+    const bytes = (s: string | number[]) => ({ kind: 'bytes' as const, bytes: typeof s === 'string' ? new TextEncoder().encode(s) : Uint8Array.from(s) });
+    expect(modelFormatOf({ kind: 'path', path: 'm/Model.ONNX' })).toBe('onnx');
+    expect(modelFormatOf({ kind: 'path', path: 'web/model.json' })).toBe('tfjs-layers');
+    expect(modelFormatOf({ kind: 'path', path: 'web/' })).toBeUndefined();
+    expect(modelFormatOf({ kind: 'path', path: 'model.pb' })).toBeUndefined();
+    expect(modelFormatOf(bytes('\ufeff \n{"format":"layers-model"}'))).toBe('tfjs-layers');
+    expect(modelFormatOf(bytes([0x08, 0x07, 0x12]))).toBe('onnx'); // ir_version = 7
+    expect(modelFormatOf(bytes([0x50, 0x4b]))).toBeUndefined(); // a zip
+    expect(modelFormatOf({ kind: 'object', value: {} })).toBeUndefined();
+  });
+
+  it('without a name, the best backend that reads the format; with a name, that one; none: E_UNSUPPORTED naming who does', async () => {
+    const mcu = createMcu({
+      modules: [
+        moduleOf(
+          { name: 'graph', priority: 10, formats: ['onnx'], create: () => fake('graph') },
+          { name: 'layers', priority: 1, formats: ['tfjs-layers'], create: () => fake('layers') },
+          { name: 'any', priority: 0, create: () => fake('any') },
+        ),
+      ],
+    });
+    expect((await mcu.registry.resolve(undefined, 'tfjs-layers')).name).toBe('layers');
+    expect((await mcu.registry.resolve(undefined, 'onnx')).name).toBe('graph');
+    expect((await mcu.registry.resolve()).name).toBe('graph');
+    expect((await mcu.registry.resolve(['graph'], 'tfjs-layers')).name).toBe('graph');
+    expect(mcu.registry.status().map((s) => s.formats)).toEqual([['onnx'], ['tfjs-layers'], undefined]);
+
+    const onlyOnnx = createMcu({ modules: [moduleOf({ name: 'graph', priority: 10, formats: ['onnx'], create: () => fake('graph') }, { name: 'keras', priority: -1, formats: ['tfjs-layers'], create: () => fake('keras') })] });
+    const err = await onlyOnnx.registry.resolve(undefined, 'tfjs-layers').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McuError);
+    expect((err as McuError).code).toBe('E_UNSUPPORTED');
+    expect((err as McuError).message).toMatch(/no registered backend reads TensorFlow\.js \/ Keras layers models \(model\.json\); name one: keras/);
+  });
+
+  it('mcu.load sends a model.json path to the layers backend', async () => {
+    const seen: string[] = [];
+    const loader = (name: string): Backend => ({ ...fake(name), load: async () => { seen.push(name); throw new McuError('E_FILE', 'stop here'); } });
+    const mcu = createMcu({
+      modules: [moduleOf({ name: 'graph', priority: 10, formats: ['onnx'], create: () => loader('graph') }, { name: 'layers', priority: 1, formats: ['tfjs-layers'], create: () => loader('layers') })],
+    });
+    await mcu.load({ kind: 'path', path: 'a/model.json' }).catch(() => undefined);
+    await mcu.load({ kind: 'path', path: 'a/model.onnx' }).catch(() => undefined);
+    expect(seen).toEqual(['layers', 'graph']);
   });
 });

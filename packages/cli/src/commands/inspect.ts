@@ -1,8 +1,9 @@
-import { McuError } from '@mcu/core';
+import { McuError, type StochasticModel } from '@mcu/core';
 import type { Settings } from '../config.js';
 import { writeFileAtomic } from '../io/files.js';
 import { stringifyJson } from '../io/format.js';
-import { prepareFromSettings } from './prepare.js';
+import { loadModel } from './common.js';
+import { isLayersModel, prepareFromSettings } from './prepare.js';
 
 export interface InspectReport {
   readonly inputs: readonly { name: string; dtype: string; dims: readonly (number | string)[] }[];
@@ -13,7 +14,29 @@ export interface InspectReport {
   readonly flops: { perRow: number | null; beforeFirstSite: number | null; shareBeforeFirstSite: number | null; note?: string };
 }
 
+/** A layers model: what the loaded StochasticModel says (no graph rewrite, no FLOP count). */
+async function layersReport(s: Settings): Promise<InspectReport> {
+  if (s.insertDropout !== undefined || Object.keys(s.rate).length > 0 || Object.keys(s.maskInput).length > 0) {
+    throw new McuError('E_USAGE', `--insert-dropout, --rate and --mask-input rewrite ONNX graphs; '${s.model}' is a TensorFlow.js layers model: leave them out`);
+  }
+  const { model } = await loadModel(s);
+  try {
+    const spec = (t: StochasticModel['inputs'][number]) => ({ name: t.name, dtype: t.dtype, dims: t.dims });
+    return {
+      inputs: model.inputs.map(spec),
+      outputs: model.outputs.map(spec),
+      sites: model.sites.map((x) => ({ name: x.name, op: x.origin?.op ?? 'Dropout', opset: null, rate: x.rate, kind: x.kind, shape: [...x.maskShape] })),
+      warnings: [...model.warnings],
+      changes: [],
+      flops: { perRow: null, beforeFirstSite: null, shareBeforeFirstSite: null, note: 'FLOPs are counted for ONNX models only' },
+    };
+  } finally {
+    await model.dispose();
+  }
+}
+
 export async function buildInspectReport(s: Settings): Promise<InspectReport> {
+  if (isLayersModel(s)) return layersReport(s);
   const { prepared } = await prepareFromSettings(s, 'inspect');
   const { countFlops } = await import('@mcu/backend-onnx');
   const flops = countFlops(prepared);

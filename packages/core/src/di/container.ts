@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Container, ContainerModule } from 'inversify';
 import { McEngine } from '../engine/engine.js';
 import { McuError } from '../errors.js';
-import type { LoadOptions, ModelSource, StochasticModel, Backend } from '../model.js';
+import { modelFormatOf, type LoadOptions, type ModelSource, type StochasticModel, type Backend } from '../model.js';
 import { createSeededSampler } from '../sampling/seeded.js';
 import { TOKENS } from '../tokens.js';
 import type { McuConfig } from './config.js';
@@ -44,7 +44,7 @@ export function createMcu(config: CreateMcuOptions = {}): Mcu {
     engine,
     backend: () => registry.resolve(rest.backends),
     async load(source, options) {
-      const backend = await registry.resolve(rest.backends);
+      const backend = await registry.resolve(rest.backends, modelFormatOf(source));
       const fromConfig = rest.backendOptions?.[backend.name] ?? {};
       if (typeof backend.load !== 'function') {
         throw new McuError('E_INTERNAL', `backend '${backend.name}' has no load()`);

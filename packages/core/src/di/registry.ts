@@ -1,6 +1,6 @@
 import { injectable, multiInject, optional, type ContainerModuleLoadOptions } from 'inversify';
 import { describeError, McuError } from '../errors.js';
-import type { Backend, BackendDescriptor } from '../model.js';
+import { MODEL_FORMATS, type Backend, type BackendDescriptor, type ModelFormat } from '../model.js';
 import { TOKENS } from '../tokens.js';
 
 interface Slot {
@@ -12,6 +12,8 @@ interface Slot {
 export interface BackendStatus {
   readonly name: string;
   readonly priority: number;
+  /** Model formats it reads; undefined = any. */
+  readonly formats?: readonly ModelFormat[];
   readonly state: 'not-initialised' | 'ready' | 'failed';
   readonly reason?: string;
 }
@@ -51,6 +53,7 @@ export class BackendRegistry {
       return {
         name,
         priority: slot.descriptor.priority,
+        ...(slot.descriptor.formats !== undefined ? { formats: [...slot.descriptor.formats] } : {}),
         state: failure !== undefined ? 'failed' : this.#ready.has(name) ? 'ready' : 'not-initialised',
         ...(failure !== undefined ? { reason: failure } : {}),
       };
@@ -62,7 +65,7 @@ export class BackendRegistry {
    * error, never a silent fallback to an unnamed one). Without: all non-negative
    * priorities, highest first. Total failure is ONE error listing each candidate and why.
    */
-  async resolve(names?: readonly string[]): Promise<Backend> {
+  async resolve(names?: readonly string[], format?: ModelFormat): Promise<Backend> {
     const requested = names !== undefined && names.length > 0;
     if (requested) {
       for (const n of names) {
@@ -74,9 +77,22 @@ export class BackendRegistry {
         }
       }
     }
-    const candidates = requested
+    let candidates = requested
       ? [...names]
       : this.names().filter((n) => this.#slots.get(n)!.descriptor.priority >= 0);
+    if (!requested && format !== undefined && candidates.length > 0) {
+      const reads = (n: string) => this.#slots.get(n)!.descriptor.formats?.includes(format) ?? true;
+      const readers = candidates.filter(reads);
+      if (readers.length === 0) {
+        const named = this.names().filter(reads);
+        throw new McuError(
+          'E_UNSUPPORTED',
+          `no registered backend reads ${MODEL_FORMATS[format]}` +
+            (named.length > 0 ? `; name one: ${named.join(', ')}` : `; register one that does (for example @mcu/backend-${format === 'onnx' ? 'onnx' : 'tfjs'})`),
+        );
+      }
+      candidates = readers;
+    }
     if (candidates.length === 0) {
       throw new McuError(
         'E_BACKEND',
