@@ -79,6 +79,9 @@ describe('mcu CLI on the Keras LeNet: model.json goes to the tfjs backend withou
     const k = JSON.parse((await runOk(['predict', model, ...opts], { timeoutMs: 120_000 })).stdout) as Out;
     const o = JSON.parse((await runOk(['predict', fixturePath(LENET), ...opts], { timeoutMs: 120_000 })).stdout) as Out;
     expect(k.meta.backend).toBe('tfjs');
+    // the model's folder works too (it holds model.json)
+    const viaDir = JSON.parse((await runOk(['predict', dir, ...opts], { timeoutMs: 120_000 })).stdout) as Out;
+    expect(viaDir.outputs).toEqual(k.outputs);
     expect(o.meta.backend).toBe('onnx');
     expect(k.meta.sites.map((s) => s.rate)).toEqual([0.5]);
     const kp = Object.values(k.outputs)[0]!;

@@ -9,6 +9,8 @@ import {
   type TensorSpec,
   type Mcu,
 } from '@mcu/core';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Settings } from '../config.js';
 import { compose } from '../compose.js';
 import { readInputFile } from '../io/input.js';
@@ -41,8 +43,14 @@ export async function loadModel(s: Settings): Promise<Loaded> {
     backendOptions: backendOptions(s),
     memoryBudgetBytes: s.memoryBudgetMB * 1024 * 1024,
   });
-  const model = await mcu.load({ kind: 'path', path: s.model });
+  const model = await mcu.load({ kind: 'path', path: modelPath(s.model) });
   return { mcu, model };
+}
+
+/** MODEL as given, or `MODEL/model.json` when MODEL is a folder holding one (a TensorFlow.js layers model). */
+export function modelPath(model: string): string {
+  const inner = join(model, 'model.json');
+  return existsSync(model) && statSync(model).isDirectory() && existsSync(inner) ? inner : model;
 }
 
 /** Read `--input` files onto the model's inputs (one input: `--input FILE`; several: NAME=FILE). */

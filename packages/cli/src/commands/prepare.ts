@@ -1,6 +1,7 @@
 import { McuError, modelFormatOf } from '@mcu/core';
 import type { PreparedModel } from '@mcu/backend-onnx';
 import type { Settings } from '../config.js';
+import { modelPath } from './common.js';
 
 /** Load MODEL and rewrite it as the flags ask (shared by inspect and convert; ONNX only). */
 export async function prepareFromSettings(s: Settings, command: 'inspect' | 'convert'): Promise<{ prepared: PreparedModel; encode: () => Uint8Array }> {
@@ -24,5 +25,5 @@ export async function prepareFromSettings(s: Settings, command: 'inspect' | 'con
 
 /** MODEL is a TensorFlow.js layers model (model.json), or the tfjs backend was named for it. */
 export function isLayersModel(s: Settings): boolean {
-  return s.model !== undefined && (modelFormatOf({ kind: 'path', path: s.model }) === 'tfjs-layers' || s.backend === 'tfjs');
+  return s.model !== undefined && (modelFormatOf({ kind: 'path', path: modelPath(s.model) }) === 'tfjs-layers' || s.backend === 'tfjs');
 }
