@@ -277,7 +277,7 @@ export const OPTIONS = {
     commands: ['predict', 'inspect', 'evaluate', 'backends'],
     metavar: 'NAME',
     expects: 'a backend name',
-    help: 'backend to use (default: the first available by priority; see `mcu backends`)',
+    help: 'backend to use (default: the best available one that reads the model: .onnx → onnx, model.json → tfjs; see `mcu backends`)',
     parse: once(nonEmpty),
   },
   ep: {
@@ -678,7 +678,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   let model: string | undefined;
   if (NEEDS_MODEL.includes(command)) {
     if (positionals.length === 0) {
-      throw usage(`${command}: missing MODEL (usage: mcu ${command} MODEL.onnx [options]; see mcu ${command} --help)`);
+      throw usage(`${command}: missing MODEL (usage: mcu ${command} MODEL [options]; see mcu ${command} --help)`);
     }
     model = positionals[0]!;
     if (positionals.length > 1) {
@@ -774,17 +774,18 @@ export const FORMATS_BY_COMMAND: Readonly<Record<CommandName, readonly OutputFor
 
 const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about: string; examples: string[] }> = {
   predict: {
-    usage: 'mcu predict MODEL.onnx --input FILE [options]',
+    usage: 'mcu predict MODEL --input FILE [options]    (MODEL: model.onnx, or a TensorFlow.js model.json / its folder)',
     about: 'Run the model T times with dropout on and report the predictive mean and uncertainty.',
     examples: [
       'mcu predict model.onnx --input x.csv --samples 200 --format table',
       'mcu predict model.onnx --input x.csv --tau 0.5 --seed 7 --out pred.json',
       'mcu predict cnn.onnx --input images=x.npy --task classification --ep cuda,cpu',
       'mcu predict plain.onnx --input x.csv --insert-dropout 0.1 --before Gemm',
+      'mcu predict web_model/model.json --input x.csv --format table',
     ],
   },
   inspect: {
-    usage: 'mcu inspect MODEL.onnx [options]',
+    usage: 'mcu inspect MODEL [options]',
     about: 'Show the inputs, outputs and stochastic sites (dropout layers) mcu finds in a model.',
     examples: ['mcu inspect model.onnx --format table', 'mcu inspect model.onnx --insert-dropout 0.2'],
   },
@@ -797,8 +798,9 @@ const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about:
     ],
   },
   evaluate: {
-    usage: 'mcu evaluate MODEL.onnx (--data FILE [--target COL] | --uci DIR --split K) [options]',
-    about: 'Score MC dropout predictions on a labelled test set: RMSE and test log-likelihood (regression), accuracy (classification).',
+    usage: 'mcu evaluate MODEL (--data FILE [--target COL] | --uci DIR --split K) [options]',
+    about:
+      'Score MC dropout predictions on a labelled test set: RMSE and test log-likelihood (regression); accuracy, NLL, Brier score, ECE (classification) — each Monte Carlo estimate with its Monte Carlo standard error.',
     examples: [
       'mcu evaluate model.onnx --data test.csv --target y --tau 0.25',
       'mcu evaluate model.onnx --uci UCI_Datasets/bostonHousing --split 0 --fit-tau val.csv',

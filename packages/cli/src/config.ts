@@ -4,7 +4,7 @@
  * Precedence: command-line flags > config file > defaults. Defaults:
  *
  *   samples 100, seed 0, maskScope 'sample', task 'auto', format 'json',
- *   memoryBudgetMB 512, backend: none (the first available by priority),
+ *   memoryBudgetMB 512, backend: none (the best available one that reads the model),
  *   dropoutScaling 'inverted', before Gemm,MatMul,Conv, split 0 (with --uci),
  *   quiet false, debug false.
  *

@@ -69,7 +69,7 @@ describe('parseArgs: commands and positionals', () => {
 
   it('missing MODEL', () => {
     expect(msg(['predict', '--input', 'x.csv'])).toBe(
-      'predict: missing MODEL (usage: mcu predict MODEL.onnx [options]; see mcu predict --help)',
+      'predict: missing MODEL (usage: mcu predict MODEL [options]; see mcu predict --help)',
     );
     expect(msg(['inspect'])).toMatch(/^inspect: missing MODEL/);
   });
