@@ -56,6 +56,19 @@ function logMeanWeightVariance(tau: number, mu: number, sigma: number, y: number
   return (m2 / (m1 * m1) - 1) / T;
 }
 
+/**
+ * Repeated estimates with their reported SEs: the mean SE against the s.d. of the estimates,
+ * within 15 % (300 repeats: the s.d. itself has ≈ 4 % relative noise; plus the O(1/T) delta error).
+ */
+function expectCalibrated(repeats: readonly (readonly [number, number])[], what: string): void {
+  const n = repeats.length;
+  const m = repeats.reduce((a, [x]) => a + x, 0) / n;
+  const sd = Math.sqrt(repeats.reduce((a, [x]) => a + (x - m) ** 2, 0) / (n - 1));
+  const se = repeats.reduce((a, [, e]) => a + e, 0) / n;
+  expect(se / sd, what).toBeGreaterThan(0.85);
+  expect(se / sd, what).toBeLessThan(1.15);
+}
+
 function testCase(N: number, seed: number): Case {
   const u = mulberry32(seed);
   const mu = Array.from({ length: N }, () => 4 * u() - 2);
@@ -109,29 +122,11 @@ describe('Monte Carlo standard errors (batch means)', () => {
   });
 
   it('predicts the spread of independent repeats with the default 32 batches', () => {
-    // 300 runs of T = 512 on a 10-row case: the s.d. of the 300 estimates (relative noise
-    // ≈ 4 %) against the mean reported SE; 15 % allows for that and the O(1/T) delta error.
+    // 300 runs of T = 512 on a 10-row case.
     const small = testCase(10, 11);
-    const lls: number[] = [];
-    const rmses: number[] = [];
-    let llSe = 0;
-    let rmseSe = 0;
-    const R = 300;
-    for (let k = 0; k < R; k++) {
-      const r = estimate(small, 512, { tau, seed: 100 + k });
-      lls.push(r.meanLogLikelihood!);
-      rmses.push(r.rmse!);
-      llSe += r.logLikelihoodStandardError! / R;
-      rmseSe += r.rmseStandardError! / R;
-    }
-    const sd = (xs: number[]): number => {
-      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-      return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-    };
-    expect(llSe / sd(lls)).toBeGreaterThan(0.85);
-    expect(llSe / sd(lls)).toBeLessThan(1.15);
-    expect(rmseSe / sd(rmses)).toBeGreaterThan(0.85);
-    expect(rmseSe / sd(rmses)).toBeLessThan(1.15);
+    const runs = Array.from({ length: 300 }, (_, k) => estimate(small, 512, { tau, seed: 100 + k }));
+    expectCalibrated(runs.map((r) => [r.meanLogLikelihood!, r.logLikelihoodStandardError!]), 'log-likelihood');
+    expectCalibrated(runs.map((r) => [r.rmse!, r.rmseStandardError!]), 'RMSE');
   });
 
   it('does not depend on how the samples are chunked', () => {
@@ -216,26 +211,9 @@ describe('Monte Carlo standard errors (batch means)', () => {
       est.update({ outputs: { z: { dtype: 'float64', data, dims: [T * N, C] } }, samples: T, rows: N, firstSample: 0 });
       return est.result();
     };
-    const R = 300;
-    const lls: number[] = [];
-    const briers: number[] = [];
-    let llSe = 0;
-    let brierSe = 0;
-    for (let k = 0; k < R; k++) {
-      const r = run(500 + k, 400);
-      lls.push(r.meanLogLikelihood!);
-      briers.push(r.brier!);
-      llSe += r.logLikelihoodStandardError! / R;
-      brierSe += r.brierStandardError! / R;
-    }
-    const sd = (xs: number[]): number => {
-      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-      return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-    };
-    expect(llSe / sd(lls)).toBeGreaterThan(0.85);
-    expect(llSe / sd(lls)).toBeLessThan(1.15);
-    expect(brierSe / sd(briers)).toBeGreaterThan(0.85);
-    expect(brierSe / sd(briers)).toBeLessThan(1.15);
+    const runs = Array.from({ length: 300 }, (_, k) => run(500 + k, 400));
+    expectCalibrated(runs.map((r) => [r.meanLogLikelihood!, r.logLikelihoodStandardError!]), 'NLL');
+    expectCalibrated(runs.map((r) => [r.brier!, r.brierStandardError!]), 'Brier');
     // effective samples: between 1 and T, and exactly T when every sample agrees
     const r = run(1, 400);
     for (const e of r.logLikelihoodEffectiveSamples!) expect(e > 1 && e <= 400).toBe(true);
