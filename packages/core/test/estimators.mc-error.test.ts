@@ -175,6 +175,16 @@ describe('Monte Carlo standard errors (batch means)', () => {
     expect(r.logLikelihoodEffectiveSamples![1]).toBeLessThan(10);
   });
 
+  it('skips the RMSE error (only) when the per-batch means would exceed 2^24 values', () => {
+    // 4096 batches × 5000 values = 20.5 M > 2^24: the log-likelihood's error needs only B·N.
+    const N = 5000;
+    const wide: Case = { mu: Array(N).fill(0), sigma: Array(N).fill(1), y: Array(N).fill(0.5) };
+    const r = estimate(wide, 8, { tau: 1, mcBatches: 4096, seed: 4 });
+    expect(r.rmseStandardError).toBeNull();
+    expect(r.logLikelihoodStandardError).toBeGreaterThan(0);
+    expect(estimate(wide, 8, { tau: 1, mcBatches: 2048, seed: 4 }).rmseStandardError).toBeGreaterThan(0);
+  });
+
   it('is null without targets, τ (log-likelihood only), batches or a second sample; bad mcBatches is E_CONFIG', () => {
     const one = (opts: object, T: number): RegressionResult => {
       const est = new RegressionEstimator({ output: 'y', ...opts });

@@ -4,6 +4,13 @@ import { StreamingLogSumExp } from './logsumexp.js';
 /** Default number of interleaved batches when Monte Carlo standard errors are on. */
 export const DEFAULT_MC_BATCHES = 32;
 
+/**
+ * The most per-batch mean values kept (B·N·D float64: 128 MiB). Beyond it the errors of
+ * statistics of the mean values (RMSE, Brier) are not computed — null — while the
+ * log-likelihood's, which needs only B·N, still is.
+ */
+export const MAX_BATCH_VALUES = 2 ** 24;
+
 /** Validates `mcBatches`: 0 (off) or an integer in [2, 4096]. */
 export function checkMcBatches(value: unknown, who: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || (value !== 0 && (value < 2 || value > 4096))) {
@@ -30,14 +37,14 @@ export function checkMcBatches(value: unknown, who: string): number {
  * Rows may share masks (mask scope 'sample'): the batches see whole samples, so the
  * correlation between rows is in the z_b and the error is not understated.
  *
- * Memory: B·N·(D + 1) float64 values (D values per row).
+ * Memory: B·N·(D + 1) float64 values (D values per row); B·N when B·N·D > {@link MAX_BATCH_VALUES}.
  */
 export class BatchMeans {
   readonly batches: number;
   private readonly rows: number;
   private readonly width: number;
   private readonly counts: Float64Array;
-  private readonly means: Float64Array;
+  private readonly means: Float64Array | null;
   private readonly lse: StreamingLogSumExp | null;
 
   constructor(batches: number, rows: number, width: number, withLogLikelihood: boolean) {
@@ -45,7 +52,7 @@ export class BatchMeans {
     this.rows = rows;
     this.width = width;
     this.counts = new Float64Array(batches);
-    this.means = new Float64Array(batches * rows * width);
+    this.means = batches * rows * width <= MAX_BATCH_VALUES ? new Float64Array(batches * rows * width) : null;
     this.lse = withLogLikelihood ? new StreamingLogSumExp(batches * rows) : null;
   }
 
@@ -58,8 +65,10 @@ export class BatchMeans {
 
   /** Value k (row-major over N·D) of the current sample of batch b. */
   addValue(b: number, k: number, x: number): void {
+    const means = this.means;
+    if (means === null) return;
     const j = b * this.rows * this.width + k;
-    this.means[j] += (x - this.means[j]) / this.counts[b];
+    means[j] += (x - means[j]) / this.counts[b];
   }
 
   /** −τ/2 ‖y − ŷ‖² of row i of the current sample of batch b. */
@@ -97,13 +106,18 @@ export class BatchMeans {
     });
   }
 
-  /** SE of f(mean values), given the all-sample means and the gradient ∂f/∂mean (N·D each). */
+  /**
+   * SE of f(mean values), given the all-sample means and the gradient ∂f/∂mean (N·D each);
+   * null when the per-batch means were too many to keep.
+   */
   linearError(mean: Float64Array, gradient: Float64Array): number | null {
+    const means = this.means;
+    if (means === null) return null;
     const K = this.rows * this.width;
     return this.combine((b) => {
       const off = b * K;
       let s = 0;
-      for (let k = 0; k < K; k++) s += gradient[k] * (this.means[off + k] - mean[k]);
+      for (let k = 0; k < K; k++) s += gradient[k] * (means[off + k] - mean[k]);
       return s;
     });
   }

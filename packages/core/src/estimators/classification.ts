@@ -27,7 +27,8 @@ export interface ClassificationEstimatorOptions {
   readonly outputs?: 'logits' | 'probabilities';
   /**
    * With labels: the number B of interleaved batches for the Monte Carlo standard errors of
-   * `meanLogLikelihood` and `brier` (batch means; memory B·N·(C+1) float64). Default 32; 0 = off.
+   * `meanLogLikelihood` and `brier` (batch means; memory B·N·(C+1) float64 — for B·N·C over
+   * 2^24 the Brier score's error is skipped, null). Default 32; 0 = off.
    */
   readonly mcBatches?: number;
 }

@@ -1,7 +1,7 @@
 export type { Chunk, Estimator } from './estimator.js';
 export type { TargetsInput, LabelsInput } from './input.js';
 export { StreamingLogSumExp } from './logsumexp.js';
-export { DEFAULT_MC_BATCHES } from './batch-means.js';
+export { DEFAULT_MC_BATCHES, MAX_BATCH_VALUES } from './batch-means.js';
 export {
   softmaxInto,
   softmaxEntropy,

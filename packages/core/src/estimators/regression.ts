@@ -23,8 +23,8 @@ export interface RegressionEstimatorOptions {
   readonly targets?: TargetsInput;
   /**
    * With targets: the number B of interleaved batches used for the Monte Carlo standard
-   * errors of `meanLogLikelihood` and `rmse` (batch means; memory B·N·(D+1) float64).
-   * Default 32; 0 turns them off.
+   * errors of `meanLogLikelihood` and `rmse` (batch means; memory B·N·(D+1) float64 — for
+   * B·N·D over 2^24 the RMSE's error is skipped, null). Default 32; 0 turns them off.
    */
   readonly mcBatches?: number;
 }
