@@ -12,6 +12,7 @@ import {
   uint32ToOpenUnit,
   type MaskRequest,
 } from '../src/sampling/index.js';
+import { bernoulliKernel, bernoulliThreshold } from '../src/sampling/bernoulli-wasm.js';
 import { expectMcuError } from '../../../test/helpers/check.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -439,5 +440,44 @@ describe('SeededSampler: performance', () => {
     expect(total).toBe(1000 * 4 * 512);
     console.info(`seeded sampler: 1000 samples × 4 sites × 512 elements in ${ms.toFixed(1)} ms`);
     expect(ms).toBeLessThan(1000);
+  });
+});
+
+describe('SeededSampler: the WebAssembly Bernoulli kernel', () => {
+  it('builds here (Node has WebAssembly) and gives the JavaScript path’s masks bit for bit', () => {
+    expect(bernoulliKernel()).not.toBeNull();
+    // widths around the 4-word block (partial last blocks of 1–3 words), rates incl. tiny and
+    // near 1, scaling none, both scopes, offsets, a seed above 2^32 (key word 1 ≠ 0), a site
+    // index > 0, and a request larger than one kernel call (1 Mi floats) for both chunkings.
+    const cases: [number[], number, 'inverted' | 'none', MaskScope, number, number, number][] = [
+      [[1], 0.5, 'inverted', 'sample', 3, 1, 0],
+      [[2], 0.1, 'inverted', 'point', 5, 4, 7],
+      [[3], 0.9, 'none', 'point', 2, 3, 11],
+      [[5], 1e-9, 'inverted', 'sample', 9, 1, 1],
+      [[7, 3], 0.25, 'inverted', 'point', 4, 6, 2],
+      [[512], 0.1, 'inverted', 'point', 3, 700, 5], // 1.07 Mi floats: split by samples
+      [[300_000], 0.3, 'none', 'point', 2, 5, 1], // rows longer than a quarter chunk: split by rows
+      [[4], 1 - 2 ** -40, 'inverted', 'sample', 6, 1, 3],
+    ];
+    for (const seed of [0, 1234567, 2 ** 40 + 5]) {
+      const fast = new SeededSampler({ seed });
+      const slow = new SeededSampler({ seed, wasm: false });
+      for (const [shape, rate, scaling, scope, count, rows, siteIndex] of cases) {
+        const s = site('x', 'bernoulli', rate, shape, { scaling });
+        const r: MaskRequest = { site: s, siteIndex, firstSample: 13, count, rows, scope, firstRow: 40 };
+        const a = fast.sample(r).data as Float32Array;
+        const b = slow.sample(r).data as Float32Array;
+        expect(bytesEqual(a, b), `seed ${seed}, shape [${shape}], p ${rate}, ${scope}`).toBe(true);
+      }
+    }
+  });
+
+  it('maps a word to "dropped" exactly when (w + ½)·2⁻³² < p', () => {
+    for (const p of [0.1, 0.5, 1 / 3, 2 ** -32, 0.999999]) {
+      const t = bernoulliThreshold(p);
+      for (const w of [t - 2, t - 1, t, t + 1].filter((x) => x >= 0 && x < 2 ** 32)) {
+        expect(w < t, `p ${p}, w ${w}`).toBe((w + 0.5) * 2 ** -32 < p);
+      }
+    }
   });
 });

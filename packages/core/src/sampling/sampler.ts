@@ -28,6 +28,11 @@ export interface Sampler {
 export interface SamplerOptions {
   /** Non-negative integer below 2^53. */
   readonly seed: number;
+  /**
+   * Bernoulli masks through the WebAssembly kernel where it runs (default true); false keeps
+   * the JavaScript path. Both give the same values.
+   */
+  readonly wasm?: boolean;
 }
 
 export type SamplerFactory = (options: SamplerOptions) => Sampler;

@@ -1,6 +1,7 @@
 import { McuError } from '../errors.js';
 import type { DropoutScaling, StochasticSite } from '../model.js';
 import { formatDims, sizeOf, type TensorData } from '../tensor.js';
+import { bernoulliKernel, bernoulliThreshold } from './bernoulli-wasm.js';
 import { philox4x32Fill, TWO_POW_M32 } from './philox.js';
 import type { MaskRequest, Sampler, SamplerFactory, SamplerOptions } from './sampler.js';
 
@@ -113,12 +114,14 @@ export class SeededSampler implements Sampler {
   readonly description: string;
   readonly #k0: number;
   readonly #k1: number;
+  readonly #useWasm: boolean;
 
   constructor(options: SamplerOptions) {
     const seed: unknown = (options as SamplerOptions | undefined)?.seed;
     [this.#k0, this.#k1] = seedToKey(seed);
     this.seed = seed as number;
     this.description = `philox4x32-10 (seed ${this.seed})`;
+    this.#useWasm = options.wasm ?? true;
   }
 
   sample(req: MaskRequest): TensorData {
@@ -181,6 +184,13 @@ export class SeededSampler implements Sampler {
   }
 
   #bernoulli(out: Float32Array, p: number, keep: number, m: number, rows: number, firstRow: number, firstSample: number, count: number, s: number): void {
+    // The WebAssembly kernel gives the same values (tested bit for bit); JS where it cannot run.
+    const threshold = bernoulliThreshold(p);
+    const wasm = this.#useWasm && threshold < TWO_POW_32 ? bernoulliKernel() : null;
+    if (wasm !== null) {
+      wasm.fill(out, m, rows, firstRow, firstSample, count, s, this.#k0, this.#k1, threshold, keep);
+      return;
+    }
     // u < p  ⇔  (w + 0.5)·2^−32 < p; compare on u exactly as specified.
     this.#walk(m, 1, rows, firstRow, firstSample, count, s, (w, o) => {
       for (let j = 0; j < m; j++) out[o + j] = (w[j]! + 0.5) * TWO_POW_M32 < p ? 0 : keep;
