@@ -18,6 +18,8 @@ export const SUPPORTED_LAYERS = [
   'Conv2D',
   'MaxPooling2D',
   'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
   'BatchNormalization',
   'Activation',
   'Dropout',
@@ -459,6 +461,12 @@ function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], 
         const poolSize = pair(layer, 'pool_size', 2);
         const strides = layer.config['strides'] === null || layer.config['strides'] === undefined ? poolSize : pair(layer, 'strides');
         net = { op: 'pool2d', name: layer.name, kind: layer.className === 'MaxPooling2D' ? 'max' : 'avg', poolSize, strides, padding: paddingOf(layer) };
+        break;
+      }
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D': {
+        channelsLast(layer, dims);
+        net = { op: 'globalpool', name: layer.name, kind: layer.className === 'GlobalMaxPooling2D' ? 'max' : 'avg', keepDims: layer.config['keepdims'] === true };
         break;
       }
       case 'BatchNormalization': {

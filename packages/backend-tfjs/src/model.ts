@@ -177,6 +177,11 @@ export class TfjsModel implements StochasticModel {
           dims = shapeAfter(layer, dims);
           break;
         }
+        case 'globalpool': {
+          h = layer.kind === 'max' ? tf.max(h, [1, 2], layer.keepDims) : tf.mean(h, [1, 2], layer.keepDims);
+          dims = shapeAfter(layer, dims);
+          break;
+        }
         case 'affine': {
           const { w, b } = c as Extract<Compiled, { w: Tensor }>;
           h = tf.add(tf.mul(h, w), b!);

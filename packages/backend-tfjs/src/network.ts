@@ -63,6 +63,8 @@ export type NetLayer =
       readonly strides: readonly [number, number];
       readonly padding: 'valid' | 'same';
     }
+  /** Mean or max over H and W of [H, W, C] rows: [C], or [1, 1, C] with keepDims. */
+  | { readonly op: 'globalpool'; readonly name: string; readonly kind: 'max' | 'avg'; readonly keepDims: boolean }
   /** x·scale + shift along the last axis (BatchNormalization in inference). */
   | { readonly op: 'affine'; readonly name: string; readonly scale: Float32Array; readonly shift: Float32Array }
   | { readonly op: 'activation'; readonly name: string; readonly activation: Activation }
@@ -110,6 +112,11 @@ export function shapeAfter(layer: NetLayer, dims: readonly number[]): number[] {
     case 'conv2d':
     case 'pool2d':
       return spatial(layer, dims);
+    case 'globalpool':
+      if (dims.length !== 3) {
+        throw new McuError('E_MODEL', `global pooling layer '${layer.name}' needs rows of dims [H, W, C], got [${dims.join(', ')}]`);
+      }
+      return layer.keepDims ? [1, 1, dims[2]!] : [dims[2]!];
     case 'affine':
       if (dims.at(-1) !== layer.scale.length) {
         throw new McuError('E_MODEL', `layer '${layer.name}' normalises ${layer.scale.length} channels but receives rows of dims [${dims.join(', ')}]`);

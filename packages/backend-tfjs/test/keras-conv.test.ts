@@ -117,6 +117,36 @@ describe('Keras conv nets on the tfjs backend', () => {
     }
   });
 
+  it.each(['GlobalAveragePooling2D', 'GlobalMaxPooling2D'] as const)('%s (and keepdims) matches tfjs-layers', async (cls) => {
+    const keras = tf.sequential();
+    keras.add(tf.layers.conv2d({ inputShape: [9, 7, 2], filters: 6, kernelSize: 3, activation: 'relu', name: 'c' }));
+    keras.add(cls === 'GlobalAveragePooling2D' ? tf.layers.globalAveragePooling2d({ name: 'g' }) : tf.layers.globalMaxPooling2d({ name: 'g' }));
+    keras.add(tf.layers.dropout({ rate: 0.2, name: 'd' }));
+    keras.add(tf.layers.dense({ units: 3, name: 'out' }));
+    const n = 4;
+    const x = Float32Array.from({ length: n * 9 * 7 * 2 }, (_, k) => Math.cos(k * 0.23));
+    const want = (keras.predict(tf.tensor4d(x, [n, 9, 7, 2])) as tf.Tensor).dataSync();
+    const dir = tempDir();
+    const path = await saveLayersModel(keras, dir);
+    keras.dispose();
+    const run = async (): Promise<Float32Array> => {
+      const model = await new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path });
+      try {
+        expect(model.sites.map((site) => site.maskShape)).toEqual([[6]]);
+        const ones = { d: { dtype: 'float32' as const, data: new Float32Array(6).fill(1), dims: [1, 1, 6] } };
+        return (await model.run({ [model.inputs[0]!.name]: { dtype: 'float32', data: x, dims: [n, 9, 7, 2] } }, ones, { samples: 1, scope: 'sample' }))['out']!.data as Float32Array;
+      } finally {
+        await model.dispose();
+      }
+    };
+    const scale = Math.max(...Array.from(want, Math.abs));
+    expect(maxDiff(await run(), want)).toBeLessThan(1e-5 * scale);
+    // keepdims: rows [1, 1, 6], flattened before the Dense — the same numbers
+    editLayer(path, 'g', (c) => (c['keepdims'] = true));
+    insertLayer(path, 'g', { class_name: 'Flatten', config: { name: 'flat' } });
+    expect(maxDiff(await run(), want)).toBeLessThan(1e-5 * scale);
+  });
+
   it('refuses what it cannot run, naming the layer: channels_first, groups, other padding, wrong kernel shape', async () => {
     const cases: [string, (c: Record<string, unknown>) => void, string, RegExp][] = [
       ['c1', (c) => (c['data_format'] = 'channels_first'), 'E_UNSUPPORTED', /Conv2D layer 'c1' uses data_format channels_first/],
