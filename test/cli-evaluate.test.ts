@@ -80,6 +80,14 @@ describe('mcu evaluate --data (regression, UCI yacht split 0 as a labelled CSV)'
     expect(quiet.stdout).toBe(loud.stdout);
   }, 60_000);
 
+  it('without τ: RMSE only, LL null, and a warning that says how to give τ', async () => {
+    const r = await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--samples', '200', '--format', 'json']);
+    const rep = json<EvaluateRegressionJson>(r.stdout);
+    expect(rep.rmse).toBeGreaterThan(0);
+    expect([rep.tau, rep.logLikelihood, rep.logLikelihoodMcError, rep.logLikelihoodMinEffectiveSamples]).toEqual([null, null, null, null]);
+    expect(r.stderr).toMatch(/^mcu: warning: no model precision τ, so no test log-likelihood: give --tau X, .*--fit-tau VALFILE\n$/);
+  }, 60_000);
+
   it('--format table: one aligned "key  value" line per field, integers as integers', async () => {
     const r = await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), '--samples', '500', '--format', 'table']);
     const lines = r.stdout.trimEnd().split('\n');

@@ -138,6 +138,11 @@ export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream;
         tau = await fittedTau(s, mcu, model, output.name);
         tauFitted = true;
       }
+      if (tau === undefined && !s.quiet) {
+        io.stderr.write(
+          'mcu: warning: no model precision τ, so no test log-likelihood: give --tau X, --weight-decay with --length-scale and --n-train (eq. 7), or --fit-tau VALFILE\n',
+        );
+      }
       const est = new RegressionEstimator({ output: output.name, targets: data.y, ...(tau !== undefined ? { tau } : {}) });
       const meta = await mcu.engine.run(model, data.feeds, {
         samples: s.samples, seed: s.seed, scope: s.maskScope, estimators: [est], onProgress: (e) => bar.update(e),
