@@ -67,8 +67,8 @@ export interface EvaluateReport {
   readonly logLikelihoodMcError?: number | null;
   /**
    * The smallest, over test rows, effective number of samples behind a row's log-likelihood
-   * ((Σ w)² / Σ w², w = exp(−τ/2 (y − ŷ)²)); below {@link LOW_EFFECTIVE_SAMPLES} that row's
-   * estimate rests on a handful of samples and `logLikelihoodMcError` understates the error.
+   * ((Σ w)² / Σ w², w = the row's likelihood under one sample); below min({@link LOW_EFFECTIVE_SAMPLES}, T/10)
+   * that row's estimate rests on a handful of samples and the Monte Carlo error understates it.
    */
   readonly logLikelihoodMinEffectiveSamples?: number | null;
   readonly logLikelihoodStandard?: number | null;
