@@ -1,5 +1,6 @@
 import type { Backend, LoadOptions, ModelSource, StochasticModel } from '@mcu/core';
-import { prepareModel } from './graph/prepare.js';
+import { countFlops } from './graph/flops.js';
+import { prepareModel, type PreparedModel } from './graph/prepare.js';
 import { encodeModel, type ModelProto } from './proto/index.js';
 import { parseOnnxOptions, type OnnxLoadOptions } from './options.js';
 import { providerError } from './runtime/provider-errors.js';
@@ -48,6 +49,14 @@ export abstract class OrtBackend implements Backend {
       sites: prepared.sites,
       layout: prepared.layout,
       warnings: prepared.warnings,
+      ...prefixShare(prepared),
     });
   }
+}
+
+/** The share of per-row FLOPs before the first site, when the count is complete (broadcast layout only). */
+function prefixShare(prepared: PreparedModel): { shareBeforeFirstSite?: number } {
+  if (prepared.layout !== 'broadcast') return {};
+  const flops = countFlops(prepared);
+  return flops.complete && flops.perRow > 0 ? { shareBeforeFirstSite: flops.shareBeforeFirstSite } : {};
 }

@@ -72,6 +72,13 @@ export interface StochasticModel {
   readonly executionProvider: string;
   /** Warnings found while preparing the model (inserted dropout, BatchNorm switched, …). */
   readonly warnings: readonly string[];
+  /**
+   * Share (0–1) of one row's forward-pass work that lies before the first site and so runs
+   * once per row per backend call, when the backend knows it. The engine sizes chunks by it:
+   * a large share is amortised by many samples per call; with little to amortise, calls are
+   * kept small enough for their activations to stay in cache.
+   */
+  readonly shareBeforeFirstSite?: number;
   run(feeds: NamedTensors, masks: NamedTensors, options: RunOptions): Promise<NamedTensors>;
   /** Safe to call more than once. */
   dispose(): Promise<void>;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { bytesPerSample, chunkSamplesFor } from '../src/engine/chunking.js';
 import { McEngine } from '../src/engine/engine.js';
 import { McuError } from '../src/errors.js';
 import { ClassificationEstimator, RegressionEstimator } from '../src/estimators/index.js';
@@ -134,6 +135,28 @@ describe('McEngine chunking, progress, cancellation, adaptive T', () => {
     const meta = await engine().run(model, input, { samples: 10, memoryBudgetBytes: 304 * 3, estimators: [] });
     expect(calls).toEqual([3, 3, 3, 1]);
     expect(meta.chunkSamples).toBe(3);
+  });
+
+  it('keeps calls cache-sized when the model has little work before its first site', async () => {
+    // A wide site: 4 rows × 262,144 units × 4 bytes = 4 MiB per sample. With the share before
+    // the first site unknown or ≥ 0.5, the budget decides (here all 6 samples in one call);
+    // below 0.5, one sample per call (4 MiB / 4 MiB).
+    const base = await load(spec);
+    const wide = (share?: number): StochasticModel =>
+      new Proxy(base, {
+        get(target, prop, receiver) {
+          if (prop === 'sites') return [{ ...target.sites[0]!, maskShape: [262_144] }];
+          if (prop === 'shareBeforeFirstSite') return share;
+          return Reflect.get(target, prop, receiver);
+        },
+      });
+    const budget = 1024 ** 3;
+    expect(chunkSamplesFor(wide(), 4, 'sample', budget, 6)).toBe(6);
+    expect(chunkSamplesFor(wide(0.9), 4, 'sample', budget, 6)).toBe(6);
+    expect(chunkSamplesFor(wide(0.01), 4, 'sample', budget, 6)).toBe(1);
+    expect(chunkSamplesFor(wide(0.01), 1, 'sample', budget, 6)).toBe(4); // 1 MiB per sample
+    // and the budget still caps it
+    expect(chunkSamplesFor(wide(0.01), 1, 'sample', bytesPerSample(wide(0.01), 1, 'sample') * 2, 6)).toBe(2);
   });
 
   it('reports progress after each chunk', async () => {

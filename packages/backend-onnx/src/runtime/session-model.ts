@@ -35,6 +35,8 @@ export interface SessionModelInit {
   /** 'broadcast': feeds [N, …]; 'sample-axis': the graph takes [S, N, …] and returns [S, N, …]. */
   readonly layout: 'broadcast' | 'sample-axis';
   readonly warnings: readonly string[];
+  /** From the FLOP count, when it is complete. */
+  readonly shareBeforeFirstSite?: number;
 }
 
 /** A prepared ONNX graph on one onnxruntime session, created once and reused for every chunk. */
@@ -45,6 +47,7 @@ export class SessionModel implements StochasticModel {
   readonly sites: readonly StochasticSite[];
   readonly warnings: readonly string[];
   readonly layout: 'broadcast' | 'sample-axis';
+  readonly shareBeforeFirstSite?: number;
   #session: InferenceSession | null;
   readonly #runtime: OrtRuntime;
 
@@ -54,6 +57,7 @@ export class SessionModel implements StochasticModel {
     this.outputs = init.outputs;
     this.sites = init.sites;
     this.layout = init.layout;
+    if (init.shareBeforeFirstSite !== undefined) this.shareBeforeFirstSite = init.shareBeforeFirstSite;
     this.warnings = warnings;
     this.#session = session;
     this.#runtime = init.runtime;

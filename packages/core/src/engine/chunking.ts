@@ -22,7 +22,19 @@ export function bytesPerSample(model: StochasticModel, rows: number, scope: Mask
   return Math.max(1, floats) * 4;
 }
 
-/** Samples per backend call so that one call stays within the memory budget (at least 1). */
+/** Per-call bytes of the widest site activation, when a model has little work before its first site. */
+export const CACHE_FRIENDLY_BYTES = 4 * 1024 * 1024;
+/** From this share of work before the first site on, calls are as large as the budget allows. */
+export const PREFIX_SHARE_FOR_BUDGET = 0.5;
+
+/**
+ * Samples per backend call: as many as the memory budget allows (at least 1), so that the
+ * work before the first site is done once for many samples. When the model says that work is
+ * small (`shareBeforeFirstSite` < 0.5: an MLP with dropout from its first layer on), there is
+ * nothing to amortise and large calls only push activations out of cache; the widest site
+ * activation of one call is then kept to about 4 MiB (measured on co2 4×512, 741 rows: 2
+ * samples per call 320 ms vs 14 per call 390 ms for T = 100).
+ */
 export function chunkSamplesFor(
   model: StochasticModel,
   rows: number,
@@ -34,5 +46,11 @@ export function chunkSamplesFor(
     throw new McuError('E_CONFIG', `memory budget must be a positive number of bytes, got ${budgetBytes}`);
   }
   const per = bytesPerSample(model, rows, scope);
-  return Math.max(1, Math.min(total, Math.floor(budgetBytes / per)));
+  let chunk = Math.max(1, Math.min(total, Math.floor(budgetBytes / per)));
+  const share = model.shareBeforeFirstSite;
+  if (share !== undefined && share < PREFIX_SHARE_FOR_BUDGET) {
+    const widest = Math.max(0, ...model.sites.map((s) => sizeOf(s.maskShape))) * rows * 4;
+    if (widest > 0) chunk = Math.min(chunk, Math.max(1, Math.floor(CACHE_FRIENDLY_BYTES / widest)));
+  }
+  return chunk;
 }
