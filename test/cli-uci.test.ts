@@ -1,7 +1,7 @@
 // Gal's UCI protocol end to end, as a user runs it: the BUILT CLI as a subprocess,
 //   mcu evaluate splitNN.onnx --uci DIR --split K --tau τ --samples 10000 --mask-scope point --seed 1
-// on all 80 split models of the PyTorch 1.13 port (test/fixtures/files/uci, copied from
-// ../shared/fixtures/uci), against PyTorch's own test log-likelihood and MC RMSE (T = 10,000,
+// on all 80 split models of the PyTorch 1.13 port (test/fixtures/files/uci: byte-exact copies,
+// provenance in test/fixtures/README.md), against PyTorch's own test log-likelihood and MC RMSE (T = 10,000,
 // per-point masks) and its standard-dropout RMSE. Needs `pnpm -r build` first.
 //
 // How close is close enough. PyTorch's numbers are themselves T = 10,000 Monte Carlo estimates,

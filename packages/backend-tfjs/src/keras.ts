@@ -318,9 +318,10 @@ function paddingOf(layer: KerasLayer): 'valid' | 'same' {
   return p;
 }
 
-function vector(w: WeightEntry, n: number, layer: KerasLayer): Float32Array {
+/** A layer's [n] parameter vector (`param`: bias, gamma, moving_mean, …), shape-checked. */
+function vector(w: WeightEntry, n: number, layer: KerasLayer, param: string): Float32Array {
   if (w.shape.length !== 1 || w.shape[0] !== n) {
-    throw new McuError('E_MODEL', `${layer.className} layer '${layer.name}' needs a [${n}] vector, but weight '${w.name}' has shape [${w.shape.join(', ')}]`);
+    throw new McuError('E_MODEL', `${layer.className} layer '${layer.name}' needs a [${n}] ${param}, but weight '${w.name}' has shape [${w.shape.join(', ')}]`);
   }
   return w.data;
 }
@@ -400,11 +401,7 @@ function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], 
         }
         let bias: Float32Array | null = null;
         if (layer.config['use_bias'] !== false) {
-          const b = nextWeight(layer, 'bias');
-          if (b.shape.length !== 1 || b.shape[0] !== units) {
-            throw new McuError('E_MODEL', `Dense layer '${layer.name}' needs a [${units}] bias, but weight '${b.name}' has shape [${b.shape.join(', ')}]`);
-          }
-          bias = b.data;
+          bias = vector(nextWeight(layer, 'bias'), units as number, layer, 'bias');
         }
         net = {
           op: 'dense',
@@ -435,7 +432,7 @@ function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], 
           throw new McuError('E_MODEL', `Conv2D layer '${layer.name}' needs a [${want.join(', ')}] kernel, but weight '${kernel.name}' has shape [${kernel.shape.join(', ')}]`);
         }
         let bias: Float32Array | null = null;
-        if (layer.config['use_bias'] !== false) bias = vector(nextWeight(layer, 'bias'), filters as number, layer);
+        if (layer.config['use_bias'] !== false) bias = vector(nextWeight(layer, 'bias'), filters as number, layer, 'bias');
         net = {
           op: 'conv2d',
           name: layer.name,
@@ -481,10 +478,10 @@ function compile(chain: readonly KerasLayer[], weights: readonly WeightEntry[], 
           throw new McuError('E_MODEL', `BatchNormalization layer '${layer.name}' has epsilon ${JSON.stringify(eps)}; expected a number ≥ 0`);
         }
         // Keras' order: gamma (if scale), beta (if center), moving_mean, moving_variance.
-        const gamma = layer.config['scale'] === false ? null : vector(nextWeight(layer, 'gamma'), c, layer);
-        const beta = layer.config['center'] === false ? null : vector(nextWeight(layer, 'beta'), c, layer);
-        const mean = vector(nextWeight(layer, 'moving_mean'), c, layer);
-        const variance = vector(nextWeight(layer, 'moving_variance'), c, layer);
+        const gamma = layer.config['scale'] === false ? null : vector(nextWeight(layer, 'gamma'), c, layer, 'gamma');
+        const beta = layer.config['center'] === false ? null : vector(nextWeight(layer, 'beta'), c, layer, 'beta');
+        const mean = vector(nextWeight(layer, 'moving_mean'), c, layer, 'moving_mean');
+        const variance = vector(nextWeight(layer, 'moving_variance'), c, layer, 'moving_variance');
         const scale = new Float32Array(c);
         const shift = new Float32Array(c);
         for (let k = 0; k < c; k++) {

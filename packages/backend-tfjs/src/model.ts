@@ -5,9 +5,9 @@ import { applyActivation, shapeAfter, type NetLayer, type NetworkSpec } from './
 import type { TfjsBackendName } from './options.js';
 import { exclusive, type Tf } from './runtime.js';
 
-/** A NetLayer with its weights uploaded to the backend (kept alive until dispose). */
 /** Layers with parameters hold them as tensors: dense / conv2d kernel and bias, affine scale and shift. */
 type Weighted = Extract<NetLayer, { op: 'dense' | 'conv2d' | 'affine' }>;
+/** A NetLayer with its weights uploaded to the backend (kept alive until dispose). */
 type Compiled =
   | { readonly layer: Weighted; readonly w: Tensor; readonly b: Tensor | null }
   | { readonly layer: Exclude<NetLayer, Weighted> };

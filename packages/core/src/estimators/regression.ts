@@ -154,8 +154,9 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
           }
         }
         if (lse !== null) {
-          lse.add(-halfTau * sq, i);
-          if (bm !== null) bm.addLogWeight(b, i, -halfTau * sq);
+          const logWeight = -halfTau * sq;
+          lse.add(logWeight, i);
+          if (bm !== null) bm.addLogWeight(b, i, logWeight);
         }
       }
     }
