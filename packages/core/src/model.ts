@@ -1,7 +1,19 @@
 import type { DType, NamedTensors } from './tensor.js';
 
-/** Bernoulli: dropout masks 0 or 1/(1−p). Gaussian: multiplicative noise N(1, p/(1−p)). */
-export type SiteKind = 'bernoulli' | 'gaussian';
+/**
+ * Bernoulli: dropout masks 0 or 1/(1−p). Gaussian: multiplicative noise N(1, p/(1−p)).
+ * Alpha: AlphaDropout of self-normalising (SELU) networks — masks are keep indicators 0 or 1
+ * and the backend computes a·(x·m + α′(1 − m)) + b exactly as PyTorch's nn.AlphaDropout
+ * (α′ = −1.7580993408473766, a = ((1 − p)(1 + p·α′²))^−½, b = −a·α′·p); the mask value −1 asks
+ * for the layer as in eval mode (the identity), which the deterministic pass uses.
+ */
+export type SiteKind = 'bernoulli' | 'gaussian' | 'alpha';
+
+/** The mask value that makes a site deterministic ("standard dropout", eq. 6's weight scaling). */
+export function deterministicMaskValue(site: Pick<StochasticSite, 'kind' | 'rate' | 'scaling'>): number {
+  if (site.kind === 'alpha') return -1;
+  return site.kind === 'bernoulli' && site.scaling === 'none' ? 1 - site.rate : 1;
+}
 
 /**
  * `sample` (default): one mask per MC sample, shared by every input row — the paper's W_t,
@@ -32,6 +44,19 @@ export interface StochasticSite {
   readonly scaling?: DropoutScaling;
   /** Where the site came from, for inspect output (e.g. op `Dropout`, opset 13, node name). */
   readonly origin?: { readonly op?: string; readonly opset?: number; readonly node?: string };
+  /**
+   * Where the rows are in the site's tensor, when not simply its leading axis: the tensor's axis
+   * `axis` holds N·factor entries, row-major (row i owns entries i·factor … i·factor + factor − 1),
+   * e.g. attention weights [N·heads, L, L] (axis 0, factor = heads) or a sequence-first
+   * activation [L, N, E] (axis 1). The mask of one row is then [factor, ...the other dims]
+   * (factor left out when 1). For inspect output; the backend applies it.
+   */
+  readonly rowLayout?: { readonly axis: number; readonly factor: number };
+  /**
+   * The per-row mask shape with named dims taken from the inputs (e.g. [4, 'seq', 'seq']), when
+   * it depends on them; `maskShape` is then only valid for the feeds given to `sitesFor`.
+   */
+  readonly dims?: readonly (number | string)[];
 }
 
 /** Dims use -1 (or a symbolic name) for a dimension that is free, such as the batch axis. */
@@ -80,8 +105,33 @@ export interface StochasticModel {
    */
   readonly shareBeforeFirstSite?: number;
   run(feeds: NamedTensors, masks: NamedTensors, options: RunOptions): Promise<NamedTensors>;
+  /**
+   * Models whose mask shapes depend on the inputs' non-batch dims (a sequence length): the
+   * concrete sites for these feeds (same names, kinds and order as `sites`). Absent: `sites`
+   * are concrete for every input.
+   */
+  sitesFor?(feeds: NamedTensors): readonly StochasticSite[];
+  /** A stable identity of the prepared model (e.g. sha256 of its bytes and options), for caches. */
+  readonly hash?: string;
+  /**
+   * After a failed self-check (samples or rows mix): the first operation where they do, when the
+   * backend can tell (e.g. "node '/attn/Reshape_3' (Reshape)"). Given the joint run and each
+   * sample-row pair run alone, as the self-check made them.
+   */
+  locateMixing?(check: MixingProbe): Promise<string | undefined>;
   /** Safe to call more than once. */
   dispose(): Promise<void>;
+}
+
+/** The runs of a failed self-check, handed to {@link StochasticModel.locateMixing}. */
+export interface MixingProbe {
+  /** The joint run: R rows × S samples, point scope (outputs have S·R rows, sample-major). */
+  readonly feeds: NamedTensors;
+  readonly masks: NamedTensors;
+  readonly samples: number;
+  readonly rows: number;
+  /** Sample t, row i alone: one row, one sample. */
+  readonly singles: readonly { readonly sample: number; readonly row: number; readonly feeds: NamedTensors; readonly masks: NamedTensors }[];
 }
 
 /** A model given as bytes, a path, or (for the reference backend) a parsed object. */

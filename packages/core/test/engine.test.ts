@@ -132,7 +132,7 @@ describe('McEngine chunking, progress, cancellation, adaptive T', () => {
   it('runs ONE backend call per chunk, sized to the memory budget', async () => {
     const { model, calls } = spy(await load(spec));
     // Per sample (scope sample, N = 4): mask 8 + activations 2·4·8 + output 4 = 76 floats = 304 bytes.
-    const meta = await engine().run(model, input, { samples: 10, memoryBudgetBytes: 304 * 3, estimators: [] });
+    const meta = await engine().run(model, input, { samples: 10, memoryBudgetBytes: 304 * 3, estimators: [], selfCheck: false });
     expect(calls).toEqual([3, 3, 3, 1]);
     expect(meta.chunkSamples).toBe(3);
   });

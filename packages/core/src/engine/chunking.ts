@@ -1,4 +1,4 @@
-import type { MaskScope, StochasticModel } from '../model.js';
+import type { MaskScope, StochasticModel, StochasticSite } from '../model.js';
 import { McuError } from '../errors.js';
 import { sizeOf } from '../tensor.js';
 
@@ -8,9 +8,9 @@ import { sizeOf } from '../tensor.js';
  * counted twice (input and product), and its outputs — all float32. A conservative
  * heuristic: backends hold other intermediates too, so the budget is a target, not a bound.
  */
-export function bytesPerSample(model: StochasticModel, rows: number, scope: MaskScope): number {
+export function bytesPerSample(model: StochasticModel, rows: number, scope: MaskScope, sites: readonly StochasticSite[] = model.sites): number {
   let floats = 0;
-  for (const site of model.sites) {
+  for (const site of sites) {
     const perRow = sizeOf(site.maskShape);
     floats += (scope === 'point' ? rows : 1) * perRow; // the mask itself
     floats += 2 * rows * perRow; // activation in and out of the site
@@ -41,15 +41,16 @@ export function chunkSamplesFor(
   scope: MaskScope,
   budgetBytes: number,
   total: number,
+  sites: readonly StochasticSite[] = model.sites,
 ): number {
   if (!(budgetBytes > 0)) {
     throw new McuError('E_CONFIG', `memory budget must be a positive number of bytes, got ${budgetBytes}`);
   }
-  const per = bytesPerSample(model, rows, scope);
+  const per = bytesPerSample(model, rows, scope, sites);
   let chunk = Math.max(1, Math.min(total, Math.floor(budgetBytes / per)));
   const share = model.shareBeforeFirstSite;
   if (share !== undefined && share < PREFIX_SHARE_FOR_BUDGET) {
-    const widest = Math.max(0, ...model.sites.map((s) => sizeOf(s.maskShape))) * rows * 4;
+    const widest = Math.max(0, ...sites.map((s) => sizeOf(s.maskShape))) * rows * 4;
     if (widest > 0) chunk = Math.min(chunk, Math.max(1, Math.floor(CACHE_FRIENDLY_BYTES / widest)));
   }
   return chunk;

@@ -1,12 +1,13 @@
 import { inject, injectable } from 'inversify';
 import { describeError, isMcuError, McuError } from '../errors.js';
 import type { Estimator } from '../estimators/estimator.js';
-import type { MaskScope, StochasticModel } from '../model.js';
+import { deterministicMaskValue, type MaskScope, type StochasticModel, type StochasticSite } from '../model.js';
 import type { Sampler, SamplerFactory } from '../sampling/sampler.js';
 import { sizeOf, type NamedTensors, type TensorData } from '../tensor.js';
 import { TOKENS } from '../tokens.js';
 import { DEFAULT_MEMORY_BUDGET_BYTES, type McuConfig } from '../di/config.js';
 import { chunkSamplesFor } from './chunking.js';
+import { selfCheck, type SelfCheckReport } from './self-check.js';
 
 export interface ProgressEvent {
   readonly samplesDone: number;
@@ -32,6 +33,12 @@ export interface McRunOptions {
   readonly tolerance?: number;
   /** Adaptive T never stops before this many samples (default 10). */
   readonly minSamples?: number;
+  /**
+   * Before the first real run, check that samples and rows do not mix in the model (see
+   * self-check.ts; cached per prepared model and input shapes). Default true; false only for
+   * tests of the check itself or a caller that ran it already.
+   */
+  readonly selfCheck?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: ProgressEvent) => void;
   readonly estimators: readonly Estimator<unknown>[];
@@ -52,7 +59,21 @@ export interface RunMeta {
   readonly tolerance: number | null;
   readonly converged: boolean | null;
   readonly maxStandardError: number | null;
+  /** The self-check's result (null when it was switched off). */
+  readonly selfCheck: SelfCheckReport | null;
 }
+
+/** The model's sites for these feeds (concrete mask shapes for input-dependent sites). */
+export function sitesFor(model: StochasticModel, feeds: NamedTensors): readonly StochasticSite[] {
+  const sites = model.sitesFor ? model.sitesFor(feeds) : model.sites;
+  if (sites.length !== model.sites.length || sites.some((s, k) => s.name !== model.sites[k]!.name)) {
+    throw new McuError('E_INTERNAL', `backend '${model.backend}' resolved sites that do not match its model's sites`);
+  }
+  return sites;
+}
+
+/** With a tolerance, the stopping rule is checked at least every ⌈T/8⌉ samples (a chunk holding all of T would make it inert). */
+export const TOLERANCE_CHECKS = 8;
 
 function rowsOf(model: StochasticModel, feeds: NamedTensors): number {
   let rows: number | undefined;
@@ -67,6 +88,12 @@ function rowsOf(model: StochasticModel, feeds: NamedTensors): number {
     const n = t.dims[0];
     if (n === undefined || t.dims.length === 0) {
       throw new McuError('E_INPUT', `input '${spec.name}' needs a leading batch axis, got dims [${t.dims.join(', ')}]`);
+    }
+    // Checked here too (backends check again), so that a wrong input is named as given, before any run.
+    const fixedOk = t.dims.length === spec.dims.length && spec.dims.every((d, k) => k === 0 || typeof d !== 'number' || d < 0 || d === t.dims[k]);
+    if (!fixedOk) {
+      const shown = spec.dims.map((d, k) => (k === 0 ? 'N' : typeof d === 'number' && d >= 0 ? d : String(d)));
+      throw new McuError('E_INPUT', `input '${spec.name}' expects dims [${shown.join(', ')}], got [${t.dims.join(', ')}]`);
     }
     if (rows !== undefined && n !== rows) {
       throw new McuError('E_INPUT', `all inputs need the same number of rows; '${spec.name}' has ${n}, another has ${rows}`);
@@ -113,13 +140,18 @@ export class McEngine {
     const scope = options.scope ?? 'sample';
     const seed = options.seed ?? 0;
     const rows = rowsOf(model, feeds);
+    const sites = sitesFor(model, feeds);
     const sampler = options.sampler ?? this.samplerFactory({ seed });
     const budget = options.memoryBudgetBytes ?? this.config.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
-    let chunk = options.chunkSamples ?? chunkSamplesFor(model, rows, scope, budget, total);
+    let chunk = options.chunkSamples ?? chunkSamplesFor(model, rows, scope, budget, total, sites);
     if (!Number.isInteger(chunk) || chunk < 1) {
       throw new McuError('E_CONFIG', `samples per chunk must be an integer ≥ 1, got ${chunk}`);
     }
     chunk = Math.min(chunk, total);
+    if (options.tolerance !== undefined && options.chunkSamples === undefined) {
+      chunk = Math.min(chunk, Math.max(1, Math.ceil(total / TOLERANCE_CHECKS)));
+    }
+    const check = options.selfCheck === false ? null : await this.#selfCheck(model, feeds, sites);
     const minSamples = Math.max(2, options.minSamples ?? 10);
 
     let done = 0;
@@ -133,7 +165,7 @@ export class McEngine {
       }
       const count = Math.min(chunk, total - done);
       const masks: Record<string, TensorData> = {};
-      model.sites.forEach((site, siteIndex) => {
+      sites.forEach((site, siteIndex) => {
         masks[site.name] = sampler.sample({ site, siteIndex, firstSample: done, count, rows, scope, firstRow: options.firstRow ?? 0 });
       });
       let outputs: NamedTensors;
@@ -165,7 +197,7 @@ export class McEngine {
       scope,
       chunkSamples: chunk,
       rows,
-      sites: model.sites.map((s) => ({
+      sites: sites.map((s) => ({
         name: s.name,
         kind: s.kind,
         rate: s.rate,
@@ -175,21 +207,34 @@ export class McEngine {
       tolerance: options.tolerance ?? null,
       converged,
       maxStandardError: maxSe,
+      selfCheck: check,
     };
+  }
+
+  async #selfCheck(model: StochasticModel, feeds: NamedTensors, sites: readonly StochasticSite[]): Promise<SelfCheckReport> {
+    try {
+      return await selfCheck(model, feeds, sites);
+    } catch (e) {
+      if (isMcuError(e)) throw e;
+      throw new McuError('E_RUNTIME', `backend '${model.backend}' failed in the self-check run: ${describeError(e)}`, { cause: e });
+    }
+  }
+
+  /** The self-check alone (e.g. for `inspect`): see self-check.ts. */
+  async check(model: StochasticModel, feeds: NamedTensors): Promise<SelfCheckReport> {
+    rowsOf(model, feeds);
+    return this.#selfCheck(model, feeds, sitesFor(model, feeds));
   }
 
   /**
    * The "standard dropout" pass: one deterministic run with every mask at its mean — 1 for
    * inverted dropout and Gaussian noise, 1 − p for dropout trained without inverted scaling
-   * (Caffe's test-time rule). Outputs have leading axis N.
+   * (Caffe's test-time rule), eval mode for AlphaDropout. Outputs have leading axis N.
    */
   async deterministic(model: StochasticModel, feeds: NamedTensors): Promise<NamedTensors> {
     rowsOf(model, feeds);
     const masks: Record<string, TensorData> = {};
-    for (const site of model.sites) {
-      const mean = site.kind === 'bernoulli' && site.scaling === 'none' ? 1 - site.rate : 1;
-      masks[site.name] = filled([1, 1, ...site.maskShape], mean);
-    }
+    for (const site of sitesFor(model, feeds)) masks[site.name] = filled([1, 1, ...site.maskShape], deterministicMaskValue(site));
     return model.run(feeds, masks, { samples: 1, scope: 'sample' });
   }
 }

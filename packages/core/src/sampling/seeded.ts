@@ -43,10 +43,10 @@ export function seedToKey(seed: unknown): [number, number] {
  */
 export function validateSite(site: StochasticSite): void {
   const name = typeof site?.name === 'string' ? site.name : describeValue(site?.name);
-  if (site.kind !== 'bernoulli' && site.kind !== 'gaussian') {
+  if (site.kind !== 'bernoulli' && site.kind !== 'gaussian' && site.kind !== 'alpha') {
     throw new McuError(
       'E_SITE',
-      `site "${name}": kind must be "bernoulli" or "gaussian", got ${describeValue(site.kind)}`,
+      `site "${name}": kind must be "bernoulli", "gaussian" or "alpha", got ${describeValue(site.kind)}`,
     );
   }
   const p = site.rate;
@@ -106,6 +106,7 @@ export function keepValue(rate: number, scaling: DropoutScaling | undefined): nu
  * `point`-scope mask of (t, row 0).
  *
  * - Bernoulli: u = (w + 0.5)/2^32; mask = u < p ? 0 : keep (keep = 1/(1−p), or 1 for `none`).
+ * - Alpha: the same draw with keep = 1 (keep indicators; the backend applies the affine correction).
  * - Gaussian: mask = 1 + σz, σ² = p/(1−p), z = sqrt(−2 ln u1)·cos(2π u2) from the word pair.
  * - rate 0: all ones.
  */
@@ -151,8 +152,10 @@ export class SeededSampler implements Sampler {
       out.fill(1);
       return { dtype: 'float32', data: out, dims };
     }
-    if (site.kind === 'bernoulli') this.#bernoulli(out, p, keepValue(p, site.scaling), m, rows, firstRow, firstSample, count, siteIndex);
-    else this.#gaussian(out, Math.sqrt(p / (1 - p)), m, rows, firstRow, firstSample, count, siteIndex);
+    // Alpha sites take keep indicators {0, 1}: the backend applies AlphaDropout's affine correction.
+    if (site.kind === 'bernoulli' || site.kind === 'alpha') {
+      this.#bernoulli(out, p, site.kind === 'alpha' ? 1 : keepValue(p, site.scaling), m, rows, firstRow, firstSample, count, siteIndex);
+    } else this.#gaussian(out, Math.sqrt(p / (1 - p)), m, rows, firstRow, firstSample, count, siteIndex);
     return { dtype: 'float32', data: out, dims };
   }
 
