@@ -2,28 +2,35 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendInfo, ModelSource } from '@mcu/core';
 import { McuError } from '@mcu/core';
-import { inlineExternalData, loadModelFile } from './graph/external.js';
+import { checkExternalData, inlineExternalData, loadModelFile, readModelFile } from './graph/external.js';
 import { decodeModel, encodeModel } from './proto/index.js';
 import { OnnxWebBackend } from './backend-web.js';
-import { OrtBackend } from './ort-backend.js';
+import { OrtBackend, type SourceModel } from './ort-backend.js';
 import type { ModelProto } from './proto/index.js';
 import { providerError } from './runtime/provider-errors.js';
 import { checkNodeProvider, NODE_PROVIDERS } from './runtime/providers.js';
 import type { OrtRuntime } from './runtime/session-model.js';
 
-/** Node: paths (with external data beside them), bytes (external data relative to `baseDir`), objects. */
-async function readNodeSource(source: ModelSource): Promise<ModelProto> {
+/**
+ * Node: paths (with external data beside them), bytes (external data relative to `baseDir`),
+ * objects. External data is checked, not read: onnxruntime reads it from the model's folder,
+ * so a model whose weights exceed protobuf's 2 GiB limit loads too.
+ */
+async function readNodeSource(source: ModelSource): Promise<SourceModel> {
   switch (source.kind) {
-    case 'path':
-      return loadModelFile(source.path);
+    case 'path': {
+      const f = await readModelFile(source.path);
+      return { model: f.model, ...(f.externalFolder !== undefined ? { externalFolder: f.externalFolder } : {}) };
+    }
     case 'bytes': {
       const model = decodeModel(source.bytes);
-      // External data (weights in a side file) is read relative to the folder the caller names.
-      await inlineExternalData(model, source.baseDir, 'model');
-      return model;
+      const ext = await checkExternalData(model, source.baseDir, 'model');
+      return { model, ...(ext.folder !== undefined ? { externalFolder: ext.folder } : {}) };
     }
-    case 'object':
-      return source.value as ModelProto;
+    case 'object': {
+      const model = source.value as ModelProto;
+      return { model };
+    }
   }
 }
 
@@ -44,7 +51,7 @@ export class OnnxNodeBackend extends OrtBackend {
     checkNodeProvider(ep);
   }
 
-  protected readSource(source: ModelSource): Promise<ModelProto> {
+  protected readSource(source: ModelSource): Promise<SourceModel> {
     return readNodeSource(source);
   }
 
@@ -108,10 +115,20 @@ async function probeWebGpu(runtime: OrtRuntime): Promise<void> {
   }
 }
 
-/** onnxruntime-web in Node: the browser backend, plus model files and their external data. */
+/** onnxruntime-web in Node: the browser backend, plus model files and their external data (inlined: the wasm runtime takes one buffer). */
 export class OnnxWebNodeBackend extends OnnxWebBackend {
-  protected override readSource(source: ModelSource): Promise<ModelProto> {
-    return readNodeSource(source);
+  protected override async readSource(source: ModelSource): Promise<ModelProto> {
+    switch (source.kind) {
+      case 'path':
+        return loadModelFile(source.path);
+      case 'bytes': {
+        const model = decodeModel(source.bytes);
+        await inlineExternalData(model, source.baseDir, 'model');
+        return model;
+      }
+      case 'object':
+        return source.value as ModelProto;
+    }
   }
 }
 

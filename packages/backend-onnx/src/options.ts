@@ -13,8 +13,10 @@ export interface OnnxLoadOptions {
   /** Models that already take masks: input name → rate. */
   readonly maskInputs?: Readonly<Record<string, number>>;
   /** Eval exports without Dropout: insert sites before these weight layers (skipping the first). */
-  readonly insertDropout?: { readonly rate: number; readonly before: readonly string[] };
+  readonly insertDropout?: { readonly rate: number; readonly before: readonly string[]; readonly spatial?: boolean };
   readonly scaling?: DropoutScaling;
+  /** 'auto' (default), 'broadcast' or 'tiled' — see PrepareOptions.rewrite. */
+  readonly rewrite?: 'auto' | 'broadcast' | 'tiled';
 }
 
 const KNOWN = new Set([
@@ -25,6 +27,7 @@ const KNOWN = new Set([
   'maskInputs',
   'insertDropout',
   'scaling',
+  'rewrite',
 ]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -67,10 +70,20 @@ export function parseOnnxOptions(raw: LoadOptions | undefined): OnnxLoadOptions 
     if (!isRecord(insert) || typeof insert['rate'] !== 'number' || !((insert['rate'] as number) >= 0 && (insert['rate'] as number) < 1)) {
       throw new McuError('E_CONFIG', `onnx option 'insertDropout' needs a rate p in [0, 1), got ${JSON.stringify(insert)}`);
     }
+    for (const k of Object.keys(insert)) {
+      if (!['rate', 'before', 'spatial'].includes(k)) throw new McuError('E_CONFIG', `unknown onnx option 'insertDropout.${k}'; known: rate, before, spatial`);
+    }
+    if (insert['spatial'] !== undefined && typeof insert['spatial'] !== 'boolean') {
+      throw new McuError('E_CONFIG', `onnx option 'insertDropout.spatial' must be true or false, got ${JSON.stringify(insert['spatial'])}`);
+    }
     const before = insert['before'] ?? ['Gemm', 'MatMul', 'Conv'];
     if (!Array.isArray(before) || before.length === 0 || !before.every((b) => ['Gemm', 'MatMul', 'Conv'].includes(b as string))) {
       throw new McuError('E_CONFIG', `onnx option 'insertDropout.before' must list Gemm, MatMul and/or Conv, got ${JSON.stringify(before)}`);
     }
+  }
+  const rewrite = o['rewrite'];
+  if (rewrite !== undefined && rewrite !== 'auto' && rewrite !== 'broadcast' && rewrite !== 'tiled') {
+    throw new McuError('E_CONFIG', `onnx option 'rewrite' must be 'auto', 'broadcast' or 'tiled', got ${JSON.stringify(rewrite)}`);
   }
   const scaling = o['scaling'];
   if (scaling !== undefined && scaling !== 'inverted' && scaling !== 'none') {
@@ -85,8 +98,15 @@ export function parseOnnxOptions(raw: LoadOptions | undefined): OnnxLoadOptions 
     ...(rates ? { rates } : {}),
     ...(maskInputs ? { maskInputs } : {}),
     ...(insert !== undefined
-      ? { insertDropout: { rate: (insert as { rate: number }).rate, before: ((insert as { before?: string[] }).before ?? ['Gemm', 'MatMul', 'Conv']) } }
+      ? {
+          insertDropout: {
+            rate: (insert as { rate: number }).rate,
+            before: (insert as { before?: string[] }).before ?? ['Gemm', 'MatMul', 'Conv'],
+            ...((insert as { spatial?: boolean }).spatial ? { spatial: true } : {}),
+          },
+        }
       : {}),
     ...(scaling !== undefined ? { scaling: scaling as DropoutScaling } : {}),
+    ...(rewrite !== undefined ? { rewrite: rewrite as 'auto' | 'broadcast' | 'tiled' } : {}),
   };
 }

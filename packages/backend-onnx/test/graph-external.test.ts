@@ -132,3 +132,57 @@ describe('model file errors', () => {
     await expectMcuRejection(loadModelFile(join(dir, 'x.onnx')), 'E_MODEL', /x\.onnx/);
   });
 });
+
+describe('external data kept in its file (models over protobuf’s 2 GiB)', () => {
+  test('the onnx backend reads it from the model folder: same numbers as inlined, from any working directory', async () => {
+    const { createMcu } = await import('@mcu/core');
+    const { onnxModule } = await import('../src/module.js');
+    const { readModelFile } = await import('../src/graph/external.js');
+    const f = await readModelFile(fixturePath(REL));
+    expect(f.externalFolder).toBe(dirname(fixturePath(REL)));
+    expect(f.externalBytes).toBeGreaterThan(1_000_000n);
+    expect(hasExternalData(f.model)).toBe(true); // checked, not read
+    const mcu = createMcu({ backends: ['onnx'], modules: [onnxModule], backendOptions: { onnx: { insertDropout: { rate: 0.5, before: ['Gemm', 'MatMul'] } } } });
+    const cwd = process.cwd();
+    process.chdir(tmpdir());
+    try {
+      const kept = await mcu.load({ kind: 'path', path: fixturePath(REL) });
+      const prepared = (kept as unknown as { prepared: { model: ModelProto } }).prepared.model;
+      expect(hasExternalData(prepared)).toBe(true);
+      const inlined = await mcu.load({ kind: 'object', value: await loadModelFile(fixturePath(REL)) });
+      const feeds = { image: { dtype: 'float32' as const, data: Float32Array.from({ length: 3 * 784 }, (_, i) => (i % 97) / 97), dims: [3, 1, 28, 28] } };
+      const masks = Object.fromEntries(kept.sites.map((s) => [s.name, { dtype: 'float32' as const, data: Float32Array.from({ length: 2 * 3 * s.maskShape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 3 === 0 ? 0 : 2)), dims: [2, 3, ...s.maskShape] }]));
+      const a = await kept.run(feeds, masks, { samples: 2, scope: 'point' });
+      const b = await inlined.run(feeds, masks, { samples: 2, scope: 'point' });
+      expect(Array.from(a.logits!.data as Float32Array)).toEqual(Array.from(b.logits!.data as Float32Array));
+      await kept.dispose();
+      await inlined.dispose();
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  test('a tensor too large for one protobuf is checked without reading it, and inlining it is refused', async () => {
+    const { readModelFile } = await import('../src/graph/external.js');
+    const { truncateSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'mcu-ext-big-'));
+    // 1 × 2^29 float32 = 2 GiB of (sparse) external data
+    const big: ModelProto = {
+      ir_version: 8n,
+      opset_import: [{ domain: '', version: 13n }],
+      graph: {
+        name: 'g',
+        node: [{ op_type: 'Gather', input: ['W', 'i'], output: ['y'] }],
+        initializer: [{ name: 'W', data_type: 1, dims: [1n, 536870912n], data_location: 1, external_data: [{ key: 'location', value: 'w.bin' }, { key: 'offset', value: '0' }, { key: 'length', value: String(2 ** 31) }] }],
+        input: [{ name: 'i', type: { tensor_type: { elem_type: 7, shape: { dim: [{ dim_param: 'N' }] } } } }],
+        output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
+      },
+    };
+    writeFileSync(join(dir, 'big.onnx'), encodeModel(big));
+    writeFileSync(join(dir, 'w.bin'), '');
+    truncateSync(join(dir, 'w.bin'), 2 ** 31);
+    const f = await readModelFile(join(dir, 'big.onnx'));
+    expect(f.externalBytes).toBe(2n ** 31n);
+    await expectMcuRejection(loadModelFile(join(dir, 'big.onnx')), 'E_UNSUPPORTED', /more than one ONNX protobuf can hold/);
+  });
+});

@@ -9,6 +9,7 @@ import { prepareModel, type PrepareOptions } from '../src/graph/prepare.js';
 import { inspectModel } from '../src/graph/inspect.js';
 import { countFlops } from '../src/graph/flops.js';
 import { expectMcuError } from '../../../test/helpers/check.js';
+import { f32, vi } from './builders.js';
 
 const load = (rel: string) => decodeModel(fixtureBytes(rel), rel);
 
@@ -23,15 +24,6 @@ async function run(model: ModelProto, feeds: Record<string, ort.Tensor>): Promis
 
 const ones = (n: number) => new Float32Array(n).fill(1);
 
-function f32(name: string, dims: number[], data: ArrayLike<number>): TensorProto {
-  return { name, data_type: 1, dims: dims.map(BigInt), float_data: Array.from(data) };
-}
-function vi(name: string, dims: (number | string)[], elem = 1): ValueInfoProto {
-  return {
-    name,
-    type: { tensor_type: { elem_type: elem, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: BigInt(d) } : { dim_param: d })) } } },
-  };
-}
 function graphModel(opset: number, nodes: NodeProto[], inits: TensorProto[], inputs: ValueInfoProto[], outputs: ValueInfoProto[], ir = 7n): ModelProto {
   return { ir_version: ir, opset_import: [{ domain: '', version: BigInt(opset) }], graph: { name: 'g', node: nodes, initializer: inits, input: inputs, output: outputs } };
 }

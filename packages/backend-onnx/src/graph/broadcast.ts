@@ -21,12 +21,25 @@ import { DataType } from '../proto/enums.js';
 import type { GraphProto, NodeProto } from '../proto/types.js';
 import { ConstantTable } from './constants.js';
 import { Emitter } from './emit.js';
-import { attrInt, attrInts, isDefaultDomain, type Namer, nodeLabel, outerScopeInputs } from './proto-util.js';
+import { attrFloats, attrInt, attrInts, attrString, isDefaultDomain, type Namer, nodeLabel, outerScopeInputs } from './proto-util.js';
+import { emitSiteProduct, finishRewrite, plansByNode, SAMPLE_ROWS_DIM } from './site-construct.js';
 import type { SitePlan } from './sites.js';
 import type { ValueShape } from './shapes.js';
-import { tensorBigints } from './tensor-values.js';
+import { tensorBigints, tensorNumbers } from './tensor-values.js';
 
-export const SAMPLE_ROWS_DIM = 'mcu_samples_x_rows';
+export { SAMPLE_ROWS_DIM };
+
+/**
+ * The broadcast layout cannot keep rows on the leading axis through this graph (a transpose of
+ * the rows, a shape read before the first site, a reshape that merges rows): prepare falls back
+ * to the 'tiled' layout, which runs the whole graph on S·N rows.
+ */
+export class LayoutRefusal extends McuError {
+  readonly layout = true;
+  constructor(message: string) {
+    super('E_UNSUPPORTED', message);
+  }
+}
 
 type Kind = 'const' | 'data' | 'meta';
 /** Whether a tensor has the S·N leading axis (data) or was computed from such (meta). */
@@ -106,40 +119,18 @@ export function rewriteBroadcast(
     if (st.kind !== 'data') {
       throw new McuError('E_UNSUPPORTED', `${what}: site ${index + 1} (${p.origin.op} '${p.origin.node}') multiplies '${h}', which is not computed from the model's data inputs`);
     }
+    if (p.rowAxis !== 0) {
+      throw new LayoutRefusal(`${what}: site ${index + 1} (${p.origin.op} '${p.origin.node}') holds its rows on axis ${p.rowAxis} of '${h}'`);
+    }
+    const s = samples();
     em.prefix = `mcu/site${index + 1}`;
-    let mask = maskOf.get(p)!;
-    if (p.elem !== undefined && p.elem !== DataType.FLOAT) mask = em.cast(mask, p.elem);
-    let prod: string;
-    let flatShape: string;
-    if (!st.expanded) {
-      const hU = em.unsqueeze0(h);
-      prod = em.mul(hU, mask);
-      flatShape = em.concat([em.constInt64([-1n], 'minus1'), em.slice1d(em.shape(h), 1n)]);
-      em.reshape(prod, flatShape, outName);
-    } else {
-      const sh = em.shape(h);
-      const s = em.slice1d(em.shape(maskOf.get(p)!), 0n, 1n);
-      const shp = em.concat([s, em.constInt64([-1n], 'minus1'), em.slice1d(sh, 1n)]);
-      prod = em.mul(em.reshape(h, shp), mask);
-      flatShape = sh;
-      em.reshape(prod, flatShape, outName);
-    }
+    emitSiteProduct(em, { h, plan: p, expanded: st.expanded, samples: s, outName, opset, what });
     state.set(outName, { kind: 'data', expanded: true });
-    if (p.maskOutput) {
-      const full = em.expand(mask, em.shape(prod));
-      if (opset >= 10) em.cast(em.reshape(full, flatShape), DataType.BOOL, p.maskOutput);
-      else em.reshape(full, flatShape, p.maskOutput);
-      state.set(p.maskOutput, { kind: 'data', expanded: true });
-    }
+    if (p.maskOutput) state.set(p.maskOutput, { kind: 'data', expanded: true });
     flush();
   };
 
-  const plansAt = new Map<number, SitePlan[]>();
-  for (const p of plans) {
-    const list = plansAt.get(p.node);
-    if (list) list.push(p);
-    else plansAt.set(p.node, [p]);
-  }
+  const plansAt = plansByNode(plans);
   const changes: string[] = [];
 
   oldNodes.forEach((node0, i) => {
@@ -164,15 +155,14 @@ export function rewriteBroadcast(
     const label = nodeLabel(node, i);
     const op = node.op_type ?? '';
     if ((anyExpanded || metaExpanded) && outer.length > 0 && [...outer].some((x) => stateOf(x).expanded)) {
-      throw new McuError('E_UNSUPPORTED', `${what}: ${label} has a subgraph that reads tensors after a dropout site; mcu cannot rewrite inside subgraphs`);
+      throw new LayoutRefusal(`${what}: ${label} has a subgraph that reads tensors after a dropout site`);
     }
     let outState: State;
     if (anyExpanded) {
       if (metaUnexpanded) {
-        throw new McuError(
-          'E_UNSUPPORTED',
+        throw new LayoutRefusal(
           `${what}: ${label} combines activations after a dropout site with a shape read before it ` +
-            '(it would hold N rows where S·N are needed); re-export so that the shape is taken from the tensor itself (e.g. x.flatten(1))',
+            '(it would hold N rows where S·N are needed)',
         );
       }
       (node.input ?? []).forEach((x, k) => {
@@ -184,17 +174,17 @@ export function rewriteBroadcast(
         }
       });
       flush();
-      checkBatchAxis(node, opset, rankOf, consts, what, label);
+      checkBatchAxis(node, opset, rankOf, consts, what, label, (name) => stateOf(name).kind === 'data' && stateOf(name).expanded, shapes);
       outState = SHAPE_OPS.has(op) ? { kind: 'meta', expanded: true } : { kind: 'data', expanded: true };
     } else if (states.some((s) => s.kind === 'data')) {
       if (metaExpanded) {
-        throw new McuError('E_UNSUPPORTED', `${what}: ${label} combines activations before a dropout site with a shape read after it`);
+        throw new LayoutRefusal(`${what}: ${label} combines activations before a dropout site with a shape read after it`);
       }
       outState = SHAPE_OPS.has(op) ? { kind: 'meta', expanded: false, fromUnexpanded: true } : { kind: 'data', expanded: false };
     } else if (metaExpanded || metaUnexpanded) {
       const expanded = metaExpanded && !metaUnexpanded;
       if (metaExpanded && metaUnexpanded) {
-        throw new McuError('E_UNSUPPORTED', `${what}: ${label} mixes shapes read before and after a dropout site`);
+        throw new LayoutRefusal(`${what}: ${label} mixes shapes read before and after a dropout site`);
       }
       outState = SHAPE_TO_DATA.has(op)
         ? { kind: 'data', expanded }
@@ -206,26 +196,38 @@ export function rewriteBroadcast(
     out.push(node);
   });
   flush();
-  graph.node = out;
-  graph.initializer = [...(graph.initializer ?? []), ...em.initializers];
-
-  const expandedOutputs: string[] = [];
-  for (const o of graph.output ?? []) {
-    if (o.name && stateOf(o.name).expanded && stateOf(o.name).kind === 'data') {
-      expandedOutputs.push(o.name);
-      const dim = o.type?.tensor_type?.shape?.dim;
-      if (dim && dim.length > 0) dim[0] = { dim_param: SAMPLE_ROWS_DIM };
-    }
-  }
-  // value_info of expanded tensors would state N rows: drop it.
-  if (graph.value_info) {
-    graph.value_info = graph.value_info.filter((v) => !(v.name && stateOf(v.name).expanded));
-    if (graph.value_info.length === 0) delete graph.value_info;
-  }
+  const sampled = (name: string) => stateOf(name).expanded && stateOf(name).kind === 'data';
+  const expandedOutputs = finishRewrite(graph, out, em, sampled, (name) => stateOf(name).expanded);
   return { changes: [...new Set(changes)], expandedOutputs };
 }
 
-/** Refuse ops that would treat the S·N axis as something other than rows. */
+const INT64_BIG = 2n ** 62n;
+
+/** Per-row size of dims[1:] as a number and a sorted list of symbols; undefined when a dim is unknown. */
+function rowProduct(dims: readonly (number | string)[] | undefined): { n: number; syms: string[] } | undefined {
+  if (dims === undefined) return undefined;
+  let n = 1;
+  const syms: string[] = [];
+  for (const d of dims) {
+    if (typeof d === 'number') {
+      if (d < 0) return undefined;
+      n *= d;
+    } else if (d === '?') return undefined;
+    else {
+      const m = /^(.*)\*(\d+)$/.exec(d);
+      if (m) {
+        syms.push(m[1]!);
+        n *= Number(m[2]);
+      } else syms.push(d);
+    }
+  }
+  return { n, syms: syms.sort() };
+}
+
+/**
+ * Refuse ops that would treat the S·N axis as something other than rows (a LayoutRefusal:
+ * prepare then runs the graph in the 'tiled' layout, and the self-check has the last word).
+ */
 function checkBatchAxis(
   node: NodeProto,
   opset: number,
@@ -233,6 +235,8 @@ function checkBatchAxis(
   consts: ConstantTable,
   what: string,
   label: string,
+  isExpanded: (name: string) => boolean,
+  shapes: Map<string, ValueShape>,
 ): void {
   const op = node.op_type ?? '';
   if (!isDefaultDomain(node.domain)) return;
@@ -241,12 +245,17 @@ function checkBatchAxis(
   const touches0 = (axes: number[] | undefined): boolean =>
     axes !== undefined && axes.some((a) => a === 0 || (rank !== undefined && a + rank === 0));
   const refuse = (why: string): never => {
-    throw new McuError(
-      'E_UNSUPPORTED',
-      `${what}: ${label} ${why} after a dropout site, where that axis holds S·N rows (samples × inputs); ` +
-        'mcu can only run graphs that treat the leading axis as independent rows there',
+    throw new LayoutRefusal(
+      `${what}: ${label} ${why} after a dropout site, where that axis holds S·N rows (samples × inputs)`,
     );
   };
+  const ints = (k: number): bigint[] | undefined => {
+    const name = node.input?.[k];
+    if (!name) return undefined;
+    const t = consts.get(name);
+    return t ? tensorBigints(t, 64) : undefined;
+  };
+  const xExpanded = isExpanded(x);
   const axis = attrInt(node, 'axis');
   switch (op) {
     case 'Transpose': {
@@ -254,29 +263,146 @@ function checkBatchAxis(
       if (perm === undefined || perm[0] !== 0) refuse('moves the leading (row) axis');
       break;
     }
-    case 'Flatten':
-      if ((axis ?? 1) === 0) refuse('flattens the row axis');
+    case 'Flatten': {
+      const a = axis ?? 1;
+      if (a === 0 || (rank !== undefined && a < 0 && a + rank <= 0)) refuse('flattens the row axis');
       break;
+    }
     case 'Softmax':
     case 'LogSoftmax':
     case 'Hardmax':
       if (axis !== undefined && touches0([axis])) refuse('normalises over the row axis');
       if (opset < 13 && axis === 0) refuse('normalises over the row axis');
       break;
+    case 'LpNormalization':
+    case 'LayerNormalization':
+      if (touches0([axis ?? -1])) refuse('normalises over the row axis');
+      break;
+    case 'MeanVarianceNormalization':
+      if (touches0(attrInts(node, 'axes') ?? [0, 2, 3])) refuse('normalises over the row axis (its default axes [0, 2, 3] include it)');
+      break;
     case 'Concat':
     case 'Split':
-    case 'Gather':
-    case 'GatherElements':
     case 'CumSum':
     case 'TopK':
       if (touches0([axis ?? 0])) refuse('works along the row axis');
       break;
-    case 'Squeeze':
-    case 'Unsqueeze': {
-      const axes = opset >= 13 ? consts.get(node.input?.[1]) : undefined;
-      const vals = axes ? tensorBigints(axes, 64)?.map(Number) : attrInts(node, 'axes');
-      if (vals === undefined && op === 'Squeeze') refuse('may squeeze the row axis');
-      if (touches0(vals)) refuse('changes the row axis');
+    case 'Gather':
+      // Gather(table, rows' indices) is a lookup per row; gathering from the rows themselves is not.
+      if (xExpanded && touches0([axis ?? 0])) refuse('selects along the row axis');
+      break;
+    case 'GatherElements':
+      if (touches0([axis ?? 0])) refuse('selects along the row axis');
+      if (!xExpanded) refuse('indexes a tensor without the S·N rows by indices that have them');
+      break;
+    case 'GatherND':
+      if (xExpanded && (attrInt(node, 'batch_dims') ?? 0) === 0) refuse('indexes into the row axis');
+      break;
+    case 'ScatterND':
+      refuse('writes by indices into the leading axes');
+      break;
+    case 'ScatterElements':
+    case 'Scatter':
+      if (touches0([axis ?? 0])) refuse('writes along the row axis');
+      break;
+    case 'Compress':
+      if (axis === undefined || touches0([axis])) refuse(axis === undefined ? 'flattens its input (no axis)' : 'selects along the row axis');
+      break;
+    case 'NonZero':
+    case 'Unique':
+    case 'NonMaxSuppression':
+    case 'Loop':
+    case 'Scan':
+    case 'If':
+    case 'SequenceConstruct':
+    case 'SplitToSequence':
+      refuse('does not keep rows apart');
+      break;
+    case 'ReverseSequence':
+      if ((attrInt(node, 'time_axis') ?? 0) === 0) refuse('reverses along the row axis (time_axis 0)');
+      break;
+    case 'RNN':
+    case 'GRU':
+    case 'LSTM':
+      if ((attrInt(node, 'layout') ?? 0) === 0) refuse('reads its input sequence-first (layout 0: the leading axis is time)');
+      break;
+    case 'Gemm':
+      if (xExpanded && attrInt(node, 'transA')) refuse('contracts over the row axis (transA)');
+      if (isExpanded(node.input?.[1] ?? '')) refuse('takes the rows as its weight matrix B');
+      break;
+    case 'MatMul': {
+      const b = node.input?.[1] ?? '';
+      if (isExpanded(b) && (rankOf(b) ?? 2) <= 2) refuse('contracts over the row axis (rows as the second operand)');
+      break;
+    }
+    case 'Einsum': {
+      const eq = (attrString(node, 'equation') ?? '').replace(/\s/g, '');
+      const [lhs, rhs] = eq.split('->');
+      if (rhs === undefined || lhs === undefined) refuse('has an implicit output (equation without ->)');
+      const terms = lhs!.split(',');
+      const lead = (t: string) => (t.startsWith('...') ? '...' : t[0]);
+      const out0 = lead(rhs!);
+      (node.input ?? []).forEach((name, k) => {
+        if (!isExpanded(name)) {
+          if (out0 !== '...' && out0 !== undefined && terms[k]?.includes(out0)) refuse('mixes the row index with a tensor that has no S·N rows');
+          return;
+        }
+        if (lead(terms[k] ?? '') !== out0) refuse('does not keep the row index leading');
+      });
+      break;
+    }
+    case 'Slice': {
+      const starts = opset >= 10 ? ints(1) : attrInts(node, 'starts')?.map(BigInt);
+      const ends = opset >= 10 ? ints(2) : attrInts(node, 'ends')?.map(BigInt);
+      const axesIn = opset >= 10 ? (node.input?.[3] ? ints(3) : undefined) : attrInts(node, 'axes')?.map(BigInt);
+      const steps = opset >= 10 && node.input?.[4] ? ints(4) : undefined;
+      if (starts === undefined || ends === undefined || (opset >= 10 && node.input?.[3] && axesIn === undefined) || (node.input?.[4] && steps === undefined)) {
+        refuse('slices with computed bounds');
+      }
+      const axes = axesIn ?? starts!.map((_, i) => BigInt(i));
+      axes.forEach((a, i) => {
+        if (!touches0([Number(a)])) return;
+        const whole = starts![i] === 0n && ends![i]! >= INT64_BIG && (steps?.[i] ?? 1n) === 1n;
+        if (!whole) refuse('slices the row axis');
+      });
+      break;
+    }
+    case 'Pad': {
+      const pads = opset >= 11 ? ints(1) : (attrInts(node, 'pads') ?? attrInts(node, 'paddings'))?.map(BigInt);
+      if (pads === undefined) refuse('pads by computed amounts');
+      const axesIn = opset >= 18 && node.input?.[3] ? ints(3) : undefined;
+      if (opset >= 18 && node.input?.[3] && axesIn === undefined) refuse('pads computed axes');
+      const axes = axesIn?.map(Number) ?? Array.from({ length: pads!.length / 2 }, (_, i) => i);
+      axes.forEach((a, i) => {
+        if (touches0([a]) && (pads![i] !== 0n || pads![i + axes.length] !== 0n)) refuse('pads the row axis');
+      });
+      break;
+    }
+    case 'Tile': {
+      const reps = ints(1);
+      if (reps === undefined) refuse('tiles by computed repeats');
+      if (reps![0] !== 1n) refuse('repeats the row axis');
+      break;
+    }
+    case 'Expand': {
+      const shp = ints(1);
+      if (shp !== undefined && rank !== undefined && (shp.length > rank || (shp.length === rank && shp[0] !== 1n))) {
+        refuse('broadcasts to a shape that moves or fixes the row axis');
+      }
+      break;
+    }
+    case 'Resize':
+    case 'Upsample': {
+      const scales = op === 'Upsample' ? (opset >= 9 ? ints(1) : undefined) : ints(2);
+      const scaleT = op === 'Upsample' ? (opset >= 9 ? consts.get(node.input?.[1]) : undefined) : consts.get(node.input?.[2]);
+      const sc = scaleT ? tensorNumbers(scaleT, 16) : op === 'Upsample' && opset < 9 ? attrFloats(node, 'scales') : undefined;
+      const sizes = op === 'Resize' && node.input?.[3] ? ints(3) : undefined;
+      void scales;
+      if (sizes !== undefined) refuse('resizes to fixed sizes, including the row axis');
+      if (sc === undefined || sc.length === 0) {
+        if (!(op === 'Resize' && node.input?.[3])) refuse('resizes by computed scales');
+        else refuse('resizes to computed sizes');
+      } else if (sc[0] !== 1) refuse('scales the row axis');
       break;
     }
     case 'Reshape': {
@@ -285,11 +411,23 @@ function checkBatchAxis(
       if (v !== undefined && v.length > 0 && v[0] !== -1n && v[0] !== 0n) {
         refuse(`reshapes to the fixed leading size ${v[0]} (shape [${v.join(', ')}])`);
       }
+      if (v !== undefined && v[0] === -1n) {
+        // rows stay rows only if the other target dims hold exactly one row's values
+        const inDims = shapes.get(x)?.dims;
+        const allowZero = (attrInt(node, 'allowzero') ?? 0) !== 0;
+        const rest = v.slice(1).map((d, i) => (d === 0n && !allowZero ? inDims?.[i + 1] ?? '?' : d < 0n ? '?' : Number(d)));
+        const a = rowProduct(inDims?.slice(1));
+        const b = rowProduct(rest);
+        const same = a !== undefined && b !== undefined && a.n === b.n && a.syms.join(',') === b.syms.join(',');
+        if (!same) refuse(`reshapes with a leading -1 to [${v.join(', ')}], which may merge rows with other values`);
+      }
       break;
     }
     default:
       if (REDUCE.test(op)) {
-        const axesT = opset >= 13 || op === 'ReduceSum' ? consts.get(node.input?.[1]) : undefined;
+        const axesName = op.startsWith('ArgM') ? undefined : node.input?.[1];
+        const axesT = axesName ? consts.get(axesName) : undefined;
+        if (axesName && axesT === undefined) refuse('reduces over computed axes');
         const vals = axesT ? tensorBigints(axesT, 64)?.map(Number) : attrInts(node, 'axes');
         if (op.startsWith('ArgM')) {
           if (touches0([axis ?? 0])) refuse('reduces over the row axis');

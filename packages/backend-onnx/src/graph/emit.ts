@@ -6,6 +6,7 @@
  */
 import { McuError } from '@mcu/core';
 import type { AttributeProto, NodeProto, TensorProto } from '../proto/types.js';
+import { DataType } from '../proto/enums.js';
 import { int64Tensor, intAttr, intsAttr, type Namer } from './proto-util.js';
 
 export const INT64_MAX = 9223372036854775807n;
@@ -29,6 +30,20 @@ export class Emitter {
     this.initializers.push(int64Tensor(name, [...values]));
     this.constCache.set(key, name);
     return name;
+  }
+
+  /** A float32 scalar initializer, cast to `elem` when that is another float type. */
+  constFloat(value: number, elem: number, base: string): string {
+    const key = `f32:${Object.is(value, -0) ? '-0' : value}`;
+    let name = this.constCache.get(key);
+    if (!name) {
+      name = this.namer.fresh(`mcu_const_${base}`);
+      const raw = new Uint8Array(4);
+      new DataView(raw.buffer).setFloat32(0, value, true);
+      this.initializers.push({ name, data_type: DataType.FLOAT, dims: [], raw_data: raw });
+      this.constCache.set(key, name);
+    }
+    return elem === DataType.FLOAT ? name : this.cast(name, elem);
   }
 
   node(op: string, inputs: readonly string[], attrs: AttributeProto[] = [], outName?: string): string {
@@ -78,6 +93,25 @@ export class Emitter {
 
   mul(a: string, b: string, outName?: string): string {
     return this.node('Mul', [a, b], [], outName);
+  }
+
+  add(a: string, b: string, outName?: string): string {
+    return this.node('Add', [a, b], [], outName);
+  }
+
+  less(a: string, b: string): string {
+    return this.node('Less', [a, b]);
+  }
+
+  where(cond: string, a: string, b: string, outName?: string): string {
+    if (this.opset < 9) {
+      throw new McuError('E_UNSUPPORTED', `this rewrite needs the Where operator (opset ≥ 9) but the model is at opset ${this.opset}; re-export the model with opset ≥ 9`);
+    }
+    return this.node('Where', [cond, a, b], [], outName);
+  }
+
+  transpose(x: string, perm: readonly number[]): string {
+    return this.node('Transpose', [x], [intsAttr('perm', perm)]);
   }
 
   cast(x: string, to: number, outName?: string): string {

@@ -12,7 +12,7 @@ import { dirname, isAbsolute, relative, resolve, sep, win32 } from 'node:path';
 import { McuError } from '@mcu/core';
 import { decodeModel } from '../proto/codec.js';
 import { DataLocation } from '../proto/enums.js';
-import type { ModelProto } from '../proto/types.js';
+import type { ModelProto, TensorProto } from '../proto/types.js';
 import { allTensors } from './all-tensors.js';
 import { bytesPerElement, tensorElementCount } from './tensor-values.js';
 
@@ -28,6 +28,12 @@ function fileError(path: string, e: unknown, role: string): McuError {
 
 /** Read an ONNX model file; external data is read and inlined. */
 export async function loadModelFile(path: string): Promise<ModelProto> {
+  const model = await decodeModelFile(path);
+  await inlineExternalData(model, dirname(resolve(path)), path);
+  return model;
+}
+
+async function decodeModelFile(path: string): Promise<ModelProto> {
   if (typeof path !== 'string' || path === '') throw new McuError('E_FILE', 'no model file given');
   const abs = resolve(path);
   let info;
@@ -44,9 +50,7 @@ export async function loadModelFile(path: string): Promise<ModelProto> {
   } catch (e) {
     throw fileError(path, e, 'model file');
   }
-  const model = decodeModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
-  await inlineExternalData(model, dirname(abs), path);
-  return model;
+  return decodeModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 
 export { allTensors };
@@ -80,13 +84,28 @@ function parseOffset(v: string | undefined, key: string, what: string, tensor: s
   return BigInt(v);
 }
 
+interface ExternalRef {
+  tensor: TensorProto;
+  name: string;
+  location: string;
+  full: string;
+  offset: bigint;
+  length: bigint;
+}
+
 /**
- * Replace external data by raw_data. `baseDir` is the model's folder (undefined when the
- * model came as bytes without one: then external data is an error).
+ * Check every external-data reference of `model` against the files in `baseDir` — inside the
+ * folder (links included), regular files, declared bytes within the file, length matching the
+ * dims — and call `each` with each reference and its open file.
  */
-export async function inlineExternalData(model: ModelProto, baseDir: string | undefined, what = 'model'): Promise<number> {
+async function walkExternal(
+  model: ModelProto,
+  baseDir: string | undefined,
+  what: string,
+  each: (ref: ExternalRef, fh: FileHandle) => Promise<void>,
+): Promise<{ count: number; files: string[]; bytes: bigint; folder?: string }> {
   const tensors = allTensors(model).filter((t) => t.data_location === DataLocation.EXTERNAL);
-  if (tensors.length === 0) return 0;
+  if (tensors.length === 0) return { count: 0, files: [], bytes: 0n };
   if (baseDir === undefined) {
     throw new McuError(
       'E_MODEL',
@@ -101,6 +120,7 @@ export async function inlineExternalData(model: ModelProto, baseDir: string | un
     throw fileError(base, e, 'model folder');
   }
   const handles = new Map<string, { fh: FileHandle; size: bigint }>();
+  let bytes = 0n;
   try {
     for (const t of tensors) {
       const name = t.name ?? '?';
@@ -154,19 +174,67 @@ export async function inlineExternalData(model: ModelProto, baseDir: string | un
             `but that file has only ${file.size} bytes (truncated or wrong file)`,
         );
       }
-      const buf = Buffer.alloc(Number(length));
-      let done = 0;
-      while (done < buf.length) {
-        const { bytesRead } = await file.fh.read(buf, done, buf.length - done, Number(offset) + done);
-        if (bytesRead === 0) throw new McuError('E_FILE', `data file ${full} ended early while reading tensor '${name}'`);
-        done += bytesRead;
-      }
-      t.raw_data = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-      delete t.data_location;
-      delete t.external_data;
+      bytes += length;
+      await each({ tensor: t, name, location, full, offset, length }, file.fh);
     }
   } finally {
     await Promise.all([...handles.values()].map((h) => h.fh.close().catch(() => undefined)));
   }
-  return tensors.length;
+  return { count: tensors.length, files: [...handles.keys()], bytes, folder: base };
+}
+
+/**
+ * Replace external data by raw_data. `baseDir` is the model's folder (undefined when the
+ * model came as bytes without one: then external data is an error).
+ */
+export async function inlineExternalData(model: ModelProto, baseDir: string | undefined, what = 'model'): Promise<number> {
+  const r = await walkExternal(model, baseDir, what, async (ref, fh) => {
+    if (ref.length > BigInt(MAX_INLINE_BYTES)) {
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${what}: tensor '${ref.name}' has ${ref.length} bytes of external data, more than one ONNX protobuf can hold (2 GiB); ` +
+          'load the model from its path (mcu keeps such weights in their file)',
+      );
+    }
+    const buf = Buffer.alloc(Number(ref.length));
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesRead } = await fh.read(buf, done, buf.length - done, Number(ref.offset) + done);
+      if (bytesRead === 0) throw new McuError('E_FILE', `data file ${ref.full} ended early while reading tensor '${ref.name}'`);
+      done += bytesRead;
+    }
+    ref.tensor.raw_data = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    delete ref.tensor.data_location;
+    delete ref.tensor.external_data;
+  });
+  return r.count;
+}
+
+/** Protobuf messages cannot exceed 2 GiB; inlined weights must stay well below. */
+export const MAX_INLINE_BYTES = 1.5 * 1024 ** 3;
+
+export interface ModelFile {
+  readonly model: ModelProto;
+  /** Where the external data files are (the model's folder), when it has any; the runtime reads them from there. */
+  readonly externalFolder?: string;
+  /** Bytes of external data, all files together. */
+  readonly externalBytes: bigint;
+}
+
+/**
+ * Read a model file and CHECK its external data without reading it: the weights stay in
+ * their files (so models over protobuf's 2 GiB limit load) and the runtime reads them from
+ * `externalFolder` (onnxruntime's session option model_external_initializers_file_folder_path).
+ */
+export async function readModelFile(path: string): Promise<ModelFile> {
+  const model = await decodeModelFile(path);
+  const folder = dirname(resolve(path));
+  const r = await walkExternal(model, folder, path, async () => undefined);
+  return { model, externalBytes: r.bytes, ...(r.count > 0 ? { externalFolder: r.folder! } : {}) };
+}
+
+/** Check external data references against `baseDir` without reading them (see readModelFile). */
+export async function checkExternalData(model: ModelProto, baseDir: string | undefined, what = 'model'): Promise<{ folder?: string; bytes: bigint }> {
+  const r = await walkExternal(model, baseDir, what, async () => undefined);
+  return { bytes: r.bytes, ...(r.count > 0 ? { folder: r.folder! } : {}) };
 }

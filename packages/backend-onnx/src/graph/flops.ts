@@ -82,6 +82,8 @@ export function countFlops(prepared: PreparedModel, rowsDims?: Readonly<Record<s
   const graph = prepared.model.graph!;
   const seeds = new Map<string, ValueShape>();
   const sampleAxis = prepared.layout === 'sample-axis';
+  // tiled: the work before the first site is repeated per sample like the rest
+  const perSample = sampleAxis || prepared.layout === 'tiled';
   for (const vi of graph.input ?? []) {
     const name = vi.name ?? '';
     const given = rowsDims?.[name];
@@ -134,8 +136,8 @@ export function countFlops(prepared: PreparedModel, rowsDims?: Readonly<Record<s
     perRow,
     beforeFirstSite: before,
     afterFirstSite: after,
-    shareBeforeFirstSite: perRow > 0 ? before / perRow : 0,
-    forSamples: (s: number) => (sampleAxis ? s * perRow : before + s * after),
+    shareBeforeFirstSite: perRow > 0 && prepared.layout !== 'tiled' ? before / perRow : 0,
+    forSamples: (s: number) => (perSample ? s * perRow : before + s * after),
     layers,
     complete,
     unknown,

@@ -1,6 +1,10 @@
-export { loadModelFile, inlineExternalData, hasExternalData } from './external.js';
-export { prepareModel, SAMPLE_ROWS_DIM, type PrepareOptions, type PreparedModel } from './prepare.js';
+export { loadModelFile, inlineExternalData, hasExternalData, readModelFile, checkExternalData, MAX_INLINE_BYTES, type ModelFile } from './external.js';
+export { prepareModel, prepareModelMeasured, SAMPLE_ROWS_DIM, type PrepareOptions, type PreparedModel } from './prepare.js';
+export { NeedsSiteShapes, type MeasuredDims } from './sites.js';
+export { LayoutRefusal } from './broadcast.js';
+export { diagnosticModel } from './diagnose.js';
 export { inspectModel, type ModelInspection, type InspectedSite } from './inspect.js';
 export { countFlops, type FlopCount, type LayerFlops } from './flops.js';
 export { SITES_KEY, LAYOUT_KEY, type Layout } from './metadata.js';
 export { WEIGHT_LAYER_OPS, type WeightLayerOp } from './sites.js';
+export { float32Pitfalls } from './numerics.js';

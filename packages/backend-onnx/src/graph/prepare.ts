@@ -4,12 +4,12 @@
  * inputs, following the 'broadcast' run contract (see ./broadcast.ts), or recognise a
  * per-sample masked model ('sample-axis') or an already prepared one (metadata).
  */
-import { McuError, type DType, type DropoutScaling, type StochasticSite, type TensorSpec } from '@mcu/core';
+import { describeError, McuError, type DType, type DropoutScaling, type StochasticSite, type TensorData, type TensorSpec } from '@mcu/core';
 import { DataLocation, DataType, dataTypeName } from '../proto/enums.js';
 import { sanitizeModel } from '../proto/sanitize.js';
 import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../proto/types.js';
 import { switchBatchNormToInference } from './batchnorm.js';
-import { rewriteBroadcast, SAMPLE_ROWS_DIM } from './broadcast.js';
+import { LayoutRefusal, rewriteBroadcast, SAMPLE_ROWS_DIM } from './broadcast.js';
 import { ConstantTable } from './constants.js';
 import { allTensors } from './all-tensors.js';
 import { relaxFixedBatch } from './fixed-batch.js';
@@ -25,8 +25,13 @@ import {
   valueInfoDims,
   valueInfoElemType,
 } from './proto-util.js';
+import { cloneProto } from './clone.js';
+import { float32Pitfalls } from './numerics.js';
+import { measureSiteDims, probeModel } from './probe.js';
 import { inferShapes } from './shapes.js';
-import { findSites, type SitePlan } from './sites.js';
+import { findSites, NeedsSiteShapes, type MeasuredDims, type SitePlan } from './sites.js';
+import { refuseUnhandledOps } from './stochastic-ops.js';
+import { rewriteTiled } from './tiled.js';
 import { validateModel } from './validate.js';
 
 export interface PrepareOptions {
@@ -34,14 +39,26 @@ export interface PrepareOptions {
   rates?: Record<string, number>;
   /** Models that already take masks: input name → rate. */
   maskInputs?: Record<string, number>;
-  /** Eval exports: insert dropout on the data input of these layers, skipping the first. */
-  insertDropout?: { rate: number; before: readonly string[] };
+  /** Eval exports: insert dropout on the data input of these layers, skipping the first (`spatial`: channel-wise masks). */
+  insertDropout?: { rate: number; before: readonly string[]; spatial?: boolean };
+  /**
+   * 'auto' (default): the broadcast layout (the work before the first site once per row) where
+   * the graph keeps rows on its leading axis, else 'tiled' (the whole graph on S·N rows).
+   */
+  rewrite?: 'auto' | 'broadcast' | 'tiled';
+  /** Dims of site tensors measured at batch 1 and 2 (see {@link prepareModelMeasured}). */
+  measured?: ReadonlyMap<string, MeasuredDims>;
   /** Scaling of kept units (recorded on the sites; masks are built by the sampler). */
   scaling?: 'inverted' | 'none';
   /** Override the detected layout of a masked model (normally not needed). */
   layout?: Layout;
   /** Names the model in messages (e.g. its path). */
   what?: string;
+  /**
+   * Tensors may keep their data in external files (checked by readModelFile; the runtime reads
+   * them from the model's folder). Default false: the prepared model must be self-contained.
+   */
+  keepExternal?: boolean;
 }
 
 export interface PreparedModel {
@@ -59,6 +76,11 @@ export interface PreparedModel {
   changes: string[];
   /** Default-domain opset after preparation. */
   opset: number;
+  /**
+   * Symbols of the data inputs' non-batch dims and where they are, for sites whose mask shape
+   * depends on them (StochasticSite.dims): 'seq' → input 'input_ids', axis 1.
+   */
+  inputDims: Record<string, { input: string; axis: number }>;
   /** Outputs that depend on a site: leading axis S·N ('broadcast') — the others have N rows. */
   sampledOutputs: string[];
 }
@@ -173,11 +195,13 @@ function preparedFromMetadata(
     changes: [`already prepared by mcu (metadata mcu.sites, ${meta.sites.length} site${meta.sites.length === 1 ? '' : 's'}): not rewritten`],
     opset,
     sampledOutputs: dependentOutputs(graph, [...masks]),
+    inputDims: inputDimSymbols(inputs),
   };
 }
 
 /** Checked last, so that everything else about a model read as bytes is reported first. */
-function checkSelfContained(p: PreparedModel, what: string): PreparedModel {
+function checkSelfContained(p: PreparedModel, what: string, keepExternal = false): PreparedModel {
+  if (keepExternal) return p;
   const external = allTensors(p.model).find((t) => t.data_location === DataLocation.EXTERNAL);
   if (external) {
     throw new McuError(
@@ -199,10 +223,11 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   // A checked copy: models built by hand (not decoded) get their field types verified here.
   const work = sanitizeModel(model, what);
   validateModel(work, what);
+  refuseUnhandledOps(work.graph!, work.functions ?? [], what);
   let opset = defaultOpset(work, what);
   const graph = work.graph!;
   const meta = readSiteMetadata(work, what);
-  if (meta) return checkSelfContained(preparedFromMetadata(work, meta, opset, options, what), what);
+  if (meta) return checkSelfContained(preparedFromMetadata(work, meta, opset, options, what), what, options.keepExternal);
 
   const changes: string[] = [];
   const warnings: string[] = [];
@@ -252,8 +277,18 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
 
   // 6. Shapes and sites.
   const consts = new ConstantTable(graph);
+  warnings.push(...float32Pitfalls(graph, consts, what));
   const shapes = inferShapes(graph, opset, consts);
-  const found = findSites(graph, opset, shapes, consts, dataInputs, options, what, layout === 'sample-axis');
+  let found: ReturnType<typeof findSites>;
+  try {
+    found = findSites(graph, opset, shapes, consts, dataInputs, options, what, layout === 'sample-axis');
+  } catch (e) {
+    if (e instanceof NeedsSiteShapes) {
+      const inputs = dataInputs.map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
+      throw Object.assign(e, { probe: probeModel(work, e.tensors.map((t) => t.tensor), shapes), inputs });
+    }
+    throw e;
+  }
   changes.push(...found.changes);
   warnings.push(...found.warnings);
   const called = new Set((graph.node ?? []).map((n) => `${n.domain ?? ''}:${n.op_type ?? ''}`));
@@ -287,14 +322,33 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   // 7. Rewrite.
   const removed = new Set(found.removeInputs);
   let sampledOutputs: string[];
-  if (layout === 'broadcast') {
-    const res = rewriteBroadcast(graph, plans, opset, namer, dataInputs, shapes, what);
+  if (layout === 'broadcast' && plans.length > 0) {
+    const mode = options.rewrite ?? 'auto';
+    let tiledWhy: string | undefined = mode === 'tiled' ? 'asked for (rewrite: tiled)' : undefined;
+    const offAxis = plans.find((p) => p.rowAxis !== 0);
+    if (tiledWhy === undefined && offAxis) tiledWhy = `site ${offAxis.origin.op} '${offAxis.origin.node}' holds its rows on axis ${offAxis.rowAxis}`;
+    let res: { changes: string[]; expandedOutputs: string[] } | undefined;
+    if (tiledWhy === undefined) {
+      const saved = snapshot(graph);
+      try {
+        res = rewriteBroadcast(graph, plans, opset, namer, dataInputs, shapes, what);
+      } catch (e) {
+        if (!(e instanceof LayoutRefusal) || mode === 'broadcast') throw e;
+        restore(graph, saved);
+        tiledWhy = e.message.startsWith(`${what}: `) ? e.message.slice(what.length + 2) : e.message;
+      }
+    }
+    if (res === undefined) {
+      res = rewriteTiled(graph, plans, opset, namer, dataInputs, what);
+      layout = 'tiled';
+      changes.push(`layout 'tiled' (not 'broadcast': ${tiledWhy}); the work before the first site runs once per sample`);
+    }
     changes.push(...res.changes);
     const kept = (graph.input ?? []).filter((v) => !removed.has(v.name ?? ''));
     const inits = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
     const dataVis = kept.filter((v) => !inits.has(v.name ?? ''));
     const initVis = kept.filter((v) => inits.has(v.name ?? ''));
-    const maskVis = plans.map((p) => tensorValueInfo(p.maskName, DataType.FLOAT, ['mcu_samples', 'mcu_mask_rows', ...p.maskShape]));
+    const maskVis = plans.map((p) => tensorValueInfo(p.maskName, DataType.FLOAT, ['mcu_samples', 'mcu_mask_rows', ...(p.dims ?? p.maskShape)]));
     graph.input = [...dataVis, ...maskVis, ...initVis];
     sampledOutputs = res.expandedOutputs;
     if (plans.length > 0) {
@@ -304,6 +358,8 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
       );
     }
     sweepDeadNodes(graph);
+  } else if (layout === 'broadcast') {
+    sampledOutputs = [];
   } else {
     // Masks [S, 1, ...] as exported also take [S, N, ...] (one per row): free that axis.
     for (const p of plans) {
@@ -316,17 +372,89 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
 
   const sites: StochasticSite[] = plans.map((p) => ({
     name: p.maskName,
-    kind: 'bernoulli',
+    kind: p.siteKind,
     rate: p.rate,
     maskShape: p.maskShape,
-    scaling,
+    scaling: p.siteKind === 'alpha' ? 'none' : scaling,
     origin: { op: p.origin.op, opset: p.origin.opset, node: p.origin.node },
+    ...(p.rowAxis !== 0 || p.rowFactor !== 1 ? { rowLayout: { axis: p.rowAxis, factor: p.rowFactor } } : {}),
+    ...(p.dims ? { dims: p.dims } : {}),
   }));
+  if (scaling === 'none' && plans.some((p) => p.siteKind === 'alpha')) {
+    warnings.push('--dropout-scaling none does not apply to AlphaDropout sites (their correction is part of the layer)');
+  }
   writeSiteMetadata(work, sites, layout);
 
   const inputs = dataInputs.map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
   const outputs = outputSpecs(graph, what);
-  return checkSelfContained({ model: work, inputs, outputs, sites, layout, warnings, changes, opset, sampledOutputs }, what);
+  const inputDims = inputDimSymbols(inputs);
+  for (const site of sites) {
+    for (const d of site.dims ?? []) {
+      const sym = typeof d === 'string' ? d.replace(/\*\d+$/, '') : undefined;
+      if (sym !== undefined && inputDims[sym] === undefined) {
+        throw new McuError('E_UNSUPPORTED', `${what}: the mask of site ${site.name} has the size '${d}', which is no input's dim; mcu cannot size it. Fix: export with fixed sizes`);
+      }
+    }
+  }
+  return checkSelfContained({ model: work, inputs, outputs, sites, layout, warnings, changes, opset, sampledOutputs, inputDims }, what, options.keepExternal);
+}
+
+/** Named non-batch dims of the inputs: symbol → the first input and axis that has it. */
+function inputDimSymbols(inputs: readonly TensorSpec[]): Record<string, { input: string; axis: number }> {
+  const out: Record<string, { input: string; axis: number }> = {};
+  for (const spec of inputs) {
+    spec.dims.forEach((d, axis) => {
+      if (axis > 0 && typeof d === 'string' && d !== '?' && out[d] === undefined) out[d] = { input: spec.name, axis };
+    });
+  }
+  return out;
+}
+
+/** The parts of a graph the broadcast rewrite replaces, to undo a refused attempt. */
+function snapshot(graph: GraphProto): { node: NodeProto[]; initializer: GraphProto['initializer']; output: ValueInfoProto[]; value_info: GraphProto['value_info'] } {
+  return {
+    node: [...(graph.node ?? [])],
+    initializer: [...(graph.initializer ?? [])],
+    output: (graph.output ?? []).map((o) => cloneProto(o)),
+    value_info: graph.value_info ? [...graph.value_info] : undefined,
+  };
+}
+
+function restore(graph: GraphProto, s: ReturnType<typeof snapshot>): void {
+  graph.node = s.node;
+  graph.initializer = s.initializer;
+  graph.output = s.output;
+  if (s.value_info) graph.value_info = s.value_info;
+  else delete graph.value_info;
+}
+
+/**
+ * prepareModel, measuring by running the model where static inference cannot place the rows
+ * in a site tensor: `run` executes a model (bytes) on feeds and returns the dims of its outputs.
+ */
+export async function prepareModelMeasured(
+  model: ModelProto,
+  options: PrepareOptions,
+  run: (probe: ModelProto, feeds: Record<string, TensorData>) => Promise<Record<string, readonly number[]>>,
+): Promise<PreparedModel> {
+  try {
+    return prepareModel(model, options);
+  } catch (e) {
+    if (!(e instanceof NeedsSiteShapes) || options.measured) throw e;
+    const { probe, inputs } = e as NeedsSiteShapes & { probe: ModelProto; inputs: TensorSpec[] };
+    const what = options.what ?? 'model';
+    const tensors = e.tensors.map((t) => t.tensor);
+    let measured: Map<string, MeasuredDims>;
+    try {
+      measured = await measureSiteDims((feeds) => run(probe, feeds), inputs, tensors, what);
+    } catch (err) {
+      if (err instanceof McuError && err.code !== 'E_RUNTIME' && err.code !== 'E_PROVIDER') throw err;
+      throw new McuError('E_UNSUPPORTED', `${e.message} Running the model on synthetic rows to measure them failed: ${describeError(err)}`, { cause: err });
+    }
+    const p = prepareModel(model, { ...options, measured });
+    p.changes.push(`measured by running the model on 1 and 2 synthetic rows: ${tensors.map((t) => `'${t}' [${measured.get(t)!.two.join(', ')}] at 2 rows`).join('; ')}`);
+    return p;
+  }
 }
 
 export { SAMPLE_ROWS_DIM };

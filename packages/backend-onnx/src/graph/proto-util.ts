@@ -62,6 +62,11 @@ export function attrInts(node: NodeProto, name: string): number[] | undefined {
   return (a.ints ?? []).map((x) => Number(x));
 }
 
+export function attrFloats(node: NodeProto, name: string): number[] | undefined {
+  const a = (node.attribute ?? []).find((x) => x.name === name);
+  return a?.floats !== undefined && a.floats.length > 0 ? [...a.floats] : undefined;
+}
+
 export function attrString(node: NodeProto, name: string): string | undefined {
   const a = getAttr(node, name);
   return a?.s !== undefined ? new TextDecoder().decode(a.s) : undefined;

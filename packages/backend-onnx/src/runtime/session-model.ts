@@ -1,9 +1,12 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import {
+  ABSOLUTE_TOLERANCE,
   describeError,
   McuError,
+  RELATIVE_TOLERANCE,
   sizeOf,
   type DType,
+  type MixingProbe,
   type NamedTensors,
   type RunOptions,
   type StochasticModel,
@@ -11,6 +14,9 @@ import {
   type TensorData,
   type TensorSpec,
 } from '@mcu/core';
+import type { DiagnosticModel } from '../graph/diagnose.js';
+import type { Layout } from '../graph/metadata.js';
+import type { PreparedModel } from '../graph/prepare.js';
 import { checkFeedDims, castFeed, tileLeading } from './tensors.js';
 
 /** The parts of onnxruntime-node / onnxruntime-web that mcu uses (both share onnxruntime-common). */
@@ -32,11 +38,31 @@ export interface SessionModelInit {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly sites: readonly StochasticSite[];
-  /** 'broadcast': feeds [N, …]; 'sample-axis': the graph takes [S, N, …] and returns [S, N, …]. */
-  readonly layout: 'broadcast' | 'sample-axis';
+  /** 'broadcast' / 'tiled': feeds [N, …]; 'sample-axis': the graph takes [S, N, …] and returns [S, N, …]. */
+  readonly layout: Layout;
   readonly warnings: readonly string[];
   /** From the FLOP count, when it is complete. */
   readonly shareBeforeFirstSite?: number;
+  /** Named input dims that sites take their mask sizes from ('seq' → input, axis). */
+  readonly inputDims?: Readonly<Record<string, { input: string; axis: number }>>;
+  /** The preparation behind this session (for inspect and convert). */
+  readonly prepared?: PreparedModel;
+  /** Mixed into the model hash (e.g. where external weights are read from). */
+  readonly hashSalt?: string;
+  /** The prepared graph with every float intermediate as an output, built on demand (locateMixing). */
+  readonly diagnose?: () => { bytes: Uint8Array; tensors: DiagnosticModel['tensors'] };
+}
+
+/** sha256 of the prepared bytes (and what runs them), where Web Crypto exists (Node ≥ 19, browsers). */
+async function modelHash(bytes: Uint8Array, ep: string, salt = ''): Promise<string | undefined> {
+  const subtle = (globalThis as { crypto?: { subtle?: { digest(a: string, d: Uint8Array): Promise<ArrayBuffer> } } }).crypto?.subtle;
+  if (!subtle) return undefined;
+  const saltBytes = new TextEncoder().encode(salt);
+  const all = new Uint8Array(bytes.length + saltBytes.length);
+  all.set(bytes);
+  all.set(saltBytes, bytes.length);
+  const d = new Uint8Array(await subtle.digest('SHA-256', all));
+  return `sha256:${Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('')}@${ep}`;
 }
 
 /** A prepared ONNX graph on one onnxruntime session, created once and reused for every chunk. */
@@ -46,12 +72,16 @@ export class SessionModel implements StochasticModel {
   readonly outputs: readonly TensorSpec[];
   readonly sites: readonly StochasticSite[];
   readonly warnings: readonly string[];
-  readonly layout: 'broadcast' | 'sample-axis';
+  readonly layout: Layout;
   readonly shareBeforeFirstSite?: number;
+  readonly hash?: string;
+  readonly prepared?: PreparedModel;
   #session: InferenceSession | null;
   readonly #runtime: OrtRuntime;
+  readonly #init: SessionModelInit;
+  readonly #dynamic: boolean;
 
-  private constructor(init: SessionModelInit, session: InferenceSession, readonly executionProvider: string, warnings: string[]) {
+  private constructor(init: SessionModelInit, session: InferenceSession, readonly executionProvider: string, warnings: string[], hash: string | undefined) {
     this.backend = init.backend;
     this.inputs = init.inputs;
     this.outputs = init.outputs;
@@ -61,6 +91,30 @@ export class SessionModel implements StochasticModel {
     this.warnings = warnings;
     this.#session = session;
     this.#runtime = init.runtime;
+    this.#init = init;
+    this.#dynamic = init.sites.some((x) => x.dims !== undefined);
+    if (hash !== undefined) this.hash = hash;
+    if (init.prepared !== undefined) this.prepared = init.prepared;
+  }
+
+  /** Sites with mask sizes taken from named input dims ('seq'): their concrete shapes for these feeds. */
+  sitesFor(feeds: NamedTensors): readonly StochasticSite[] {
+    if (!this.#dynamic) return this.sites;
+    const dimsOf = this.#init.inputDims ?? {};
+    return this.sites.map((site) => {
+      if (site.dims === undefined) return site;
+      const maskShape = site.dims.map((d) => {
+        if (typeof d === 'number') return d;
+        const m = /^(.*?)(?:\*(\d+))?$/.exec(d)!;
+        const at = dimsOf[m[1]!];
+        const size = at ? feeds[at.input]?.dims[at.axis] : undefined;
+        if (size === undefined) {
+          throw new McuError('E_INPUT', `the mask of site '${site.name}' takes its size '${d}' from ${at ? `input '${at.input}', axis ${at.axis}` : 'no input'}, which was not given`);
+        }
+        return size * Number(m[2] ?? 1);
+      });
+      return { ...site, maskShape };
+    });
   }
 
   static async create(init: SessionModelInit): Promise<SessionModel> {
@@ -80,7 +134,7 @@ export class SessionModel implements StochasticModel {
         if (failures.length > 0) {
           warnings.push(`execution provider fallback (listed in the configuration): ${failures.join('; ')}; running on '${ep}'`);
         }
-        return new SessionModel(init, session, ep, warnings);
+        return new SessionModel(init, session, ep, warnings, await modelHash(init.bytes, ep, init.hashSalt));
       } catch (e) {
         const err = e instanceof McuError ? e : init.providerError(ep, e);
         if (init.providers.length === 1) throw err;
@@ -93,6 +147,26 @@ export class SessionModel implements StochasticModel {
   async run(feeds: NamedTensors, masks: NamedTensors, options: RunOptions): Promise<NamedTensors> {
     const session = this.#session;
     if (session === null) throw new McuError('E_RUNTIME', 'the model was disposed; load it again');
+    const { ortFeeds, rows, samples } = this.#ortFeeds(feeds, masks, options);
+    const results = await this.#runSession(session, ortFeeds);
+    const out: Record<string, TensorData> = {};
+    for (const spec of this.outputs) {
+      const r = results[spec.name] as Tensor | undefined;
+      if (r === undefined) throw new McuError('E_RUNTIME', `onnxruntime returned no output '${spec.name}'`);
+      out[spec.name] = this.#normaliseOutput(spec.name, r, samples, rows);
+    }
+    return out;
+  }
+
+  async #runSession(session: InferenceSession, ortFeeds: Record<string, Tensor>): Promise<InferenceSession.OnnxValueMapType> {
+    try {
+      return await session.run(ortFeeds);
+    } catch (e) {
+      throw new McuError('E_RUNTIME', `onnxruntime (${this.executionProvider}) failed: ${describeError(e)}`, { cause: e });
+    }
+  }
+
+  #ortFeeds(feeds: NamedTensors, masks: NamedTensors, options: RunOptions): { ortFeeds: Record<string, Tensor>; rows: number; samples: number } {
     const s = options.samples;
     if (!(Number.isInteger(s) && s >= 1)) throw new McuError('E_INTERNAL', `samples per call must be ≥ 1, got ${s}`);
     const ortFeeds: Record<string, Tensor> = {};
@@ -114,7 +188,7 @@ export class SessionModel implements StochasticModel {
         ortFeeds[spec.name] = new this.#runtime.Tensor(spec.dtype, c.data, c.dims);
       }
     }
-    for (const site of this.sites) {
+    for (const site of this.sitesFor(feeds)) {
       const m = masks[site.name];
       const perRow = options.scope === 'sample' ? 1 : rows;
       const want = [s, perRow, ...site.maskShape];
@@ -124,19 +198,41 @@ export class SessionModel implements StochasticModel {
       const data = m.dtype === 'float32' ? m.data : Float32Array.from(m.data as ArrayLike<number>);
       ortFeeds[site.name] = new this.#runtime.Tensor('float32', data, want);
     }
-    let results: InferenceSession.OnnxValueMapType;
+    return { ortFeeds, rows, samples: s };
+  }
+
+  /**
+   * After a failed self-check: run the prepared graph with every float intermediate as an
+   * output, jointly and per sample-row pair, and name the first node (graph order) whose
+   * output for some pair differs from that pair run alone.
+   */
+  async locateMixing(check: MixingProbe): Promise<string | undefined> {
+    const diag = this.#init.diagnose?.();
+    if (diag === undefined || this.#session === null) return undefined;
+    const session = await this.#runtime.InferenceSession.create(diag.bytes, {
+      logSeverityLevel: 3,
+      ...this.#init.sessionOptions,
+      executionProviders: [this.executionProvider],
+    });
     try {
-      results = await session.run(ortFeeds);
-    } catch (e) {
-      throw new McuError('E_RUNTIME', `onnxruntime (${this.executionProvider}) failed: ${describeError(e)}`, { cause: e });
+      const joint = await this.#runSession(session, this.#ortFeeds(check.feeds, check.masks, { samples: check.samples, scope: 'point' }).ortFeeds);
+      const alone = [];
+      for (const one of check.singles) {
+        alone.push({ one, out: await this.#runSession(session, this.#ortFeeds(one.feeds, one.masks, { samples: 1, scope: 'point' }).ortFeeds) });
+      }
+      for (const { tensor, node } of diag.tensors) {
+        const j = joint[tensor] as Tensor | undefined;
+        if (j === undefined) continue;
+        for (const { one, out } of alone) {
+          const a = out[tensor] as Tensor | undefined;
+          if (a === undefined) continue;
+          if (differs(j, a, one.sample, one.row, check.samples, check.rows)) return node;
+        }
+      }
+      return undefined;
+    } finally {
+      await session.release();
     }
-    const out: Record<string, TensorData> = {};
-    for (const spec of this.outputs) {
-      const r = results[spec.name] as Tensor | undefined;
-      if (r === undefined) throw new McuError('E_RUNTIME', `onnxruntime returned no output '${spec.name}'`);
-      out[spec.name] = this.#normaliseOutput(spec.name, r, s, rows);
-    }
-    return out;
   }
 
   /** Bring an output to leading axis S·N, sample-major. */
@@ -159,4 +255,40 @@ export class SessionModel implements StochasticModel {
     this.#session = null;
     if (session !== null) await session.release();
   }
+}
+
+/**
+ * Whether a joint-run tensor's block for (sample t, row i) differs from the single run's
+ * tensor. The block lies along the one axis where the joint tensor is S·R (or, before the
+ * first site of the broadcast layout, R) times larger; tensors without such an axis are skipped.
+ */
+function differs(joint: Tensor, single: Tensor, t: number, i: number, samples: number, rows: number): boolean {
+  const jd = [...joint.dims].map(Number);
+  const sd = [...single.dims].map(Number);
+  if (jd.length !== sd.length) return false;
+  const axes = jd.map((d, a) => (d !== sd[a] ? a : -1)).filter((a) => a >= 0);
+  if (axes.length !== 1) return false;
+  const ax = axes[0]!;
+  const ratio = jd[ax]! / sd[ax]!;
+  const block = ratio === samples * rows ? t * rows + i : ratio === rows ? i : -1;
+  if (block < 0 || !Number.isInteger(ratio)) return false;
+  const inner = sd.slice(ax + 1).reduce((p, q) => p * q, 1);
+  const outer = sd.slice(0, ax).reduce((p, q) => p * q, 1);
+  const len = sd[ax]! * inner;
+  const jData = joint.data as Float32Array;
+  const sData = single.data as Float32Array;
+  let scale = 0;
+  for (let k = 0; k < jData.length; k++) scale = Math.max(scale, Math.abs(jData[k]!));
+  const tol = RELATIVE_TOLERANCE * scale + ABSOLUTE_TOLERANCE;
+  for (let o = 0; o < outer; o++) {
+    const jBase = o * jd[ax]! * inner + block * len;
+    const sBase = o * len;
+    for (let k = 0; k < len; k++) {
+      const x = jData[jBase + k]!;
+      const y = sData[sBase + k]!;
+      if (Number.isNaN(x) && Number.isNaN(y)) continue;
+      if (!(Math.abs(x - y) <= tol)) return true;
+    }
+  }
+  return false;
 }
