@@ -184,7 +184,7 @@ describe('mcu predict (classification: LeNet, PyTorch 1.13)', () => {
     const ref = lenetRef('1.13').rotated;
     const csv = writeCsv(path.join(dir, 'rotated-ones.csv'), ref.images);
     const r = await runOk(
-      ['predict', fixturePath(LENET_PRESERVE), '--input', csv, '--samples', String(ref.T), '--seed', '1', '--mask-scope', 'point', '--format', 'json'],
+      ['predict', fixturePath(LENET_PRESERVE), '--input', csv, '--samples', String(ref.T), '--seed', '1', '--mask-scope', 'point', '--task', 'classification', '--format', 'json'],
       { timeoutMs: 120_000 },
     );
     const res = json<PredictJson>(r.stdout);
@@ -287,7 +287,7 @@ describe('mcu inspect', () => {
 
   it('table: lists the sites in graph order', async () => {
     const t = await runOk(['inspect', fixturePath(CO2_TRAIN), '--format', 'table']);
-    expect(t.stdout).toMatch(/stochastic sites \(4, graph order\)/);
+    expect(t.stdout).toMatch(/stochastic sites \(4, graph order; layout broadcast\)/);
     expect(t.stdout.match(/p=0\.1/g)).toHaveLength(4);
   });
 });

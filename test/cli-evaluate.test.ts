@@ -110,7 +110,7 @@ describe('mcu evaluate --data (classification, LeNet on 200 MNIST test digits)',
     const data = writeCsv(path.join(dir, 'digits.csv'), rows);
     const images = writeCsv(path.join(dir, 'images.csv'), rows.map((r) => r.slice(0, 784)));
     const model = fixturePath('pytorch-1.13/lenet.preserve.onnx');
-    const opts = ['--samples', '100', '--seed', '3', '--mask-scope', 'point', '--format', 'json'];
+    const opts = ['--samples', '100', '--seed', '3', '--mask-scope', 'point', '--task', 'classification', '--format', 'json'];
     const rep = json<ClassificationReport>((await runOk(['evaluate', model, '--data', data, ...opts], { timeoutMs: 120_000 })).stdout);
     expect(rep.task).toBe('classification');
     expect([rep.n, rep.samples]).toEqual([200, 100]);

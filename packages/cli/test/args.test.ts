@@ -91,8 +91,10 @@ describe('parseArgs: every option', () => {
     [['--samples', '200'], { samples: 200 }],
     [['--seed', '42'], { seed: 42 }],
     [['--seed', String(2 ** 53 - 1)], { seed: 2 ** 53 - 1 }],
-    [['--task', 'classification'], { task: 'classification' }],
-    [['--task', 'Regression'], { task: 'regression' }],
+    [['--task', 'classification'], { task: { all: 'classification', outputs: {} } }],
+    [['--task', 'Regression'], { task: { all: 'regression', outputs: {} } }],
+    [['--task', 'logits=classification', '--task', 'y=regression'], { task: { outputs: { logits: 'classification', y: 'regression' } } }],
+    [['--task', 'auto', '--task', 'logits=classification'], { task: { all: 'auto', outputs: { logits: 'classification' } } }],
     [['--tau', '0.5'], { tau: 0.5 }],
     [['--weight-decay', '1e-4', '--length-scale', '1e-2', '--n-train', '1000'], { weightDecay: 1e-4, lengthScale: 0.01, nTrain: 1000 }],
     [['--backend', 'onnx'], { backend: 'onnx' }],
@@ -154,7 +156,7 @@ describe('parseArgs: every option', () => {
       input: [{ name: 'x', path: 'a.csv' }],
       samples: 7,
       seed: 3,
-      task: 'regression',
+      task: { all: 'regression', outputs: {} },
       tau: 2,
       backend: 'onnx',
       ep: ['cuda', 'cpu'],
@@ -246,7 +248,10 @@ describe('parseArgs: errors', () => {
   });
 
   it('bad enums and lists', () => {
-    expect(msg(['predict', 'm.onnx', '--task', 'foo'])).toBe("--task expects one of regression, classification, auto, got 'foo'");
+    expect(msg(['predict', 'm.onnx', '--task', 'foo'])).toBe("--task expects one of regression, classification, auto (or NAME=TASK for one output), got 'foo'");
+    expect(msg(['predict', 'm.onnx', '--task', 'y=foo'])).toMatch(/--task expects .* got 'y=foo'/);
+    expect(msg(['predict', 'm.onnx', '--task', 'y=regression', '--task', 'y=classification'])).toMatch(/output 'y' given twice/);
+    expect(msg(['predict', 'm.onnx', '--task', 'regression', '--task', 'auto'])).toMatch(/the task of all outputs was already given as 'regression'/);
     expect(msg(['predict', 'm.onnx', '--mask-scope', 'row'])).toMatch(/--mask-scope expects one of sample, point, got 'row'/);
     expect(msg(['predict', 'm.onnx', '--format', 'xml'])).toMatch(/--format expects one of json, csv, table, npy, got 'xml'/);
     expect(msg(['predict', 'm.onnx', '--dropout-scaling', 'x'])).toMatch(/--dropout-scaling expects one of inverted, none/);
@@ -289,9 +294,18 @@ describe('parseArgs: errors', () => {
 
   it('other combinations', () => {
     expect(msg(['predict', 'm.onnx', '--input', 'x', '--before', 'Gemm'])).toMatch(/--before Gemm applies to --insert-dropout P, which is missing/);
-    expect(msg(['predict', 'm.onnx', '--input', 'x', '--masks', 'm.json', '--tolerance', '0.1'])).toMatch(/--masks fixes the samples/);
+    expect(msg(['predict', 'm.onnx', '--input', 'x', '--masks', 'm.json', '--tolerance', '0.1'])).toMatch(/--masks m\.json replays fixed masks .* so --tolerance 0\.1 cannot apply/);
+    for (const [flag, value] of [['--samples', '5'], ['--seed', '2'], ['--mask-scope', 'point'], ['--memory-budget', '8'], ['--batch-size', '4'], ['--fit-tau', 'v.csv']]) {
+      expect(msg(['predict', 'm.onnx', '--input', 'x', '--masks', 'm.json', flag!, value!])).toMatch(new RegExp(`so ${flag} ${value} cannot apply`));
+    }
+    expect(msg(['predict', 'm.onnx', '--input', 'x', '--spatial'])).toMatch(/--spatial .* --insert-dropout is missing/);
+    expect(msg(['predict', 'm.onnx', '--input', 'x', '--target', 'y'])).toMatch(/--target y names the target column of the --fit-tau VALFILE, which is missing/);
+    expect(parseArgs(['predict', 'm.onnx', '--input', 'x', '--fit-tau', 'v.csv', '--target', 'y']).options.target).toBe('y');
+    expect(parseArgs(['evaluate', 'm.onnx', '--uci', 'b', '--fit-tau', 'v.csv', '--target', '2']).options.target).toBe(2);
+    expect(msg(['evaluate', 'm.onnx', '--data', 'd', '--batch-size', '4'])).toMatch(/--batch-size is not an option of 'evaluate': evaluate scores all test rows in one engine run/);
+    expect(msg(['inspect', 'm.onnx', '--quiet'])).toMatch(/--quiet is not an option of 'inspect': inspect writes nothing on stderr/);
     expect(msg(['evaluate', 'm.onnx', '--data', 'a', '--uci', 'b'])).toMatch(/give one/);
-    expect(msg(['evaluate', 'm.onnx', '--uci', 'b', '--target', 'y'])).toMatch(/--target y applies to --data FILE/);
+    expect(msg(['evaluate', 'm.onnx', '--uci', 'b', '--target', 'y'])).toMatch(/--target y applies to --data FILE or the --fit-tau VALFILE/);
     expect(msg(['evaluate', 'm.onnx', '--data', 'a', '--split', '1'])).toMatch(/--split 1 applies to --uci DIR/);
   });
 

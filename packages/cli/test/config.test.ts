@@ -51,7 +51,10 @@ describe('validateConfig', () => {
     expect(bad({ memoryBudgetMB: 0 })).toMatch(/'memoryBudgetMB' expects a number > 0, got 0/);
     expect(bad({ batchSize: 2.5 })).toMatch(/'batchSize' expects an integer ≥ 1, got 2.5/);
     expect(bad({ tau: -1 })).toMatch(/'tau' expects a number > 0/);
-    expect(bad({ task: 'clf' })).toMatch(/'task' expects one of "regression", "classification", "auto"/);
+    expect(bad({ task: 'clf' })).toMatch(/'task' expects one of "regression", "classification", "auto", or an object mapping output names to one of them/);
+    expect(bad({ task: { logits: 'clf' } })).toMatch(/'task' expects .* or an object mapping output names/);
+    expect(bad({ task: {} })).toMatch(/'task' expects/);
+    expect(validateConfig({ task: { logits: 'classification' } }, 'c')).toEqual({ task: { logits: 'classification' } });
     expect(bad({ format: 'xml' })).toMatch(/'format' expects one of "json", "csv", "table", "npy"/);
     expect(bad({ backend: '' })).toMatch(/'backend' expects a backend name/);
     expect(bad({ backendOptions: { onnx: { executionProviders: 'cuda' } } })).toMatch(
@@ -222,5 +225,25 @@ describe('mergeSettings', () => {
       predict('--insert-dropout', '0.1', '--before', 'Gemm', '--rate', 'r=0.2', '--dropout-scaling', 'none', '--quiet', '--out', 'o.json', '--masks', 'm.json'),
     );
     expect(s).toMatchObject({ insertDropout: 0.1, before: ['Gemm'], rate: { r: 0.2 }, dropoutScaling: 'none', quiet: true, out: 'o.json', masks: 'm.json' });
+  });
+});
+
+describe('mergeSettings: tasks', () => {
+  const predict = (...flags: string[]) => parseArgs(['predict', 'm.onnx', '--input', 'x.csv', ...flags]);
+  it('--task TASK and --task NAME=TASK over the config string or object', () => {
+    expect(mergeSettings({}, predict())).toMatchObject({ task: 'auto', taskByOutput: {} });
+    expect(mergeSettings({ task: 'regression' }, predict())).toMatchObject({ task: 'regression', taskByOutput: {} });
+    expect(mergeSettings({ task: { a: 'regression', b: 'classification' } }, predict('--task', 'b=regression'))).toMatchObject({
+      task: 'auto',
+      taskByOutput: { a: 'regression', b: 'regression' },
+    });
+    expect(mergeSettings({ task: 'regression' }, predict('--task', 'classification', '--task', 'y=regression'))).toMatchObject({
+      task: 'classification',
+      taskByOutput: { y: 'regression' },
+    });
+  });
+  it('--spatial', () => {
+    expect(mergeSettings({}, predict()).spatial).toBe(false);
+    expect(mergeSettings({}, predict('--insert-dropout', '0.1', '--spatial')).spatial).toBe(true);
   });
 });

@@ -1,14 +1,21 @@
-import { MODEL_FORMATS, type BackendInfo, type ModelFormat } from '@mcu/core';
-import type { Settings } from '../config.js';
+import { McuError, MODEL_FORMATS, type BackendInfo, type ModelFormat } from '@mcu/core';
 import { stringifyJson } from '../io/format.js';
 import { compose } from '../compose.js';
-import { backendOptions } from './common.js';
+import type { Plan } from '../plan.js';
 
-/** Every registered backend and execution provider, available or not, and why. */
-export async function backends(s: Settings, io: { stdout: NodeJS.WritableStream }): Promise<void> {
-  const mcu = compose({ backendOptions: backendOptions(s) });
+/** Every registered backend (or the one --backend names) and its execution providers, available or not, and why. */
+export async function backends(plan: Plan, io: { stdout: NodeJS.WritableStream }): Promise<void> {
+  const mcu = compose({ backendOptions: plan.backend.options });
+  const all = mcu.registry.status();
+  const name = plan.backend.name;
+  if (name !== undefined && !all.some((b) => b.name === name)) {
+    throw new McuError(
+      'E_BACKEND_UNKNOWN',
+      `--backend ${name}: backend '${name}' is not registered; registered: ${all.map((b) => b.name).join(', ')}`,
+    );
+  }
   const infos: (BackendInfo & { priority: number; formats: string[] | null })[] = [];
-  for (const status of mcu.registry.status()) {
+  for (const status of all.filter((b) => name === undefined || b.name === name)) {
     let info: BackendInfo;
     try {
       const backend = await mcu.registry.resolve([status.name]);
@@ -21,7 +28,7 @@ export async function backends(s: Settings, io: { stdout: NodeJS.WritableStream 
     infos.push({ ...info, priority: status.priority, formats: status.formats ? [...status.formats] : null });
   }
   // A listing for people: a table unless json was asked for (flag or config), as `mcu backends --help` shows.
-  if (s.format === 'json' && s.sources.format !== 'default') {
+  if (plan.format === 'json' && plan.settings.sources.format !== 'default') {
     io.stdout.write(stringifyJson({ backends: infos }) + '\n');
     return;
   }

@@ -1,60 +1,56 @@
 import {
   ClassificationEstimator,
+  fitTau,
   McuError,
   RegressionEstimator,
+  SquaredErrorCollector,
   tauFromWeightDecay,
-  sizeOf,
+  type Mcu,
   type NamedTensors,
   type StochasticModel,
   type TensorSpec,
-  type Mcu,
 } from '@mcu/core';
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Settings } from '../config.js';
 import { compose } from '../compose.js';
 import { readInputFile } from '../io/input.js';
 import type { SiteMeta } from '../io/result.js';
+import { readLabeled } from '../io/targets.js';
+import type { Settings } from '../config.js';
+import { checkRates, checkSpatial, firstRow, makePlan, resolveTasks, tauFlags, type OutputTask, type Plan } from '../plan.js';
+
+export { modelPath } from '../plan.js';
 
 export interface Loaded {
   readonly mcu: Mcu;
   readonly model: StochasticModel;
 }
 
-/** The backend options the CLI hands to whichever backend runs the model. */
-export function backendOptions(s: Settings): Record<string, Record<string, unknown>> {
-  const onnx: Record<string, unknown> = { ...s.backendOptions.onnx };
-  if (s.insertDropout !== undefined) onnx['insertDropout'] = { rate: s.insertDropout, before: [...s.before] };
-  if (Object.keys(s.rate).length > 0) onnx['rates'] = { ...s.rate };
-  if (Object.keys(s.maskInput).length > 0) onnx['maskInputs'] = { ...s.maskInput };
-  if (s.dropoutScaling !== 'inverted') onnx['scaling'] = s.dropoutScaling;
-  const web = { ...onnx };
-  delete web['executionProviders'];
-  delete web['graphOptimizationLevel'];
-  delete web['intraOpNumThreads'];
-  if (s.executionProviders) web['executionProviders'] = [...s.executionProviders];
-  return { onnx, 'onnx-web': web, tfjs: { ...s.backendOptions.tfjs } };
+/** The load options of each backend, as the plan makes them (kept for callers that hold Settings). */
+export function backendOptions(s: Settings): Plan['backend']['options'] {
+  return makePlan(s).backend.options;
 }
 
-export async function loadModel(s: Settings): Promise<Loaded> {
-  if (s.model === undefined) throw new McuError('E_USAGE', `'${s.command}' needs a MODEL file`);
+/** Load MODEL on the plan's backend with its options; checks that the flags took effect. (Settings: made into a plan first.) */
+export async function loadModel(from: Plan | Settings): Promise<Loaded> {
+  const plan = 'settings' in from ? from : makePlan(from);
+  if (plan.modelPath === undefined) throw new McuError('E_USAGE', `'${plan.command}' needs a MODEL file`);
+  await checkRates(plan);
   const mcu = compose({
-    ...(s.backend ? { backend: s.backend } : {}),
-    backendOptions: backendOptions(s),
-    memoryBudgetBytes: s.memoryBudgetMB * 1024 * 1024,
+    ...(plan.backend.name !== undefined ? { backend: plan.backend.name } : {}),
+    backendOptions: plan.backend.options,
+    memoryBudgetBytes: plan.backend.memoryBudgetBytes,
   });
-  const model = await mcu.load({ kind: 'path', path: modelPath(s.model) });
+  const model = await mcu.load({ kind: 'path', path: plan.modelPath });
+  try {
+    checkSpatial(plan, model.sites, model.backend);
+  } catch (e) {
+    await model.dispose();
+    throw e;
+  }
   return { mcu, model };
 }
 
-/** MODEL as given, or `MODEL/model.json` when MODEL is a folder holding one (a TensorFlow.js layers model). */
-export function modelPath(model: string): string {
-  const inner = join(model, 'model.json');
-  return existsSync(model) && statSync(model).isDirectory() && existsSync(inner) ? inner : model;
-}
-
 /** Read `--input` files onto the model's inputs (one input: `--input FILE`; several: NAME=FILE). */
-export function readFeeds(model: StochasticModel, inputs: Settings['input']): NamedTensors {
+export function readFeeds(model: StochasticModel, inputs: Plan['input']): NamedTensors {
   if (inputs.length === 0) {
     throw new McuError('E_USAGE', `no input given: use --input FILE${model.inputs.length > 1 ? ` once per model input (${model.inputs.map((i) => `--input ${i.name}=FILE`).join(' ')})` : ''}`);
   }
@@ -85,10 +81,36 @@ export function readFeeds(model: StochasticModel, inputs: Settings['input']): Na
   return feeds;
 }
 
-/** τ from --tau, or eq. 7 from --weight-decay/--length-scale/--n-train with the sites' rate. */
-export function resolveTau(s: Settings, model: StochasticModel): number | undefined {
-  if (s.tau !== undefined) return s.tau;
-  if (s.tauPrior === undefined) return undefined;
+/** The task of every output (README "Tasks"); a symbolic per-row size is learnt from a deterministic pass on one row. */
+export function tasksFor(plan: Plan, mcu: Mcu, model: StochasticModel, feeds: NamedTensors): Promise<OutputTask[]> {
+  return resolveTasks(plan.tasks, model, async () => {
+    const rows = Object.values(feeds)[0]?.dims[0] ?? 0;
+    if (rows <= 1) return mcu.engine.deterministic(model, feeds);
+    try {
+      return await mcu.engine.deterministic(model, firstRow(feeds));
+    } catch {
+      return mcu.engine.deterministic(model, feeds); // e.g. a model with a fixed batch size
+    }
+  });
+}
+
+/**
+ * τ given as a number or by eq. 7 (--weight-decay/--length-scale/--n-train with the sites'
+ * one rate); undefined without τ or when it is to be fitted (see {@link fitTauOnFile}).
+ * A τ flag for a model without a regression output is refused: τ would change nothing.
+ */
+export function resolveTau(plan: Plan, model: StochasticModel, tasks: readonly OutputTask[]): number | undefined {
+  const t = plan.tau;
+  if (t.kind === 'none') return undefined;
+  if (!tasks.some((o) => o.task === 'regression')) {
+    if (t.kind === 'value' && t.source === 'config') return undefined; // a config default, for regression models
+    throw new McuError(
+      'E_USAGE',
+      `${tauFlags(t)} sets the model precision τ of regression outputs (1/τ is added to their variance), but ${tasks.length === 1 ? `the model's only output '${tasks[0]!.name}' is` : `all outputs (${tasks.map((o) => o.name).join(', ')}) are`} classification: drop it`,
+    );
+  }
+  if (t.kind === 'value') return t.tau;
+  if (t.kind !== 'prior') return undefined;
   const rates = [...new Set(model.sites.map((x) => x.rate))];
   if (rates.length !== 1) {
     throw new McuError(
@@ -96,35 +118,24 @@ export function resolveTau(s: Settings, model: StochasticModel): number | undefi
       `τ from weight decay (eq. 7) needs one dropout rate, but the model's sites have ${rates.length === 0 ? 'none' : `several (${rates.join(', ')})`}; give --tau instead`,
     );
   }
-  return tauFromWeightDecay({ dropoutRate: rates[0]!, lengthScale: s.tauPrior.lengthScale, nTrain: s.tauPrior.nTrain, weightDecay: s.tauPrior.weightDecay });
-}
-
-export type Task = 'regression' | 'classification';
-
-/** auto: classification when an output has ≥ 2 values per row (logits), else regression. */
-export function taskFor(s: Settings, spec: TensorSpec, perRow?: number): Task {
-  if (s.task !== 'auto') return s.task;
-  const rest = spec.dims.slice(1);
-  const d = perRow ?? (rest.every((x) => typeof x === 'number' && x > 0) ? sizeOf(rest as number[]) : 1);
-  return d >= 2 ? 'classification' : 'regression';
+  return tauFromWeightDecay({ dropoutRate: rates[0]!, lengthScale: t.lengthScale, nTrain: t.nTrain, weightDecay: t.weightDecay });
 }
 
 export function estimatorsFor(
-  s: Settings,
-  model: StochasticModel,
+  tasks: readonly OutputTask[],
   tau: number | undefined,
   extra: { targets?: Float64Array; labels?: Int32Array } = {},
 ): { regression: Map<string, RegressionEstimator>; classification: Map<string, ClassificationEstimator> } {
   const regression = new Map<string, RegressionEstimator>();
   const classification = new Map<string, ClassificationEstimator>();
-  for (const out of model.outputs) {
-    if (taskFor(s, out) === 'classification') {
+  for (const out of tasks) {
+    if (out.task === 'classification') {
       classification.set(
         out.name,
         new ClassificationEstimator({
           output: out.name,
           // a network that ends in softmax hands out probabilities, not logits
-          outputs: out.activation === 'softmax' ? 'probabilities' : 'logits',
+          outputs: out.holds ?? 'logits',
           ...(extra.labels ? { labels: extra.labels } : {}),
         }),
       );
@@ -133,6 +144,71 @@ export function estimatorsFor(
     }
   }
   return { regression, classification };
+}
+
+/** Features and targets of a labelled file for a one-input model. */
+export interface Labeled {
+  readonly feeds: NamedTensors;
+  readonly y: Float64Array;
+  readonly rows: number;
+}
+
+/** A labelled file (features and one target column) for a model with one input. */
+export function readLabeledFile(model: StochasticModel, path: string, target: string | number | undefined, flag: string): Labeled {
+  if (model.inputs.length !== 1) {
+    throw new McuError('E_USAGE', `${flag} reads features and a target column from one file, for a model with one input; this one has ${model.inputs.length} (${model.inputs.map((i) => i.name).join(', ')})`);
+  }
+  const input = model.inputs[0]!;
+  const d = readLabeled(path, target, input);
+  return { feeds: { [input.name]: { dtype: 'float32', data: d.x.data, dims: d.x.dims } }, y: d.y.values, rows: d.x.dims[0]! };
+}
+
+/** The τ range `--fit-tau` searches (fitTau's default, given explicitly so that messages can name it). */
+export const TAU_SEARCH_RANGE = { min: 1e-3, max: 1e6 } as const;
+
+export interface FittedTau {
+  readonly tau: number;
+  /** True when the best τ is an end of {@link TAU_SEARCH_RANGE}: a bound, not an optimum. */
+  readonly atBoundary: boolean;
+  /** The mean validation log-likelihood at `tau`. */
+  readonly logLikelihood: number;
+}
+
+/**
+ * --fit-tau VALFILE: τ maximising the validation log-likelihood (eq. 8) of the one regression
+ * output, under the plan's samples, seed and scope (no tolerance: the collector has no
+ * standard error). Warns (unless quiet) when the optimum is at an end of the range.
+ */
+export async function fitTauOnFile(plan: Plan, mcu: Mcu, model: StochasticModel, tasks: readonly OutputTask[], warn: NodeJS.WritableStream | null): Promise<FittedTau> {
+  if (plan.tau.kind !== 'fit') throw new McuError('E_INTERNAL', 'fitTauOnFile without --fit-tau');
+  const { file, target } = plan.tau;
+  const regression = tasks.filter((o) => o.task === 'regression');
+  if (regression.length !== 1) {
+    throw new McuError('E_USAGE', `--fit-tau fits one τ from one target column, for one regression output; this model has ${regression.length === 0 ? 'none' : `${regression.length} (${regression.map((o) => o.name).join(', ')})`}: give --tau instead`);
+  }
+  const out = regression[0]!;
+  if (out.width !== 1) {
+    throw new McuError('E_USAGE', `--fit-tau ${file}: output '${out.name}' has ${out.width} values per row, but a validation file gives one target column; give --tau instead`);
+  }
+  const val = readLabeledFile(model, file, target, `--fit-tau ${file}`);
+  const collector = new SquaredErrorCollector({ output: out.name, targets: val.y });
+  await mcu.engine.run(model, val.feeds, {
+    samples: plan.engine.samples,
+    seed: plan.engine.seed,
+    scope: plan.engine.scope,
+    memoryBudgetBytes: plan.engine.memoryBudgetBytes,
+    estimators: [collector],
+  });
+  const r = fitTau(collector, TAU_SEARCH_RANGE);
+  if (r.atBoundary && warn !== null) {
+    const end = r.tau <= TAU_SEARCH_RANGE.min * (1 + 1e-6) ? 'lower' : 'upper';
+    warn.write(
+      `mcu: warning: --fit-tau ${file}: the validation log-likelihood is highest at the ${end} end of the searched range ` +
+        `[${TAU_SEARCH_RANGE.min}, ${TAU_SEARCH_RANGE.max}] (τ = ${r.tau}), so the best τ lies outside it: this τ is a bound, not a fitted optimum ` +
+        `(reported as tauFitted "boundary"); check that the target column${target !== undefined ? ` (--target ${target})` : ' (the last, by default; --target picks another)'} is what the model predicts, or give --tau\n`,
+    );
+  }
+  return { tau: r.tau, atBoundary: r.atBoundary, logLikelihood: r.logLikelihood };
 }
 
 export function sitesMeta(model: StochasticModel): SiteMeta[] {

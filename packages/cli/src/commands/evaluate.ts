@@ -1,27 +1,16 @@
 import {
   ClassificationEstimator,
   deterministicRegression,
-  fitTau,
   McuError,
   RegressionEstimator,
-  SquaredErrorCollector,
-  type NamedTensors,
   type StochasticModel,
-  type Mcu,
 } from '@mcu/core';
-import type { Settings } from '../config.js';
 import { writeFileAtomic } from '../io/files.js';
 import { formatNumber, stringifyJson } from '../io/format.js';
-import { readLabeled } from '../io/targets.js';
 import { readUci } from '../io/uci.js';
+import type { Plan } from '../plan.js';
 import { progressBar } from '../progress.js';
-import { loadModel, resolveTau, taskFor } from './common.js';
-
-interface Labeled {
-  readonly feeds: NamedTensors;
-  readonly y: Float64Array;
-  readonly rows: number;
-}
+import { fitTauOnFile, loadModel, readLabeledFile, resolveTau, tasksFor, TAU_SEARCH_RANGE, type FittedTau, type Labeled } from './common.js';
 
 function single(model: StochasticModel): string {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
@@ -31,9 +20,8 @@ function single(model: StochasticModel): string {
 }
 
 function fromFile(model: StochasticModel, path: string, target: string | number | undefined): Labeled {
-  const input = single(model);
-  const d = readLabeled(path, target, model.inputs[0]);
-  return { feeds: { [input]: { dtype: 'float32', data: d.x.data, dims: d.x.dims } }, y: d.y.values, rows: d.x.dims[0]! };
+  single(model);
+  return readLabeledFile(model, path, target, `--data ${path}`);
 }
 
 function fromUci(model: StochasticModel, dir: string, split: number): Labeled {
@@ -57,7 +45,16 @@ export interface EvaluateReport {
   readonly backend: string;
   readonly executionProvider: string;
   readonly tau?: number | null;
-  readonly tauFitted?: boolean;
+  /** With --fit-tau: true, or "boundary" when the best τ is an end of the searched range (a bound, not an optimum). */
+  readonly tauFitted?: boolean | 'boundary';
+  /** With tauFitted "boundary": the range searched. */
+  readonly tauFitRange?: readonly [number, number];
+  /** Samples per backend call (bounded by --memory-budget). */
+  readonly chunkSamples?: number;
+  /** With --tolerance: whether the largest Monte Carlo standard error fell below it, and that error. */
+  readonly tolerance?: number;
+  readonly converged?: boolean | null;
+  readonly maxStandardError?: number | null;
   readonly rmse?: number | null;
   /** Monte Carlo standard error of `rmse` (batch means over 32 interleaved batches of samples). */
   readonly rmseMcError?: number | null;
@@ -106,68 +103,76 @@ function effectiveSamples(ess: Float64Array | null, samples: number, warn: NodeJ
   return min;
 }
 
-async function fittedTau(s: Settings, mcu: Mcu, model: StochasticModel, output: string): Promise<number> {
-  const val = fromFile(model, s.fitTau!, s.target);
-  const collector = new SquaredErrorCollector({ output, targets: val.y });
-  await mcu.engine.run(model, val.feeds, { samples: s.samples, seed: s.seed, scope: s.maskScope, estimators: [collector] });
-  return fitTau(collector).tau;
-}
-
-export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<void> {
-  if ((s.data === undefined) === (s.uci === undefined)) {
+export async function evaluate(plan: Plan, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<void> {
+  const set = plan.testSet;
+  if (set === undefined) {
     throw new McuError('E_USAGE', "'evaluate' needs exactly one of --data FILE (with --target COL) or --uci DIR (with --split K)");
   }
-  const { mcu, model } = await loadModel(s);
+  const { mcu, model } = await loadModel(plan);
+  const warn = plan.quiet ? null : io.stderr;
   try {
-    const data = s.uci !== undefined ? fromUci(model, s.uci, s.split ?? 0) : fromFile(model, s.data!, s.target);
+    const data = set.kind === 'uci' ? fromUci(model, set.dir, set.split) : fromFile(model, set.file, set.target);
     const output = model.outputs[0]!;
-    const task = taskFor(s, output);
-    const bar = progressBar(io.stderr, !s.quiet);
+    const [out] = await tasksFor(plan, mcu, model, data.feeds);
+    const task = out!.task;
+    let tau = resolveTau(plan, model, [out!]);
+    const bar = progressBar(io.stderr, !plan.quiet);
+    const run = {
+      samples: plan.engine.samples,
+      seed: plan.engine.seed,
+      scope: plan.engine.scope,
+      memoryBudgetBytes: plan.engine.memoryBudgetBytes,
+      ...(plan.engine.tolerance !== undefined ? { tolerance: plan.engine.tolerance } : {}),
+      onProgress: (e: Parameters<typeof bar.update>[0]) => bar.update(e),
+    };
     const base = {
       n: data.rows,
-      seed: s.seed,
-      maskScope: s.maskScope,
+      seed: plan.engine.seed,
+      maskScope: plan.engine.scope,
       backend: model.backend,
       executionProvider: model.executionProvider,
     };
+    const adaptive = (meta: { chunkSamples: number; tolerance: number | null; converged: boolean | null; maxStandardError: number | null }) => ({
+      chunkSamples: meta.chunkSamples,
+      ...(meta.tolerance !== null ? { tolerance: meta.tolerance, converged: meta.converged, maxStandardError: meta.maxStandardError } : {}),
+    });
     let report: EvaluateReport;
     if (task === 'regression') {
-      let tau = resolveTau(s, model);
-      let tauFitted = false;
-      if (tau === undefined && s.fitTau !== undefined) {
-        tau = await fittedTau(s, mcu, model, output.name);
-        tauFitted = true;
+      let fitted: FittedTau | undefined;
+      if (plan.tau.kind === 'fit') {
+        fitted = await fitTauOnFile(plan, mcu, model, [out!], warn);
+        tau = fitted.tau;
       }
-      if (tau === undefined && !s.quiet) {
-        io.stderr.write(
+      if (tau === undefined && warn !== null) {
+        warn.write(
           'mcu: warning: no model precision τ, so no test log-likelihood: give --tau X, --weight-decay with --length-scale and --n-train (eq. 7), or --fit-tau VALFILE\n',
         );
       }
       const est = new RegressionEstimator({ output: output.name, targets: data.y, ...(tau !== undefined ? { tau } : {}) });
-      const meta = await mcu.engine.run(model, data.feeds, {
-        samples: s.samples, seed: s.seed, scope: s.maskScope, estimators: [est], onProgress: (e) => bar.update(e),
-        ...(s.tolerance !== undefined ? { tolerance: s.tolerance } : {}),
-      });
+      const meta = await mcu.engine.run(model, data.feeds, { ...run, estimators: [est] });
       bar.done();
       const r = est.result();
       const det = deterministicRegression((await mcu.engine.deterministic(model, data.feeds))[output.name]!, data.y, tau !== undefined ? { tau } : {});
-      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, s.quiet ? null : io.stderr);
+      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, warn);
       report = {
-        task, ...base, samples: meta.samples, tau: tau ?? null, tauFitted,
+        task, ...base, samples: meta.samples, tau: tau ?? null,
+        tauFitted: fitted === undefined ? false : fitted.atBoundary ? 'boundary' : true,
+        ...(fitted?.atBoundary ? { tauFitRange: [TAU_SEARCH_RANGE.min, TAU_SEARCH_RANGE.max] as const } : {}),
         rmse: r.rmse, rmseMcError: r.rmseStandardError, rmseStandard: det.rmse,
         logLikelihood: r.meanLogLikelihood, logLikelihoodMcError: r.logLikelihoodStandardError,
         logLikelihoodMinEffectiveSamples: minEss, logLikelihoodStandard: det.meanLogLikelihood,
+        ...adaptive(meta),
       };
     } else {
       const labels = Int32Array.from(data.y, (v) => {
         if (!Number.isInteger(v) || v < 0) throw new McuError('E_INPUT', `classification targets must be class indices ≥ 0, got ${v}`);
         return v;
       });
-      const est = new ClassificationEstimator({ output: output.name, labels, outputs: output.activation === 'softmax' ? 'probabilities' : 'logits' });
-      const meta = await mcu.engine.run(model, data.feeds, { samples: s.samples, seed: s.seed, scope: s.maskScope, estimators: [est], onProgress: (e) => bar.update(e) });
+      const est = new ClassificationEstimator({ output: output.name, labels, outputs: out!.holds ?? 'logits' });
+      const meta = await mcu.engine.run(model, data.feeds, { ...run, estimators: [est] });
       bar.done();
       const r = est.result();
-      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, s.quiet ? null : io.stderr);
+      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, warn);
       const detLogits = (await mcu.engine.deterministic(model, data.feeds))[output.name]!;
       const c = detLogits.data.length / data.rows;
       let correct = 0;
@@ -182,15 +187,16 @@ export async function evaluate(s: Settings, io: { stdout: NodeJS.WritableStream;
         nll: r.meanLogLikelihood === null ? null : -r.meanLogLikelihood, nllMcError: r.logLikelihoodStandardError,
         logLikelihood: r.meanLogLikelihood, logLikelihoodMinEffectiveSamples: minEss,
         brier: r.brier, brierMcError: r.brierStandardError, ece: r.ece,
+        ...adaptive(meta),
       };
     }
     const width = Math.max(...Object.keys(report).map((k) => k.length));
     const cell = (v: unknown): string => (typeof v === 'number' && !Number.isInteger(v) ? formatNumber(v) : String(v));
     const text =
-      s.format === 'json'
+      plan.format === 'json'
         ? stringifyJson(report) + '\n'
         : Object.entries(report).map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`).join('\n') + '\n';
-    if (s.out !== undefined) writeFileAtomic(s.out, text);
+    if (plan.out !== undefined) writeFileAtomic(plan.out, text);
     else io.stdout.write(text);
   } finally {
     await model.dispose();

@@ -1,66 +1,70 @@
-import { isMcuError, McuError, replayFromRows, type NamedTensors, type Sampler } from '@mcu/core';
-import type { Settings } from '../config.js';
+import { isMcuError, McuError, replayFromRows, sitesFor, type NamedTensors, type RunMeta, type Sampler } from '@mcu/core';
+import type { Plan } from '../plan.js';
 import { formatResult } from '../io/format.js';
 import { writeFileAtomic } from '../io/files.js';
 import { readMasksFile } from '../io/masks.js';
 import type { OutputResult, PredictResult } from '../io/result.js';
 import { progressBar } from '../progress.js';
-import { estimatorsFor, loadModel, readFeeds, resolveTau, rowsOf, sitesMeta } from './common.js';
+import { estimatorsFor, fitTauOnFile, loadModel, readFeeds, resolveTau, rowsOf, sitesMeta, tasksFor, TAU_SEARCH_RANGE } from './common.js';
 
-export async function predict(s: Settings, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<void> {
-  const { mcu, model } = await loadModel(s);
-  if (!s.quiet) for (const w of model.warnings) io.stderr.write(`mcu: warning: ${w}\n`);
+export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<void> {
+  const { mcu, model } = await loadModel(plan);
+  const warn = plan.quiet ? null : io.stderr;
+  if (warn !== null) for (const w of model.warnings) warn.write(`mcu: warning: ${w}\n`);
   try {
-    const feeds = readFeeds(model, s.input);
+    const feeds = readFeeds(model, plan.input);
     const rows = Object.values(feeds)[0]!.dims[0]!;
-    const tau = resolveTau(s, model);
+    const tasks = await tasksFor(plan, mcu, model, feeds);
+    let tau = resolveTau(plan, model, tasks);
+    const fitted = plan.tau.kind === 'fit' ? await fitTauOnFile(plan, mcu, model, tasks, warn) : undefined;
+    if (fitted !== undefined) tau = fitted.tau;
     let sampler: Sampler | undefined;
-    let samples = s.samples;
-    let scope = s.maskScope;
-    if (s.masks !== undefined) {
-      const given = readMasksFile(s.masks);
+    if (plan.masks !== undefined) {
+      const file = plan.masks;
+      const given = readMasksFile(file);
       if (given.length !== model.sites.length) {
-        throw new McuError('E_MASK', `${s.masks}: the model has ${model.sites.length} stochastic site(s) (${model.sites.map((x) => x.name).join(', ') || 'none'}), the file gives ${given.length} mask entries; one entry per site, in 'mcu inspect' order`);
+        throw new McuError('E_MASK', `${file}: the model has ${model.sites.length} stochastic site(s) (${model.sites.map((x) => x.name).join(', ') || 'none'}), the file gives ${given.length} mask entries; one entry per site, in 'mcu inspect' order`);
       }
       given.forEach((entry, k) => {
         if (entry.length !== rows) {
-          throw new McuError('E_MASK', `${s.masks}: site '${model.sites[k]!.name}' needs one mask row per input row (${rows}), got ${entry.length}`);
+          throw new McuError('E_MASK', `${file}: site '${model.sites[k]!.name}' needs one mask row per input row (${rows}), got ${entry.length}`);
         }
       });
       try {
-        sampler = replayFromRows(model.sites, given);
+        // sites whose mask size comes from the input (a sequence length) are sized for these rows
+        sampler = replayFromRows(sitesFor(model, feeds), given);
       } catch (e) {
         // name the file, as every other --masks problem does
-        if (isMcuError(e) && e.code === 'E_MASK') throw new McuError('E_MASK', `${s.masks}: ${e.message}`, { cause: e });
+        if (isMcuError(e) && e.code === 'E_MASK') throw new McuError('E_MASK', `${file}: ${e.message}`, { cause: e });
         throw e;
       }
-      samples = 1;
-      scope = 'point';
     }
 
     // --batch-size: split the rows into batches (one engine run each, same seed; point-scope
     // masks use global row indices, so batching does not change any mask).
-    const batch = sampler === undefined && s.batchSize !== undefined ? Math.min(s.batchSize, rows) : rows;
+    const batch = plan.batchSize !== undefined ? Math.min(plan.batchSize, rows) : rows;
     const parts: Record<string, OutputResult>[] = [];
-    let meta: Awaited<ReturnType<typeof mcu.engine.run>> | undefined;
-    const bar = progressBar(io.stderr, !s.quiet);
+    const metas: RunMeta[] = [];
+    const bar = progressBar(io.stderr, !plan.quiet);
     for (let first = 0; first < rows; first += batch) {
       const n = Math.min(batch, rows - first);
       const part = batch === rows ? feeds : sliceRows(feeds, first, n);
-      const { regression, classification } = estimatorsFor(s, model, tau);
-      meta = await mcu.engine.run(model, part, {
-        samples,
-        seed: s.seed,
-        scope,
-        firstRow: first,
-        ...(sampler ? { sampler } : {}),
-        ...(s.tolerance !== undefined ? { tolerance: s.tolerance } : {}),
-        memoryBudgetBytes: s.memoryBudgetMB * 1024 * 1024,
-        estimators: [...regression.values(), ...classification.values()],
-        onProgress: (e) => bar.update(e),
-      });
+      const { regression, classification } = estimatorsFor(tasks, tau);
+      metas.push(
+        await mcu.engine.run(model, part, {
+          samples: plan.engine.samples,
+          seed: plan.engine.seed,
+          scope: plan.engine.scope,
+          firstRow: first,
+          ...(sampler ? { sampler } : {}),
+          ...(plan.engine.tolerance !== undefined ? { tolerance: plan.engine.tolerance } : {}),
+          memoryBudgetBytes: plan.engine.memoryBudgetBytes,
+          estimators: [...regression.values(), ...classification.values()],
+          onProgress: (e) => bar.update(e),
+        }),
+      );
       const outputs: Record<string, OutputResult> = {};
-      for (const out of model.outputs) {
+      for (const out of tasks) {
         const r = regression.get(out.name);
         if (r) {
           const res = r.result();
@@ -81,25 +85,40 @@ export async function predict(s: Settings, io: { stdout: NodeJS.WritableStream; 
     }
     bar.done();
     const outputs = concatParts(parts);
+    const meta = metas[0];
     if (meta === undefined) throw new McuError('E_INPUT', 'the input is empty: at least one row is needed');
 
+    // The whole run, over every batch: the most samples any batch drew (each batch's count in
+    // `batches.samples`), converged only if every batch converged, the largest standard error.
+    const samples = Math.max(...metas.map((m) => m.samples));
     const result: PredictResult = {
       meta: {
         backend: meta.backend,
         executionProvider: meta.executionProvider,
-        seed: s.seed,
-        samples: meta.samples,
+        seed: plan.engine.seed,
+        samples,
+        chunkSamples: Math.max(...metas.map((m) => m.chunkSamples)),
         sites: sitesMeta(model),
         tau: tau ?? null,
+        ...(fitted !== undefined
+          ? { tauFitted: fitted.atBoundary ? 'boundary' : true, ...(fitted.atBoundary ? { tauFitRange: [TAU_SEARCH_RANGE.min, TAU_SEARCH_RANGE.max] } : {}) }
+          : {}),
         maskScope: meta.scope,
-        ...(s.masks !== undefined ? { masks: s.masks } : {}),
-        ...(meta.tolerance !== null ? { tolerance: meta.tolerance, converged: meta.converged, maxStandardError: meta.maxStandardError } : {}),
+        ...(plan.masks !== undefined ? { masks: plan.masks } : {}),
+        ...(plan.engine.tolerance !== undefined
+          ? {
+              tolerance: plan.engine.tolerance,
+              converged: metas.every((m) => m.converged === true),
+              maxStandardError: Math.max(...metas.map((m) => m.maxStandardError ?? Infinity)),
+            }
+          : {}),
+        ...(plan.batchSize !== undefined ? { batches: { size: batch, count: metas.length, samples: metas.map((m) => m.samples) } } : {}),
         warnings: [...model.warnings],
       },
       outputs,
     };
-    const text = formatResult(result, s.format);
-    if (s.out !== undefined) writeFileAtomic(s.out, text);
+    const text = formatResult(result, plan.format);
+    if (plan.out !== undefined) writeFileAtomic(plan.out, text);
     else io.stdout.write(typeof text === 'string' ? (text.endsWith('\n') ? text : text + '\n') : text);
   } finally {
     await model.dispose();

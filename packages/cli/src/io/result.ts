@@ -25,12 +25,26 @@ export interface PredictMeta {
   readonly backend: string;
   readonly executionProvider: string;
   readonly seed: number;
-  /** MC samples actually drawn (with --tolerance: where it stopped). */
+  /**
+   * MC samples actually drawn (with --tolerance: where it stopped; with --batch-size: the most
+   * any batch drew, each batch's count in `batches.samples`).
+   */
   readonly samples: number;
+  /** Samples per backend call (bounded by --memory-budget; the largest over batches). */
+  readonly chunkSamples?: number;
   readonly sites: readonly SiteMeta[];
   /** Model precision τ added as 1/τ to regression variance; null when none was given. */
   readonly tau: number | null;
   readonly maskScope?: MaskScope;
+  /** With --fit-tau: true, or "boundary" when the best τ is an end of the searched range (`tauFitRange`). */
+  readonly tauFitted?: true | 'boundary';
+  readonly tauFitRange?: readonly [number, number];
+  /** With --tolerance: converged only if every batch converged; the largest standard error of all batches. */
+  readonly tolerance?: number;
+  readonly converged?: boolean;
+  readonly maxStandardError?: number;
+  /** With --batch-size: rows per batch, the number of batches, and the samples each drew. */
+  readonly batches?: { readonly size: number; readonly count: number; readonly samples: readonly number[] };
   readonly warnings?: readonly string[];
   /** Room for more (timings, tolerance reached, mcu version, …). */
   readonly [extra: string]: unknown;

@@ -1,0 +1,438 @@
+/**
+ * The run plan: the ONE place that maps Settings (flags > mcu.config.json > defaults) and the
+ * command to everything a run uses — the backend and each backend's load options, the engine's
+ * run options, where τ comes from, the task of each output. Commands read only the plan.
+ *
+ * Every setting either reaches the run here or is refused here with an McuError naming the
+ * flag: a flag that the chosen backend or command cannot honour is never dropped silently.
+ * What the parser can refuse from the flags alone (a flag a command does not take, flags that
+ * exclude each other) is refused in args.ts; what needs the model (task detection, whether the
+ * backend applied --spatial) is checked by the functions below once it is loaded.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  McuError,
+  modelFormatOf,
+  sizeOf,
+  type MaskScope,
+  type ModelFormat,
+  type NamedTensors,
+  type StochasticModel,
+  type StochasticSite,
+} from '@mcu/core';
+import type { CommandName, InputArg, InsertBeforeOp, OutputFormat, Task } from './args.js';
+import type { Settings, SettingSource } from './config.js';
+
+/** The tfjs backend's execution providers (= TFJS_BACKENDS of @mcu/backend-tfjs; a test keeps them equal). */
+export const TFJS_PROVIDERS = ['tensorflow', 'wasm', 'cpu'] as const;
+
+/** The backends the CLI configures, by name. */
+export type BackendName = 'onnx' | 'onnx-web' | 'tfjs';
+
+/** Which family of backend reads the model: ONNX (onnx, onnx-web) or TensorFlow.js layers (tfjs). */
+export type BackendFamily = 'onnx' | 'tfjs' | 'unknown';
+
+export interface BackendPlan {
+  /** --backend / config "backend"; undefined: the best available backend that reads the model. */
+  readonly name?: string;
+  readonly family: BackendFamily;
+  /** Load options handed to each backend (only the one that loads the model reads its own). */
+  readonly options: Readonly<Record<BackendName, Readonly<Record<string, unknown>>>>;
+  /** Memory for the MC samples of one backend call (never splits rows). */
+  readonly memoryBudgetBytes: number;
+}
+
+/** The engine's run options (McRunOptions without estimators). */
+export interface EnginePlan {
+  readonly samples: number;
+  readonly seed: number;
+  readonly scope: MaskScope;
+  readonly tolerance?: number;
+  readonly memoryBudgetBytes: number;
+}
+
+/** Where the model precision τ comes from. */
+export type TauPlan =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'value'; readonly tau: number; readonly source: SettingSource }
+  | { readonly kind: 'prior'; readonly weightDecay: number; readonly lengthScale: number; readonly nTrain: number }
+  | { readonly kind: 'fit'; readonly file: string; readonly target?: string | number };
+
+/** Tasks as asked for: `default` for every output not in `byOutput`. */
+export interface TaskPlan {
+  readonly default: Task;
+  readonly byOutput: Readonly<Record<string, Task>>;
+}
+
+/** The ONNX graph rewrite the flags ask for (onnx / onnx-web only). */
+export interface GraphPlan {
+  readonly insertDropout?: { readonly rate: number; readonly before: readonly InsertBeforeOp[]; readonly spatial: boolean };
+  readonly rates: Readonly<Record<string, number>>;
+  readonly maskInputs: Readonly<Record<string, number>>;
+  readonly scaling: 'inverted' | 'none';
+}
+
+export type TestSet =
+  | { readonly kind: 'file'; readonly file: string; readonly target?: string | number }
+  | { readonly kind: 'uci'; readonly dir: string; readonly split: number };
+
+export interface Plan {
+  readonly command: Exclude<CommandName, 'help'>;
+  /** MODEL as given. */
+  readonly model?: string;
+  /** MODEL, or MODEL/model.json for a folder holding one. */
+  readonly modelPath?: string;
+  /** The model's format where its name shows it. */
+  readonly modelFormat?: ModelFormat;
+  readonly backend: BackendPlan;
+  readonly engine: EnginePlan;
+  /** --masks FILE: replay these masks (one sample, point scope) instead of sampling. */
+  readonly masks?: string;
+  /** --batch-size (predict): rows per engine run. */
+  readonly batchSize?: number;
+  readonly tau: TauPlan;
+  readonly tasks: TaskPlan;
+  readonly graph: GraphPlan;
+  readonly input: readonly InputArg[];
+  /** evaluate: the labelled test set. */
+  readonly testSet?: TestSet;
+  readonly format: OutputFormat;
+  readonly out?: string;
+  readonly quiet: boolean;
+  readonly debug: boolean;
+  /** The settings the plan was made from, for inspect/convert's graph preparation (commands/prepare.ts). */
+  readonly settings: Settings;
+}
+
+const usage = (msg: string): McuError => new McuError('E_USAGE', msg);
+
+/** MODEL as given, or `MODEL/model.json` when MODEL is a folder holding one (a TensorFlow.js layers model). */
+export function modelPath(model: string): string {
+  const inner = join(model, 'model.json');
+  return existsSync(model) && statSync(model).isDirectory() && existsSync(inner) ? inner : model;
+}
+
+function familyOf(backend: string | undefined, format: ModelFormat | undefined): BackendFamily {
+  if (backend === 'tfjs') return 'tfjs';
+  if (backend === 'onnx' || backend === 'onnx-web') return 'onnx';
+  if (backend !== undefined) return 'unknown';
+  return format === 'tfjs-layers' ? 'tfjs' : format === 'onnx' ? 'onnx' : 'unknown';
+}
+
+/** The graph-rewrite flags that were given (for messages). */
+function graphFlags(s: Settings): string[] {
+  const given: string[] = [];
+  if (s.insertDropout !== undefined) given.push('--insert-dropout');
+  if (s.spatial) given.push('--spatial');
+  if (Object.keys(s.rate).length > 0) given.push('--rate');
+  if (Object.keys(s.maskInput).length > 0) given.push('--mask-input');
+  if (s.dropoutScaling !== 'inverted') given.push('--dropout-scaling');
+  return given;
+}
+
+/**
+ * Make the plan of a command (not help/version). Throws McuError for settings that cannot
+ * all apply, naming the flag: onnx-only flags for a model that goes to tfjs, execution
+ * providers the chosen backend does not have.
+ */
+export function makePlan(s: Settings): Plan {
+  if (s.command === 'version' || s.command === 'help') {
+    throw new McuError('E_INTERNAL', `'${s.command}' has no run plan`);
+  }
+  const command = s.command;
+  const path = s.model !== undefined ? modelPath(s.model) : undefined;
+  const modelFormat = path !== undefined ? modelFormatOf({ kind: 'path', path }) : undefined;
+  const family = familyOf(s.backend, modelFormat);
+  const runs = command === 'predict' || command === 'evaluate';
+
+  // ONNX graph rewrites on a model that goes to tfjs (convert refuses these itself).
+  const rewrites = graphFlags(s);
+  if ((runs || command === 'inspect') && family === 'tfjs' && rewrites.length > 0) {
+    throw usage(
+      `${rewrites.join(', ')} rewrite${rewrites.length === 1 ? 's' : ''} ONNX graphs, but '${s.model}' goes to the tfjs backend` +
+        `${s.backend === 'tfjs' ? ' (--backend tfjs)' : ' (a TensorFlow.js layers model)'}, whose Dropout layers are the sites as they are (always inverted scaling): leave ${rewrites.length === 1 ? 'it' : 'them'} out`,
+    );
+  }
+
+  const epFromFlag = s.sources.executionProviders === 'flag' ? s.executionProviders : undefined;
+  if (epFromFlag !== undefined && family === 'tfjs') {
+    const bad = epFromFlag.filter((e) => !(TFJS_PROVIDERS as readonly string[]).includes(e));
+    if (bad.length > 0) {
+      throw new McuError(
+        'E_CONFIG',
+        `--ep ${epFromFlag.join(',')}: the tfjs backend (which runs '${s.model}') has no execution provider ${bad.map((b) => `'${b}'`).join(', ')}; it runs on ${TFJS_PROVIDERS.join(', ')} (e.g. --ep wasm)`,
+      );
+    }
+  }
+
+  const memoryBudgetBytes = s.memoryBudgetMB * 1024 * 1024;
+  const graph: GraphPlan = {
+    ...(s.insertDropout !== undefined ? { insertDropout: { rate: s.insertDropout, before: [...s.before], spatial: s.spatial } } : {}),
+    rates: { ...s.rate },
+    maskInputs: { ...s.maskInput },
+    scaling: s.dropoutScaling,
+  };
+
+  // onnx: the config's onnx options, --ep in place of their providers, and the graph rewrite.
+  const onnx: Record<string, unknown> = { ...s.backendOptions.onnx };
+  if (graph.insertDropout !== undefined) {
+    const { rate, before, spatial } = graph.insertDropout;
+    onnx['insertDropout'] = spatial ? { rate, before: [...before], spatial: true } : { rate, before: [...before] };
+  }
+  if (Object.keys(graph.rates).length > 0) onnx['rates'] = { ...graph.rates };
+  if (Object.keys(graph.maskInputs).length > 0) onnx['maskInputs'] = { ...graph.maskInputs };
+  if (graph.scaling !== 'inverted') onnx['scaling'] = graph.scaling;
+  // onnx-web: the same rewrite; its only provider option is the list (onnxruntime-node's
+  // session options do not exist there).
+  const web: Record<string, unknown> = { ...onnx };
+  delete web['executionProviders'];
+  delete web['graphOptimizationLevel'];
+  delete web['intraOpNumThreads'];
+  if (s.executionProviders !== undefined) web['executionProviders'] = [...s.executionProviders];
+  // tfjs: the config's choice, or --ep (a flag overrides the config's "backend").
+  const tfjs: Record<string, unknown> = { ...s.backendOptions.tfjs };
+  if (epFromFlag !== undefined && family === 'tfjs') {
+    delete tfjs['backend'];
+    tfjs['executionProviders'] = [...epFromFlag];
+  }
+
+  const masks = command === 'predict' ? s.masks : undefined;
+  const engine: EnginePlan = {
+    samples: masks !== undefined ? 1 : s.samples,
+    seed: s.seed,
+    scope: masks !== undefined ? 'point' : s.maskScope,
+    ...(s.tolerance !== undefined ? { tolerance: s.tolerance } : {}),
+    memoryBudgetBytes,
+  };
+
+  const tau: TauPlan =
+    s.fitTau !== undefined
+      ? { kind: 'fit', file: s.fitTau, ...(s.target !== undefined ? { target: s.target } : {}) }
+      : s.tauPrior !== undefined
+        ? { kind: 'prior', ...s.tauPrior }
+        : s.tau !== undefined
+          ? { kind: 'value', tau: s.tau, source: s.sources.tau ?? 'flag' }
+          : { kind: 'none' };
+
+  const testSet: TestSet | undefined =
+    command !== 'evaluate'
+      ? undefined
+      : s.uci !== undefined
+        ? { kind: 'uci', dir: s.uci, split: s.split ?? 0 }
+        : s.data !== undefined
+          ? { kind: 'file', file: s.data, ...(s.target !== undefined ? { target: s.target } : {}) }
+          : undefined;
+
+  return {
+    command,
+    ...(s.model !== undefined ? { model: s.model } : {}),
+    ...(path !== undefined ? { modelPath: path } : {}),
+    ...(modelFormat !== undefined ? { modelFormat } : {}),
+    backend: {
+      ...(s.backend !== undefined ? { name: s.backend } : {}),
+      family,
+      options: { onnx, 'onnx-web': web, tfjs },
+      memoryBudgetBytes,
+    },
+    engine,
+    ...(masks !== undefined ? { masks } : {}),
+    // evaluate runs every test row at once (a config "batchSize" is predict's; the flag is refused there)
+    ...(command === 'predict' && masks === undefined && s.batchSize !== undefined ? { batchSize: s.batchSize } : {}),
+    tau,
+    tasks: { default: s.task, byOutput: { ...s.taskByOutput } },
+    graph,
+    input: s.input,
+    ...(testSet !== undefined ? { testSet } : {}),
+    format: s.format,
+    ...(s.out !== undefined ? { out: s.out } : {}),
+    quiet: s.quiet,
+    debug: s.debug,
+    settings: s,
+  };
+}
+
+/** The flag(s) behind a τ plan, for messages. */
+export function tauFlags(tau: TauPlan): string {
+  switch (tau.kind) {
+    case 'fit':
+      return `--fit-tau ${tau.file}`;
+    case 'prior':
+      return '--weight-decay/--length-scale/--n-train';
+    case 'value':
+      return tau.source === 'config' ? 'the config\'s "tau"' : `--tau ${tau.tau}`;
+    default:
+      return '';
+  }
+}
+
+/** What --debug prints: the plan without the raw settings. */
+export function describePlan(plan: Plan): Record<string, unknown> {
+  const { settings, ...rest } = plan;
+  return { ...rest, sources: settings.sources };
+}
+
+// ---------------------------------------------------------------------------------------
+// Tasks
+// ---------------------------------------------------------------------------------------
+
+/** The task mcu runs for one output, and why. */
+export interface OutputTask {
+  readonly name: string;
+  readonly task: 'regression' | 'classification';
+  /** The output's dims per row (without the batch axis). */
+  readonly perRow: readonly number[];
+  /** Values per row: prod(perRow). */
+  readonly width: number;
+  /** Classification: what the output holds (a network ending in Softmax hands out probabilities). */
+  readonly holds?: 'logits' | 'probabilities';
+  /** 'asked' (--task / config), 'softmax' (ends in Softmax/LogSoftmax), 'one value' (auto, 1 value per row). */
+  readonly reason: 'asked' | 'softmax' | 'one value';
+}
+
+const dimsText = (perRow: readonly number[]): string => `[N${perRow.map((d) => `, ${d}`).join('')}]`;
+
+/** Per-row dims from a spec when they are all known numbers. */
+function knownPerRow(dims: readonly (number | string)[]): number[] | undefined {
+  const rest = dims.slice(1);
+  return rest.every((d) => typeof d === 'number' && Number.isInteger(d) && d > 0) ? (rest as number[]) : undefined;
+}
+
+/** One class distribution per row: [C], or [1, …, 1, C]. */
+const isClassVector = (perRow: readonly number[]): boolean => perRow.length >= 1 && perRow.slice(0, -1).every((d) => d === 1);
+
+/**
+ * Decide one output's task (the rule README's "Tasks" documents):
+ * - asked for (--task, --task NAME=TASK, config "task"): that task — classification only for
+ *   [N, C] outputs with C ≥ 2;
+ * - auto: ends in Softmax/LogSoftmax → classification; one value per row → regression;
+ *   anything else is an E_USAGE that asks which it is.
+ */
+export function decideTask(name: string, requested: Task, activation: 'softmax' | 'log-softmax' | undefined, perRow: readonly number[]): OutputTask {
+  const width = sizeOf(perRow);
+  const base = { name, perRow: [...perRow], width };
+  const holds = activation === 'softmax' ? 'probabilities' : 'logits';
+  const op = activation === 'softmax' ? 'Softmax' : 'LogSoftmax';
+  const perPixel = (lead: string): McuError =>
+    usage(
+      `${lead}, but its values per row have dims [${perRow.join(', ')}] (dims ${dimsText(perRow)}): mcu classifies only [N, C] outputs, one class distribution per row, ` +
+        `not per-pixel or per-position scores; give --task ${name}=regression for the mean and standard deviation of each value`,
+    );
+  if (requested === 'regression') return { ...base, task: 'regression', reason: 'asked' };
+  if (requested === 'classification') {
+    if (!isClassVector(perRow)) throw perPixel(`output '${name}' is asked to be classification (--task or the config's "task")`);
+    if (width < 2) {
+      throw usage(
+        `the task of output '${name}' is classification (--task or the config's "task"), but it has ${width} value per row (dims ${dimsText(perRow)}); ` +
+          `classification needs C ≥ 2 class scores per row: give --task regression${name ? ` (or --task ${name}=regression)` : ''}`,
+      );
+    }
+    return { ...base, task: 'classification', holds, reason: 'asked' };
+  }
+  // auto
+  if (activation !== undefined) {
+    if (!isClassVector(perRow)) throw perPixel(`output '${name}' ends in ${op}`);
+    if (width < 2) {
+      throw usage(`output '${name}' ends in ${op} over ${width} value per row (dims ${dimsText(perRow)}), which is constant; give --task ${name}=regression to report it anyway`);
+    }
+    return { ...base, task: 'classification', holds, reason: 'softmax' };
+  }
+  if (width === 1) return { ...base, task: 'regression', reason: 'one value' };
+  throw usage(
+    `output '${name}' has ${width} values per row (dims ${dimsText(perRow)}) and does not end in Softmax or LogSoftmax, so mcu cannot tell class logits from ${width} regression targets: ` +
+      `give --task classification if it holds logits, or --task regression (for this output only: --task ${name}=classification or --task ${name}=regression)`,
+  );
+}
+
+/** The first row of every feed (a cheap deterministic pass to learn output shapes). */
+export function firstRow(feeds: NamedTensors): NamedTensors {
+  const out: NamedTensors = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    const per = t.data.length / t.dims[0]!;
+    out[name] = { dtype: t.dtype, data: t.data.slice(0, per), dims: [1, ...t.dims.slice(1)] } as NamedTensors[string];
+  }
+  return out;
+}
+
+/**
+ * The task of every model output. Outputs whose per-row size the spec leaves symbolic get
+ * it from `probe` (the model's deterministic pass on one row), called at most once.
+ */
+export async function resolveTasks(tasks: TaskPlan, model: StochasticModel, probe: () => Promise<NamedTensors>): Promise<OutputTask[]> {
+  const names = model.outputs.map((o) => o.name);
+  for (const n of Object.keys(tasks.byOutput)) {
+    if (!names.includes(n)) {
+      throw usage(`--task ${n}=${tasks.byOutput[n]} (or the config's "task"): the model has no output '${n}'; its outputs: ${names.join(', ')}`);
+    }
+  }
+  let probed: NamedTensors | undefined;
+  const result: OutputTask[] = [];
+  for (const out of model.outputs) {
+    let perRow = knownPerRow(out.dims);
+    if (perRow === undefined) {
+      probed ??= await probe();
+      const t = probed[out.name];
+      if (t === undefined) throw new McuError('E_RUNTIME', `the deterministic pass returned no output '${out.name}'`);
+      perRow = t.dims.slice(1).map(Number);
+    }
+    result.push(decideTask(out.name, tasks.byOutput[out.name] ?? tasks.default, out.activation, perRow));
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------
+// Checks once the model is loaded
+// ---------------------------------------------------------------------------------------
+
+const INSERTED = /^Dropout \(inserted/;
+
+/**
+ * --spatial asks the backend for channel-wise inserted masks ([C, 1, 1] per row before a
+ * Conv). A backend that inserted element-wise masks instead, or a model where every inserted
+ * site is on a dense layer (channel-wise = element-wise there), is refused: the flag would do
+ * nothing.
+ */
+export function checkSpatial(plan: Plan, sites: readonly StochasticSite[], backend: string): void {
+  if (plan.graph.insertDropout?.spatial !== true) return;
+  const inserted = sites.filter((s) => INSERTED.test(s.origin?.op ?? ''));
+  if (inserted.length === 0) return; // nothing inserted: the backend has warned
+  const elementwise = inserted.find((s) => s.maskShape.length >= 2 && s.maskShape.slice(1).some((d) => d !== 1));
+  if (elementwise !== undefined) {
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `--spatial: the ${backend} backend inserted site '${elementwise.name}' with an element-wise mask [${elementwise.maskShape.join(', ')}] per row, ` +
+        `not one per channel [${elementwise.maskShape[0]}${', 1'.repeat(elementwise.maskShape.length - 1)}]: this backend does not apply channel-wise insertion; drop --spatial or update @mcu/backend-onnx`,
+    );
+  }
+  if (inserted.every((s) => s.maskShape.length < 2)) {
+    throw usage(
+      `--spatial: every inserted site is on a dense layer (${inserted.map((s) => `${s.name} [${s.maskShape.join(', ')}]`).join(', ')} per row), ` +
+        'where a mask per channel is a mask per unit: channel-wise and element-wise dropout are the same there; drop --spatial',
+    );
+  }
+}
+
+/**
+ * --rate NAME=P must name the ratio input of a Dropout node of the ONNX graph (the backend
+ * ignores other names). Reads the graph; only called when --rate is given.
+ */
+export async function checkRates(plan: Plan): Promise<void> {
+  const names = Object.keys(plan.graph.rates);
+  if (names.length === 0 || plan.modelPath === undefined || plan.backend.family === 'tfjs') return;
+  const onnx = await import('@mcu/backend-onnx');
+  const { model } = await onnx.readModelFile(plan.modelPath); // external data checked, not read
+  const graph = model.graph;
+  const inputs = new Set((graph?.input ?? []).map((v) => v.name ?? ''));
+  const ratios = new Set<string>();
+  for (const n of graph?.node ?? []) {
+    const r = n.op_type === 'Dropout' && (n.domain ?? '') === '' ? n.input?.[1] : undefined;
+    if (r !== undefined && r !== '' && inputs.has(r)) ratios.add(r);
+  }
+  const unknown = names.filter((n) => !ratios.has(n));
+  if (unknown.length > 0) {
+    throw usage(
+      `--rate ${unknown.map((n) => `${n}=${plan.graph.rates[n]}`).join(' --rate ')}: '${unknown[0]}' is not the ratio input of a Dropout node of '${plan.model}' ` +
+        `(its Dropout ratios given as graph inputs: ${ratios.size > 0 ? [...ratios].join(', ') : 'none'}); --rate applies only to those`,
+    );
+  }
+}

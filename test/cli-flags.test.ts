@@ -1,0 +1,703 @@
+// The flag walk: EVERY option of the OPTIONS table (packages/cli/src/args.ts) for EVERY command
+// but help. Where a command takes the option, a case proves that it changes the result or its
+// metadata (against the same call without it; --out, --format, --config, --quiet and --debug
+// prove their own effect); where it does not, the call must be refused (exit 2) with a message
+// naming the flag. The walk is driven by OPTIONS: an option or command without a case fails.
+// `main(argv, io)` is called in-process (small T, few rows), so no build is needed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS, OPTIONS, flagTableMarkdown, type CliOptions, type CommandName } from '../packages/cli/src/args.js';
+import { TFJS_PROVIDERS } from '../packages/cli/src/plan.js';
+import { parseOnnxOptions } from '@mcu/backend-onnx';
+import { TFJS_BACKENDS } from '@mcu/backend-tfjs';
+import { co2Ref, fixturePath, lenetRef, uciFixture } from './helpers/fixtures.js';
+import { REPO_ROOT, tempDir, writeCsv, writeJson } from './helpers/cli.js';
+import { mcu, show, type InProcessRun } from './helpers/in-process.js';
+import { writeKerasDense, writeRatioInputModel } from './helpers/flag-models.js';
+
+type Cmd = Exclude<CommandName, 'help'>;
+type Key = keyof CliOptions;
+const CMDS = COMMANDS.filter((c): c is Cmd => c !== 'help');
+
+/** How a case proves an option's effect: two calls, and what must differ between them. */
+interface Effect {
+  /** The call without the option (may itself fail, e.g. when the option is required). */
+  readonly base: () => string[];
+  /** The same call with it. */
+  readonly with: () => string[];
+  readonly check: (base: InProcessRun, withIt: InProcessRun) => void | Promise<void>;
+  /** Working directory (default: an empty one). */
+  readonly cwd?: () => string;
+}
+
+// ------------------------------------------------------------------ inputs
+let dir: string;
+let cleanCwd: string;
+let badConfigCwd: string;
+const F: Record<string, string> = {};
+
+const T = ['--samples', '20'];
+const json = <T = Record<string, unknown>>(r: InProcessRun): T => {
+  expect(r.code, show(r)).toBe(0);
+  return JSON.parse(r.stdout) as T;
+};
+type Meta = Record<string, unknown> & { samples: number; sites: { rate: number; name: string }[]; tau: number | null; backend: string; executionProvider: string };
+type Out = Record<string, unknown> & { task: string; mean?: number[][]; std?: number[][]; probs?: number[][] };
+const predictJson = (r: InProcessRun) => json<{ meta: Meta; outputs: Record<string, Out> }>(r);
+const only = (r: InProcessRun): Out => Object.values(predictJson(r).outputs)[0]!;
+const failsNaming = (r: InProcessRun, flag: string | RegExp) => {
+  expect(r.code, show(r)).toBe(2);
+  expect(r.stdout, show(r)).toBe('');
+  expect(r.stderr, show(r)).toMatch(typeof flag === 'string' ? new RegExp(flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : flag);
+};
+const differ = (a: unknown, b: unknown, what: string) => expect(JSON.stringify(a), what).not.toEqual(JSON.stringify(b));
+const sites = (r: InProcessRun) => (json<{ sites: unknown[] }>(r)).sites;
+
+/** The --spatial masks of the onnx backend: channel-wise where it implements the option. */
+const backendTakesSpatial = (): boolean => {
+  const parsed = parseOnnxOptions({ insertDropout: { rate: 0.1, before: ['Conv'], spatial: true } }) as { insertDropout?: { spatial?: boolean } };
+  return parsed.insertDropout?.spatial === true;
+};
+
+beforeAll(() => {
+  dir = tempDir('mcu-flags-');
+  cleanCwd = tempDir('mcu-flags-cwd-');
+  badConfigCwd = tempDir('mcu-flags-badcfg-');
+  writeJson(path.join(badConfigCwd, 'mcu.config.json'), { samples: 0 });
+  const ref = co2Ref('1.13-small', 'co2_relu');
+  F['co2'] = path.join(REPO_ROOT, 'examples', 'co2_relu.preserve.onnx');
+  F['x'] = path.join(REPO_ROOT, 'examples', 'co2-months.csv');
+  F['x2'] = writeCsv(path.join(dir, 'x2.csv'), [[ref.x[5]!], [ref.x[300]!], [ref.x[700]!]]);
+  const rows = [0, 50, 100, 200, 300, 400, 500, 600, 700, 740];
+  fs.writeFileSync(path.join(dir, 'data.csv'), ['x,y', ...rows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n') + '\n');
+  F['data'] = path.join(dir, 'data.csv');
+  const valRows = [10, 60, 120, 220, 330, 430];
+  fs.writeFileSync(path.join(dir, 'val.csv'), ['x,y', ...valRows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n') + '\n');
+  F['val'] = path.join(dir, 'val.csv');
+  // target first: with --target y the target is column 0, by default the last (x)
+  fs.writeFileSync(path.join(dir, 'val-yx.csv'), ['y,x', ...valRows.map((i) => `${ref.y[i]},${ref.x[i]}`)].join('\n') + '\n');
+  F['valYX'] = path.join(dir, 'val-yx.csv');
+  F['masks'] = writeJson(path.join(dir, 'ones.json'), Array.from({ length: 4 }, () => Array.from({ length: 13 }, () => new Array<number>(128).fill(1))));
+  F['co2Eval'] = fixturePath('pytorch-1.13-small/co2_relu.eval.onnx');
+  F['co2Masked'] = fixturePath('pytorch-1.13-small/co2_relu.masked.onnx');
+  F['ratio'] = writeRatioInputModel(path.join(dir, 'ratio.onnx'));
+  F['lenet'] = fixturePath('pytorch-1.13/lenet.preserve.onnx');
+  F['lenetEval'] = fixturePath('pytorch-1.13/lenet.eval.onnx');
+  const lenet = lenetRef('1.13');
+  const digits = lenet.test_images_u8.slice(0, 4);
+  F['digits'] = writeCsv(path.join(dir, 'digits.csv'), digits.map((img) => img.map((b) => b / 255)));
+  F['digitsLabelled'] = writeCsv(path.join(dir, 'digits-labelled.csv'), digits.map((img, i) => [...img.map((b) => b / 255), lenet.test_labels[i]!]));
+  F['keras'] = writeKerasDense(path.join(dir, 'keras'), { inputs: 1, hidden: 16, outputs: 1 });
+  F['goodConfig'] = writeJson(path.join(dir, 'good.json'), { samples: 7 });
+  F['tableConfig'] = writeJson(path.join(dir, 'table.json'), { format: 'table' });
+  F['jsonConfig'] = writeJson(path.join(dir, 'json.json'), { format: 'json' });
+  const uci = uciFixture('yacht');
+  F['uci'] = uci.dir;
+  F['uciModel'] = uci.splits[0]!.modelPath;
+}, 120_000);
+
+let outCount = 0;
+const outFile = (ext = 'json') => path.join(dir, `out-${++outCount}.${ext}`);
+const mask4 = ['--mask-input', 'mask1=0.1', '--mask-input', 'mask2=0.1', '--mask-input', 'mask3=0.1', '--mask-input', 'mask4=0.1'];
+const triple = ['--weight-decay', '1e-4', '--length-scale', '0.01', '--n-train', '444'];
+const without = (args: string[], flag: string) => {
+  const i = args.indexOf(flag);
+  return i < 0 ? args : [...args.slice(0, i), ...args.slice(i + 2)];
+};
+
+// ------------------------------------------------------------------ per-command bases
+const P = (...extra: string[]) => ['predict', F['co2']!, '--input', F['x']!, ...T, ...extra];
+const V = (...extra: string[]) => ['evaluate', F['co2']!, '--data', F['data']!, ...T, ...extra];
+const I = (model: string, ...extra: string[]) => ['inspect', model, ...extra];
+
+/** Convert MODEL with EXTRA flags into a fresh file; returns the argv (the file is its -o). */
+const C = (model: string, ...extra: string[]) => ['convert', model, '-o', outFile('onnx'), ...extra];
+const convertedBytes = (r: InProcessRun): Buffer => {
+  expect(r.code, show(r)).toBe(0);
+  return fs.readFileSync(r.argv[r.argv.indexOf('-o') + 1]!);
+};
+
+const tripleCase = (cmd: 'predict' | 'evaluate', flag: string): Effect => {
+  const call = cmd === 'predict' ? P : V;
+  return {
+    base: () => without(call(...triple), flag),
+    with: () => call(...triple),
+    check: (b, w) => {
+      failsNaming(b, flag);
+      const tau = cmd === 'predict' ? predictJson(w).meta.tau : json<{ tau: number }>(w).tau;
+      expect(tau).toBeCloseTo((0.9 * 0.01 ** 2) / (2 * 444 * 1e-4), 10);
+    },
+  };
+};
+
+const outCase = (base: () => string[]): Effect => ({
+  base,
+  with: () => [...base(), '--out', outFile()],
+  check: (b, w) => {
+    expect(b.code, show(b)).toBe(0);
+    expect(w.code, show(w)).toBe(0);
+    expect(w.stdout).toBe('');
+    expect(fs.readFileSync(w.argv[w.argv.length - 1]!, 'utf8')).toBe(b.stdout);
+  },
+});
+
+const configCase = (base: () => string[], config: () => string, effect: (w: InProcessRun) => void): Effect => ({
+  cwd: () => badConfigCwd,
+  base,
+  with: () => [...base(), '--config', config()],
+  check: (b, w) => {
+    // ./mcu.config.json is read without --config (and is bad here); --config reads FILE instead
+    failsNaming(b, /mcu\.config\.json: 'samples' expects an integer ≥ 1, got 0/);
+    expect(w.code, show(w)).toBe(0);
+    effect(w);
+  },
+});
+
+const debugCase = (base: () => string[]): Effect => ({
+  base,
+  with: () => [...base(), '--debug'],
+  check: (b, w) => {
+    expect(b.code, show(b)).toBe(0);
+    expect(w.code, show(w)).toBe(0);
+    expect(b.stderr).not.toMatch(/mcu: debug:/);
+    expect(w.stderr).toMatch(/^mcu: debug: plan \{.*"backend":\{/m);
+  },
+});
+
+const quietCase = (base: () => string[], warning: RegExp): Effect => ({
+  base,
+  with: () => [...base(), '--quiet'],
+  check: (b, w) => {
+    expect(b.code, show(b)).toBe(0);
+    expect(w.code, show(w)).toBe(0);
+    expect(b.stderr).toMatch(warning);
+    expect(w.stderr).toBe('');
+    if (b.stdout !== '') expect(w.stdout).toBe(b.stdout);
+  },
+});
+
+const scalingCheck = (b: InProcessRun, w: InProcessRun) => differ(only(b).mean, only(w).mean, '--dropout-scaling none changes the kept units’ scale');
+
+/** spatial: channel-wise masks where the backend implements it; otherwise a refusal naming --spatial. */
+const spatialCheck = (b: InProcessRun, w: InProcessRun, metaOf: (r: InProcessRun) => unknown) => {
+  expect(b.code, show(b)).toBe(0);
+  if (backendTakesSpatial()) {
+    expect(w.code, show(w)).toBe(0);
+    differ(metaOf(b), metaOf(w), '--spatial changes the masks');
+  } else {
+    failsNaming(w, /--spatial: the onnx backend inserted site '.*' with an element-wise mask \[20, 12, 12\]/);
+  }
+};
+
+const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> } = {
+  input: {
+    predict: {
+      base: () => ['predict', F['co2']!, ...T],
+      with: () => P(),
+      check: (b, w) => {
+        failsNaming(b, 'missing --input');
+        expect(only(w).mean).toHaveLength(13);
+      },
+    },
+    inspect: {
+      base: () => I(F['co2']!),
+      with: () => I(F['co2']!, '--input', F['x']!),
+      check: (b, w) => {
+        const on = (r: InProcessRun) => json<{ selfCheck: { on: string } }>(r).selfCheck.on;
+        expect([on(b), on(w)]).toEqual(['2 synthetic rows', 'the --input rows (first 2)']);
+      },
+    },
+  },
+  samples: {
+    predict: { base: () => without(P(), '--samples'), with: () => P(), check: (b, w) => expect([predictJson(b).meta.samples, predictJson(w).meta.samples]).toEqual([100, 20]) },
+    evaluate: { base: () => without(V(), '--samples'), with: () => V(), check: (b, w) => expect([json(b)['samples'], json(w)['samples']]).toEqual([100, 20]) },
+  },
+  seed: {
+    predict: { base: () => P(), with: () => P('--seed', '3'), check: (b, w) => differ(only(b).mean, only(w).mean, 'another seed, other masks') },
+    evaluate: { base: () => V(), with: () => V('--seed', '3'), check: (b, w) => differ(json(b)['rmse'], json(w)['rmse'], 'another seed') },
+  },
+  task: {
+    predict: {
+      base: () => ['predict', F['lenet']!, '--input', F['digits']!, ...T],
+      with: () => ['predict', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification'],
+      check: (b, w) => {
+        failsNaming(b, /output 'logits' has 10 values per row .*--task classification/);
+        expect(only(w).task).toBe('classification');
+      },
+    },
+    evaluate: {
+      base: () => ['evaluate', F['lenet']!, '--data', F['digitsLabelled']!, ...T],
+      with: () => ['evaluate', F['lenet']!, '--data', F['digitsLabelled']!, ...T, '--task', 'logits=classification'],
+      check: (b, w) => {
+        failsNaming(b, /output 'logits' has 10 values per row .*--task classification/);
+        expect(json(w)['task']).toBe('classification');
+      },
+    },
+  },
+  tau: {
+    predict: { base: () => P(), with: () => P('--tau', '50'), check: (b, w) => expect([predictJson(b).meta.tau, predictJson(w).meta.tau]).toEqual([null, 50]) },
+    evaluate: { base: () => V(), with: () => V('--tau', '50'), check: (b, w) => expect([json(b)['logLikelihood'], json(w)['tau']]).toEqual([null, 50]) },
+  },
+  weightDecay: { predict: tripleCase('predict', '--weight-decay'), evaluate: tripleCase('evaluate', '--weight-decay') },
+  lengthScale: { predict: tripleCase('predict', '--length-scale'), evaluate: tripleCase('evaluate', '--length-scale') },
+  nTrain: { predict: tripleCase('predict', '--n-train'), evaluate: tripleCase('evaluate', '--n-train') },
+  fitTau: {
+    predict: {
+      base: () => P(),
+      with: () => P('--fit-tau', F['val']!),
+      check: (b, w) => {
+        expect(predictJson(b).meta.tau).toBeNull();
+        const m = predictJson(w).meta;
+        expect(m['tauFitted']).toBe(true);
+        expect(m.tau).toBeGreaterThan(0);
+      },
+    },
+    evaluate: {
+      base: () => V(),
+      with: () => V('--fit-tau', F['val']!),
+      check: (b, w) => {
+        expect(json(b)['tauFitted']).toBe(false);
+        expect(json(w)['tauFitted']).toBe(true);
+      },
+    },
+  },
+  target: {
+    predict: {
+      base: () => P('--fit-tau', F['valYX']!),
+      with: () => P('--fit-tau', F['valYX']!, '--target', 'y'),
+      check: (b, w) => differ(predictJson(b).meta.tau, predictJson(w).meta.tau, '--target picks the VALFILE column τ is fitted to'),
+    },
+    evaluate: {
+      base: () => ['evaluate', F['co2']!, '--data', F['valYX']!, ...T],
+      with: () => ['evaluate', F['co2']!, '--data', F['valYX']!, ...T, '--target', 'y'],
+      check: (b, w) => differ(json(b)['rmse'], json(w)['rmse'], '--target picks the target column'),
+    },
+  },
+  backend: {
+    predict: { base: () => P(), with: () => P('--backend', 'onnx-web'), check: (b, w) => expect([predictJson(b).meta.backend, predictJson(w).meta.backend]).toEqual(['onnx', 'onnx-web']) },
+    evaluate: { base: () => V(), with: () => V('--backend', 'onnx-web'), check: (b, w) => expect([json(b)['backend'], json(w)['backend']]).toEqual(['onnx', 'onnx-web']) },
+    inspect: { base: () => I(F['co2']!), with: () => I(F['co2']!, '--backend', 'onnx-web'), check: (b, w) => expect([json(b)['backend'], json(w)['backend']]).toEqual(['onnx', 'onnx-web']) },
+    backends: {
+      base: () => ['backends', '--format', 'json'],
+      with: () => ['backends', '--format', 'json', '--backend', 'tfjs'],
+      check: (b, w) => {
+        const names = (r: InProcessRun) => json<{ backends: { name: string }[] }>(r).backends.map((x) => x.name);
+        expect(names(b)).toEqual(expect.arrayContaining(['onnx', 'onnx-web', 'tfjs']));
+        expect(names(w)).toEqual(['tfjs']);
+      },
+    },
+  },
+  ep: {
+    predict: {
+      base: () => ['predict', F['keras']!, '--input', F['x']!, ...T],
+      with: () => ['predict', F['keras']!, '--input', F['x']!, ...T, '--ep', 'cpu'],
+      check: async (b, w) => {
+        expect(predictJson(b).meta.backend).toBe('tfjs');
+        expect(predictJson(w).meta.executionProvider).toBe('cpu');
+        if (predictJson(b).meta.executionProvider === 'cpu') {
+          // cpu is also the default here: another provider must reach the backend too
+          const r = await mcu(['predict', F['keras']!, '--input', F['x']!, ...T, '--ep', 'wasm'], cleanCwd);
+          if (r.code === 0) expect(predictJson(r).meta.executionProvider).toBe('wasm');
+          else expect(r.stderr).toMatch(/wasm/);
+        }
+      },
+    },
+    evaluate: {
+      base: () => ['evaluate', F['keras']!, '--data', F['data']!, ...T],
+      with: () => ['evaluate', F['keras']!, '--data', F['data']!, ...T, '--ep', 'cpu'],
+      check: (b, w) => {
+        expect(json(b)['backend']).toBe('tfjs');
+        expect(json(w)['executionProvider']).toBe('cpu');
+      },
+    },
+    inspect: {
+      base: () => I(F['keras']!),
+      with: () => I(F['keras']!, '--ep', 'cpu'),
+      check: (b, w) => {
+        expect(json(b)['backend']).toBe('tfjs');
+        expect(json(w)['executionProvider']).toBe('cpu');
+      },
+    },
+  },
+  maskScope: {
+    predict: { base: () => P(), with: () => P('--mask-scope', 'point'), check: (b, w) => differ(only(b).mean, only(w).mean, 'point masks') },
+    evaluate: { base: () => V(), with: () => V('--mask-scope', 'point'), check: (b, w) => expect([json(b)['maskScope'], json(w)['maskScope']]).toEqual(['sample', 'point']) },
+  },
+  tolerance: {
+    // A small memory budget keeps chunks small, so that the stopping rule is checked often.
+    predict: {
+      base: () => ['predict', F['co2']!, '--input', F['x']!, '--samples', '400', '--memory-budget', '0.2'],
+      with: () => ['predict', F['co2']!, '--input', F['x']!, '--samples', '400', '--memory-budget', '0.2', '--tolerance', '0.05'],
+      check: (b, w) => {
+        const m = predictJson(w).meta;
+        expect(predictJson(b).meta['tolerance']).toBeUndefined();
+        expect(m['tolerance']).toBe(0.05);
+        expect(m['converged']).toBe(true);
+        expect(m.samples).toBeLessThan(400);
+        expect(m['maxStandardError'] as number).toBeLessThanOrEqual(0.05);
+      },
+    },
+    evaluate: {
+      base: () => ['evaluate', F['co2']!, '--data', F['data']!, '--samples', '400', '--memory-budget', '0.2'],
+      with: () => ['evaluate', F['co2']!, '--data', F['data']!, '--samples', '400', '--memory-budget', '0.2', '--tolerance', '0.05'],
+      check: (b, w) => {
+        expect(json(b)['samples']).toBe(400);
+        expect(json(w)['converged']).toBe(true);
+        expect(json(w)['samples'] as number).toBeLessThan(400);
+      },
+    },
+  },
+  masks: {
+    predict: {
+      base: () => ['predict', F['co2']!, '--input', F['x']!],
+      with: () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!],
+      check: (b, w) => {
+        expect(predictJson(b).meta.samples).toBe(100);
+        const m = predictJson(w).meta;
+        expect([m.samples, m['masks']]).toEqual([1, F['masks']]);
+        for (const v of only(w).std!) expect(v[0]).toBe(0);
+      },
+    },
+  },
+  memoryBudgetMB: {
+    predict: {
+      base: () => P(),
+      with: () => P('--memory-budget', '0.01'),
+      check: (b, w) => {
+        expect(predictJson(b).meta['chunkSamples']).toBe(20);
+        expect(predictJson(w).meta['chunkSamples']).toBe(1);
+        expect(predictJson(w).outputs).toEqual(predictJson(b).outputs); // samples per call change memory, not numbers
+      },
+    },
+    evaluate: {
+      base: () => V(),
+      with: () => V('--memory-budget', '0.01'),
+      check: (b, w) => {
+        expect([json(b)['chunkSamples'], json(w)['chunkSamples']]).toEqual([20, 1]);
+        expect(json(w)['rmse']).toBe(json(b)['rmse']);
+      },
+    },
+  },
+  batchSize: {
+    predict: {
+      base: () => P(),
+      with: () => P('--batch-size', '5'),
+      check: (b, w) => {
+        expect(predictJson(b).meta['batches']).toBeUndefined();
+        expect(predictJson(w).meta['batches']).toEqual({ size: 5, count: 3, samples: [20, 20, 20] });
+        expect(predictJson(w).outputs).toEqual(predictJson(b).outputs);
+      },
+    },
+  },
+  data: {
+    evaluate: {
+      base: () => ['evaluate', F['co2']!, ...T],
+      with: () => V(),
+      check: (b, w) => {
+        failsNaming(b, 'missing test set: --data FILE');
+        expect(json(w)['n']).toBe(10);
+      },
+    },
+  },
+  uci: {
+    evaluate: {
+      base: () => ['evaluate', F['uciModel']!, ...T],
+      with: () => ['evaluate', F['uciModel']!, ...T, '--uci', F['uci']!],
+      check: (b, w) => {
+        failsNaming(b, '--uci DIR');
+        expect(json(w)['n']).toBeGreaterThan(0);
+      },
+    },
+  },
+  split: {
+    evaluate: {
+      base: () => ['evaluate', F['uciModel']!, ...T, '--uci', F['uci']!],
+      with: () => ['evaluate', F['uciModel']!, ...T, '--uci', F['uci']!, '--split', '1'],
+      check: (b, w) => differ(json(b)['rmse'], json(w)['rmse'], 'another split, other test rows'),
+    },
+  },
+  insertDropout: {
+    predict: {
+      base: () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T],
+      with: () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'],
+      check: (b, w) => expect([predictJson(b).meta.sites.length, predictJson(w).meta.sites.length]).toEqual([0, 4]),
+    },
+    evaluate: {
+      base: () => ['evaluate', F['co2Eval']!, '--data', F['data']!, ...T],
+      with: () => ['evaluate', F['co2Eval']!, '--data', F['data']!, ...T, '--insert-dropout', '0.1'],
+      check: (b, w) => expect(json(w)['rmseMcError']).not.toBe(json(b)['rmseMcError']),
+    },
+    inspect: { base: () => I(F['co2Eval']!), with: () => I(F['co2Eval']!, '--insert-dropout', '0.1'), check: (b, w) => expect([sites(b).length, sites(w).length]).toEqual([0, 4]) },
+    convert: { base: () => C(F['co2Eval']!), with: () => C(F['co2Eval']!, '--insert-dropout', '0.1'), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'sites inserted') },
+  },
+  spatial: {
+    predict: {
+      base: () => ['predict', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv'],
+      with: () => ['predict', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'],
+      check: (b, w) => spatialCheck(b, w, (r) => only(r).probs),
+    },
+    evaluate: {
+      base: () => ['evaluate', F['lenetEval']!, '--data', F['digitsLabelled']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv'],
+      with: () => ['evaluate', F['lenetEval']!, '--data', F['digitsLabelled']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'],
+      check: (b, w) => spatialCheck(b, w, (r) => json(r)['brier']),
+    },
+    inspect: {
+      base: () => I(F['lenetEval']!, '--insert-dropout', '0.1', '--before', 'Conv'),
+      with: () => I(F['lenetEval']!, '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'),
+      check: (b, w) => expect([(sites(b)[0] as { shape: number[] }).shape, (sites(w)[0] as { shape: number[] }).shape]).toEqual([[20, 12, 12], [20, 1, 1]]),
+    },
+    convert: {
+      base: () => C(F['lenetEval']!, '--insert-dropout', '0.1', '--before', 'Conv'),
+      with: () => C(F['lenetEval']!, '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'),
+      check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'channel-wise masks'),
+    },
+  },
+  before: {
+    predict: {
+      base: () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'],
+      with: () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1', '--before', 'Conv'],
+      check: (b, w) => expect([predictJson(b).meta.sites.length, predictJson(w).meta.sites.length]).toEqual([4, 0]),
+    },
+    evaluate: {
+      base: () => ['evaluate', F['co2Eval']!, '--data', F['data']!, ...T, '--insert-dropout', '0.1'],
+      with: () => ['evaluate', F['co2Eval']!, '--data', F['data']!, ...T, '--insert-dropout', '0.1', '--before', 'Conv'],
+      check: (b, w) => expect([json(b)['rmseMcError'] === 0, json(w)['rmseMcError']]).toEqual([false, 0]),
+    },
+    inspect: {
+      base: () => I(F['co2Eval']!, '--insert-dropout', '0.1'),
+      with: () => I(F['co2Eval']!, '--insert-dropout', '0.1', '--before', 'Conv'),
+      check: (b, w) => expect([sites(b).length, sites(w).length]).toEqual([4, 0]),
+    },
+    convert: {
+      base: () => C(F['co2Eval']!, '--insert-dropout', '0.1'),
+      with: () => C(F['co2Eval']!, '--insert-dropout', '0.1', '--before', 'Conv'),
+      check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'other insertion points'),
+    },
+  },
+  rate: {
+    predict: {
+      base: () => ['predict', F['ratio']!, '--input', F['x']!, ...T],
+      with: () => ['predict', F['ratio']!, '--input', F['x']!, ...T, '--rate', 'ratio1=0.3'],
+      check: (b, w) => {
+        failsNaming(b, '--rate ratio1=P');
+        expect(predictJson(w).meta.sites.map((s) => s.rate)).toEqual([0.3, 0.1, 0.1, 0.1]);
+      },
+    },
+    evaluate: {
+      base: () => ['evaluate', F['ratio']!, '--data', F['data']!, ...T],
+      with: () => ['evaluate', F['ratio']!, '--data', F['data']!, ...T, '--rate', 'ratio1=0.3'],
+      check: (b, w) => {
+        failsNaming(b, '--rate ratio1=P');
+        expect(json(w)['rmse']).toBeGreaterThan(0);
+      },
+    },
+    inspect: {
+      base: () => I(F['ratio']!),
+      with: () => I(F['ratio']!, '--rate', 'ratio1=0.3'),
+      check: (b, w) => {
+        failsNaming(b, '--rate ratio1=P');
+        expect((sites(w)[0] as { rate: number }).rate).toBe(0.3);
+      },
+    },
+    convert: {
+      base: () => C(F['ratio']!),
+      with: () => C(F['ratio']!, '--rate', 'ratio1=0.3'),
+      check: (b, w) => {
+        failsNaming(b, '--rate ratio1=P');
+        expect(convertedBytes(w).length).toBeGreaterThan(0);
+      },
+    },
+  },
+  maskInput: {
+    predict: {
+      base: () => ['predict', F['co2Masked']!, '--input', `x=${F['x']}`, ...T],
+      with: () => ['predict', F['co2Masked']!, '--input', `x=${F['x']}`, ...T, ...mask4],
+      check: (b, w) => {
+        failsNaming(b, /model input 'mask1' was not given/);
+        expect(predictJson(w).meta.sites.map((s) => s.name)).toEqual(['mask1', 'mask2', 'mask3', 'mask4']);
+      },
+    },
+    evaluate: {
+      base: () => ['evaluate', F['co2Masked']!, '--data', F['data']!, ...T],
+      with: () => ['evaluate', F['co2Masked']!, '--data', F['data']!, ...T, ...mask4],
+      check: (b, w) => {
+        expect(b.code, show(b)).toBe(2); // five inputs: not an evaluate model
+        expect(json(w)['rmse']).toBeGreaterThan(0);
+      },
+    },
+    inspect: { base: () => I(F['co2Masked']!), with: () => I(F['co2Masked']!, ...mask4), check: (b, w) => expect([sites(b).length, sites(w).length]).toEqual([0, 4]) },
+    convert: { base: () => C(F['co2Masked']!), with: () => C(F['co2Masked']!, ...mask4), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'mask inputs declared') },
+  },
+  dropoutScaling: {
+    predict: { base: () => P(), with: () => P('--dropout-scaling', 'none'), check: scalingCheck },
+    evaluate: { base: () => V(), with: () => V('--dropout-scaling', 'none'), check: (b, w) => differ(json(b)['rmse'], json(w)['rmse'], '{0, 1} masks') },
+    convert: { base: () => C(F['co2']!), with: () => C(F['co2']!, '--dropout-scaling', 'none'), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'scaling recorded') },
+    inspect: {
+      base: () => I(F['co2']!),
+      with: () => I(F['co2']!, '--dropout-scaling', 'none'),
+      check: (b, w) => expect([(sites(b)[0] as { scaling: string }).scaling, (sites(w)[0] as { scaling: string }).scaling]).toEqual(['inverted', 'none']),
+    },
+  },
+  format: {
+    predict: {
+      base: () => P(),
+      with: () => P('--format', 'csv'),
+      check: (b, w) => {
+        expect(() => JSON.parse(b.stdout)).not.toThrow();
+        expect(w.stdout.split('\n')[0]).toBe('row,y_mean_0,y_std_0');
+      },
+    },
+    evaluate: { base: () => V(), with: () => V('--format', 'table'), check: (b, w) => expect([b.stdout[0], w.stdout.split('\n')[0]]).toEqual(['{', expect.stringMatching(/^task\s+regression$/)]) },
+    inspect: { base: () => I(F['co2']!), with: () => I(F['co2']!, '--format', 'table'), check: (b, w) => expect([b.stdout[0], w.stdout.split('\n')[0]]).toEqual(['{', 'inputs:']) },
+    backends: { base: () => ['backends'], with: () => ['backends', '--format', 'json'], check: (b, w) => expect([b.stdout.startsWith('onnx ('), Object.keys(json(w))]).toEqual([true, ['backends']]) },
+  },
+  out: {
+    predict: outCase(() => P()),
+    evaluate: outCase(() => V()),
+    inspect: outCase(() => I(F['co2']!)),
+    convert: {
+      base: () => ['convert', F['co2']!],
+      with: () => C(F['co2']!),
+      check: (b, w) => {
+        failsNaming(b, 'convert: missing -o FILE');
+        expect(convertedBytes(w).subarray(0, 1)[0]).toBe(0x08); // an ONNX ModelProto
+      },
+    },
+  },
+  config: {
+    predict: configCase(() => without(P(), '--samples'), () => F['goodConfig']!, (w) => expect(predictJson(w).meta.samples).toBe(7)),
+    evaluate: configCase(() => without(V(), '--samples'), () => F['goodConfig']!, (w) => expect(json(w)['samples']).toBe(7)),
+    inspect: configCase(() => I(F['co2']!), () => F['tableConfig']!, (w) => expect(w.stdout.split('\n')[0]).toBe('inputs:')),
+    convert: configCase(() => C(F['co2']!), () => F['goodConfig']!, (w) => expect(convertedBytes(w).length).toBeGreaterThan(0)),
+    backends: configCase(() => ['backends'], () => F['jsonConfig']!, (w) => expect(Object.keys(json(w))).toEqual(['backends'])),
+  },
+  quiet: {
+    predict: quietCase(() => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'], /^mcu: warning: dropout \(p=0\.1\) was inserted/m),
+    evaluate: quietCase(() => V(), /^mcu: warning: no model precision τ/m),
+    convert: quietCase(() => C(F['co2']!), /^mcu: wrote .*4 stochastic site/m),
+  },
+  debug: {
+    predict: debugCase(() => P()),
+    evaluate: debugCase(() => V()),
+    inspect: debugCase(() => I(F['co2']!)),
+    convert: debugCase(() => C(F['co2']!)),
+    backends: debugCase(() => ['backends']),
+  },
+};
+
+/** A value for each option, for the calls that must be refused. */
+const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
+  input: ['--input', 'x.csv'],
+  samples: ['--samples', '5'],
+  seed: ['--seed', '1'],
+  task: ['--task', 'regression'],
+  tau: ['--tau', '1'],
+  weightDecay: ['--weight-decay', '1e-4'],
+  lengthScale: ['--length-scale', '0.01'],
+  nTrain: ['--n-train', '10'],
+  fitTau: ['--fit-tau', 'val.csv'],
+  backend: ['--backend', 'onnx'],
+  ep: ['--ep', 'cpu'],
+  maskScope: ['--mask-scope', 'point'],
+  tolerance: ['--tolerance', '0.1'],
+  masks: ['--masks', 'm.json'],
+  memoryBudgetMB: ['--memory-budget', '64'],
+  batchSize: ['--batch-size', '4'],
+  data: ['--data', 'd.csv'],
+  target: ['--target', 'y'],
+  uci: ['--uci', 'dir'],
+  split: ['--split', '1'],
+  insertDropout: ['--insert-dropout', '0.1'],
+  spatial: ['--spatial'],
+  before: ['--before', 'Gemm'],
+  rate: ['--rate', 'r=0.1'],
+  maskInput: ['--mask-input', 'm=0.1'],
+  dropoutScaling: ['--dropout-scaling', 'none'],
+  format: ['--format', 'json'],
+  out: ['--out', 'o.json'],
+  config: ['--config', 'c.json'],
+  quiet: ['--quiet'],
+  debug: ['--debug'],
+};
+
+/** A call each command accepts, to which the refused option is added. */
+const MINIMAL: Readonly<Record<Cmd, () => string[]>> = {
+  predict: () => ['predict', F['co2']!, '--input', F['x']!, ...T],
+  inspect: () => ['inspect', F['co2']!],
+  convert: () => ['convert', F['co2']!, '-o', outFile('onnx')],
+  evaluate: () => ['evaluate', F['co2']!, '--data', F['data']!, ...T],
+  backends: () => ['backends'],
+};
+
+const KEYS = Object.keys(OPTIONS) as Key[];
+
+describe('the flag walk (every option × every command)', () => {
+  it('covers every option of OPTIONS and every command but help', () => {
+    expect(Object.keys(EFFECTS).sort()).toEqual([...KEYS].sort());
+    expect(Object.keys(SAMPLE).sort()).toEqual([...KEYS].sort());
+    expect(Object.keys(MINIMAL).sort()).toEqual([...CMDS].sort());
+    for (const k of KEYS) {
+      const spec = OPTIONS[k] as { flag: string; commands: readonly CommandName[] };
+      for (const c of CMDS) {
+        const has = EFFECTS[k][c] !== undefined;
+        // a case exactly where the option applies: a new option or command needs one
+        expect(has, `${spec.flag} on ${c}: ${spec.commands.includes(c) ? 'applies, but has no effect case in EFFECTS' : 'does not apply, but EFFECTS has a case'}`).toBe(spec.commands.includes(c));
+      }
+    }
+  });
+
+  const pairs = KEYS.flatMap((k) => CMDS.map((c) => [k, c] as const));
+  it.each(pairs.map(([k, c]) => [(OPTIONS[k] as { flag: string }).flag, c, k] as const))('%s on %s', async (flag, c, k) => {
+    const spec = OPTIONS[k] as { flag: string; commands: readonly CommandName[] };
+    if (!spec.commands.includes(c)) {
+      const r = await mcu([...MINIMAL[c](), ...SAMPLE[k]], cleanCwd);
+      failsNaming(r, `${flag} is not an option of '${c}'`);
+      expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
+      return;
+    }
+    const e = EFFECTS[k][c]!;
+    const cwd = e.cwd?.() ?? cleanCwd;
+    const b = await mcu(e.base(), cwd);
+    const w = await mcu(e.with(), cwd);
+    await e.check(b, w);
+  }, 60_000);
+});
+
+describe('flags refused where they cannot apply', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    ['--tau on a classifier', () => ['predict', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification', '--tau', '1'], /--tau 1 sets the model precision τ of regression outputs.*'logits' is classification/],
+    ['--fit-tau on a classifier (evaluate)', () => ['evaluate', F['lenet']!, '--data', F['digitsLabelled']!, ...T, '--task', 'classification', '--fit-tau', F['digitsLabelled']!], /--fit-tau .* sets the model precision τ of regression outputs/],
+    ['--batch-size with --masks', () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--batch-size', '4'], /--masks .* replays fixed masks .* so --batch-size 4 cannot apply/],
+    ['--samples with --masks', () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--samples', '5'], /so --samples 5 cannot apply/],
+    ['--seed with --masks', () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--seed', '5'], /so --seed 5 cannot apply/],
+    ['--mask-scope with --masks', () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--mask-scope', 'point'], /so --mask-scope point cannot apply/],
+    ['--spatial without --insert-dropout', () => P('--spatial'), /--spatial makes the masks of --insert-dropout P channel-wise, but --insert-dropout is missing/],
+    ['--spatial on dense layers only', () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1', '--spatial'], /(--spatial: every inserted site is on a dense layer|insertDropout\.spatial: Gemm .* has no spatial axes)/],
+    ['--target on predict without --fit-tau', () => P('--target', 'y'), /--target y names the target column of the --fit-tau VALFILE, which is missing/],
+    ['--rate naming no Dropout ratio input', () => P('--rate', 'foo=0.3'), /--rate foo=0\.3: 'foo' is not the ratio input of a Dropout node/],
+    ['--insert-dropout for a tfjs model', () => ['predict', F['keras']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'], /--insert-dropout rewrites ONNX graphs, but '.*model\.json' goes to the tfjs backend/],
+    ['--dropout-scaling for a tfjs model', () => ['evaluate', F['keras']!, '--data', F['data']!, ...T, '--dropout-scaling', 'none'], /--dropout-scaling rewrites ONNX graphs/],
+    ['--ep the tfjs backend does not have', () => ['predict', F['keras']!, '--input', F['x']!, ...T, '--ep', 'cuda'], /--ep cuda: the tfjs backend .* has no execution provider 'cuda'; it runs on tensorflow, wasm, cpu/],
+    ['--ep the onnx backend does not have', () => P('--ep', 'tpu'), /execution provider 'tpu' is not supported by the onnx backend/],
+    ['--backend that is not registered (backends)', () => ['backends', '--backend', 'torch'], /--backend torch: backend 'torch' is not registered; registered: onnx, onnx-web, tfjs/],
+  ];
+  it.each(cases)('%s', async (_name, argv, message) => {
+    const r = await mcu(argv(), cleanCwd);
+    failsNaming(r, message);
+    expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
+  }, 60_000);
+
+  it('the tfjs provider names the CLI checks are the tfjs backend’s', () => {
+    expect([...TFJS_PROVIDERS]).toEqual([...TFJS_BACKENDS]);
+  });
+});
+
+describe('README', () => {
+  it('holds the flag table generated from OPTIONS', () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const m = /<!-- flags:begin[^>]*-->\n([\s\S]*?)<!-- flags:end -->/.exec(readme);
+    expect(m, 'README.md needs the flag table between <!-- flags:begin --> and <!-- flags:end -->').not.toBeNull();
+    expect(m![1], "README.md's flag table is out of date: run `npx -y pnpm@12.4.2 -r build && node packages/cli/scripts/flag-table.mjs`").toBe(flagTableMarkdown());
+  });
+});
