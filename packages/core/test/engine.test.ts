@@ -204,6 +204,19 @@ describe('McEngine chunking, progress, cancellation, adaptive T', () => {
     expect(Math.max(...again.result().standardError)).toBeGreaterThan(0.05);
   });
 
+  it('with a tolerance the stopping rule is checked at least every ⌈T/8⌉ samples, even when the budget would fit all T in one call', async () => {
+    const { model, calls } = spy(await load(spec));
+    const reg = new RegressionEstimator({ output: 'y' });
+    const meta = await engine().run(model, input, { samples: 4000, tolerance: 0.05, estimators: [reg], selfCheck: false });
+    expect(meta.chunkSamples).toBe(500);
+    expect(calls.every((c) => c <= 500)).toBe(true);
+    expect(meta.converged).toBe(true);
+    expect(meta.samples).toBeLessThan(4000);
+    // without a tolerance one call takes them all
+    const all = await engine().run(await load(spec), input, { samples: 4000, estimators: [], selfCheck: false });
+    expect(all.chunkSamples).toBe(4000);
+  });
+
   it('adaptive T runs to T_max when the tolerance is never met', async () => {
     const meta = await engine().run(await load(spec), input, {
       samples: 30,
