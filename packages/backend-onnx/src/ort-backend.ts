@@ -31,7 +31,7 @@ export abstract class OrtBackend implements Backend {
     await this.init();
     const read = await this.readSource(source);
     const { model, externalFolder } = 'model' in read && read.model !== undefined && !('graph' in read) ? (read as SourceModel) : { model: read as ModelProto, externalFolder: undefined };
-    const prepared = await this.prepare(model, options, externalFolder);
+    const prepared = await this.prepare(model, options, externalFolder, source.kind === 'path' ? source.path : undefined);
     const extra = externalSessionOptions(externalFolder);
     return SessionModel.create({
       runtime: this.runtime!,
@@ -66,7 +66,7 @@ export abstract class OrtBackend implements Backend {
    * in a site tensor, the model is run on synthetic rows (on the backend's first default
    * provider) to measure them.
    */
-  async prepare(model: ModelProto, rawOptions?: LoadOptions | OnnxLoadOptions, externalFolder?: string): Promise<PreparedModel> {
+  async prepare(model: ModelProto, rawOptions?: LoadOptions | OnnxLoadOptions, externalFolder?: string, what?: string): Promise<PreparedModel> {
     const options: OnnxLoadOptions = parseOnnxOptions(rawOptions as LoadOptions | undefined);
     await this.init();
     const runtime = this.runtime!;
@@ -79,6 +79,7 @@ export abstract class OrtBackend implements Backend {
         ...(options.scaling ? { scaling: options.scaling } : {}),
         ...(options.rewrite ? { rewrite: options.rewrite } : {}),
         ...(externalFolder !== undefined ? { keepExternal: true } : {}),
+        ...(what !== undefined ? { what } : {}),
       },
       async (probe, feeds) => {
         let session;

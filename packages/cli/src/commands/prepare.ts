@@ -40,6 +40,7 @@ export async function prepareFromSettings(s: Settings, command: 'convert', out?:
       ...(s.dropoutScaling !== 'inverted' ? { scaling: s.dropoutScaling } : {}),
     },
     external,
+    s.model,
   );
   return { prepared, encode: () => onnx.encodeModel(prepared.model) };
 }
