@@ -8,6 +8,7 @@ export * from './estimators/index.js';
 export type { Estimator, Chunk } from './estimators/estimator.js';
 export { McEngine, sitesFor, TOLERANCE_CHECKS, type McRunOptions, type RunMeta, type ProgressEvent } from './engine/engine.js';
 export { syntheticFeeds, syntheticInput } from './engine/synthetic.js';
+export { sampleFunction, type PosteriorSample, type SampleFunctionOptions } from './engine/posterior.js';
 export { selfCheck, RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE, type SelfCheckReport } from './engine/self-check.js';
 export { bytesPerSample, chunkSamplesFor } from './engine/chunking.js';
 export { BackendRegistry, bindBackend, type BackendStatus } from './di/registry.js';

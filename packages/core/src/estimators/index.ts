@@ -37,3 +37,4 @@ export {
   type FitTauOptions,
   type FitTauResult,
 } from './tau.js';
+export { SampleCollector, type SampleCollectorOptions, type CollectedSamples } from './samples.js';
