@@ -135,7 +135,7 @@ const CASES: Case[] = [
   { name: '--tau 0', args: (d, out) => predictCo2(d, out, '--tau', '0'), exit: 2, stderr: /--tau expects a number > 0, got '0'/ },
   { name: '--tau -1', args: (d, out) => predictCo2(d, out, '--tau', '-1'), exit: 2, stderr: /--tau expects a number > 0, got '-1'/ },
   { name: 'missing --input', args: (_d, out) => ['predict', co2(), '--out', out], exit: 2, stderr: /missing --input/ },
-  { name: 'bad --format', args: (d, out) => predictCo2(d, out, '--format', 'xml'), exit: 2, stderr: /--format expects one of json, csv, table, npy, got 'xml'/ },
+  { name: 'bad --format', args: (d, out) => predictCo2(d, out, '--format', 'xml'), exit: 2, stderr: /--format expects one of json, csv, table, npy, svg, png, got 'xml'/ },
   {
     name: 'bad --mask-scope',
     args: (d, out) => predictCo2(d, out, '--mask-scope', 'batch'),

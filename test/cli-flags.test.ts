@@ -9,9 +9,10 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, OPTIONS, flagTableMarkdown, type CliOptions, type CommandName } from '../packages/cli/src/args.js';
 import { TFJS_PROVIDERS } from '../packages/cli/src/plan.js';
-import { parseOnnxOptions } from '@mcu/backend-onnx';
+import { decodeModel, encodeModel, parseOnnxOptions } from '@mcu/backend-onnx';
+import { svgMetadata } from '@mcu/plot';
 import { TFJS_BACKENDS } from '@mcu/backend-tfjs';
-import { co2Ref, fixturePath, lenetRef, uciFixture } from './helpers/fixtures.js';
+import { co2Ref, fixtureBytes, fixturePath, lenetRef, uciFixture } from './helpers/fixtures.js';
 import { REPO_ROOT, tempDir, writeCsv, writeJson } from './helpers/cli.js';
 import { mcu, show, type InProcessRun } from './helpers/in-process.js';
 import { writeKerasDense, writeRatioInputModel } from './helpers/flag-models.js';
@@ -60,7 +61,7 @@ const backendTakesSpatial = (): boolean => {
   return parsed.insertDropout?.spatial === true;
 };
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir('mcu-flags-');
   cleanCwd = tempDir('mcu-flags-cwd-');
   badConfigCwd = tempDir('mcu-flags-badcfg-');
@@ -95,7 +96,23 @@ beforeAll(() => {
   const uci = uciFixture('yacht');
   F['uci'] = uci.dir;
   F['uciModel'] = uci.splits[0]!.modelPath;
+  F['twoOut'] = writeTwoOutputModel(path.join(dir, 'two-outputs.onnx'));
+  // a saved predict result for plot --from
+  F['result'] = path.join(dir, 'result.json');
+  const r = await mcu(['predict', F['co2']!, '--input', F['x']!, ...T, '-o', F['result']!], cleanCwd);
+  expect(r.code, show(r)).toBe(0);
 }, 120_000);
+
+/** co2_relu with a second output y2 = −y (a model whose plot needs --output). */
+function writeTwoOutputModel(file: string): string {
+  const m = decodeModel(fixtureBytes('pytorch-1.13-small/co2_relu.preserve.onnx'));
+  const g = m.graph!;
+  const y = g.output![0]!;
+  g.node!.push({ op_type: 'Neg', input: [y.name!], output: ['y2'], name: 'neg' });
+  g.output!.push({ ...y, name: 'y2' });
+  fs.writeFileSync(file, encodeModel(m));
+  return file;
+}
 
 let outCount = 0;
 const outFile = (ext = 'json') => path.join(dir, `out-${++outCount}.${ext}`);
@@ -110,6 +127,17 @@ const without = (args: string[], flag: string) => {
 const P = (...extra: string[]) => ['predict', F['co2']!, '--input', F['x']!, ...T, ...extra];
 const V = (...extra: string[]) => ['evaluate', F['co2']!, '--data', F['data']!, ...T, ...extra];
 const I = (model: string, ...extra: string[]) => ['inspect', model, ...extra];
+/** plot: the figure (SVG) goes to stdout; its metadata records the run. */
+const PL = (...extra: string[]) => ['plot', F['co2']!, '--input', F['x']!, ...T, ...extra];
+type PlotMeta = { output: string; task: string; result?: string; tauFitted?: unknown; run: Meta & { seed: number; scope: string; chunkSamples: number }; figure: Record<string, unknown> };
+const svgOf = (r: InProcessRun): string => {
+  expect(r.code, show(r)).toBe(0);
+  expect(r.stdout.startsWith('<svg'), show(r)).toBe(true);
+  return r.stdout;
+};
+const plotMeta = (r: InProcessRun): PlotMeta => svgMetadata(svgOf(r)) as PlotMeta;
+/** The band paths of a band plot (they carry the numbers). */
+const bands = (r: InProcessRun): string[] => [...svgOf(r).matchAll(/<g class="mark-area role-mark[^"]*"[^>]*><path[^>]* d="([^"]*)"/g)].map((m) => m[1]!);
 
 /** Convert MODEL with EXTRA flags into a fresh file; returns the argv (the file is its -o). */
 const C = (model: string, ...extra: string[]) => ['convert', model, '-o', outFile('onnx'), ...extra];
@@ -118,14 +146,14 @@ const convertedBytes = (r: InProcessRun): Buffer => {
   return fs.readFileSync(r.argv[r.argv.indexOf('-o') + 1]!);
 };
 
-const tripleCase = (cmd: 'predict' | 'evaluate', flag: string): Effect => {
-  const call = cmd === 'predict' ? P : V;
+const tripleCase = (cmd: 'predict' | 'evaluate' | 'plot', flag: string): Effect => {
+  const call = cmd === 'predict' ? P : cmd === 'plot' ? PL : V;
   return {
     base: () => without(call(...triple), flag),
     with: () => call(...triple),
     check: (b, w) => {
       failsNaming(b, flag);
-      const tau = cmd === 'predict' ? predictJson(w).meta.tau : json<{ tau: number }>(w).tau;
+      const tau = cmd === 'predict' ? predictJson(w).meta.tau : cmd === 'plot' ? plotMeta(w).run.tau : json<{ tau: number }>(w).tau;
       expect(tau).toBeCloseTo((0.9 * 0.01 ** 2) / (2 * 444 * 1e-4), 10);
     },
   };
@@ -192,6 +220,14 @@ const spatialCheck = (b: InProcessRun, w: InProcessRun, metaOf: (r: InProcessRun
 
 const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> } = {
   input: {
+    plot: {
+      base: () => ['plot', F['co2']!, ...T],
+      with: () => PL(),
+      check: (b, w) => {
+        failsNaming(b, 'plot: missing --input');
+        expect(plotMeta(w).figure['rows']).toBe(13);
+      },
+    },
     predict: {
       base: () => ['predict', F['co2']!, ...T],
       with: () => P(),
@@ -210,14 +246,31 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   samples: {
+    plot: { base: () => without(PL(), '--samples'), with: () => PL(), check: (b, w) => expect([plotMeta(b).run.samples, plotMeta(w).run.samples]).toEqual([100, 20]) },
     predict: { base: () => without(P(), '--samples'), with: () => P(), check: (b, w) => expect([predictJson(b).meta.samples, predictJson(w).meta.samples]).toEqual([100, 20]) },
     evaluate: { base: () => without(V(), '--samples'), with: () => V(), check: (b, w) => expect([json(b)['samples'], json(w)['samples']]).toEqual([100, 20]) },
   },
   seed: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--seed', '3'),
+      check: (b, w) => {
+        expect([plotMeta(b).run.seed, plotMeta(w).run.seed]).toEqual([0, 3]);
+        differ(bands(b), bands(w), 'another seed, other bands');
+      },
+    },
     predict: { base: () => P(), with: () => P('--seed', '3'), check: (b, w) => differ(only(b).mean, only(w).mean, 'another seed, other masks') },
     evaluate: { base: () => V(), with: () => V('--seed', '3'), check: (b, w) => differ(json(b)['rmse'], json(w)['rmse'], 'another seed') },
   },
   task: {
+    plot: {
+      base: () => ['plot', F['lenet']!, '--input', F['digits']!, ...T],
+      with: () => ['plot', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification'],
+      check: (b, w) => {
+        failsNaming(b, /output 'logits' has 10 values per row .*--task classification/);
+        expect(plotMeta(w).task).toBe('classification');
+      },
+    },
     predict: {
       base: () => ['predict', F['lenet']!, '--input', F['digits']!, ...T],
       with: () => ['predict', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification'],
@@ -236,13 +289,30 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   tau: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--tau', '50'),
+      check: (b, w) => {
+        expect([plotMeta(b).run.tau, plotMeta(w).run.tau]).toEqual([null, 50]);
+        differ(bands(b), bands(w), 'τ⁻¹ widens the bands');
+      },
+    },
     predict: { base: () => P(), with: () => P('--tau', '50'), check: (b, w) => expect([predictJson(b).meta.tau, predictJson(w).meta.tau]).toEqual([null, 50]) },
     evaluate: { base: () => V(), with: () => V('--tau', '50'), check: (b, w) => expect([json(b)['logLikelihood'], json(w)['tau']]).toEqual([null, 50]) },
   },
-  weightDecay: { predict: tripleCase('predict', '--weight-decay'), evaluate: tripleCase('evaluate', '--weight-decay') },
-  lengthScale: { predict: tripleCase('predict', '--length-scale'), evaluate: tripleCase('evaluate', '--length-scale') },
-  nTrain: { predict: tripleCase('predict', '--n-train'), evaluate: tripleCase('evaluate', '--n-train') },
+  weightDecay: { predict: tripleCase('predict', '--weight-decay'), evaluate: tripleCase('evaluate', '--weight-decay'), plot: tripleCase('plot', '--weight-decay') },
+  lengthScale: { predict: tripleCase('predict', '--length-scale'), evaluate: tripleCase('evaluate', '--length-scale'), plot: tripleCase('plot', '--length-scale') },
+  nTrain: { predict: tripleCase('predict', '--n-train'), evaluate: tripleCase('evaluate', '--n-train'), plot: tripleCase('plot', '--n-train') },
   fitTau: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--fit-tau', F['val']!),
+      check: (b, w) => {
+        expect(plotMeta(b).run.tau).toBeNull();
+        expect(plotMeta(w).tauFitted).toBe(true);
+        expect(plotMeta(w).run.tau).toBeGreaterThan(0);
+      },
+    },
     predict: {
       base: () => P(),
       with: () => P('--fit-tau', F['val']!),
@@ -263,6 +333,11 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   target: {
+    plot: {
+      base: () => PL('--fit-tau', F['valYX']!),
+      with: () => PL('--fit-tau', F['valYX']!, '--target', 'y'),
+      check: (b, w) => differ(plotMeta(b).run.tau, plotMeta(w).run.tau, '--target picks the VALFILE column τ is fitted to'),
+    },
     predict: {
       base: () => P('--fit-tau', F['valYX']!),
       with: () => P('--fit-tau', F['valYX']!, '--target', 'y'),
@@ -275,6 +350,7 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   backend: {
+    plot: { base: () => PL(), with: () => PL('--backend', 'onnx-web'), check: (b, w) => expect([plotMeta(b).run.backend, plotMeta(w).run.backend]).toEqual(['onnx', 'onnx-web']) },
     predict: { base: () => P(), with: () => P('--backend', 'onnx-web'), check: (b, w) => expect([predictJson(b).meta.backend, predictJson(w).meta.backend]).toEqual(['onnx', 'onnx-web']) },
     evaluate: { base: () => V(), with: () => V('--backend', 'onnx-web'), check: (b, w) => expect([json(b)['backend'], json(w)['backend']]).toEqual(['onnx', 'onnx-web']) },
     inspect: { base: () => I(F['co2']!), with: () => I(F['co2']!, '--backend', 'onnx-web'), check: (b, w) => expect([json(b)['backend'], json(w)['backend']]).toEqual(['onnx', 'onnx-web']) },
@@ -289,6 +365,14 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   ep: {
+    plot: {
+      base: () => ['plot', F['keras']!, '--input', F['x']!, ...T],
+      with: () => ['plot', F['keras']!, '--input', F['x']!, ...T, '--ep', 'cpu'],
+      check: (b, w) => {
+        expect(plotMeta(b).run.backend).toBe('tfjs');
+        expect(plotMeta(w).run.executionProvider).toBe('cpu');
+      },
+    },
     predict: {
       base: () => ['predict', F['keras']!, '--input', F['x']!, ...T],
       with: () => ['predict', F['keras']!, '--input', F['x']!, ...T, '--ep', 'cpu'],
@@ -321,6 +405,14 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   maskScope: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--mask-scope', 'point'),
+      check: (b, w) => {
+        expect([plotMeta(b).run.scope, plotMeta(w).run.scope]).toEqual(['sample', 'point']);
+        differ(bands(b), bands(w), 'point masks');
+      },
+    },
     predict: { base: () => P(), with: () => P('--mask-scope', 'point'), check: (b, w) => differ(only(b).mean, only(w).mean, 'point masks') },
     evaluate: { base: () => V(), with: () => V('--mask-scope', 'point'), check: (b, w) => expect([json(b)['maskScope'], json(w)['maskScope']]).toEqual(['sample', 'point']) },
   },
@@ -361,6 +453,14 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   memoryBudgetMB: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--memory-budget', '0.01'),
+      check: (b, w) => {
+        expect([plotMeta(b).run.chunkSamples, plotMeta(w).run.chunkSamples]).toEqual([20, 1]);
+        expect(bands(w)).toEqual(bands(b)); // samples per call change memory, not numbers
+      },
+    },
     predict: {
       base: () => P(),
       with: () => P('--memory-budget', '0.01'),
@@ -391,6 +491,14 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   data: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--data', F['data']!),
+      check: (b, w) => {
+        expect(plotMeta(b).figure['points']).toBe(0);
+        expect(plotMeta(w).figure['points']).toBe(10);
+      },
+    },
     evaluate: {
       base: () => ['evaluate', F['co2']!, ...T],
       with: () => V(),
@@ -418,6 +526,11 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   insertDropout: {
+    plot: {
+      base: () => ['plot', F['co2Eval']!, '--input', F['x']!, ...T],
+      with: () => ['plot', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'],
+      check: (b, w) => expect([plotMeta(b).run.sites.length, plotMeta(w).run.sites.length]).toEqual([0, 4]),
+    },
     predict: {
       base: () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T],
       with: () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'],
@@ -432,6 +545,11 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     convert: { base: () => C(F['co2Eval']!), with: () => C(F['co2Eval']!, '--insert-dropout', '0.1'), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'sites inserted') },
   },
   spatial: {
+    plot: {
+      base: () => ['plot', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv'],
+      with: () => ['plot', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'],
+      check: (b, w) => spatialCheck(b, w, (r) => r.stdout.replace(/<metadata[^]*?<\/metadata>/, '')),
+    },
     predict: {
       base: () => ['predict', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv'],
       with: () => ['predict', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'],
@@ -454,6 +572,11 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   before: {
+    plot: {
+      base: () => ['plot', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'],
+      with: () => ['plot', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1', '--before', 'Conv'],
+      check: (b, w) => expect([plotMeta(b).run.sites.length, plotMeta(w).run.sites.length]).toEqual([4, 0]),
+    },
     predict: {
       base: () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'],
       with: () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1', '--before', 'Conv'],
@@ -476,6 +599,14 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   rate: {
+    plot: {
+      base: () => ['plot', F['ratio']!, '--input', F['x']!, ...T],
+      with: () => ['plot', F['ratio']!, '--input', F['x']!, ...T, '--rate', 'ratio1=0.3'],
+      check: (b, w) => {
+        failsNaming(b, '--rate ratio1=P');
+        expect(plotMeta(w).run.sites.map((x) => x.rate)).toEqual([0.3, 0.1, 0.1, 0.1]);
+      },
+    },
     predict: {
       base: () => ['predict', F['ratio']!, '--input', F['x']!, ...T],
       with: () => ['predict', F['ratio']!, '--input', F['x']!, ...T, '--rate', 'ratio1=0.3'],
@@ -510,6 +641,14 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   maskInput: {
+    plot: {
+      base: () => ['plot', F['co2Masked']!, '--input', `x=${F['x']}`, ...T],
+      with: () => ['plot', F['co2Masked']!, '--input', `x=${F['x']}`, ...T, ...mask4],
+      check: (b, w) => {
+        failsNaming(b, /model input 'mask1' was not given/);
+        expect(plotMeta(w).run.sites.map((x) => x.name)).toEqual(['mask1', 'mask2', 'mask3', 'mask4']);
+      },
+    },
     predict: {
       base: () => ['predict', F['co2Masked']!, '--input', `x=${F['x']}`, ...T],
       with: () => ['predict', F['co2Masked']!, '--input', `x=${F['x']}`, ...T, ...mask4],
@@ -530,6 +669,7 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     convert: { base: () => C(F['co2Masked']!), with: () => C(F['co2Masked']!, ...mask4), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'mask inputs declared') },
   },
   dropoutScaling: {
+    plot: { base: () => PL(), with: () => PL('--dropout-scaling', 'none'), check: (b, w) => differ(bands(b), bands(w), '{0, 1} masks') },
     predict: { base: () => P(), with: () => P('--dropout-scaling', 'none'), check: scalingCheck },
     evaluate: { base: () => V(), with: () => V('--dropout-scaling', 'none'), check: (b, w) => differ(json(b)['rmse'], json(w)['rmse'], '{0, 1} masks') },
     convert: { base: () => C(F['co2']!), with: () => C(F['co2']!, '--dropout-scaling', 'none'), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'scaling recorded') },
@@ -540,6 +680,18 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   format: {
+    plot: {
+      // a file name without an extension: the format is --format's (default svg)
+      base: () => PL('-o', path.join(dir, `figure-${++outCount}`)),
+      with: () => PL('-o', path.join(dir, `figure-${++outCount}`), '--format', 'png'),
+      check: (b, w) => {
+        const file = (r: InProcessRun) => fs.readFileSync(r.argv[r.argv.indexOf('-o') + 1]!);
+        expect(b.code, show(b)).toBe(0);
+        expect(w.code, show(w)).toBe(0);
+        expect(file(b).toString('utf8', 0, 4)).toBe('<svg');
+        expect(file(w).toString('latin1', 1, 4)).toBe('PNG');
+      },
+    },
     predict: {
       base: () => P(),
       with: () => P('--format', 'csv'),
@@ -553,6 +705,16 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     backends: { base: () => ['backends'], with: () => ['backends', '--format', 'json'], check: (b, w) => expect([b.stdout.startsWith('onnx ('), Object.keys(json(w))]).toEqual([true, ['backends']]) },
   },
   out: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--out', outFile('svg')),
+      check: (b, w) => {
+        expect(b.code, show(b)).toBe(0);
+        expect(w.code, show(w)).toBe(0);
+        expect(w.stdout).toBe('');
+        expect(fs.readFileSync(w.argv[w.argv.length - 1]!, 'utf8')).toBe(b.stdout);
+      },
+    },
     predict: outCase(() => P()),
     evaluate: outCase(() => V()),
     inspect: outCase(() => I(F['co2']!)),
@@ -566,6 +728,7 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   config: {
+    plot: configCase(() => without(PL(), '--samples'), () => F['goodConfig']!, (w) => expect(plotMeta(w).run.samples).toBe(7)),
     predict: configCase(() => without(P(), '--samples'), () => F['goodConfig']!, (w) => expect(predictJson(w).meta.samples).toBe(7)),
     evaluate: configCase(() => without(V(), '--samples'), () => F['goodConfig']!, (w) => expect(json(w)['samples']).toBe(7)),
     inspect: configCase(() => I(F['co2']!), () => F['tableConfig']!, (w) => expect(w.stdout.split('\n')[0]).toBe('inputs:')),
@@ -573,16 +736,77 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     backends: configCase(() => ['backends'], () => F['jsonConfig']!, (w) => expect(Object.keys(json(w))).toEqual(['backends'])),
   },
   quiet: {
+    plot: quietCase(() => ['plot', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'], /^mcu: warning: dropout \(p=0\.1\) was inserted/m),
     predict: quietCase(() => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'], /^mcu: warning: dropout \(p=0\.1\) was inserted/m),
     evaluate: quietCase(() => V(), /^mcu: warning: no model precision τ/m),
     convert: quietCase(() => C(F['co2']!), /^mcu: wrote .*4 stochastic site/m),
   },
   debug: {
+    plot: debugCase(() => PL()),
     predict: debugCase(() => P()),
     evaluate: debugCase(() => V()),
     inspect: debugCase(() => I(F['co2']!)),
     convert: debugCase(() => C(F['co2']!)),
     backends: debugCase(() => ['backends']),
+  },
+  from: {
+    plot: {
+      base: () => ['plot', '--input', F['x']!],
+      with: () => ['plot', '--from', F['result']!, '--input', F['x']!],
+      check: (b, w) => {
+        failsNaming(b, 'plot: missing MODEL');
+        expect(plotMeta(w).result).toBe(F['result']);
+        expect(plotMeta(w).run.samples).toBe(20);
+      },
+    },
+  },
+  output: {
+    plot: {
+      base: () => ['plot', F['twoOut']!, '--input', F['x']!, ...T],
+      with: () => ['plot', F['twoOut']!, '--input', F['x']!, ...T, '--output', 'y2'],
+      check: (b, w) => {
+        failsNaming(b, /has 2 outputs \(y, y2\): choose the one to plot with --output NAME/);
+        expect(plotMeta(w).output).toBe('y2');
+      },
+    },
+  },
+  trainEnd: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--train-end', '1.19'),
+      check: (b, w) => {
+        expect(svgOf(b)).not.toContain('>training data ends<');
+        expect(svgOf(w)).toContain('>training data ends<');
+        expect(plotMeta(w).figure['trainEnd']).toBe(1.19);
+      },
+    },
+  },
+  sigmaScale: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--sigma-scale', '4'),
+      check: (b, w) => {
+        expect([plotMeta(b).figure['bands'], plotMeta(w).figure['bands']]).toEqual([[0.5, 1, 1.5, 2], [2, 4, 6, 8]]);
+        expect(svgOf(w)).toContain('>±8σ<');
+      },
+    },
+  },
+  standard: {
+    plot: {
+      base: () => PL(),
+      with: () => PL('--standard'),
+      check: (b, w) => {
+        expect([plotMeta(b).figure['standard'], plotMeta(w).figure['standard']]).toEqual([false, true]);
+        expect(svgOf(w)).toContain('>standard dropout<');
+      },
+    },
+  },
+  topK: {
+    plot: {
+      base: () => ['plot', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification'],
+      with: () => ['plot', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification', '--top-k', '2'],
+      check: (b, w) => expect([plotMeta(b).figure['topK'], plotMeta(w).figure['topK']]).toEqual([3, 2]),
+    },
   },
 };
 
@@ -619,6 +843,12 @@ const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
   config: ['--config', 'c.json'],
   quiet: ['--quiet'],
   debug: ['--debug'],
+  from: ['--from', 'r.json'],
+  output: ['--output', 'y'],
+  trainEnd: ['--train-end', '1'],
+  sigmaScale: ['--sigma-scale', '2'],
+  standard: ['--standard'],
+  topK: ['--top-k', '2'],
 };
 
 /** A call each command accepts, to which the refused option is added. */
@@ -627,6 +857,7 @@ const MINIMAL: Readonly<Record<Cmd, () => string[]>> = {
   inspect: () => ['inspect', F['co2']!],
   convert: () => ['convert', F['co2']!, '-o', outFile('onnx')],
   evaluate: () => ['evaluate', F['co2']!, '--data', F['data']!, ...T],
+  plot: () => ['plot', F['co2']!, '--input', F['x']!, ...T],
   backends: () => ['backends'],
 };
 

@@ -5,3 +5,4 @@ export { parseTfjsOptions, TFJS_BACKENDS, type TfjsBackendName, type TfjsOptions
 export { loadLayersModelFile, parseLayersModel, parseLayersModelJson, SUPPORTED_LAYERS, type LayersModelOrigin } from './keras.js';
 export { mlpNetwork } from './mlp.js';
 export type { Activation, NetLayer, NetworkSpec } from './network.js';
+export { loadTf, ensureBackend, chooseBackend, exclusive, wasmDir, type Tf } from './runtime.js';

@@ -11,16 +11,16 @@
 import { McuError } from '@mcu/core';
 import type { DropoutScaling, MaskScope } from '@mcu/core';
 
-export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'backends', 'help'] as const;
+export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'help'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export type Task = 'regression' | 'classification' | 'auto';
-export type OutputFormat = 'json' | 'csv' | 'table' | 'npy';
+export type OutputFormat = 'json' | 'csv' | 'table' | 'npy' | 'svg' | 'png';
 /** Operators before which `--insert-dropout` puts a dropout site. */
 export type InsertBeforeOp = 'Gemm' | 'MatMul' | 'Conv';
 
 export const TASKS: readonly Task[] = ['regression', 'classification', 'auto'];
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'csv', 'table', 'npy'];
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'csv', 'table', 'npy', 'svg', 'png'];
 export const MASK_SCOPES: readonly MaskScope[] = ['sample', 'point'];
 export const DROPOUT_SCALINGS: readonly DropoutScaling[] = ['inverted', 'none'];
 export const INSERT_BEFORE_OPS: readonly InsertBeforeOp[] = ['Gemm', 'MatMul', 'Conv'];
@@ -106,12 +106,24 @@ export interface CliOptions {
   memoryBudgetMB?: number;
   /** `--batch-size N`: input rows per backend call, integer ≥ 1. */
   batchSize?: number;
+  /** `--from FILE` (plot): a saved `predict --format json` result to plot instead of running MODEL. */
+  from?: string;
+  /** `--output NAME` (plot): the model output to plot. */
+  output?: string;
+  /** `--train-end X` (plot): where the training data ends on the x axis (a vertical rule). */
+  trainEnd?: number;
+  /** `--sigma-scale K` (plot): band k spans mean ± k·σ·K/2, k = 1..4. */
+  sigmaScale?: number;
+  /** `--standard` (plot): draw the deterministic ("standard dropout") pass. */
+  standard?: boolean;
+  /** `--top-k K` (plot): classes drawn in a classification plot. */
+  topK?: number;
 }
 
 export interface ParsedArgs {
   /** `version` for `--version`; `help` for `help`, `-h`, `--help` and no arguments. */
   readonly command: CommandName | 'version';
-  /** The MODEL positional (predict, inspect, convert, evaluate). */
+  /** The MODEL positional (predict, inspect, convert, evaluate; plot without --from). */
   readonly model?: string;
   /** For `help`: the command whose help was asked for (`mcu help predict`, `mcu predict -h`). */
   readonly topic?: CommandName;
@@ -195,9 +207,9 @@ const once =
     f(raw);
 
 // Command groups.
-const RUN: readonly CommandName[] = ['predict', 'evaluate'];
-const LOADS: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate'];
-const ALL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'backends'];
+const RUN: readonly CommandName[] = ['predict', 'evaluate', 'plot'];
+const LOADS: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot'];
+const ALL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends'];
 
 type OptionTable = { readonly [K in keyof CliOptions]-?: OptionSpec<NonNullable<CliOptions[K]>> };
 
@@ -206,10 +218,10 @@ export const OPTIONS = {
   input: {
     flag: '--input',
     type: 'repeated',
-    commands: ['predict', 'inspect'],
+    commands: ['predict', 'inspect', 'plot'],
     metavar: 'FILE|NAME=FILE',
     expects: 'FILE or NAME=FILE',
-    help: 'input rows (CSV, JSON or NPY); repeat as NAME=FILE for a model with several inputs; inspect: the rows its self-check runs on (default: synthetic rows)',
+    help: 'input rows (CSV, JSON or NPY); repeat as NAME=FILE for a model with several inputs; inspect: the rows its self-check runs on (default: synthetic rows); plot: the x values of a band plot (one column) or the sequence of a classification plot',
     parse: (raw, prev = []) => [...prev, parseInputArg(raw)],
   },
   samples: {
@@ -295,7 +307,7 @@ export const OPTIONS = {
   backend: {
     flag: '--backend',
     type: 'string',
-    commands: ['predict', 'inspect', 'evaluate', 'backends'],
+    commands: ['predict', 'inspect', 'evaluate', 'plot', 'backends'],
     refusedFor: { convert: 'convert rewrites the ONNX file itself, no backend runs it' },
     metavar: 'NAME',
     expects: 'a backend name',
@@ -328,7 +340,8 @@ export const OPTIONS = {
   tolerance: {
     flag: '--tolerance',
     type: 'number',
-    commands: RUN,
+    commands: ['predict', 'evaluate'],
+    refusedFor: { plot: 'plot draws exactly --samples T passes' },
     metavar: 'SE',
     expects: 'a number > 0',
     help: 'adaptive T: stop once the largest Monte Carlo standard error is below SE',
@@ -338,6 +351,7 @@ export const OPTIONS = {
     flag: '--masks',
     type: 'string',
     commands: ['predict'],
+    refusedFor: { plot: 'replayed masks are one pass, with no spread to draw' },
     metavar: 'FILE',
     expects: 'a file name',
     help: 'use these masks (JSON: one array of mask rows per site) instead of sampling',
@@ -356,7 +370,10 @@ export const OPTIONS = {
     flag: '--batch-size',
     type: 'int',
     commands: ['predict'],
-    refusedFor: { evaluate: 'evaluate scores all test rows in one engine run (its Monte Carlo errors need every row under the same masks); --memory-budget bounds the samples per backend call' },
+    refusedFor: {
+      evaluate: 'evaluate scores all test rows in one engine run (its Monte Carlo errors need every row under the same masks); --memory-budget bounds the samples per backend call',
+      plot: 'plot runs all input rows in one engine run; --memory-budget bounds the samples per backend call',
+    },
     metavar: 'N',
     expects: 'an integer ≥ 1',
     help: 'input rows per engine run (default: all rows in one run); the numbers do not change, only memory',
@@ -365,10 +382,10 @@ export const OPTIONS = {
   data: {
     flag: '--data',
     type: 'string',
-    commands: ['evaluate'],
+    commands: ['evaluate', 'plot'],
     metavar: 'FILE',
     expects: 'a file name',
-    help: 'test set: features and target in one CSV/JSON/NPY file',
+    help: 'test set: features and target in one CSV/JSON/NPY file; plot: data points (an x column and a target column) drawn on a band plot',
     parse: once(nonEmpty),
   },
   target: {
@@ -471,20 +488,20 @@ export const OPTIONS = {
   format: {
     flag: '--format',
     type: 'string',
-    commands: ['predict', 'inspect', 'evaluate', 'backends'],
+    commands: ['predict', 'inspect', 'evaluate', 'plot', 'backends'],
     metavar: 'FMT',
-    expects: 'one of json, csv, table, npy',
-    help: 'output format: json (default; backends: table), table; predict also csv and npy (one array only)',
+    expects: 'one of json, csv, table, npy, svg, png',
+    help: 'output format: json (default; backends: table), table; predict also csv and npy (one array only); plot: svg (default) or png (default: from the -o extension)',
     parse: once((raw) => oneOf(OUTPUT_FORMATS, raw)),
   },
   out: {
     flag: '--out',
     short: '-o',
     type: 'string',
-    commands: ['predict', 'inspect', 'convert', 'evaluate'],
+    commands: ['predict', 'inspect', 'convert', 'evaluate', 'plot'],
     metavar: 'FILE',
     expects: 'a file name',
-    help: 'write the result to FILE (atomically) instead of stdout; convert: the new model',
+    help: 'write the result to FILE (atomically) instead of stdout; convert: the new model; plot: the figure (an SVG may go to stdout, a PNG needs -o)',
     parse: once(nonEmpty),
   },
   config: {
@@ -499,7 +516,7 @@ export const OPTIONS = {
   quiet: {
     flag: '--quiet',
     type: 'boolean',
-    commands: ['predict', 'convert', 'evaluate'],
+    commands: ['predict', 'convert', 'evaluate', 'plot'],
     refusedFor: {
       inspect: 'inspect writes nothing on stderr: its warnings are part of its report',
       backends: 'backends writes nothing on stderr',
@@ -515,6 +532,59 @@ export const OPTIONS = {
     expects: 'true or false',
     help: 'print the resolved run plan (backend, options, where each setting came from) and, on failure, stack traces on stderr',
     parse: once(parseBool),
+  },
+  from: {
+    flag: '--from',
+    type: 'string',
+    commands: ['plot'],
+    metavar: 'RESULT',
+    expects: 'a file name',
+    help: 'plot a saved result of `mcu predict --format json` instead of running MODEL (--input: the rows it was made for)',
+    parse: once(nonEmpty),
+  },
+  output: {
+    flag: '--output',
+    type: 'string',
+    commands: ['plot'],
+    metavar: 'NAME',
+    expects: 'a model output name',
+    help: 'the model output to plot (default: the only one)',
+    parse: once(nonEmpty),
+  },
+  trainEnd: {
+    flag: '--train-end',
+    type: 'number',
+    commands: ['plot'],
+    metavar: 'X',
+    expects: 'a number',
+    help: 'band plot: a vertical rule at x = X, where the training data ends',
+    parse: once((raw) => parseNum(raw, () => true)),
+  },
+  sigmaScale: {
+    flag: '--sigma-scale',
+    type: 'number',
+    commands: ['plot'],
+    metavar: 'K',
+    expects: 'a number > 0',
+    help: 'band plot: widen the bands K times: band k = 1..4 spans mean ± k·σ·K/2 (default 1: ±½σ … ±2σ; 4: ±2σ … ±8σ)',
+    parse: once((raw) => parseNum(raw, (n) => n > 0)),
+  },
+  standard: {
+    flag: '--standard',
+    type: 'boolean',
+    commands: ['plot'],
+    expects: 'true or false',
+    help: 'band plot: also draw "standard dropout", one deterministic pass with the weights scaled',
+    parse: once(parseBool),
+  },
+  topK: {
+    flag: '--top-k',
+    type: 'int',
+    commands: ['plot'],
+    metavar: 'K',
+    expects: 'an integer ≥ 1',
+    help: 'classification plot: draw the K classes of highest mean probability over the inputs (default 3)',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
   },
 } satisfies OptionTable;
 
@@ -586,7 +656,14 @@ export function closest(word: string, candidates: readonly string[]): string | u
 
 const usage = (msg: string): McuError => new McuError('E_USAGE', msg);
 
-const NEEDS_MODEL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate'];
+/** Commands with a MODEL positional (plot: unless --from gives a saved result). */
+const NEEDS_MODEL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot'];
+
+/** The options of `plot` that run MODEL: refused with --from (a saved result runs nothing). */
+const PLOT_RUN_OPTIONS: readonly (keyof CliOptions)[] = [
+  'samples', 'seed', 'task', 'tau', 'weightDecay', 'lengthScale', 'nTrain', 'fitTau', 'backend', 'ep', 'maskScope',
+  'memoryBudgetMB', 'insertDropout', 'spatial', 'before', 'rate', 'maskInput', 'dropoutScaling', 'standard',
+];
 
 function isCommand(s: string): s is CommandName {
   return (COMMANDS as readonly string[]).includes(s);
@@ -713,9 +790,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 
   const options = values as CliOptions;
   let model: string | undefined;
-  if (NEEDS_MODEL.includes(command)) {
+  if (command === 'plot' && options.from !== undefined) {
+    if (positionals.length > 0) {
+      throw usage(`plot: --from ${options.from} plots a saved result, so MODEL '${positionals[0]}' would not run: give MODEL or --from RESULT, not both`);
+    }
+  } else if (NEEDS_MODEL.includes(command)) {
     if (positionals.length === 0) {
-      throw usage(`${command}: missing MODEL (usage: mcu ${command} MODEL [options]; see mcu ${command} --help)`);
+      const how = command === 'plot' ? 'mcu plot MODEL --input FILE [options], or mcu plot --from RESULT.json --input FILE' : `mcu ${command} MODEL [options]`;
+      throw usage(`${command}: missing MODEL (usage: ${how}; see mcu ${command} --help)`);
     }
     model = positionals[0]!;
     if (positionals.length > 1) {
@@ -779,8 +861,14 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
       throw usage(`--format ${o.format} is not available for '${command}' (use ${allowed.join(' or ')})`);
     }
   }
-  if (command === 'predict') {
-    if (o.input === undefined) throw usage('predict: missing --input FILE (rows to predict: CSV, JSON or NPY)');
+  if (command === 'predict' || command === 'plot') {
+    if (o.input === undefined) {
+      throw usage(
+        command === 'predict'
+          ? 'predict: missing --input FILE (rows to predict: CSV, JSON or NPY)'
+          : 'plot: missing --input FILE (the rows to plot: the x values of a band plot, one column, or the sequence of inputs of a classification plot)',
+      );
+    }
     const unnamed = o.input.filter((a) => a.name === undefined);
     if (unnamed.length > 0 && o.input.length > 1) {
       throw usage(
@@ -794,6 +882,7 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
       seen.add(a.name);
     }
   }
+  if (command === 'plot') checkPlot(o);
   if (command === 'predict' && o.target !== undefined && o.fitTau === undefined) {
     throw usage(`--target ${o.target} names the target column of the --fit-tau VALFILE, which is missing (predict reads no targets otherwise)`);
   }
@@ -816,10 +905,43 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
   }
 }
 
+/** `plot`: MODEL or --from, and what a saved result cannot honour. */
+function checkPlot(o: CliOptions): void {
+  if (o.from !== undefined) {
+    const run = PLOT_RUN_OPTIONS.filter((k) => o[k] !== undefined);
+    if (run.length > 0) {
+      const spec = specOf(run[0]!);
+      const value = spec.type === 'boolean' ? '' : ` ${String(displayValue(o[run[0]!]))}`;
+      throw usage(
+        run[0] === 'standard'
+          ? `--standard draws the deterministic ("standard dropout") pass of MODEL, which a saved result (--from ${o.from}) does not hold: plot MODEL instead`
+          : `${spec.flag}${value} applies when plot runs MODEL, but --from ${o.from} plots a saved result (its passes are already summarised): drop ${spec.flag}`,
+      );
+    }
+    if (o.input !== undefined && (o.input.length > 1 || o.input[0]!.name !== undefined)) {
+      throw usage(`--from ${o.from}: give the rows the result was made for as one --input FILE (no NAME=: no model input is read)`);
+    }
+  }
+  if (o.target !== undefined && o.data === undefined && o.fitTau === undefined) {
+    throw usage(`--target ${o.target} names the target column of --data FILE or of the --fit-tau VALFILE, and neither is given`);
+  }
+}
+
+function displayValue(v: unknown): string {
+  if (Array.isArray(v)) return v.join(',');
+  if (typeof v === 'object' && v !== null) {
+    const t = v as Partial<TaskArg> & Record<string, unknown>;
+    if ('outputs' in t) return [...(t.all !== undefined ? [t.all] : []), ...Object.entries(t.outputs ?? {}).map(([k, x]) => `${k}=${x}`)].join(' ');
+    return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`).join(' ');
+  }
+  return String(v);
+}
+
 /** Formats each command can write. */
 export const FORMATS_BY_COMMAND: Readonly<Record<CommandName, readonly OutputFormat[]>> = {
   predict: ['json', 'csv', 'table', 'npy'],
   evaluate: ['json', 'table'],
+  plot: ['svg', 'png'],
   inspect: ['json', 'table'],
   backends: ['json', 'table'],
   convert: [],
@@ -862,6 +984,17 @@ const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about:
     examples: [
       'mcu evaluate model.onnx --data test.csv --target y --tau 0.25',
       'mcu evaluate model.onnx --uci UCI_Datasets/bostonHousing --split 0 --fit-tau val.csv',
+    ],
+  },
+  plot: {
+    usage: 'mcu plot MODEL --input FILE [options] -o FIG.svg|FIG.png    or    mcu plot --from RESULT.json --input FILE [options]',
+    about:
+      'Draw the predictive distribution: a band plot (mean, ±½σ … ±2σ) of a regression over one input feature, or the T passes and uncertainty of a classifier over a sequence of inputs (SVG or PNG).',
+    examples: [
+      'mcu plot model.onnx --input x.csv --tau 50 --samples 1000 --train-end 1.19 --standard -o fig.svg',
+      'mcu plot model.onnx --input x.csv --data train.csv --sigma-scale 4 -o fig.png',
+      'mcu plot lenet.onnx --input rotated.csv --task classification --top-k 3 -o fig.png',
+      'mcu predict model.onnx --input x.csv --format json -o r.json && mcu plot --from r.json --input x.csv -o fig.svg',
     ],
   },
   backends: {
@@ -928,6 +1061,7 @@ export const HELP: Readonly<Record<'global' | CommandName, string>> = {
   inspect: commandHelp('inspect'),
   convert: commandHelp('convert'),
   evaluate: commandHelp('evaluate'),
+  plot: commandHelp('plot'),
   backends: commandHelp('backends'),
 };
 

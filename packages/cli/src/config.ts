@@ -6,7 +6,7 @@
  *   samples 100, seed 0, maskScope 'sample', task 'auto', format 'json',
  *   memoryBudgetMB 512, backend: none (the best available one that reads the model),
  *   dropoutScaling 'inverted', before Gemm,MatMul,Conv, split 0 (with --uci),
- *   quiet false, debug false.
+ *   quiet false, debug false; plot: format 'svg', standard false.
  *
  * The config file is looked up as `mcu.config.json` in the working directory (optional),
  * or given with `--config FILE` (then it must exist). Unknown keys at any level and bad
@@ -265,6 +265,15 @@ export interface Settings {
   readonly uci?: string;
   /** With --uci: --split, else 0. */
   readonly split?: number;
+  /** plot --from: a saved predict result. */
+  readonly from?: string;
+  /** plot --output: the model output to plot. */
+  readonly output?: string;
+  /** plot --train-end, --sigma-scale, --standard, --top-k. */
+  readonly trainEnd?: number;
+  readonly sigmaScale?: number;
+  readonly standard: boolean;
+  readonly topK?: number;
   /** Where each defaulted/configurable value came from (for --debug). */
   readonly sources: Readonly<Partial<Record<'samples' | 'seed' | 'task' | 'maskScope' | 'format' | 'memoryBudgetMB' | 'batchSize' | 'backend' | 'executionProviders' | 'tau', SettingSource>>>;
 }
@@ -311,7 +320,7 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     task: pick('task', o.task?.all, typeof config.task === 'string' ? config.task : undefined, DEFAULTS.task),
     taskByOutput: { ...(typeof config.task === 'object' ? config.task : {}), ...(o.task?.outputs ?? {}) },
     maskScope: pick('maskScope', o.maskScope, config.maskScope, DEFAULTS.maskScope),
-    format: pick('format', o.format, confFormat, DEFAULTS.format),
+    format: pick('format', o.format, confFormat, command === 'plot' ? 'svg' : DEFAULTS.format),
     memoryBudgetMB: pick('memoryBudgetMB', o.memoryBudgetMB, config.memoryBudgetMB, DEFAULTS.memoryBudgetMB),
     batchSize: pickOpt('batchSize', o.batchSize, config.batchSize),
     backend: pickOpt('backend', o.backend, config.backend),
@@ -339,6 +348,12 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     target: o.target,
     uci: o.uci,
     split: o.uci !== undefined ? (o.split ?? DEFAULTS.split) : undefined,
+    from: o.from,
+    output: o.output,
+    trainEnd: o.trainEnd,
+    sigmaScale: o.sigmaScale,
+    standard: o.standard ?? false,
+    topK: o.topK,
     sources,
   };
   return settings;

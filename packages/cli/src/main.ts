@@ -47,6 +47,10 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
       case 'evaluate':
         await (await import('./commands/evaluate.js')).evaluate(plan, io);
         break;
+      case 'plot':
+        // @mcu/plot (and vega) load here, not for --help
+        await (await import('./commands/plot.js')).plot(plan, io);
+        break;
       case 'backends':
         await (await import('./commands/backends.js')).backends(plan, io);
         break;

@@ -10,7 +10,7 @@
  * backend applied --spatial) is checked by the functions below once it is loaded.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import {
   McuError,
   modelFormatOf,
@@ -77,6 +77,22 @@ export type TestSet =
   | { readonly kind: 'file'; readonly file: string; readonly target?: string | number }
   | { readonly kind: 'uci'; readonly dir: string; readonly split: number };
 
+/** `mcu plot`: what to draw and where from (the model and engine plans as for predict). */
+export interface PlotPlan {
+  /** --from: a saved predict result (no model runs). */
+  readonly from?: string;
+  /** --output: the model output to plot (default: the only one). */
+  readonly output?: string;
+  readonly trainEnd?: number;
+  readonly sigmaScale?: number;
+  readonly standard: boolean;
+  readonly topK?: number;
+  /** --data FILE [--target COL]: data points of a band plot. */
+  readonly points?: { readonly file: string; readonly target?: string | number };
+  /** svg or png: --format, else the -o extension, else the config's, else svg. */
+  readonly format: 'svg' | 'png';
+}
+
 export interface Plan {
   readonly command: Exclude<CommandName, 'help'>;
   /** MODEL as given. */
@@ -97,6 +113,8 @@ export interface Plan {
   readonly input: readonly InputArg[];
   /** evaluate: the labelled test set. */
   readonly testSet?: TestSet;
+  /** plot: the figure. */
+  readonly plot?: PlotPlan;
   readonly format: OutputFormat;
   readonly out?: string;
   readonly quiet: boolean;
@@ -224,6 +242,8 @@ export function makePlan(s: Settings): Plan {
           ? { kind: 'file', file: s.data, ...(s.target !== undefined ? { target: s.target } : {}) }
           : undefined;
 
+  const plot = command === 'plot' ? plotPlan(s) : undefined;
+
   return {
     command,
     ...(s.model !== undefined ? { model: s.model } : {}),
@@ -244,11 +264,47 @@ export function makePlan(s: Settings): Plan {
     graph,
     input: s.input,
     ...(testSet !== undefined ? { testSet } : {}),
-    format: s.format,
+    ...(plot !== undefined ? { plot } : {}),
+    format: plot?.format ?? s.format,
     ...(s.out !== undefined ? { out: s.out } : {}),
     quiet: s.quiet,
     debug: s.debug,
     settings: s,
+  };
+}
+
+/**
+ * The plot's settings. Its format: --format, else the -o extension (.svg, .png), else the
+ * config's, else svg; a --format that disagrees with the -o extension, another extension, or
+ * a PNG without -o (binary on stdout) is an E_USAGE.
+ */
+function plotPlan(s: Settings): PlotPlan {
+  const ext = s.out !== undefined ? extname(s.out).toLowerCase() : '';
+  if (ext !== '' && ext !== '.svg' && ext !== '.png') {
+    throw usage(`plot writes SVG or PNG, but -o ${s.out} ends in '${ext}': name the file .svg or .png (or give --format with a name without an extension)`);
+  }
+  const byExt = ext === '.png' ? 'png' : ext === '.svg' ? 'svg' : undefined;
+  let format = s.format === 'png' ? 'png' : 'svg';
+  if (s.sources.format === 'flag') {
+    if (byExt !== undefined && byExt !== format) {
+      throw usage(`--format ${format} writes ${format.toUpperCase()}, but -o ${s.out} names a .${byExt} file: drop --format, or name the file .${format}`);
+    }
+  } else if (byExt !== undefined) {
+    format = byExt;
+  }
+  if (format === 'png' && s.out === undefined) {
+    throw usage('plot: a PNG is binary and is not written to stdout: give -o FILE.png (an SVG may go to stdout)');
+  }
+  return {
+    ...(s.from !== undefined ? { from: s.from } : {}),
+    ...(s.output !== undefined ? { output: s.output } : {}),
+    ...(s.trainEnd !== undefined ? { trainEnd: s.trainEnd } : {}),
+    ...(s.sigmaScale !== undefined ? { sigmaScale: s.sigmaScale } : {}),
+    standard: s.standard,
+    ...(s.topK !== undefined ? { topK: s.topK } : {}),
+    // --target picks the column of --data and of the --fit-tau VALFILE, as for evaluate
+    ...(s.data !== undefined ? { points: { file: s.data, ...(s.target !== undefined ? { target: s.target } : {}) } } : {}),
+    format: format as 'svg' | 'png',
   };
 }
 
@@ -355,10 +411,11 @@ export function firstRow(feeds: NamedTensors): NamedTensors {
 }
 
 /**
- * The task of every model output. Outputs whose per-row size the spec leaves symbolic get
- * it from `probe` (the model's deterministic pass on one row), called at most once.
+ * The task of every model output (or of the outputs in `only`: plot decides the one it draws).
+ * Outputs whose per-row size the spec leaves symbolic get it from `probe` (the model's
+ * deterministic pass on one row), called at most once.
  */
-export async function resolveTasks(tasks: TaskPlan, model: StochasticModel, probe: () => Promise<NamedTensors>): Promise<OutputTask[]> {
+export async function resolveTasks(tasks: TaskPlan, model: StochasticModel, probe: () => Promise<NamedTensors>, only?: readonly string[]): Promise<OutputTask[]> {
   const names = model.outputs.map((o) => o.name);
   for (const n of Object.keys(tasks.byOutput)) {
     if (!names.includes(n)) {
@@ -368,6 +425,7 @@ export async function resolveTasks(tasks: TaskPlan, model: StochasticModel, prob
   let probed: NamedTensors | undefined;
   const result: OutputTask[] = [];
   for (const out of model.outputs) {
+    if (only !== undefined && !only.includes(out.name)) continue;
     let perRow = knownPerRow(out.dims);
     if (perRow === undefined) {
       probed ??= await probe();

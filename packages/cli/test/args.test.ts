@@ -61,7 +61,7 @@ describe('parseArgs: commands and positionals', () => {
 
   it('unknown command suggests the closest', () => {
     expect(msg(['predcit', 'm.onnx'])).toBe(
-      "unknown command 'predcit'; did you mean 'predict'? (commands: predict, inspect, convert, evaluate, backends, help)",
+      "unknown command 'predcit'; did you mean 'predict'? (commands: predict, inspect, convert, evaluate, plot, backends, help)",
     );
     expect(msg(['--samples', '3'])).toMatch(/expected a command before '--samples'/);
     expect(msg(['help', 'nope'])).toMatch(/no help for 'nope'/);
@@ -253,7 +253,7 @@ describe('parseArgs: errors', () => {
     expect(msg(['predict', 'm.onnx', '--task', 'y=regression', '--task', 'y=classification'])).toMatch(/output 'y' given twice/);
     expect(msg(['predict', 'm.onnx', '--task', 'regression', '--task', 'auto'])).toMatch(/the task of all outputs was already given as 'regression'/);
     expect(msg(['predict', 'm.onnx', '--mask-scope', 'row'])).toMatch(/--mask-scope expects one of sample, point, got 'row'/);
-    expect(msg(['predict', 'm.onnx', '--format', 'xml'])).toMatch(/--format expects one of json, csv, table, npy, got 'xml'/);
+    expect(msg(['predict', 'm.onnx', '--format', 'xml'])).toMatch(/--format expects one of json, csv, table, npy, svg, png, got 'xml'/);
     expect(msg(['predict', 'm.onnx', '--dropout-scaling', 'x'])).toMatch(/--dropout-scaling expects one of inverted, none/);
     expect(msg(['predict', 'm.onnx', '--insert-dropout', '0.1', '--before', 'Relu'])).toMatch(
       /--before expects a comma list of Gemm, MatMul, Conv, got 'Relu'/,
@@ -271,7 +271,7 @@ describe('parseArgs: errors', () => {
 
   it('option not valid for this command', () => {
     expect(msg(['inspect', 'm.onnx', '--samples', '10'])).toBe(
-      "--samples is not an option of 'inspect' (it applies to: predict, evaluate)",
+      "--samples is not an option of 'inspect' (it applies to: predict, evaluate, plot)",
     );
     expect(msg(['backends', '--input', 'x.csv'])).toMatch(/--input is not an option of 'backends'/);
     expect(msg(['predict', 'm.onnx', '--uci', 'd'])).toMatch(/--uci is not an option of 'predict'/);

@@ -81,8 +81,8 @@ export function readFeeds(model: StochasticModel, inputs: Plan['input']): NamedT
   return feeds;
 }
 
-/** The task of every output (README "Tasks"); a symbolic per-row size is learnt from a deterministic pass on one row. */
-export function tasksFor(plan: Plan, mcu: Mcu, model: StochasticModel, feeds: NamedTensors): Promise<OutputTask[]> {
+/** The task of every output, or of those in `only` (README "Tasks"); a symbolic per-row size is learnt from a deterministic pass on one row. */
+export function tasksFor(plan: Plan, mcu: Mcu, model: StochasticModel, feeds: NamedTensors, only?: readonly string[]): Promise<OutputTask[]> {
   return resolveTasks(plan.tasks, model, async () => {
     const rows = Object.values(feeds)[0]?.dims[0] ?? 0;
     if (rows <= 1) return mcu.engine.deterministic(model, feeds);
@@ -91,7 +91,7 @@ export function tasksFor(plan: Plan, mcu: Mcu, model: StochasticModel, feeds: Na
     } catch {
       return mcu.engine.deterministic(model, feeds); // e.g. a model with a fixed batch size
     }
-  });
+  }, only);
 }
 
 /**

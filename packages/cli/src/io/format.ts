@@ -47,6 +47,9 @@ export function formatResult(result: PredictResult, format: OutputFormat, option
       return formatTable(result, options);
     case 'npy':
       return formatNpy(result, options.field);
+    case 'svg':
+    case 'png':
+      throw new McuError('E_USAGE', `--format ${format} draws a figure: use mcu plot (a result's formats: json, csv, table, npy)`);
     default: {
       const never: never = format;
       throw new McuError('E_USAGE', `unknown format '${String(never)}' (json, csv, table, npy)`);

@@ -13,6 +13,7 @@
  *
  * Arrays are per input row: `mean[i]` is row i's output flattened (row-major) to D values.
  */
+import type { SavedClassification, SavedRegression } from '@mcu/plot';
 import type { MaskScope, SiteKind } from '@mcu/core';
 
 export interface SiteMeta {
@@ -50,26 +51,17 @@ export interface PredictMeta {
   readonly [extra: string]: unknown;
 }
 
-/** Per row i and output component j: predictive mean, variance (incl. 1/τ) and std = √variance. */
-export interface RegressionOutput {
-  readonly task: 'regression';
-  readonly mean: readonly (readonly number[])[];
-  readonly variance: readonly (readonly number[])[];
-  readonly std: readonly (readonly number[])[];
-}
+/**
+ * Per row i and output component j: predictive mean, variance (incl. 1/τ) and std = √variance.
+ * (The shape @mcu/plot reads back from a saved result: one definition for both.)
+ */
+export type RegressionOutput = SavedRegression;
 
 /**
  * Per row i: MC-averaged class probabilities, argmax class, predictive entropy H[y|x],
  * mutual information (BALD) H[y|x] − E[H[y|x,ω]], variation ratio 1 − (mode count)/T.
  */
-export interface ClassificationOutput {
-  readonly task: 'classification';
-  readonly probs: readonly (readonly number[])[];
-  readonly predicted: readonly number[];
-  readonly entropy: readonly number[];
-  readonly mutualInformation: readonly number[];
-  readonly variationRatio: readonly number[];
-}
+export type ClassificationOutput = SavedClassification;
 
 export type OutputResult = RegressionOutput | ClassificationOutput;
 
