@@ -113,3 +113,16 @@ describe('float32 pitfalls are reported by prepare', () => {
     expect(p.warnings.join('\n')).toMatch(/'standardise'.*'std'.*element 1.*2\.40e-13/s);
   });
 });
+
+describe('rates (--rate NAME=P) name Dropout ratio inputs only', () => {
+  test('a rate for a name that is no Dropout ratio input is refused, not ignored', () => {
+    let err: unknown;
+    try {
+      prepareModel(convNet([{ op_type: 'Dropout', name: 'd', input: ['c1', 'r'], output: ['d'] }], 'c1', 'd', [f32('r', [], [0.3])]), { rates: { foo: 0.2 }, what: 'm.onnx' });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as McuError).code).toBe('E_USAGE');
+    expect((err as Error).message).toMatch(/--rate foo=0\.2: 'foo' is not the ratio input of a Dropout node of 'm\.onnx' \(its Dropout ratios given as graph inputs: none\)/);
+  });
+});

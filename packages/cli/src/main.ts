@@ -2,7 +2,7 @@ import { McuError } from '@mcu/core';
 import { helpText, parseArgs } from './args.js';
 import { loadConfig, mergeSettings } from './config.js';
 import { exitCodeFor, oneLine } from './exit.js';
-import { checkRates, describePlan, makePlan } from './plan.js';
+import { describePlan, makePlan } from './plan.js';
 
 export interface MainIo {
   readonly stdout: NodeJS.WritableStream;
@@ -40,8 +40,6 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
         await (await import('./commands/inspect.js')).inspect(plan, io);
         break;
       case 'convert':
-        // convert rewrites the graph itself (commands/prepare.ts)
-        await checkRates(plan);
         await (await import('./commands/convert.js')).convert(plan, io);
         break;
       case 'evaluate':

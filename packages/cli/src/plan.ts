@@ -469,28 +469,3 @@ export function checkSpatial(plan: Plan, sites: readonly StochasticSite[], backe
     );
   }
 }
-
-/**
- * --rate NAME=P must name the ratio input of a Dropout node of the ONNX graph (the backend
- * ignores other names). Reads the graph; only called when --rate is given.
- */
-export async function checkRates(plan: Plan): Promise<void> {
-  const names = Object.keys(plan.graph.rates);
-  if (names.length === 0 || plan.modelPath === undefined || plan.backend.family === 'tfjs') return;
-  const onnx = await import('@mcu/backend-onnx');
-  const { model } = await onnx.readModelFile(plan.modelPath); // external data checked, not read
-  const graph = model.graph;
-  const inputs = new Set((graph?.input ?? []).map((v) => v.name ?? ''));
-  const ratios = new Set<string>();
-  for (const n of graph?.node ?? []) {
-    const r = n.op_type === 'Dropout' && (n.domain ?? '') === '' ? n.input?.[1] : undefined;
-    if (r !== undefined && r !== '' && inputs.has(r)) ratios.add(r);
-  }
-  const unknown = names.filter((n) => !ratios.has(n));
-  if (unknown.length > 0) {
-    throw usage(
-      `--rate ${unknown.map((n) => `${n}=${plan.graph.rates[n]}`).join(' --rate ')}: '${unknown[0]}' is not the ratio input of a Dropout node of '${plan.model}' ` +
-        `(its Dropout ratios given as graph inputs: ${ratios.size > 0 ? [...ratios].join(', ') : 'none'}); --rate applies only to those`,
-    );
-  }
-}

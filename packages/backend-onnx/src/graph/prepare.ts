@@ -29,7 +29,7 @@ import { cloneProto } from './clone.js';
 import { float32Pitfalls } from './numerics.js';
 import { measureSiteDims, probeModel } from './probe.js';
 import { inferShapes } from './shapes.js';
-import { findSites, NeedsSiteShapes, type MeasuredDims, type SitePlan } from './sites.js';
+import { findSites, NeedsSiteShapes, refuseUnusedRates, type MeasuredDims, type SitePlan } from './sites.js';
 import { refuseUnhandledOps } from './stochastic-ops.js';
 import { rewriteTiled } from './tiled.js';
 import { validateModel } from './validate.js';
@@ -182,8 +182,10 @@ function preparedFromMetadata(
   const inputs = dataInputNames(graph, masks).map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
   const outputs = outputSpecs(graph, what);
   const warnings: string[] = [];
-  if (options.insertDropout || options.maskInputs || options.rates) {
-    warnings.push('the model was already prepared by mcu (metadata mcu.sites); the rates / maskInputs / insertDropout options were ignored');
+  // an already prepared graph has no Dropout ratio inputs left
+  refuseUnusedRates(options.rates, new Set(), what);
+  if (options.insertDropout || options.maskInputs) {
+    warnings.push('the model was already prepared by mcu (metadata mcu.sites); the maskInputs / insertDropout options were ignored');
   }
   return {
     model: work,

@@ -276,6 +276,7 @@ export function findSites(
   const changes: string[] = [];
   const warnings: string[] = [];
   const maskNames = new Set(Object.keys(options.maskInputs ?? {}));
+  const ratioInputs = new Set<string>();
 
   // 1. Dropout nodes.
   nodes.forEach((node, i) => {
@@ -292,6 +293,7 @@ export function findSites(
       const r = node.input?.[1];
       if (r) {
         if (ctx.graphInputs.has(r)) {
+          ratioInputs.add(r);
           const given = options.rates?.[r];
           if (given === undefined) {
             throw new McuError(
@@ -417,6 +419,9 @@ export function findSites(
       );
     }
   });
+
+  // Every given rate must name the ratio input of a Dropout node: an unused one would be silently ignored.
+  refuseUnusedRates(options.rates, ratioInputs, what);
 
   // A training_mode / ratio input still used elsewhere stays an input.
   for (const name of [...removeInputs]) {
@@ -598,6 +603,17 @@ export function findSites(
   }
   plans.sort((a, b) => a.node - b.node || (a.inputIndex ?? 0) - (b.inputIndex ?? 0));
   return { plans, removeInputs: [...removeInputs], changes, warnings };
+}
+
+/** `rates` (`--rate NAME=P`) may only name Dropout ratios given as graph inputs. */
+export function refuseUnusedRates(rates: Readonly<Record<string, number>> | undefined, ratioInputs: ReadonlySet<string>, what: string): void {
+  const unknown = Object.keys(rates ?? {}).filter((n) => !ratioInputs.has(n));
+  if (unknown.length === 0) return;
+  throw new McuError(
+    'E_USAGE',
+    `--rate ${unknown.map((n) => `${n}=${rates![n]}`).join(' --rate ')}: '${unknown[0]}' is not the ratio input of a Dropout node of '${what}' ` +
+      `(its Dropout ratios given as graph inputs: ${ratioInputs.size > 0 ? [...ratioInputs].join(', ') : 'none'}); --rate (option rates) applies only to those`,
+  );
 }
 
 /** The batch symbols (dim 0) and the other named dims of the data inputs. */

@@ -15,7 +15,7 @@ import { readInputFile } from '../io/input.js';
 import type { SiteMeta } from '../io/result.js';
 import { readLabeled } from '../io/targets.js';
 import type { Settings } from '../config.js';
-import { checkRates, checkSpatial, firstRow, makePlan, resolveTasks, tauFlags, type OutputTask, type Plan } from '../plan.js';
+import { checkSpatial, firstRow, makePlan, resolveTasks, tauFlags, type OutputTask, type Plan } from '../plan.js';
 
 export { modelPath } from '../plan.js';
 
@@ -33,7 +33,6 @@ export function backendOptions(s: Settings): Plan['backend']['options'] {
 export async function loadModel(from: Plan | Settings): Promise<Loaded> {
   const plan = 'settings' in from ? from : makePlan(from);
   if (plan.modelPath === undefined) throw new McuError('E_USAGE', `'${plan.command}' needs a MODEL file`);
-  await checkRates(plan);
   const mcu = compose({
     ...(plan.backend.name !== undefined ? { backend: plan.backend.name } : {}),
     backendOptions: plan.backend.options,
