@@ -393,11 +393,9 @@ function checkBatchAxis(
     }
     case 'Resize':
     case 'Upsample': {
-      const scales = op === 'Upsample' ? (opset >= 9 ? ints(1) : undefined) : ints(2);
       const scaleT = op === 'Upsample' ? (opset >= 9 ? consts.get(node.input?.[1]) : undefined) : consts.get(node.input?.[2]);
       const sc = scaleT ? tensorNumbers(scaleT, 16) : op === 'Upsample' && opset < 9 ? attrFloats(node, 'scales') : undefined;
       const sizes = op === 'Resize' && node.input?.[3] ? ints(3) : undefined;
-      void scales;
       if (sizes !== undefined) refuse('resizes to fixed sizes, including the row axis');
       if (sc === undefined || sc.length === 0) {
         if (!(op === 'Resize' && node.input?.[3])) refuse('resizes by computed scales');
