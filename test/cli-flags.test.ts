@@ -16,6 +16,7 @@ import { co2Ref, fixtureBytes, fixturePath, lenetRef, uciFixture } from './helpe
 import { REPO_ROOT, tempDir, writeCsv, writeJson } from './helpers/cli.js';
 import { mcu, show, type InProcessRun } from './helpers/in-process.js';
 import { writeKerasDense, writeRatioInputModel } from './helpers/flag-models.js';
+import { writeTinyCaffe } from './helpers/caffe-net.js';
 
 type Cmd = Exclude<CommandName, 'help'>;
 type Key = keyof CliOptions;
@@ -97,6 +98,10 @@ beforeAll(async () => {
   F['uci'] = uci.dir;
   F['uciModel'] = uci.splits[0]!.modelPath;
   F['twoOut'] = writeTwoOutputModel(path.join(dir, 'two-outputs.onnx'));
+  const tiny = writeTinyCaffe(dir);
+  F['caffe'] = tiny.prototxt;
+  F['caffemodel'] = tiny.caffemodel;
+  F['solver'] = tiny.solver;
   // a saved predict result for plot --from
   F['result'] = path.join(dir, 'result.json');
   const r = await mcu(['predict', F['co2']!, '--input', F['x']!, ...T, '-o', F['result']!], cleanCwd);
@@ -217,6 +222,61 @@ const spatialCheck = (b: InProcessRun, w: InProcessRun, metaOf: (r: InProcessRun
     failsNaming(w, /--spatial: the onnx backend inserted site '.*' with an element-wise mask \[20, 12, 12\]/);
   }
 };
+
+// ------------------------------------------------------------------ Caffe (a tiny HDF5Data → Convolution → Dropout → InnerProduct net)
+const CAFFE = () => [F['caffe']!, '--weights', F['caffemodel']!, '--input-shape', 'data=1,1,1'];
+/** The Caffe call of each command, with (`full`) or without one of its flags. */
+const caffeCall = (cmd: Cmd, args: string[]): string[] => {
+  switch (cmd) {
+    case 'predict':
+      return ['predict', ...args, '--input', F['x']!, ...T];
+    case 'evaluate':
+      return ['evaluate', ...args, '--data', F['data']!, ...T];
+    case 'plot':
+      return ['plot', ...args, '--input', F['x']!, ...T];
+    case 'convert':
+      return ['convert', ...args, '-o', outFile('onnx')];
+    default:
+      return ['inspect', ...args];
+  }
+};
+const runsCaffe = (cmd: Cmd, r: InProcessRun) => {
+  expect(r.code, show(r)).toBe(0);
+  if (cmd === 'predict') expect(predictJson(r).meta.sites.map((x) => x.rate)).toEqual([0.2]);
+  else if (cmd === 'plot') expect(plotMeta(r).run.sites.map((x) => x.rate)).toEqual([0.2]);
+  else if (cmd === 'convert') expect(convertedBytes(r)[0]).toBe(0x08);
+  else if (cmd === 'inspect') expect(json<{ caffe: { weights: string } }>(r).caffe.weights).toBe('present');
+  else expect(json(r)['rmse']).toEqual(expect.any(Number));
+};
+const weightsCase = (cmd: Cmd): Effect => ({
+  base: () => caffeCall(cmd, [F['caffe']!, '--input-shape', 'data=1,1,1']),
+  with: () => caffeCall(cmd, CAFFE()),
+  check: (b, w) => {
+    if (cmd === 'inspect') {
+      expect(json<{ caffe: { weights: string } }>(b).caffe.weights).toBe('missing');
+      expect(json<{ warnings: string[] }>(b).warnings[0]).toMatch(/no weights \(structure only\): give them with --weights/);
+    } else failsNaming(b, /a network definition without weights cannot run: give its trained weights with --weights NET\.caffemodel/);
+    runsCaffe(cmd, w);
+  },
+});
+const inputShapeCase = (cmd: Cmd): Effect => ({
+  base: () => caffeCall(cmd, [F['caffe']!, '--weights', F['caffemodel']!]),
+  with: () => caffeCall(cmd, CAFFE()),
+  check: (b, w) => {
+    failsNaming(b, /input 'data'.*--input-shape/);
+    runsCaffe(cmd, w);
+  },
+});
+const solverCase = (cmd: 'predict' | 'evaluate' | 'plot'): Effect => ({
+  base: () => caffeCall(cmd, [...CAFFE(), '--length-scale', '0.01', '--n-train', '444']),
+  with: () => caffeCall(cmd, [...CAFFE(), '--solver', F['solver']!, '--length-scale', '0.01', '--n-train', '444']),
+  check: (b, w) => {
+    failsNaming(b, /--solver, --length-scale and --n-train go together|--weight-decay, --length-scale and --n-train go together/);
+    const tau = cmd === 'predict' ? predictJson(w).meta.tau : cmd === 'plot' ? plotMeta(w).run.tau : json<{ tau: number }>(w).tau;
+    // eq. 7 with p = 0.2 (drop1) and the solver's weight_decay 0.0005
+    expect(tau).toBeCloseTo((0.8 * 0.01 ** 2) / (2 * 444 * 0.0005), 12);
+  },
+});
 
 const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> } = {
   input: {
@@ -808,6 +868,9 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
       check: (b, w) => expect([plotMeta(b).figure['topK'], plotMeta(w).figure['topK']]).toEqual([3, 2]),
     },
   },
+  weights: Object.fromEntries((['predict', 'inspect', 'convert', 'evaluate', 'plot'] as const).map((c) => [c, weightsCase(c)])),
+  inputShape: Object.fromEntries((['predict', 'inspect', 'convert', 'evaluate', 'plot'] as const).map((c) => [c, inputShapeCase(c)])),
+  solver: Object.fromEntries((['predict', 'evaluate', 'plot'] as const).map((c) => [c, solverCase(c)])),
 };
 
 /** A value for each option, for the calls that must be refused. */
@@ -849,6 +912,9 @@ const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
   sigmaScale: ['--sigma-scale', '2'],
   standard: ['--standard'],
   topK: ['--top-k', '2'],
+  weights: ['--weights', 'w.caffemodel'],
+  inputShape: ['--input-shape', 'data=1,28,28'],
+  solver: ['--solver', 'solver.prototxt'],
 };
 
 /** A call each command accepts, to which the refused option is added. */

@@ -118,6 +118,18 @@ export interface CliOptions {
   standard?: boolean;
   /** `--top-k K` (plot): classes drawn in a classification plot. */
   topK?: number;
+  /** `--weights FILE`: the .caffemodel of a Caffe MODEL.prototxt. */
+  weights?: string;
+  /** `--input-shape NAME=D,D,…` or `D,D,…` (repeatable): per-row shape of a Caffe input the prototxt does not declare. */
+  inputShape?: InputShapeArg[];
+  /** `--solver FILE`: a Caffe solver.prototxt whose weight_decay λ gives τ (eq. 7, with --length-scale and --n-train). */
+  solver?: string;
+}
+
+/** One `--input-shape` occurrence: `NAME=D,D,…`, or `D,D,…` for a model with one input. */
+export interface InputShapeArg {
+  readonly name?: string;
+  readonly dims: readonly number[];
 }
 
 export interface ParsedArgs {
@@ -586,6 +598,39 @@ export const OPTIONS = {
     help: 'classification plot: draw the K classes of highest mean probability over the inputs (default 3)',
     parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
   },
+  weights: {
+    flag: '--weights',
+    type: 'string',
+    commands: LOADS,
+    metavar: 'FILE',
+    expects: 'a file name',
+    help: 'Caffe: the .caffemodel holding the weights of MODEL.prototxt (matched by layer name, as Caffe does)',
+    parse: once(nonEmpty),
+  },
+  inputShape: {
+    flag: '--input-shape',
+    type: 'repeated',
+    commands: LOADS,
+    metavar: 'NAME=D,D…',
+    expects: 'NAME=D,D,… or D,D,… with integers ≥ 1 (the shape of one row, without the batch axis)',
+    help: 'Caffe: the shape of one row of an input the prototxt does not declare (a data layer reading a file), e.g. data=1,28,28; repeatable',
+    parse: (raw, prev = []) => {
+      const eq = raw.indexOf('=');
+      const name = eq > 0 ? raw.slice(0, eq) : undefined;
+      const dims = splitList(eq > 0 ? raw.slice(eq + 1) : raw).map((d) => parseIntIn(d, 1, 2 ** 31 - 1));
+      if (prev.some((p) => p.name === name)) throw new BadValue(name === undefined ? 'the unnamed shape was already given' : `'${name}' given twice`);
+      return [...prev, name === undefined ? { dims } : { name, dims }];
+    },
+  },
+  solver: {
+    flag: '--solver',
+    type: 'string',
+    commands: RUN,
+    metavar: 'FILE',
+    expects: 'a file name',
+    help: "Caffe: read the weight decay λ from this solver.prototxt (its weight_decay); with --length-scale and --n-train gives τ by eq. 7",
+    parse: once(nonEmpty),
+  },
 } satisfies OptionTable;
 
 function parseBool(raw: string): boolean {
@@ -663,6 +708,7 @@ const NEEDS_MODEL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'e
 const PLOT_RUN_OPTIONS: readonly (keyof CliOptions)[] = [
   'samples', 'seed', 'task', 'tau', 'weightDecay', 'lengthScale', 'nTrain', 'fitTau', 'backend', 'ep', 'maskScope',
   'memoryBudgetMB', 'insertDropout', 'spatial', 'before', 'rate', 'maskInput', 'dropoutScaling', 'standard',
+  'weights', 'inputShape', 'solver',
 ];
 
 function isCommand(s: string): s is CommandName {
@@ -813,8 +859,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 
 /** Rules between options, and per-command requirements. */
 function checkCombinations(command: CommandName, o: CliOptions): void {
+  if (o.weightDecay !== undefined && o.solver !== undefined) {
+    throw usage(`--weight-decay ${o.weightDecay} and --solver ${o.solver} both give the weight decay λ; give one of them`);
+  }
+  const decayFlag = o.solver !== undefined ? '--solver' : '--weight-decay';
   const triple = [
-    ['--weight-decay', o.weightDecay],
+    [decayFlag, o.weightDecay ?? o.solver],
     ['--length-scale', o.lengthScale],
     ['--n-train', o.nTrain],
   ] as const;
@@ -822,14 +872,14 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
   if (given.length > 0 && given.length < 3) {
     const missing = triple.filter(([, v]) => v === undefined).map(([f]) => f);
     throw usage(
-      `--weight-decay, --length-scale and --n-train go together to give τ; got ${given.join(', ')} without ${missing.join(', ')}`,
+      `${decayFlag}, --length-scale and --n-train go together to give τ; got ${given.join(', ')} without ${missing.join(', ')}`,
     );
   }
   if (o.tau !== undefined && given.length === 3) {
-    throw usage(`--tau ${o.tau} and --weight-decay/--length-scale/--n-train both set τ; give one of them`);
+    throw usage(`--tau ${o.tau} and ${decayFlag}/--length-scale/--n-train both set τ; give one of them`);
   }
   if (o.fitTau !== undefined && (o.tau !== undefined || given.length === 3)) {
-    throw usage(`--fit-tau chooses τ itself; drop ${o.tau !== undefined ? '--tau' : '--weight-decay/--length-scale/--n-train'}`);
+    throw usage(`--fit-tau chooses τ itself; drop ${o.tau !== undefined ? '--tau' : `${decayFlag}/--length-scale/--n-train`}`);
   }
   if (o.before !== undefined && o.insertDropout === undefined) {
     throw usage(`--before ${o.before.join(',')} applies to --insert-dropout P, which is missing`);
@@ -954,7 +1004,7 @@ export const FORMATS_BY_COMMAND: Readonly<Record<CommandName, readonly OutputFor
 
 const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about: string; examples: string[] }> = {
   predict: {
-    usage: 'mcu predict MODEL --input FILE [options]    (MODEL: model.onnx, or a TensorFlow.js model.json / its folder)',
+    usage: 'mcu predict MODEL --input FILE [options]    (MODEL: model.onnx, a TensorFlow.js model.json / its folder, or a Caffe deploy.prototxt with --weights net.caffemodel)',
     about: 'Run the model T times with dropout on and report the predictive mean and uncertainty.',
     examples: [
       'mcu predict model.onnx --input x.csv --samples 200 --format table',
@@ -962,17 +1012,19 @@ const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about:
       'mcu predict cnn.onnx --input images=x.npy --task classification --ep cuda,cpu',
       'mcu predict plain.onnx --input x.csv --insert-dropout 0.1 --before Gemm',
       'mcu predict web_model/model.json --input x.csv --format table',
+      'mcu predict lenet_deploy.prototxt --weights lenet.caffemodel --input digits.npy',
     ],
   },
   inspect: {
     usage: 'mcu inspect MODEL [options]',
     about: 'Show the inputs, outputs and stochastic sites (dropout layers) mcu finds in a model.',
-    examples: ['mcu inspect model.onnx --format table', 'mcu inspect model.onnx --insert-dropout 0.2'],
+    examples: ['mcu inspect model.onnx --format table', 'mcu inspect model.onnx --insert-dropout 0.2', 'mcu inspect deploy.prototxt --weights net.caffemodel --format table'],
   },
   convert: {
-    usage: 'mcu convert MODEL.onnx -o OUT.onnx [options]',
-    about: 'Write a copy of the model whose dropout masks are graph inputs (for use without mcu).',
+    usage: 'mcu convert MODEL.onnx -o OUT.onnx [options]    (or MODEL.prototxt --weights NET.caffemodel)',
+    about: 'Write a copy of the model whose dropout masks are graph inputs (for use without mcu); a Caffe net: its ONNX equivalent (Dropout nodes kept).',
     examples: [
+      'mcu convert deploy.prototxt --weights net.caffemodel -o net.onnx',
       'mcu convert model.onnx -o model.mc.onnx',
       'mcu convert plain.onnx -o plain.mc.onnx --insert-dropout 0.1 --before Gemm,MatMul',
     ],

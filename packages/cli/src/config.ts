@@ -25,7 +25,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { McuError } from '@mcu/core';
 import type { DropoutScaling, MaskScope } from '@mcu/core';
 import { FORMATS_BY_COMMAND, MASK_SCOPES, OUTPUT_FORMATS, TASKS, closest } from './args.js';
-import type { CliOptions, CommandName, InputArg, InsertBeforeOp, OutputFormat, ParsedArgs, Task } from './args.js';
+import type { CliOptions, CommandName, InputArg, InputShapeArg, InsertBeforeOp, OutputFormat, ParsedArgs, Task } from './args.js';
 import { readFileText } from './io/files.js';
 import { parseJsonText } from './io/json.js';
 
@@ -274,6 +274,10 @@ export interface Settings {
   readonly sigmaScale?: number;
   readonly standard: boolean;
   readonly topK?: number;
+  /** Caffe: --weights (the .caffemodel of MODEL.prototxt), --input-shape, and --solver with --length-scale/--n-train (τ by eq. 7 from its weight_decay). */
+  readonly weights?: string;
+  readonly inputShapes: readonly InputShapeArg[];
+  readonly solverPrior?: { readonly solver: string; readonly lengthScale: number; readonly nTrain: number };
   /** Where each defaulted/configurable value came from (for --debug). */
   readonly sources: Readonly<Partial<Record<'samples' | 'seed' | 'task' | 'maskScope' | 'format' | 'memoryBudgetMB' | 'batchSize' | 'backend' | 'executionProviders' | 'tau', SettingSource>>>;
 }
@@ -305,7 +309,7 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     command === 'version' || FORMATS_BY_COMMAND[command].length === 0 ? ['json'] : FORMATS_BY_COMMAND[command];
   const confFormat = config.format !== undefined && allowed.includes(config.format) ? config.format : undefined;
 
-  const tauFromFlags = o.weightDecay !== undefined || o.fitTau !== undefined;
+  const tauFromFlags = o.weightDecay !== undefined || o.solver !== undefined || o.fitTau !== undefined;
   const tau = pickOpt('tau', o.tau, tauFromFlags ? undefined : config.tau);
 
   const executionProviders = pickOpt('executionProviders', o.ep, config.backendOptions?.onnx?.executionProviders);
@@ -354,6 +358,12 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     sigmaScale: o.sigmaScale,
     standard: o.standard ?? false,
     topK: o.topK,
+    weights: o.weights,
+    inputShapes: o.inputShape ?? [],
+    solverPrior:
+      o.solver !== undefined && o.lengthScale !== undefined && o.nTrain !== undefined
+        ? { solver: o.solver, lengthScale: o.lengthScale, nTrain: o.nTrain }
+        : undefined,
     sources,
   };
   return settings;

@@ -56,7 +56,8 @@ export interface EnginePlan {
 export type TauPlan =
   | { readonly kind: 'none' }
   | { readonly kind: 'value'; readonly tau: number; readonly source: SettingSource }
-  | { readonly kind: 'prior'; readonly weightDecay: number; readonly lengthScale: number; readonly nTrain: number }
+  /** Eq. 7: λ from --weight-decay, or from the weight_decay of a Caffe --solver file (read when τ is resolved). */
+  | { readonly kind: 'prior'; readonly weightDecay?: number; readonly solver?: string; readonly lengthScale: number; readonly nTrain: number }
   | { readonly kind: 'fit'; readonly file: string; readonly target?: string | number };
 
 /** Tasks as asked for: `default` for every output not in `byOutput`. */
@@ -93,14 +94,24 @@ export interface PlotPlan {
   readonly format: 'svg' | 'png';
 }
 
+/** A Caffe net: MODEL.prototxt (+ --weights NET.caffemodel), or a .caffemodel alone; translated into ONNX at load (@mcu/format-caffe). */
+export interface CaffePlan {
+  readonly prototxt?: string;
+  readonly caffemodel?: string;
+  /** --input-shape: per-row shapes by input name ('' = the only input). */
+  readonly inputShapes: Readonly<Record<string, readonly number[]>>;
+}
+
 export interface Plan {
   readonly command: Exclude<CommandName, 'help'>;
   /** MODEL as given. */
   readonly model?: string;
   /** MODEL, or MODEL/model.json for a folder holding one. */
   readonly modelPath?: string;
-  /** The model's format where its name shows it. */
+  /** The model's format where its name shows it (a Caffe net: 'onnx', which it becomes). */
   readonly modelFormat?: ModelFormat;
+  /** Set when MODEL is a Caffe net. */
+  readonly caffe?: CaffePlan;
   readonly backend: BackendPlan;
   readonly engine: EnginePlan;
   /** --masks FILE: replay these masks (one sample, point scope) instead of sampling. */
@@ -160,8 +171,12 @@ export function makePlan(s: Settings): Plan {
   }
   const command = s.command;
   const path = s.model !== undefined ? modelPath(s.model) : undefined;
-  const modelFormat = path !== undefined ? modelFormatOf({ kind: 'path', path }) : undefined;
+  const caffe = caffePlan(s, path);
+  const modelFormat = caffe !== undefined ? 'onnx' : path !== undefined ? modelFormatOf({ kind: 'path', path }) : undefined;
   const family = familyOf(s.backend, modelFormat);
+  if (caffe !== undefined && family === 'tfjs') {
+    throw usage(`'${s.model}' is a Caffe net, which mcu translates into an ONNX graph: run it on the onnx or onnx-web backend, not --backend ${s.backend}`);
+  }
   const runs = command === 'predict' || command === 'evaluate';
 
   // ONNX graph rewrites on a model that goes to tfjs (convert refuses these itself).
@@ -229,6 +244,8 @@ export function makePlan(s: Settings): Plan {
       ? { kind: 'fit', file: s.fitTau, ...(s.target !== undefined ? { target: s.target } : {}) }
       : s.tauPrior !== undefined
         ? { kind: 'prior', ...s.tauPrior }
+        : s.solverPrior !== undefined
+          ? { kind: 'prior', ...s.solverPrior }
         : s.tau !== undefined
           ? { kind: 'value', tau: s.tau, source: s.sources.tau ?? 'flag' }
           : { kind: 'none' };
@@ -249,6 +266,7 @@ export function makePlan(s: Settings): Plan {
     ...(s.model !== undefined ? { model: s.model } : {}),
     ...(path !== undefined ? { modelPath: path } : {}),
     ...(modelFormat !== undefined ? { modelFormat } : {}),
+    ...(caffe !== undefined ? { caffe } : {}),
     backend: {
       ...(s.backend !== undefined ? { name: s.backend } : {}),
       family,
@@ -271,6 +289,29 @@ export function makePlan(s: Settings): Plan {
     debug: s.debug,
     settings: s,
   };
+}
+
+/** `.prototxt` (a Caffe network definition) or `.caffemodel` (Caffe weights). */
+export const CAFFE_MODEL = /\.(prototxt|caffemodel)$/i;
+
+/**
+ * The Caffe files of a run, or undefined for other models; --weights / --input-shape on a
+ * model that is not a Caffe net, or --weights next to a .caffemodel MODEL, are E_USAGE.
+ */
+function caffePlan(s: Settings, path: string | undefined): CaffePlan | undefined {
+  const isCaffe = path !== undefined && CAFFE_MODEL.test(path);
+  if (!isCaffe) {
+    if (s.weights !== undefined) throw usage(`--weights ${s.weights} gives the .caffemodel of a Caffe MODEL.prototxt, but MODEL '${s.model ?? ''}' is not a .prototxt${s.model === undefined ? '' : ' (other formats carry their weights)'}`);
+    if (s.inputShapes.length > 0) throw usage(`--input-shape gives the shape of a Caffe input that its prototxt does not declare, but MODEL '${s.model ?? ''}' is not a Caffe net (.prototxt / .caffemodel); its inputs declare their shapes`);
+    return undefined;
+  }
+  const inputShapes: Record<string, readonly number[]> = {};
+  for (const a of s.inputShapes) inputShapes[a.name ?? ''] = a.dims;
+  if (/\.caffemodel$/i.test(path)) {
+    if (s.weights !== undefined) throw usage(`MODEL '${s.model}' is already a .caffemodel; give the network definition as MODEL and the weights with --weights: mcu ${s.command} NET.prototxt --weights ${s.model}`);
+    return { caffemodel: path, inputShapes };
+  }
+  return { prototxt: path, ...(s.weights !== undefined ? { caffemodel: s.weights } : {}), inputShapes };
 }
 
 /**
@@ -314,7 +355,7 @@ export function tauFlags(tau: TauPlan): string {
     case 'fit':
       return `--fit-tau ${tau.file}`;
     case 'prior':
-      return '--weight-decay/--length-scale/--n-train';
+      return tau.solver !== undefined ? `--solver ${tau.solver}/--length-scale/--n-train` : '--weight-decay/--length-scale/--n-train';
     case 'value':
       return tau.source === 'config' ? 'the config\'s "tau"' : `--tau ${tau.tau}`;
     default:

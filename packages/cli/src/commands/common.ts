@@ -10,8 +10,11 @@ import {
   type StochasticModel,
   type TensorSpec,
 } from '@mcu/core';
+import type { CaffeModel } from '@mcu/format-caffe';
 import { compose } from '../compose.js';
 import { readInputFile } from '../io/input.js';
+import { readFileText } from '../io/files.js';
+import { readSolver } from '@mcu/format-caffe';
 import type { SiteMeta } from '../io/result.js';
 import { readLabeled } from '../io/targets.js';
 import type { Settings } from '../config.js';
@@ -22,6 +25,10 @@ export { modelPath } from '../plan.js';
 export interface Loaded {
   readonly mcu: Mcu;
   readonly model: StochasticModel;
+  /** The model's warnings, after those of its translation (a Caffe net's unknown fields, dropped layers). */
+  readonly warnings: readonly string[];
+  /** A Caffe net: what it was read from (@mcu/format-caffe). */
+  readonly caffe?: CaffeModel;
 }
 
 /** The load options of each backend, as the plan makes them (kept for callers that hold Settings). */
@@ -38,14 +45,24 @@ export async function loadModel(from: Plan | Settings): Promise<Loaded> {
     backendOptions: plan.backend.options,
     memoryBudgetBytes: plan.backend.memoryBudgetBytes,
   });
-  const model = await mcu.load({ kind: 'path', path: plan.modelPath });
+  let caffe: CaffeModel | undefined;
+  let model: StochasticModel;
+  if (plan.caffe !== undefined) {
+    const { openCaffeFiles, requireWeights } = await import('./caffe.js');
+    caffe = openCaffeFiles(plan);
+    const onnx = requireWeights(plan, caffe);
+    model = await mcu.load({ kind: 'bytes', bytes: onnx.bytes });
+  } else {
+    model = await mcu.load({ kind: 'path', path: plan.modelPath });
+  }
   try {
     checkSpatial(plan, model.sites, model.backend);
   } catch (e) {
     await model.dispose();
     throw e;
   }
-  return { mcu, model };
+  const warnings = [...(caffe?.onnx?.warnings ?? []), ...model.warnings];
+  return { mcu, model, warnings, ...(caffe !== undefined ? { caffe } : {}) };
 }
 
 /** Read `--input` files onto the model's inputs (one input: `--input FILE`; several: NAME=FILE). */
@@ -110,6 +127,7 @@ export function resolveTau(plan: Plan, model: StochasticModel, tasks: readonly O
   }
   if (t.kind === 'value') return t.tau;
   if (t.kind !== 'prior') return undefined;
+  const weightDecay = t.weightDecay ?? solverWeightDecay(t.solver!);
   const rates = [...new Set(model.sites.map((x) => x.rate))];
   if (rates.length !== 1) {
     throw new McuError(
@@ -117,7 +135,25 @@ export function resolveTau(plan: Plan, model: StochasticModel, tasks: readonly O
       `τ from weight decay (eq. 7) needs one dropout rate, but the model's sites have ${rates.length === 0 ? 'none' : `several (${rates.join(', ')})`}; give --tau instead`,
     );
   }
-  return tauFromWeightDecay({ dropoutRate: rates[0]!, lengthScale: t.lengthScale, nTrain: t.nTrain, weightDecay: t.weightDecay });
+  return tauFromWeightDecay({ dropoutRate: rates[0]!, lengthScale: t.lengthScale, nTrain: t.nTrain, weightDecay });
+}
+
+/**
+ * λ of eq. 7 from a Caffe solver: its weight_decay under L2 regularisation (Caffe adds λ·w to
+ * each gradient, as PyTorch's weight_decay does). No weight_decay, or L1, is an E_USAGE.
+ */
+export function solverWeightDecay(file: string): number {
+  const s = readSolver(readFileText(file, 'Caffe solver'), file);
+  if (s.regularizationType !== 'L2') {
+    throw new McuError('E_USAGE', `--solver ${file}: regularization_type "${s.regularizationType}"; eq. 7 holds for L2 weight decay only: give --tau instead`);
+  }
+  if (s.weightDecay === undefined || !(s.weightDecay > 0)) {
+    throw new McuError(
+      'E_USAGE',
+      `--solver ${file}: ${s.weightDecay === undefined ? 'has no weight_decay' : `weight_decay is ${s.weightDecay}`}, so eq. 7 gives no finite τ: give --weight-decay λ or --tau instead`,
+    );
+  }
+  return s.weightDecay;
 }
 
 export function estimatorsFor(

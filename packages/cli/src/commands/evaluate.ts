@@ -108,8 +108,9 @@ export async function evaluate(plan: Plan, io: { stdout: NodeJS.WritableStream; 
   if (set === undefined) {
     throw new McuError('E_USAGE', "'evaluate' needs exactly one of --data FILE (with --target COL) or --uci DIR (with --split K)");
   }
-  const { mcu, model } = await loadModel(plan);
+  const { mcu, model, caffe } = await loadModel(plan);
   const warn = plan.quiet ? null : io.stderr;
+  if (warn !== null) for (const w of caffe?.onnx?.warnings ?? []) warn.write(`mcu: warning: ${w}\n`);
   try {
     const data = set.kind === 'uci' ? fromUci(model, set.dir, set.split) : fromFile(model, set.file, set.target);
     const output = model.outputs[0]!;

@@ -1,5 +1,6 @@
 import { McuError, sitesFor, type NamedTensors, type SelfCheckReport, type StochasticModel } from '@mcu/core';
 import type { PreparedModel } from '@mcu/backend-onnx';
+import type { CaffeModel } from '@mcu/format-caffe';
 import type { Plan } from '../plan.js';
 import { writeFileAtomic } from '../io/files.js';
 import { stringifyJson } from '../io/format.js';
@@ -36,6 +37,69 @@ export interface InspectReport {
   readonly warnings: readonly string[];
   readonly changes: readonly string[];
   readonly flops: { perRow: number | null; beforeFirstSite: number | null; shareBeforeFirstSite: number | null; note?: string };
+  /** A Caffe net: where it came from, whether it has weights, the layers kept and dropped. */
+  readonly caffe?: InspectCaffe;
+}
+
+export interface InspectCaffe {
+  readonly net: string;
+  readonly prototxt: string | null;
+  readonly caffemodel: string | null;
+  readonly weights: 'present' | 'missing';
+  readonly layers: number;
+  readonly dropped: readonly { name: string; type: string; why: string }[];
+}
+
+function caffeBlock(plan: Plan, m: CaffeModel): InspectCaffe {
+  return {
+    net: m.net.name,
+    prototxt: plan.caffe?.prototxt ?? null,
+    caffemodel: plan.caffe?.caffemodel ?? null,
+    weights: m.net.weights,
+    layers: m.net.layers.length,
+    dropped: m.net.dropped.map((d) => ({ name: d.name, type: d.type, why: d.why })),
+  };
+}
+
+/** The structure of a Caffe net given without weights: what the prototxt says, nothing run. */
+function structureReport(plan: Plan, m: CaffeModel): InspectReport {
+  const d = m.description;
+  const dims = (x: readonly (number | undefined)[] | undefined): Dims => ['N', ...(x ?? ['?']).map((v) => v ?? '?')];
+  const layerOf = (name: string) => d.layers.find((l) => l.name === name);
+  /** The layer that writes an output last (a net ending in Softmax hands out probabilities). */
+  const writer = (blob: string) => [...d.layers].reverse().find((l) => l.top.includes(blob));
+  return {
+    backend: 'none (no weights)',
+    executionProvider: 'none',
+    layout: null,
+    inputs: d.inputs.map((i) => ({ name: i.name, dtype: 'float32', dims: dims(i.dims) })),
+    outputs: d.outputs.map((o) => ({ name: o.name, dtype: 'float32', dims: dims(o.dims), activation: writer(o.name)?.type === 'Softmax' ? 'Softmax' : null })),
+    // named as the translated model's sites will be (mcu_mask_k in graph order; node = the Dropout layer)
+    sites: d.sites.map((x, k) => {
+      const shape = layerOf(x.name)?.shapes[0];
+      const known = shape !== undefined && shape.every((v): v is number => v !== undefined);
+      return {
+        name: `mcu_mask_${k + 1}`,
+        op: 'Dropout',
+        opset: 13,
+        node: x.name,
+        rate: x.rate,
+        kind: 'bernoulli',
+        scaling: x.scaling,
+        shape: known ? [...shape] : [],
+        dims: shape === undefined ? null : shape.map((v) => v ?? '?'),
+        rows: { axis: 0, factor: 1 },
+      };
+    }),
+    selfCheck: { passed: null, skipped: 'the net has no weights' },
+    warnings: [
+      `${plan.caffe?.prototxt ?? plan.model}: no weights (structure only): give them with --weights NET.caffemodel to run it (predict, evaluate, plot and convert need them)`,
+      ...m.net.warnings,
+    ],
+    changes: [],
+    flops: { perRow: null, beforeFirstSite: null, shareBeforeFirstSite: null, note: 'not counted for a net without weights' },
+    caffe: caffeBlock(plan, m),
+  };
 }
 
 function siteReport(model: StochasticModel, feeds: NamedTensors | undefined): InspectSite[] {
@@ -69,7 +133,12 @@ async function checkRows(plan: Plan, model: StochasticModel): Promise<{ feeds?: 
 }
 
 export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
-  const { mcu, model }: Loaded = await loadModel(plan);
+  if (plan.caffe !== undefined) {
+    const { openCaffeFiles } = await import('./caffe.js');
+    const m = openCaffeFiles(plan);
+    if (m.onnx === undefined) return structureReport(plan, m);
+  }
+  const { mcu, model, warnings, caffe }: Loaded = await loadModel(plan);
   try {
     const rows = await checkRows(plan, model);
     let selfCheck: InspectReport['selfCheck'];
@@ -100,9 +169,10 @@ export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
       outputs: model.outputs.map((o) => ({ ...spec(o), activation: o.activation ?? null })),
       sites: siteReport(model, rows.feeds),
       selfCheck,
-      warnings: [...model.warnings],
+      warnings: [...warnings],
       changes: prepared ? [...prepared.changes] : [],
       flops,
+      ...(caffe !== undefined ? { caffe: caffeBlock(plan, caffe) } : {}),
     };
   } finally {
     await model.dispose();
@@ -112,6 +182,13 @@ export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
 function table(r: InspectReport): string {
   const lines: string[] = [];
   const dims = (d: Dims) => `[${d.join(', ')}]`;
+  if (r.caffe !== undefined) {
+    const c = r.caffe;
+    lines.push(
+      `caffe net '${c.net}': ${[c.prototxt, c.caffemodel].filter((f) => f !== null).join(' + ')}; ${c.layers} layer(s)` +
+        `${c.dropped.length > 0 ? `, dropped: ${c.dropped.map((x) => `${x.name} (${x.type}: ${x.why})`).join('; ')}` : ''}; weights ${c.weights}`,
+    );
+  }
   lines.push('inputs:');
   for (const i of r.inputs) lines.push(`  ${i.name}  ${i.dtype} ${dims(i.dims)}`);
   lines.push('outputs:');

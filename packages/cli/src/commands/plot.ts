@@ -70,9 +70,9 @@ function savedInput(plan: Plan, from: string, lib: PlotLib): Prepared {
 
 /** MODEL --input FILE: run the T passes of the chosen output. */
 async function modelInput(plan: Plan, io: { stderr: NodeJS.WriteStream }, lib: PlotLib, options: PlotOptions): Promise<Prepared> {
-  const { mcu, model } = await loadModel(plan);
+  const { mcu, model, warnings } = await loadModel(plan);
   const warn = plan.quiet ? null : io.stderr;
-  if (warn !== null) for (const w of model.warnings) warn.write(`mcu: warning: ${w}\n`);
+  if (warn !== null) for (const w of warnings) warn.write(`mcu: warning: ${w}\n`);
   try {
     const feeds = readFeeds(model, plan.input);
     const output = lib.chooseOutput(model.outputs.map((o) => o.name), plan.plot!.output, options, `'${plan.model}'`);
@@ -124,7 +124,7 @@ async function modelInput(plan: Plan, io: { stderr: NodeJS.WriteStream }, lib: P
         model: plan.model,
         input: plan.input.map((a) => (a.name !== undefined ? `${a.name}=${a.path}` : a.path)),
         ...(fitted !== undefined ? { tauFitted: fitted.atBoundary ? 'boundary' : true } : {}),
-        warnings: [...model.warnings],
+        warnings: [...warnings],
       },
     };
   } finally {

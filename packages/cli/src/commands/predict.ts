@@ -8,9 +8,9 @@ import { progressBar } from '../progress.js';
 import { estimatorsFor, fitTauOnFile, loadModel, readFeeds, resolveTau, rowsOf, sitesMeta, tasksFor, TAU_SEARCH_RANGE } from './common.js';
 
 export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<void> {
-  const { mcu, model } = await loadModel(plan);
+  const { mcu, model, warnings } = await loadModel(plan);
   const warn = plan.quiet ? null : io.stderr;
-  if (warn !== null) for (const w of model.warnings) warn.write(`mcu: warning: ${w}\n`);
+  if (warn !== null) for (const w of warnings) warn.write(`mcu: warning: ${w}\n`);
   try {
     const feeds = readFeeds(model, plan.input);
     const rows = Object.values(feeds)[0]!.dims[0]!;
@@ -113,7 +113,7 @@ export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; s
             }
           : {}),
         ...(plan.batchSize !== undefined ? { batches: { size: batch, count: metas.length, samples: metas.map((m) => m.samples) } } : {}),
-        warnings: [...model.warnings],
+        warnings: [...warnings],
       },
       outputs,
     };
