@@ -84,7 +84,7 @@ describe("the paper authors' Caffe nets, structure only (no weights were publish
     expect((await sites('co2_regression/MLP1024x1024x1024x1024_dropout_sampleTest_deploy.prototxt')).length).toBe(4);
   });
 
-  it.each(galFiles(/_deploy\.prototxt$/))('%s: predict without weights refuses in one line naming --weights', async (rel) => {
+  it.each(NETS)('%s: predict without weights refuses in one line naming --weights', async (rel) => {
     const r = await mcu(['predict', path.join(GAL, rel), '--input', x, '-o', path.join(dir, 'never.json')], dir);
     refused(r, /a network definition without weights cannot run: give its trained weights with --weights NET\.caffemodel/);
     expect(fs.existsSync(path.join(dir, 'never.json'))).toBe(false);
