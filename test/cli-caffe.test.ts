@@ -127,6 +127,7 @@ describe('a Caffe net with weights (the tiny HDF5Data → Convolution → Dropou
     expect(j.caffe).toMatchObject({ weights: 'present', layers: 4 });
     expect(j.caffe.dropped.map((d) => d.name).sort()).toEqual(['data', 'loss']);
     const t = ok(await mcu(['inspect', tiny.prototxt, '--weights', tiny.caffemodel, '--input-shape', 'data=1,1,1', '--format', 'table'], dir));
+    expect(t.stdout).toMatch(/^ {2}1\. mcu_mask_1 {2}Dropout 'drop1' \(opset 13\) {2}bernoulli p=0\.2 {2}mask \[4, 1, 1\] per row$/m);
     expect(t.stdout.split('\n')[0]).toMatch(/^caffe net 'tiny': .*tiny_train_test\.prototxt \+ .*tiny\.caffemodel; 4 layer\(s\), dropped: .*; weights present$/);
   });
 });

@@ -197,7 +197,7 @@ function table(r: InspectReport): string {
   r.sites.forEach((x, k) => {
     const where = x.rows.axis !== 0 || x.rows.factor !== 1 ? `; rows on axis ${x.rows.axis}${x.rows.factor > 1 ? `, ${x.rows.factor} entries each` : ''}` : '';
     lines.push(
-      `  ${k + 1}. ${x.name}  ${x.op}${x.opset !== null ? ` (opset ${x.opset})` : ''}  ${x.kind} p=${x.rate}${x.scaling !== 'inverted' ? ` scaling ${x.scaling}` : ''}  mask ${dims(x.dims ?? x.shape)} per row${where}`,
+      `  ${k + 1}. ${x.name}  ${x.op}${x.node !== null ? ` '${x.node}'` : ''}${x.opset !== null ? ` (opset ${x.opset})` : ''}  ${x.kind} p=${x.rate}${x.scaling !== 'inverted' ? ` scaling ${x.scaling}` : ''}  mask ${dims(x.dims ?? x.shape)} per row${where}`,
     );
   });
   if (r.flops.perRow !== null) {
