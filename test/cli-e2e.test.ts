@@ -360,12 +360,12 @@ describe('mcu backends', () => {
     expect(onnx.executionProviders.map((e) => e.name)).toEqual(expect.arrayContaining(['cpu', 'cuda']));
     expect(onnx.executionProviders.find((e) => e.name === 'cpu')!.available).toBe(true);
     const tfjs = backends.find((b) => b.name === 'tfjs')!;
-    expect([onnx, tfjs].map((b) => (b as unknown as { formats: string[] }).formats)).toEqual([['onnx'], ['tfjs-layers']]);
+    expect([onnx, tfjs].map((b) => (b as unknown as { formats: string[] }).formats)).toEqual([['onnx'], ['tfjs-layers', 'onnx']]);
     expect(tfjs.executionProviders.some((e) => e.name === 'cpu' && e.available)).toBe(true);
 
     const t = await runOk(['backends']); // default: the table, for people
     for (const name of ['onnx', 'onnx-web', 'tfjs']) expect(t.stdout).toMatch(new RegExp(`^${name} \\(priority -?\\d+; reads .+\\): (available|unavailable)`, 'm'));
-    expect(t.stdout).toMatch(/^tfjs \(priority 1; reads TensorFlow\.js \/ Keras layers models \(model\.json\)\)/m);
+    expect(t.stdout).toMatch(/^tfjs \(priority 1; reads TensorFlow\.js \/ Keras layers models \(model\.json\), ONNX models \(\.onnx\)\)/m);
     expect(t.stdout).toMatch(/^ {2}cpu: available/m);
   }, 60_000);
 });

@@ -1,15 +1,18 @@
 import type { Backend, BackendInfo, LoadOptions, ModelSource, StochasticModel } from '@mcu/core';
-import { McuError } from '@mcu/core';
+import { McuError, modelFormatOf } from '@mcu/core';
+import type { ExecGraph } from './graph.js';
 import { loadLayersModelFile, parseLayersModel, parseLayersModelJson } from './keras.js';
 import { looksLikeMlp, mlpNetwork } from './mlp.js';
 import { TfjsModel } from './model.js';
-import type { NetworkSpec } from './network.js';
+import { readOnnxFile } from './onnx-file.js';
 import { parseTfjsOptions, requestedBackends, TFJS_BACKENDS, type TfjsBackendName, type TfjsOptions } from './options.js';
-import { chooseBackend, ensureBackend, loadTf, type Tf } from './runtime.js';
+import { chooseBackend, ensureBackend, loadTf, setWasmLocation, type Tf } from './runtime.js';
+import { wasmDir } from './runtime-node.js';
 
 /**
- * TensorFlow.js backend. Loads MlpSpec objects and Keras → tfjs layers models (model.json +
- * weight shards), rebuilt with tf ops so every Dropout / GaussianDropout is a mask input —
+ * TensorFlow.js backend. Loads Keras → tfjs layers models (model.json + weight shards; any DAG
+ * of layers), ONNX files (translated into tfjs ops: the same model.onnx as the onnx backend) and
+ * MlpSpec objects, all compiled to one graph (graph.ts) whose dropout layers are mask inputs —
  * `model.predict` never applies dropout and `apply(training: true)` would also flip
  * BatchNorm, so neither is used.
  *
@@ -29,6 +32,7 @@ export class TfjsBackend implements Backend {
   /** Load tfjs and start the default backend; a requested one that fails is E_PROVIDER. */
   async init(): Promise<void> {
     if (this.#tf !== null && this.#default !== null) return;
+    setWasmLocation(wasmDir); // Node: the wasm binaries are in tfjs-backend-wasm's dist/
     const tf = await loadTf();
     this.#default = await chooseBackend(tf, requestedBackends(this.#options));
     this.#tf = tf;
@@ -50,6 +54,7 @@ export class TfjsBackend implements Backend {
   }
 
   async describe(): Promise<BackendInfo> {
+    setWasmLocation(wasmDir);
     let tf: Tf;
     try {
       tf = await loadTf();
@@ -82,11 +87,16 @@ export class TfjsBackend implements Backend {
   }
 }
 
-async function readSource(source: ModelSource): Promise<NetworkSpec> {
+async function readSource(source: ModelSource): Promise<ExecGraph> {
   switch (source.kind) {
     case 'path':
+      if (modelFormatOf(source) === 'onnx') return readOnnxFile(source.path);
       return loadLayersModelFile(source.path);
     case 'bytes':
+      if (modelFormatOf(source) === 'onnx') {
+        const { onnxToGraph } = await import('./onnx/index.js');
+        return onnxToGraph(source.bytes, { label: 'model.onnx (bytes)' });
+      }
       return parseLayersModelJson(source.bytes, {
         ...(source.baseDir !== undefined ? { baseDir: source.baseDir } : {}),
         label: source.baseDir !== undefined ? `${source.baseDir}/model.json` : 'model.json (bytes)',
@@ -98,7 +108,7 @@ async function readSource(source: ModelSource): Promise<NetworkSpec> {
         // A parsed model.json without a folder: only weight-free models can load this way.
         return parseLayersModel(v, { label: 'model.json (object)' });
       }
-      throw new McuError('E_UNSUPPORTED', 'the tfjs backend takes an MlpSpec object, a model.json path, or model.json bytes (with baseDir for the weight shards)');
+      throw new McuError('E_UNSUPPORTED', 'the tfjs backend takes an MlpSpec object, a model.json or model.onnx path, or model.json / ONNX bytes (with baseDir for the weight shards)');
     }
     default:
       throw new McuError('E_UNSUPPORTED', `the tfjs backend cannot load a model given as '${(source as { kind?: unknown }).kind}'`);

@@ -1,6 +1,7 @@
 import type { MlpSpec, StochasticSite } from '@mcu/core';
 import { McuError, validateMlp } from '@mcu/core';
-import type { NetLayer, NetworkSpec } from './network.js';
+import type { ExecGraph, GraphConstant, GraphNode } from './graph.js';
+import { KERAS_OPS } from './keras-ops.js';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -11,15 +12,28 @@ export function looksLikeMlp(v: unknown): v is MlpSpec {
   return isRecord(v) && Array.isArray(v['layers']) && typeof v['inputSize'] === 'number';
 }
 
-/** Compile an MlpSpec: dense = x·W + b, activations, dropout sites as a multiply by the mask. */
-export function mlpNetwork(spec: MlpSpec): NetworkSpec {
+/**
+ * Compile an MlpSpec (the reference backend's format) into an ExecGraph: dense = x·W + b
+ * (keras.dense), relu / tanh / sigmoid (keras.activation), each dropout a site whose mask input
+ * is the layer's name. Layout 'lazy', like Keras graphs.
+ */
+export function mlpNetwork(spec: MlpSpec): ExecGraph {
   if (typeof spec.input !== 'string' || typeof spec.output !== 'string') {
     throw new McuError('E_MODEL', 'an MlpSpec needs string `input` and `output` names');
   }
   const widths = validateMlp(spec);
-  const layers: NetLayer[] = [];
+  const nodes: (GraphNode & { outputs: string[] })[] = [];
+  const constants = new Map<string, GraphConstant>();
   const sites: StochasticSite[] = [];
-  const names = new Set<string>([spec.input]);
+  const siteNames = new Set<string>([spec.input]);
+  const taken = new Set<string>([spec.input, spec.output]);
+  const fresh = (base: string): string => {
+    let name = base;
+    for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
+    taken.add(name);
+    return name;
+  };
+  let x = spec.input;
   let width = spec.inputSize;
   spec.layers.forEach((l, k) => {
     switch (l.type) {
@@ -27,24 +41,34 @@ export function mlpNetwork(spec: MlpSpec): NetworkSpec {
         const out = l.bias.length;
         const kernel = new Float32Array(width * out);
         for (let i = 0; i < width; i++) for (let o = 0; o < out; o++) kernel[i * out + o] = l.weights[i]![o]!;
-        layers.push({ op: 'dense', name: `dense${k}`, kernel, inUnits: width, units: out, bias: Float32Array.from(l.bias), activation: 'linear' });
+        const w = fresh(`dense${k}/kernel`);
+        const b = fresh(`dense${k}/bias`);
+        constants.set(w, { dims: [width, out], dtype: 'float32', data: kernel });
+        constants.set(b, { dims: [out], dtype: 'float32', data: Float32Array.from(l.bias) });
+        const y = fresh(`dense${k}`);
+        nodes.push({ op: 'keras.dense', name: `dense${k}`, inputs: [x, w, b], outputs: [y], attrs: { inUnits: width, units: out, outDims: [out], activation: 'linear' } });
+        x = y;
         break;
       }
       case 'relu':
       case 'tanh':
-      case 'sigmoid':
-        layers.push({ op: 'activation', name: `${l.type}${k}`, activation: l.type });
+      case 'sigmoid': {
+        const y = fresh(`${l.type}${k}`);
+        nodes.push({ op: 'keras.activation', name: `${l.type}${k}`, inputs: [x], outputs: [y], attrs: { activation: l.type } });
+        x = y;
         break;
+      }
       case 'identity':
         break;
       case 'dropout': {
-        if (names.has(l.name)) {
+        if (siteNames.has(l.name)) {
           throw new McuError('E_SITE', `dropout site name '${l.name}' is used twice (or equals the input name); each mask input needs its own name`);
         }
-        names.add(l.name);
-        const site: StochasticSite = { name: l.name, kind: l.kind ?? 'bernoulli', rate: l.rate, maskShape: [width], origin: { op: 'dropout' } };
-        sites.push(site);
-        layers.push({ op: 'site', name: l.name, site });
+        siteNames.add(l.name);
+        sites.push({ name: l.name, kind: l.kind ?? 'bernoulli', rate: l.rate, maskShape: [width], origin: { op: 'dropout' } });
+        const y = fresh(`${l.name}/masked`);
+        nodes.push({ op: 'site', name: l.name, inputs: [x], outputs: [y], attrs: { site: l.name } });
+        x = y;
         break;
       }
       default:
@@ -52,13 +76,17 @@ export function mlpNetwork(spec: MlpSpec): NetworkSpec {
     }
     width = widths[k]!;
   });
+  // The last value is the output (an identity when the spec has no layer that computes one).
+  if (nodes.length === 0) nodes.push({ op: 'identity', name: spec.output, inputs: [x], outputs: [spec.output], attrs: {} });
+  else nodes[nodes.length - 1]!.outputs[0] = spec.output;
   return {
-    input: spec.input,
-    inputDims: [spec.inputSize],
-    output: spec.output,
-    outputDims: [width],
-    layers,
+    inputs: [{ name: spec.input, dims: [spec.inputSize], dtype: 'float32' }],
+    outputs: [{ name: spec.output, dims: [width] }],
+    nodes,
+    constants,
     sites,
+    layout: 'lazy',
     warnings: [],
+    ops: KERAS_OPS,
   };
 }

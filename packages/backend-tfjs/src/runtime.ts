@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { McuError } from '@mcu/core';
 import { TFJS_BACKENDS, type TfjsBackendName } from './options.js';
 
@@ -37,10 +35,21 @@ export function loadTf(): Promise<Tf> {
 
 const ready = new Map<TfjsBackendName, Promise<void>>();
 
-/** The folder that holds tfjs-backend-wasm's .wasm binaries (its dist/). */
-export function wasmDir(): string {
-  const require = createRequire(import.meta.url);
-  return dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/';
+/**
+ * Where tfjs-backend-wasm's .wasm binaries are: set by the entry point (Node: the package's
+ * dist/ folder, runtime-node.ts; a browser page: the URL it serves them from). Unset: the
+ * loader's own default (next to its script).
+ */
+let wasmLocation: (() => string) | undefined;
+
+/** Set where the wasm binaries are looked for (before the wasm backend first starts). */
+export function setWasmLocation(locate: () => string): void {
+  wasmLocation = locate;
+}
+
+/** The wasm binaries' location as set, for messages ('the loader's default' when unset). */
+function wasmDir(): string {
+  return wasmLocation?.() ?? "tfjs-backend-wasm's default location";
 }
 
 async function initTensorflow(tf: Tf): Promise<void> {
@@ -79,12 +88,12 @@ async function initWasm(tf: Tf): Promise<void> {
       "tfjs backend 'wasm' is not available: @tensorflow/tfjs-backend-wasm registered itself with another copy of @tensorflow/tfjs-core than @tensorflow/tfjs uses — install matching versions, or use --ep cpu",
     );
   }
-  // Point the loader at the package's own dist/ folder (resolved from here, so it also
-  // works when mcu is bundled or run from another working directory).
-  if (tf.engine().registry['wasm'] === undefined) {
+  // Point the loader at the location the entry point set (Node: the package's own dist/
+  // folder, so it also works when mcu is bundled or run from another working directory).
+  if (tf.engine().registry['wasm'] === undefined && wasmLocation !== undefined) {
     try {
       const setPaths = wasm.setWasmPaths ?? (wasm as unknown as { default?: typeof wasm }).default?.setWasmPaths;
-      setPaths?.(wasmDir());
+      setPaths?.(wasmLocation());
     } catch {
       // Keep the loader's own default (next to its script), which works in Node too.
     }
@@ -159,7 +168,7 @@ function safeWasmDir(): string {
   try {
     return wasmDir();
   } catch {
-    return '@tensorflow/tfjs-backend-wasm/dist/';
+    return "tfjs-backend-wasm's dist/ folder";
   }
 }
 

@@ -168,7 +168,7 @@ describe('converter-style model.json layouts', () => {
     expect(await activationOf('linear')).toBeUndefined();
   });
 
-  it('branching graphs and unknown activations are E_UNSUPPORTED', async () => {
+  it('a graph input its input_layers do not list is E_MODEL; unknown activations are E_UNSUPPORTED', async () => {
     const path = writeModel(
       {
         class_name: 'Model',
@@ -185,7 +185,7 @@ describe('converter-style model.json layouts', () => {
       },
       [],
     );
-    await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path })).rejects.toMatchObject({ code: 'E_UNSUPPORTED', message: expect.stringMatching(/'sum'.*2 inputs/) });
+    await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/InputLayer 'b', which its input_layers do not list/) });
     const act = writeModel(
       { class_name: 'Sequential', config: { layers: [{ class_name: 'Activation', config: { name: 'weird', activation: 'leaky_relu', batch_input_shape: [null, 2] } }] } },
       [],

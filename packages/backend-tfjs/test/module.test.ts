@@ -9,7 +9,7 @@ describe('tfjsModule', () => {
   it("registers 'tfjs' at priority 1 and loads TensorFlow.js only when the backend is resolved", async () => {
     expect(tfLoaded()).toBe(false);
     const mcu = createMcu({ modules: [tfjsModule] });
-    expect(mcu.registry.status()).toEqual([{ name: 'tfjs', priority: 1, formats: ['tfjs-layers'], state: 'not-initialised' }]);
+    expect(mcu.registry.status()).toEqual([{ name: 'tfjs', priority: 1, formats: ['tfjs-layers', 'onnx'], state: 'not-initialised' }]);
     expect(tfLoaded()).toBe(false);
     const backend = await mcu.registry.resolve(['tfjs']);
     expect(backend.name).toBe('tfjs');

@@ -6,12 +6,15 @@ import type { DType, NamedTensors } from './tensor.js';
  * and the backend computes a·(x·m + α′(1 − m)) + b exactly as PyTorch's nn.AlphaDropout
  * (α′ = −1.7580993408473766, a = ((1 − p)(1 + p·α′²))^−½, b = −a·α′·p); the mask value −1 asks
  * for the layer as in eval mode (the identity), which the deterministic pass uses.
+ * Additive: noise added to the activation, N(0, σ²) with σ = `stddev` (Keras' GaussianNoise);
+ * its deterministic value is 0, its `rate` 0.
  */
-export type SiteKind = 'bernoulli' | 'gaussian' | 'alpha';
+export type SiteKind = 'bernoulli' | 'gaussian' | 'alpha' | 'additive';
 
 /** The mask value that makes a site deterministic ("standard dropout", eq. 6's weight scaling). */
 export function deterministicMaskValue(site: Pick<StochasticSite, 'kind' | 'rate' | 'scaling'>): number {
   if (site.kind === 'alpha') return -1;
+  if (site.kind === 'additive') return 0;
   return site.kind === 'bernoulli' && site.scaling === 'none' ? 1 - site.rate : 1;
 }
 
@@ -33,8 +36,10 @@ export interface StochasticSite {
   /** The model input that receives this site's mask. */
   readonly name: string;
   readonly kind: SiteKind;
-  /** Drop probability p ∈ [0, 1). */
+  /** Drop probability p ∈ [0, 1) (0 for an additive site). */
   readonly rate: number;
+  /** Additive sites: the noise's standard deviation σ > 0. */
+  readonly stddev?: number;
   /**
    * The mask shape for ONE input row, without the batch axis: [512] for a dense layer,
    * [C, 1, 1] for channel-wise (spatial) dropout where a mask is shared over H and W.

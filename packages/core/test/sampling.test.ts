@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MaskScope, SiteKind, StochasticSite } from '../src/model.js';
+import { deterministicMaskValue, type MaskScope, type SiteKind, type StochasticSite } from '../src/model.js';
 import {
   createSeededSampler,
   mulhi32,
@@ -479,5 +479,24 @@ describe('SeededSampler: the WebAssembly Bernoulli kernel', () => {
         expect(w < t, `p ${p}, w ${w}`).toBe((w + 0.5) * 2 ** -32 < p);
       }
     }
+  });
+});
+
+describe('SeededSampler: additive (Gaussian noise) sites', () => {
+  const site: StochasticSite = { name: 'noise', kind: 'additive', rate: 0, stddev: 0.3, maskShape: [2000] };
+
+  it('draws N(0, σ²) noise: mean 0 and std σ within 4 standard errors; the deterministic value is 0', () => {
+    const m = createSeededSampler({ seed: 5 }).sample({ site, siteIndex: 0, firstSample: 0, count: 10, rows: 1, scope: 'sample' });
+    const v = m.data as Float32Array;
+    const n = v.length;
+    const mean = v.reduce((a, b) => a + b, 0) / n;
+    const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
+    expect(Math.abs(mean)).toBeLessThan(4 * (0.3 / Math.sqrt(n)));
+    expect(Math.abs(sd - 0.3)).toBeLessThan(4 * (0.3 / Math.sqrt(2 * n)));
+    expect(deterministicMaskValue(site)).toBe(0);
+  });
+
+  it('needs a stddev σ > 0', () => {
+    expectMcuError(() => createSeededSampler({ seed: 1 }).sample({ site: { ...site, stddev: 0 }, siteIndex: 0, firstSample: 0, count: 1, rows: 1, scope: 'sample' }), 'E_SITE', /needs stddev σ > 0/);
   });
 });

@@ -1,5 +1,5 @@
 import { McuError } from '@mcu/core';
-import { chooseBackend, exclusive, loadTf, type Tf } from '@mcu/backend-tfjs';
+import { chooseBackend, exclusive, loadTf, setWasmLocation, wasmDir, type Tf } from '@mcu/backend-tfjs';
 
 /*
  * TensorFlow.js for the Q-network, through @mcu/backend-tfjs's runtime (one engine per process,
@@ -25,6 +25,7 @@ export async function openTf(backend?: RlBackend): Promise<RlTf> {
   if (backend !== undefined && !RL_BACKENDS.includes(backend)) {
     throw new McuError('E_CONFIG', `backend must be one of ${RL_BACKENDS.join(', ')}, got ${String(backend)}`);
   }
+  setWasmLocation(wasmDir);
   const tf = await loadTf();
   const name = (await chooseBackend(tf, backend === undefined ? RL_BACKENDS : [backend])) as RlBackend;
   return { tf, backend: name, run: (fn) => exclusive(tf, name, fn) };

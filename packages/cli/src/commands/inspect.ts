@@ -27,7 +27,7 @@ export interface InspectSite {
 export interface InspectReport {
   readonly backend: string;
   readonly executionProvider: string;
-  /** 'broadcast': the part before the first site runs once per row; 'tiled': the graph runs on S·N rows; 'sample-axis'; null for layers models. */
+  /** 'broadcast' (onnx) / 'lazy' (tfjs): the part before the first site runs once per row; 'tiled': the graph runs on S·N rows; 'sample-axis'. */
   readonly layout: string | null;
   readonly inputs: readonly { name: string; dtype: string; dims: Dims }[];
   readonly outputs: readonly { name: string; dtype: string; dims: Dims; activation: string | null }[];
@@ -164,7 +164,8 @@ export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
     return {
       backend: model.backend,
       executionProvider: model.executionProvider,
-      layout: prepared?.layout ?? null,
+      // onnx: broadcast / tiled / sample-axis; tfjs: lazy (the work before the first site once per row) or tiled
+      layout: prepared?.layout ?? (model as { layout?: string }).layout ?? null,
       inputs: model.inputs.map(spec),
       outputs: model.outputs.map((o) => ({ ...spec(o), activation: o.activation ?? null })),
       sites: siteReport(model, rows.feeds),

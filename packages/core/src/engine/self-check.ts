@@ -70,7 +70,7 @@ function maskOf(m: TensorData, t: number, i: number, rows: number): TensorData {
 
 /** Check masks: every sample and row gets its own, with drop rate ½ so that they differ a lot. */
 function checkSites(sites: readonly StochasticSite[]): StochasticSite[] {
-  return sites.map((s) => (s.kind === 'gaussian' ? s : { ...s, rate: 0.5 }));
+  return sites.map((s) => (s.kind === 'gaussian' || s.kind === 'additive' ? s : { ...s, rate: 0.5 }));
 }
 
 function compare(a: TensorData, b: TensorData, offset: number, per: number): { diff: number; scale: number } {

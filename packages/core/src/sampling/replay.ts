@@ -131,7 +131,7 @@ export class ReplaySampler implements Sampler {
     const src = t.data as Float32Array | Float64Array;
     const size = sizeOf(site.maskShape);
     const rowsPer = dims[1]!;
-    const allowNegative = site.kind === 'gaussian';
+    const allowNegative = site.kind === 'gaussian' || site.kind === 'additive';
     for (let k = 0; k < n; k++) {
       const v = src[k]!;
       const f = Math.fround(v);

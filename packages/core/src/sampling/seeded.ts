@@ -43,11 +43,14 @@ export function seedToKey(seed: unknown): [number, number] {
  */
 export function validateSite(site: StochasticSite): void {
   const name = typeof site?.name === 'string' ? site.name : describeValue(site?.name);
-  if (site.kind !== 'bernoulli' && site.kind !== 'gaussian' && site.kind !== 'alpha') {
+  if (site.kind !== 'bernoulli' && site.kind !== 'gaussian' && site.kind !== 'alpha' && site.kind !== 'additive') {
     throw new McuError(
       'E_SITE',
-      `site "${name}": kind must be "bernoulli", "gaussian" or "alpha", got ${describeValue(site.kind)}`,
+      `site "${name}": kind must be "bernoulli", "gaussian", "alpha" or "additive", got ${describeValue(site.kind)}`,
     );
+  }
+  if (site.kind === 'additive' && !(typeof site.stddev === 'number' && Number.isFinite(site.stddev) && site.stddev > 0)) {
+    throw new McuError('E_SITE', `site "${name}": an additive (Gaussian noise) site needs stddev σ > 0, got ${describeValue(site.stddev)}`);
   }
   const p = site.rate;
   if (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p >= 1) {
@@ -148,6 +151,10 @@ export class SeededSampler implements Sampler {
     }
     const out = new Float32Array(count * rows * m);
     const p = site.rate;
+    if (site.kind === 'additive') {
+      this.#gaussian(out, site.stddev!, m, rows, firstRow, firstSample, count, siteIndex, 0);
+      return { dtype: 'float32', data: out, dims };
+    }
     if (p === 0) {
       out.fill(1);
       return { dtype: 'float32', data: out, dims };
@@ -200,12 +207,13 @@ export class SeededSampler implements Sampler {
     });
   }
 
-  #gaussian(out: Float32Array, sigma: number, m: number, rows: number, firstRow: number, firstSample: number, count: number, s: number): void {
+  /** Box–Muller from two counter words per element: `centre + σ·z` (1 for multiplicative noise, 0 for additive). */
+  #gaussian(out: Float32Array, sigma: number, m: number, rows: number, firstRow: number, firstSample: number, count: number, s: number, centre = 1): void {
     this.#walk(m, 2, rows, firstRow, firstSample, count, s, (w, o) => {
       for (let j = 0; j < m; j++) {
         const u1 = (w[2 * j]! + 0.5) * TWO_POW_M32;
         const u2 = (w[2 * j + 1]! + 0.5) * TWO_POW_M32;
-        out[o + j] = 1 + sigma * Math.sqrt(-2 * Math.log(u1)) * Math.cos(TWO_PI * u2);
+        out[o + j] = centre + sigma * Math.sqrt(-2 * Math.log(u1)) * Math.cos(TWO_PI * u2);
       }
     });
   }
