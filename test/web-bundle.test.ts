@@ -43,3 +43,44 @@ describe('browser bundle of @mcu/core + @mcu/backend-onnx/web', () => {
     expect(inputs.some((p) => p.includes('backend-onnx/dist/web.js'))).toBe(true);
   }, 120_000);
 });
+
+// The same for TensorFlow.js: @mcu/backend-tfjs/web bundles without Node built-ins, onnxruntime,
+// the Node-only file readers (keras-node, onnx-file, runtime-node) or tfjs-node.
+describe('browser bundle of @mcu/core + @mcu/backend-tfjs/web', () => {
+  it('builds for platform browser with tfjs (webgl, wasm, cpu) and no Node code', async () => {
+    requireBuiltCli();
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcu-web-tfjs-'));
+    const entry = path.join(dir, 'page.mjs');
+    writeFileSync(
+      entry,
+      `import { createMcu, RegressionEstimator } from '@mcu/core';
+       import { tfjsWebModule } from '@mcu/backend-tfjs/web';
+       export async function run(url) {
+         const mcu = createMcu({ modules: [tfjsWebModule({ wasmPaths: '/tfjs/' })] });
+         const model = await mcu.load({ kind: 'path', path: url });
+         const est = new RegressionEstimator({ output: model.outputs[0].name });
+         await mcu.engine.run(model, { [model.inputs[0].name]: { dtype: 'float32', data: new Float32Array(8), dims: [2, 4] } }, { samples: 10, estimators: [est] });
+         return est.result();
+       }`,
+    );
+    const result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      nodePaths: [path.join(REPO_ROOT, 'node_modules')],
+      absWorkingDir: REPO_ROOT,
+      // the optional WebGPU backend is imported by name only when asked for
+      external: ['@tensorflow/tfjs-backend-webgpu'],
+    });
+    expect(result.errors).toEqual([]);
+    const inputs = Object.keys(result.metafile!.inputs);
+    expect(inputs.some((p) => p.includes('tfjs-backend-webgl'))).toBe(true);
+    expect(inputs.some((p) => p.includes('tfjs-backend-wasm'))).toBe(true);
+    expect(inputs.filter((p) => /onnxruntime|tfjs-node|node:|keras-node|onnx-file|runtime-node/.test(p))).toEqual([]);
+    expect(inputs.some((p) => p.includes('backend-tfjs/dist/web.js'))).toBe(true);
+  }, 120_000);
+});

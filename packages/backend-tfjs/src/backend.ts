@@ -1,7 +1,8 @@
 import type { Backend, BackendInfo, LoadOptions, ModelSource, StochasticModel } from '@mcu/core';
 import { McuError, modelFormatOf } from '@mcu/core';
 import type { ExecGraph } from './graph.js';
-import { loadLayersModelFile, parseLayersModel, parseLayersModelJson } from './keras.js';
+import { parseLayersModel, parseLayersModelJson } from './keras.js';
+import { folderShardReader, loadLayersModelFile } from './keras-node.js';
 import { looksLikeMlp, mlpNetwork } from './mlp.js';
 import { TfjsModel } from './model.js';
 import { readOnnxFile } from './onnx-file.js';
@@ -34,7 +35,8 @@ export class TfjsBackend implements Backend {
     if (this.#tf !== null && this.#default !== null) return;
     setWasmLocation(wasmDir); // Node: the wasm binaries are in tfjs-backend-wasm's dist/
     const tf = await loadTf();
-    this.#default = await chooseBackend(tf, requestedBackends(this.#options));
+    // Node's candidates only (the options validate them): tensorflow, wasm, cpu
+    this.#default = (await chooseBackend(tf, requestedBackends(this.#options))) as TfjsBackendName;
     this.#tf = tf;
   }
 
@@ -48,7 +50,7 @@ export class TfjsBackend implements Backend {
     await this.init();
     const tf = this.#tf!;
     const wanted = requestedBackends(options);
-    const backendName = wanted === undefined ? this.#default! : await chooseBackend(tf, wanted);
+    const backendName = wanted === undefined ? this.#default! : ((await chooseBackend(tf, wanted)) as TfjsBackendName);
     const net = await readSource(source);
     return TfjsModel.create(tf, backendName, net);
   }
@@ -98,7 +100,7 @@ async function readSource(source: ModelSource): Promise<ExecGraph> {
         return onnxToGraph(source.bytes, { label: 'model.onnx (bytes)' });
       }
       return parseLayersModelJson(source.bytes, {
-        ...(source.baseDir !== undefined ? { baseDir: source.baseDir } : {}),
+        ...(source.baseDir !== undefined ? { readShard: folderShardReader(source.baseDir, `${source.baseDir}/model.json`) } : {}),
         label: source.baseDir !== undefined ? `${source.baseDir}/model.json` : 'model.json (bytes)',
       });
     case 'object': {

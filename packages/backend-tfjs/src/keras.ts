@@ -1,5 +1,3 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { StochasticSite } from '@mcu/core';
 import { McuError } from '@mcu/core';
 import type { ExecGraph, GraphConstant, GraphInput, GraphNode, GraphOutput } from './graph.js';
@@ -95,40 +93,15 @@ function isRecord(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Where model.json came from, to resolve its weight shards. */
+/** Where model.json came from, to read its weight shards (no file system here: see keras-node.ts). */
 export interface LayersModelOrigin {
-  /** Folder that holds the shards (model.json's folder); undefined = no files may be read. */
-  readonly baseDir?: string;
+  /** Reads one shard by its manifest path (Node: a file next to model.json; a page: fetched next to its URL); undefined = none can be read. */
+  readonly readShard?: (path: string) => Promise<Uint8Array>;
   /** For messages: the model.json path or a description. */
   readonly label: string;
 }
 
-/** Read a layers model from a model.json path (or a folder that holds model.json). */
-export async function loadLayersModelFile(path: string): Promise<ExecGraph> {
-  let file = path;
-  let info;
-  try {
-    info = await stat(path);
-  } catch {
-    throw new McuError('E_FILE', `model file '${path}' does not exist`);
-  }
-  if (info.isDirectory()) file = join(path, 'model.json');
-  if (/\.(h5|hdf5|keras)$/i.test(file)) {
-    throw new McuError(
-      'E_UNSUPPORTED',
-      `'${path}' is a Keras ${/\.keras$/i.test(file) ? '.keras archive' : 'HDF5 file'}; the tfjs backend reads TensorFlow.js layers models — convert it: tensorflowjs_converter --input_format keras ${path} out_dir/ (then give out_dir/model.json)`,
-    );
-  }
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new McuError('E_FILE', `cannot read '${file}' (${(e as { code?: string }).code ?? String(e)})${info.isDirectory() ? ': the folder has no model.json' : ''}`, { cause: e });
-  }
-  return parseLayersModelJson(text, { baseDir: dirname(resolve(file)), label: file });
-}
-
-/** Parse model.json text (or bytes) and load its shards from `origin.baseDir`. */
+/** Parse model.json text (or bytes) and read its shards through `origin.readShard`. */
 export async function parseLayersModelJson(text: string | Uint8Array, origin: LayersModelOrigin): Promise<ExecGraph> {
   let json: unknown;
   try {
@@ -139,7 +112,7 @@ export async function parseLayersModelJson(text: string | Uint8Array, origin: La
   return parseLayersModel(json, origin);
 }
 
-/** Compile a parsed model.json (its shards read from `origin.baseDir`) into an ExecGraph. */
+/** Compile a parsed model.json (its shards read through `origin.readShard`) into an ExecGraph. */
 export async function parseLayersModel(json: unknown, origin: LayersModelOrigin): Promise<ExecGraph> {
   if (!isRecord(json)) throw new McuError('E_MODEL', `'${origin.label}' is not a TensorFlow.js model.json (expected an object)`);
   const format = json['format'];
@@ -1494,32 +1467,6 @@ function decode(bytes: Uint8Array, entry: Json, label: string): Float32Array {
   return out;
 }
 
-/** A shard path must stay inside the model's folder (no absolute paths, URLs or `..`). */
-async function shardPath(baseDir: string, p: string, label: string): Promise<string> {
-  if (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) || p.startsWith('\\')) {
-    throw new McuError('E_MODEL', `weight shard path '${p}' in '${label}' is absolute or a URL; shards must be files next to model.json`);
-  }
-  const inside = (dir: string, file: string) => {
-    const rel = relative(dir, file);
-    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-  };
-  const full = resolve(baseDir, p);
-  if (!inside(resolve(baseDir), full)) {
-    throw new McuError('E_MODEL', `weight shard path '${p}' in '${label}' escapes the model's folder; shards must be files next to model.json`);
-  }
-  let real: string;
-  let realDir: string;
-  try {
-    [real, realDir] = await Promise.all([realpath(full), realpath(baseDir)]);
-  } catch (e) {
-    throw new McuError('E_FILE', `weight shard '${p}' of '${label}' cannot be read (${(e as { code?: string }).code ?? String(e)}): it must lie next to model.json`, { cause: e });
-  }
-  if (!inside(realDir, real)) {
-    throw new McuError('E_MODEL', `weight shard '${p}' in '${label}' links outside the model's folder; shards must be files next to model.json`);
-  }
-  return real;
-}
-
 async function loadWeights(manifest: unknown, origin: LayersModelOrigin): Promise<WeightEntry[]> {
   if (manifest === undefined || manifest === null) return [];
   if (!Array.isArray(manifest)) throw new McuError('E_MODEL', `weightsManifest of '${origin.label}' must be a list of groups`);
@@ -1530,7 +1477,8 @@ async function loadWeights(manifest: unknown, origin: LayersModelOrigin): Promis
     }
     const entries = group['weights'] as unknown[];
     if (entries.length === 0) continue;
-    if (origin.baseDir === undefined) {
+    const readShard = origin.readShard;
+    if (readShard === undefined) {
       throw new McuError('E_MODEL', `'${origin.label}' has weight shards but no folder to read them from; load it by path (or give bytes with baseDir)`);
     }
     for (const e of entries) {
@@ -1543,8 +1491,7 @@ async function loadWeights(manifest: unknown, origin: LayersModelOrigin): Promis
     const parts: Uint8Array[] = [];
     for (const p of paths) {
       if (typeof p !== 'string') throw new McuError('E_MODEL', `weightsManifest group ${g} of '${origin.label}' has a non-string path`);
-      const file = await shardPath(origin.baseDir, p, origin.label);
-      parts.push(new Uint8Array(await readFile(file)));
+      parts.push(await readShard(p));
     }
     const total = parts.reduce((a, b) => a + b.length, 0);
     if (total !== expected) {

@@ -3,7 +3,7 @@ import { McuError, isMcuError, sizeOf } from '@mcu/core';
 import type { Tensor } from '@tensorflow/tfjs';
 import { forwardGraph, type MaskInput } from './executor.js';
 import type { ExecGraph } from './graph.js';
-import type { TfjsBackendName } from './options.js';
+import type { TfjsRuntimeName } from './options.js';
 import { exclusive, type Tf } from './runtime.js';
 
 function toFloat32(t: TensorData, what: string): Float32Array {
@@ -35,7 +35,7 @@ export class TfjsModel implements StochasticModel {
   readonly #constants: Map<string, Tensor>;
   #disposed = false;
 
-  private constructor(tf: Tf, readonly executionProvider: TfjsBackendName, graph: ExecGraph, constants: Map<string, Tensor>) {
+  private constructor(tf: Tf, readonly executionProvider: TfjsRuntimeName, graph: ExecGraph, constants: Map<string, Tensor>) {
     this.#tf = tf;
     this.#graph = graph;
     this.#constants = constants;
@@ -61,7 +61,7 @@ export class TfjsModel implements StochasticModel {
   }
 
   /** Upload the graph's constants on `backendName` and wrap them. */
-  static async create(tf: Tf, backendName: TfjsBackendName, graph: ExecGraph): Promise<TfjsModel> {
+  static async create(tf: Tf, backendName: TfjsRuntimeName, graph: ExecGraph): Promise<TfjsModel> {
     const constants = await exclusive(tf, backendName, () => {
       const out = new Map<string, Tensor>();
       try {

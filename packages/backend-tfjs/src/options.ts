@@ -1,8 +1,13 @@
 import { McuError, type LoadOptions } from '@mcu/core';
 
-/** The TensorFlow.js backends mcu can run on, fastest first. */
+/** The TensorFlow.js backends mcu can run on in Node, fastest first. */
 export const TFJS_BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
 export type TfjsBackendName = (typeof TFJS_BACKENDS)[number];
+
+/** The TensorFlow.js backends of a browser page (@mcu/backend-tfjs/web), fastest first; webgpu needs @tensorflow/tfjs-backend-webgpu. */
+export const TFJS_WEB_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+/** Any tfjs backend mcu can start (Node's and the browser's). */
+export type TfjsRuntimeName = TfjsBackendName | (typeof TFJS_WEB_BACKENDS)[number];
 
 /** Options of the tfjs backend (constructor, `mcu.config.json` → backendOptions.tfjs, or flags). */
 export interface TfjsOptions {

@@ -1,5 +1,5 @@
 import { McuError } from '@mcu/core';
-import { TFJS_BACKENDS, type TfjsBackendName } from './options.js';
+import { TFJS_BACKENDS, type TfjsRuntimeName } from './options.js';
 
 export type Tf = typeof import('@tensorflow/tfjs');
 
@@ -33,7 +33,7 @@ export function loadTf(): Promise<Tf> {
   return tfPromise;
 }
 
-const ready = new Map<TfjsBackendName, Promise<void>>();
+const ready = new Map<TfjsRuntimeName, Promise<void>>();
 
 /**
  * Where tfjs-backend-wasm's .wasm binaries are: set by the entry point (Node: the package's
@@ -100,14 +100,30 @@ async function initWasm(tf: Tf): Promise<void> {
   }
 }
 
+async function initWebgpu(tf: Tf): Promise<void> {
+  // Optional: a page that wants WebGPU installs @tensorflow/tfjs-backend-webgpu next to mcu.
+  const specifier = '@tensorflow/tfjs-backend-webgpu';
+  try {
+    await import(/* @vite-ignore */ specifier);
+  } catch (e) {
+    throw new McuError('E_PROVIDER', `tfjs backend 'webgpu' is not available: @tensorflow/tfjs-backend-webgpu cannot be loaded (${firstLine(e)}); install it next to @mcu/backend-tfjs, or use webgl, wasm or cpu`, { cause: e });
+  }
+  if (tf.findBackendFactory('webgpu') === null) {
+    throw new McuError('E_PROVIDER', "tfjs backend 'webgpu' is not available: @tensorflow/tfjs-backend-webgpu registered itself with another copy of @tensorflow/tfjs-core — install matching versions, or use webgl, wasm or cpu");
+  }
+}
+
 /** Initialise one tfjs backend (once per process); E_PROVIDER names it, why and the fix. */
-export function ensureBackend(tf: Tf, name: TfjsBackendName): Promise<void> {
+export function ensureBackend(tf: Tf, name: TfjsRuntimeName): Promise<void> {
   let p = ready.get(name);
   if (p === undefined) {
     p = (async () => {
       if (name === 'tensorflow') await initTensorflow(tf);
       else if (name === 'wasm') await initWasm(tf);
-      else if (tf.findBackendFactory('cpu') === null) {
+      else if (name === 'webgpu') await initWebgpu(tf);
+      else if (name === 'webgl') {
+        if (tf.findBackendFactory('webgl') === null) throw new McuError('E_PROVIDER', "tfjs backend 'webgl' is not registered: @tensorflow/tfjs is incomplete — reinstall it, or use wasm or cpu");
+      } else if (tf.findBackendFactory('cpu') === null) {
         throw new McuError('E_PROVIDER', "tfjs backend 'cpu' is not registered: @tensorflow/tfjs is incomplete — reinstall it");
       }
       await exclusive(tf, name, () => undefined);
@@ -130,7 +146,7 @@ function quietCpu(tf: Tf): void {
 }
 
 /** Pick the first backend of `candidates` that starts; all failing → one E_PROVIDER error. */
-export async function chooseBackend(tf: Tf, candidates: readonly TfjsBackendName[] | undefined): Promise<TfjsBackendName> {
+export async function chooseBackend(tf: Tf, candidates: readonly TfjsRuntimeName[] | undefined): Promise<TfjsRuntimeName> {
   const explicit = candidates !== undefined;
   const list = candidates ?? TFJS_BACKENDS;
   const reasons: string[] = [];
@@ -148,7 +164,7 @@ export async function chooseBackend(tf: Tf, candidates: readonly TfjsBackendName
 
 let queue: Promise<unknown> = Promise.resolve();
 
-async function activate(tf: Tf, name: TfjsBackendName): Promise<void> {
+async function activate(tf: Tf, name: TfjsRuntimeName): Promise<void> {
   if (tf.engine().backendName === name) return;
   let ok: boolean;
   try {
@@ -177,7 +193,7 @@ function safeWasmDir(): string {
  * `fn` must be synchronous (read results with dataSync inside it): that keeps the switch
  * and the work atomic.
  */
-export function exclusive<T>(tf: Tf, name: TfjsBackendName, fn: () => T): Promise<T> {
+export function exclusive<T>(tf: Tf, name: TfjsRuntimeName, fn: () => T): Promise<T> {
   const next = queue.then(async () => {
     await activate(tf, name);
     return fn();

@@ -6,7 +6,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadLayersModelFile } from '../src/keras.js';
+import { loadLayersModelFile } from '../src/keras-node.js';
 import { deterministicMasks, expectCode, graphMasks, predict, relErr, runGraph, saveLayersModel, tempDir, wave, type Rows } from './helpers.js';
 
 tf.env().set('IS_TEST', true);

@@ -4,7 +4,7 @@
 // AlphaDropout, SpatialDropout1D/3D, GaussianDropout) apply their masks as Keras does.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadLayersModelFile } from '../src/keras.js';
+import { loadLayersModelFile } from '../src/keras-node.js';
 import { KERAS_OPS } from '../src/keras-ops.js';
 import { ALPHA_PRIME } from '../src/executor.js';
 import { deterministicMasks, graphMasks, predict, relErr, runGraph, saveLayersModel, tempDir, wave } from './helpers.js';
