@@ -12,17 +12,10 @@ import { createMcu, ReplaySampler, type TensorData } from '@mcu/core';
 import { onnxModule } from '@mcu/backend-onnx';
 import { openCaffe } from '@mcu/format-caffe';
 import { caffeLayerCases } from '@mcu/fixtures';
-import { Capture } from './helpers/estimators.js';
+import { Capture, maxRelative } from './helpers/estimators.js';
 
-const err = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
-  expect(got.length).toBe(want.length);
-  let [d, s] = [0, 1];
-  for (let i = 0; i < want.length; i++) {
-    d = Math.max(d, Math.abs(got[i]! - want[i]!));
-    s = Math.max(s, Math.abs(want[i]!));
-  }
-  return d / s;
-};
+/** Relative to max(|reference|, 1): the layer cases' inputs are O(1). */
+const err = (got: ArrayLike<number>, want: ArrayLike<number>): number => maxRelative(got, want, 1);
 
 const worst: [string, number][] = [];
 afterAll(() => {

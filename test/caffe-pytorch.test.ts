@@ -18,19 +18,11 @@ import { createMcu, ReplaySampler, type StochasticModel, type TensorData } from 
 import { onnxModule } from '@mcu/backend-onnx';
 import { openCaffe } from '@mcu/format-caffe';
 import { CAFFE_NETS, caffeNetFixture, type CaffeNetFixture } from '@mcu/fixtures';
-import { Capture, Moments } from './helpers/estimators.js';
+import { Capture, maxRelative, Moments } from './helpers/estimators.js';
 
 const SEED = 20261202;
 
-const maxRel = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
-  expect(got.length).toBe(want.length);
-  let [d, s] = [0, 0];
-  for (let i = 0; i < want.length; i++) {
-    d = Math.max(d, Math.abs(got[i]! - want[i]!));
-    s = Math.max(s, Math.abs(want[i]!));
-  }
-  return d / Math.max(s, 1e-30);
-};
+const maxRel = (got: ArrayLike<number>, want: ArrayLike<number>): number => maxRelative(got, want);
 
 function rowsOf(f: CaffeNetFixture, rows: readonly number[]): Record<string, TensorData> {
   const per = f.input.dims.slice(1).reduce((a, b) => a * b, 1);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runMcu, tempDir, writeCsv } from './helpers/cli.js';
-import { mcu, show, type InProcessRun } from './helpers/in-process.js';
+import { expectRefusedInOneLine, mcu, show, type InProcessRun } from './helpers/in-process.js';
 import { TINY_PROTOTXT, encodeCaffemodel, tinyCaffemodel, writeTinyCaffe } from './helpers/caffe-net.js';
 
 const GAL = path.join(REPO_ROOT, 'test', 'fixtures', 'caffe', 'gal');
@@ -40,13 +40,7 @@ const ok = (r: InProcessRun) => {
   return r;
 };
 /** Exit 2, nothing on stdout, exactly one line on stderr matching `re`. */
-const refused = (r: InProcessRun, re: RegExp) => {
-  expect(r.code, show(r)).toBe(2);
-  expect(r.stdout, show(r)).toBe('');
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines, show(r)).toHaveLength(1);
-  expect(lines[0], show(r)).toMatch(re);
-};
+const refused = expectRefusedInOneLine;
 /** Dropout layers of a prototxt that are not TRAIN-only. */
 const dropoutLayers = (text: string): string[] =>
   [...text.matchAll(/layers? \{\s*name: "([^"]+)"\s*type: (?:"Dropout"|DROPOUT)[\s\S]*?\n\}/g)].filter((m) => !/phase: TRAIN/.test(m[0])).map((m) => m[1]!);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, tempDir } from './helpers/cli.js';
-import { mcu, show, type InProcessRun } from './helpers/in-process.js';
+import { expectRefusedInOneLine, mcu, show, type InProcessRun } from './helpers/in-process.js';
 import { decodeModel, encodeModel } from '@mcu/backend-onnx';
 
 const TWIN = path.join(REPO_ROOT, 'examples', 'twin');
@@ -27,13 +27,7 @@ function variant(name: string, edit: (json: Json, folder: string) => void): stri
   return path.join(folder, 'model.json');
 }
 
-const refused = (r: InProcessRun, re: RegExp) => {
-  expect(r.code, show(r)).toBe(2);
-  expect(r.stdout, show(r)).toBe('');
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines, show(r)).toHaveLength(1);
-  expect(lines[0], show(r)).toMatch(re);
-};
+const refused = expectRefusedInOneLine;
 const predict = (model: string, out: string, ...extra: string[]) =>
   mcu(['predict', model, '--input', path.join(TWIN, 'input.csv'), '--samples', '5', '-o', out, ...extra], dir);
 

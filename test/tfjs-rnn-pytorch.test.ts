@@ -12,17 +12,9 @@ import { describe, expect, test } from 'vitest';
 import { createMcu, ReplaySampler, type TensorData } from '@mcu/core';
 import { tfjsModule } from '@mcu/backend-tfjs';
 import { TFJS_RNN_FIXTURES, tfjsRnnFixture } from '@mcu/fixtures';
-import { Capture } from './helpers/estimators.js';
+import { Capture, maxRelative } from './helpers/estimators.js';
 
-const rel = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
-  expect(got.length).toBe(want.length);
-  let [d, s] = [0, 0];
-  for (let i = 0; i < want.length; i++) {
-    d = Math.max(d, Math.abs(got[i]! - want[i]!));
-    s = Math.max(s, Math.abs(want[i]!));
-  }
-  return d / Math.max(s, 1e-30);
-};
+const rel = (got: ArrayLike<number>, want: ArrayLike<number>): number => maxRelative(got, want);
 
 describe('variational RNN dropout on tfjs against PyTorch', () => {
   for (const backend of ['cpu', 'wasm'] as const) {

@@ -5,16 +5,34 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, requireBuiltCli } from './helpers/cli.js';
 
+/** Bundle `code` (an ES module importing mcu's packages) for the browser platform; its metafile's inputs. */
+async function bundleForBrowser(code: string, external: string[] = []): Promise<string[]> {
+  requireBuiltCli();
+  const dir = mkdtempSync(path.join(tmpdir(), 'mcu-web-'));
+  const entry = path.join(dir, 'page.mjs');
+  writeFileSync(entry, code);
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    nodePaths: [path.join(REPO_ROOT, 'node_modules')],
+    absWorkingDir: REPO_ROOT,
+    external,
+  });
+  expect(result.errors).toEqual([]);
+  return Object.keys(result.metafile!.inputs);
+}
+
 // mcu in a browser page: @mcu/core + @mcu/backend-onnx/web must bundle for the browser platform
 // (no Node built-ins, no onnxruntime-node, no tfjs). Bundled from the built packages (dist/), as a
 // published user would. bench/browser-check.mjs runs such a bundle in headless Chromium.
 describe('browser bundle of @mcu/core + @mcu/backend-onnx/web', () => {
   it('builds for platform browser and pulls in onnxruntime-web only', async () => {
-    requireBuiltCli();
-    const dir = mkdtempSync(path.join(tmpdir(), 'mcu-web-'));
-    const entry = path.join(dir, 'page.mjs');
-    writeFileSync(
-      entry,
+    const inputs = await bundleForBrowser(
       `import { createMcu, RegressionEstimator } from '@mcu/core';
        import { onnxWebModule } from '@mcu/backend-onnx/web';
        export async function run(bytes) {
@@ -25,19 +43,6 @@ describe('browser bundle of @mcu/core + @mcu/backend-onnx/web', () => {
          return est.result();
        }`,
     );
-    const result = await build({
-      entryPoints: [entry],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      nodePaths: [path.join(REPO_ROOT, 'node_modules')],
-      absWorkingDir: REPO_ROOT,
-    });
-    expect(result.errors).toEqual([]);
-    const inputs = Object.keys(result.metafile!.inputs);
     expect(inputs.some((p) => p.includes('onnxruntime-web'))).toBe(true);
     expect(inputs.filter((p) => /onnxruntime-node|@tensorflow|node:/.test(p))).toEqual([]);
     expect(inputs.some((p) => p.includes('backend-onnx/dist/web.js'))).toBe(true);
@@ -48,11 +53,8 @@ describe('browser bundle of @mcu/core + @mcu/backend-onnx/web', () => {
 // the Node-only file readers (keras-node, onnx-file, runtime-node) or tfjs-node.
 describe('browser bundle of @mcu/core + @mcu/backend-tfjs/web', () => {
   it('builds for platform browser with tfjs (webgl, wasm, cpu) and no Node code', async () => {
-    requireBuiltCli();
-    const dir = mkdtempSync(path.join(tmpdir(), 'mcu-web-tfjs-'));
-    const entry = path.join(dir, 'page.mjs');
-    writeFileSync(
-      entry,
+    // the optional WebGPU backend is imported by name only when asked for
+    const inputs = await bundleForBrowser(
       `import { createMcu, RegressionEstimator } from '@mcu/core';
        import { tfjsWebModule } from '@mcu/backend-tfjs/web';
        export async function run(url) {
@@ -62,22 +64,8 @@ describe('browser bundle of @mcu/core + @mcu/backend-tfjs/web', () => {
          await mcu.engine.run(model, { [model.inputs[0].name]: { dtype: 'float32', data: new Float32Array(8), dims: [2, 4] } }, { samples: 10, estimators: [est] });
          return est.result();
        }`,
+      ['@tensorflow/tfjs-backend-webgpu'],
     );
-    const result = await build({
-      entryPoints: [entry],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      nodePaths: [path.join(REPO_ROOT, 'node_modules')],
-      absWorkingDir: REPO_ROOT,
-      // the optional WebGPU backend is imported by name only when asked for
-      external: ['@tensorflow/tfjs-backend-webgpu'],
-    });
-    expect(result.errors).toEqual([]);
-    const inputs = Object.keys(result.metafile!.inputs);
     expect(inputs.some((p) => p.includes('tfjs-backend-webgl'))).toBe(true);
     expect(inputs.some((p) => p.includes('tfjs-backend-wasm'))).toBe(true);
     expect(inputs.filter((p) => /onnxruntime|tfjs-node|node:|keras-node|onnx-file|runtime-node/.test(p))).toEqual([]);

@@ -53,3 +53,15 @@ export class Moments implements Estimator<Record<string, { mean: Float64Array; s
     return out;
   }
 }
+
+/** max |got − want| / max(|want|, floor) — the relative error the cross-framework tests bound. */
+export function maxRelative(got: ArrayLike<number>, want: ArrayLike<number>, floor = 1e-30): number {
+  if (got.length !== want.length) throw new Error(`maxRelative: ${got.length} values against ${want.length}`);
+  let d = 0;
+  let s = floor;
+  for (let i = 0; i < want.length; i++) {
+    d = Math.max(d, Math.abs(got[i]! - want[i]!));
+    s = Math.max(s, Math.abs(want[i]!));
+  }
+  return d / s;
+}

@@ -38,3 +38,11 @@ export function show(r: InProcessRun): string {
   const cut = (s: string) => (s.length > 1500 ? `${s.slice(0, 1500)}… (${s.length} chars)` : s);
   return `mcu ${r.argv.join(' ')}\n  exit ${r.code}\n  stderr: ${cut(r.stderr)}\n  stdout: ${cut(r.stdout)}`;
 }
+
+/** The run exited 2 with nothing on stdout and exactly one stderr line matching `re`. */
+export function expectRefusedInOneLine(r: InProcessRun, re: RegExp): void {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  if (r.code !== 2 || r.stdout !== '' || lines.length !== 1 || !re.test(lines[0]!)) {
+    throw new Error(`expected exit 2, no stdout and one stderr line matching ${re}\n${show(r)}`);
+  }
+}

@@ -4,10 +4,11 @@ import type { ExecGraph } from './graph.js';
 import { parseLayersModel, parseLayersModelJson } from './keras.js';
 import { folderShardReader, loadLayersModelFile } from './keras-node.js';
 import { looksLikeMlp, mlpNetwork } from './mlp.js';
+import { describeRuntimes } from './describe.js';
 import { TfjsModel } from './model.js';
 import { readOnnxFile } from './onnx-file.js';
 import { parseTfjsOptions, requestedBackends, TFJS_BACKENDS, type TfjsBackendName, type TfjsOptions } from './options.js';
-import { chooseBackend, ensureBackend, loadTf, setWasmLocation, type Tf } from './runtime.js';
+import { chooseBackend, loadTf, setWasmLocation, type Tf } from './runtime.js';
 import { wasmDir } from './runtime-node.js';
 
 /**
@@ -57,35 +58,7 @@ export class TfjsBackend implements Backend {
 
   async describe(): Promise<BackendInfo> {
     setWasmLocation(wasmDir);
-    let tf: Tf;
-    try {
-      tf = await loadTf();
-    } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      return {
-        name: this.name,
-        available: false,
-        reason,
-        executionProviders: TFJS_BACKENDS.map((name) => ({ name, available: false, reason: '@tensorflow/tfjs is not available' })),
-      };
-    }
-    const executionProviders = await Promise.all(
-      TFJS_BACKENDS.map(async (name) => {
-        try {
-          await ensureBackend(tf, name);
-          return { name, available: true };
-        } catch (e) {
-          return { name, available: false, reason: e instanceof Error ? e.message : String(e) };
-        }
-      }),
-    );
-    const available = executionProviders.some((p) => p.available);
-    return {
-      name: this.name,
-      available,
-      ...(available ? {} : { reason: 'no tfjs backend could be initialised' }),
-      executionProviders,
-    };
+    return describeRuntimes(this.name, TFJS_BACKENDS);
   }
 }
 

@@ -9,9 +9,10 @@ import { ContainerModule } from 'inversify';
 import { bindBackend, McuError, modelFormatOf, type Backend, type BackendInfo, type LoadOptions, type ModelSource, type StochasticModel } from '@mcu/core';
 import type { ExecGraph } from './graph.js';
 import { parseLayersModelJson } from './keras.js';
+import { describeRuntimes } from './describe.js';
 import { TfjsModel } from './model.js';
 import { TFJS_WEB_BACKENDS, type TfjsRuntimeName } from './options.js';
-import { chooseBackend, ensureBackend, loadTf, setWasmLocation, type Tf } from './runtime.js';
+import { chooseBackend, loadTf, setWasmLocation, type Tf } from './runtime.js';
 
 export { TFJS_WEB_BACKENDS, type TfjsRuntimeName };
 
@@ -94,19 +95,7 @@ export class TfjsWebBackend implements Backend {
   }
 
   async describe(): Promise<BackendInfo> {
-    const tf = await loadTf();
-    const executionProviders = await Promise.all(
-      (this.#config.backends ?? TFJS_WEB_BACKENDS).map(async (name) => {
-        try {
-          await ensureBackend(tf, name);
-          return { name, available: true };
-        } catch (e) {
-          return { name, available: false, reason: e instanceof Error ? e.message : String(e) };
-        }
-      }),
-    );
-    const available = executionProviders.some((p) => p.available);
-    return { name: this.name, available, ...(available ? {} : { reason: 'no tfjs backend could be initialised' }), executionProviders };
+    return describeRuntimes(this.name, this.#config.backends ?? TFJS_WEB_BACKENDS);
   }
 }
 
