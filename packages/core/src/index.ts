@@ -16,3 +16,5 @@ export { coreModule, createMcu, type Mcu, type CreateMcuOptions } from './di/con
 export { DEFAULT_MEMORY_BUDGET_BYTES, type McuConfig } from './di/config.js';
 export { ReferenceBackend } from './reference/backend.js';
 export { randomMlp, validateMlp, type MlpSpec, type MlpLayer } from './reference/mlp.js';
+export { VERSION } from './version.js';
+export * from './api/index.js';
