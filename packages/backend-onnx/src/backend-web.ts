@@ -38,7 +38,11 @@ export class OnnxWebBackend extends OrtBackend {
       if (this.options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = this.options.wasmPaths;
       return ort as unknown as OrtRuntime;
     } catch (e) {
-      throw new McuError('E_BACKEND', `onnxruntime-web cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`, { cause: e });
+      throw new McuError(
+        'E_BACKEND',
+        `onnxruntime-web cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); it is a peer dependency of @mcu/backend-onnx: install it next to it (npm install onnxruntime-web)`,
+        { cause: e },
+      );
     }
   }
 

@@ -43,7 +43,11 @@ export class OnnxNodeBackend extends OrtBackend {
     try {
       return (await import('onnxruntime-node')) as unknown as OrtRuntime;
     } catch (e) {
-      throw new McuError('E_BACKEND', `onnxruntime-node cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); reinstall it, or use the onnx-web backend (wasm)`, { cause: e });
+      throw new McuError(
+        'E_BACKEND',
+        `onnxruntime-node cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); it is a peer dependency of @mcu/backend-onnx: install it next to it (npm install onnxruntime-node; ONNXRUNTIME_NODE_INSTALL=skip skips its CUDA download), or use the onnx-web backend (wasm)`,
+        { cause: e },
+      );
     }
   }
 

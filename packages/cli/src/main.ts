@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { McuError } from '@mcu/core';
 import { helpText, parseArgs } from './args.js';
 import { loadConfig, mergeSettings } from './config.js';
@@ -10,7 +11,11 @@ export interface MainIo {
   readonly cwd: string;
 }
 
-const VERSION = '0.1.0';
+/** The CLI package's version, read from its package.json at run time (only for --version). */
+function version(): string {
+  // dist/main.js and src/main.ts both sit one folder below the package root.
+  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+}
 
 /**
  * The one top-level catch: commands are imported lazily (`mcu --help` loads no runtime);
@@ -21,7 +26,7 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
   try {
     const parsed = parseArgs(argv);
     if (parsed.command === 'version') {
-      io.stdout.write(`mcu ${VERSION}\n`);
+      io.stdout.write(`mcu ${version()}\n`);
       return 0;
     }
     if (parsed.command === 'help') {
