@@ -8,7 +8,7 @@
  * compiler: an option added to the interface but not to the table (or with a parser of the
  * wrong type) does not compile.
  */
-import { McuError } from '@mcu/core';
+import { McuError } from '@mcu/core/errors';
 import type { DropoutScaling, MaskScope } from '@mcu/core';
 
 export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'help'] as const;

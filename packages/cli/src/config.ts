@@ -22,7 +22,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { McuError } from '@mcu/core';
+import { McuError } from '@mcu/core/errors';
 import type { DropoutScaling, MaskScope } from '@mcu/core';
 import { FORMATS_BY_COMMAND, MASK_SCOPES, OUTPUT_FORMATS, TASKS, closest } from './args.js';
 import type { CliOptions, CommandName, InputArg, InputShapeArg, InsertBeforeOp, OutputFormat, ParsedArgs, Task } from './args.js';

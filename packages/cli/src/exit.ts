@@ -1,4 +1,4 @@
-import { isMcuError, type McuErrorCode } from '@mcu/core';
+import { isMcuError, type McuErrorCode } from '@mcu/core/errors';
 
 /**
  * Exit statuses: 0 ok; 2 the user's request or data is wrong (usage, configuration, input,

@@ -1,9 +1,7 @@
 import { createRequire } from 'node:module';
-import { McuError } from '@mcu/core';
+import { McuError } from '@mcu/core/errors';
 import { helpText, parseArgs } from './args.js';
-import { loadConfig, mergeSettings } from './config.js';
 import { exitCodeFor, oneLine } from './exit.js';
-import { describePlan, makePlan } from './plan.js';
 
 export interface MainIo {
   readonly stdout: NodeJS.WritableStream;
@@ -33,6 +31,9 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
       io.stdout.write(helpText(parsed.topic));
       return 0;
     }
+    // the configuration and the plan load only past help and --version (they pull in @mcu/core's engine)
+    const { loadConfig, mergeSettings } = await import('./config.js');
+    const { describePlan, makePlan } = await import('./plan.js');
     const settings = mergeSettings(loadConfig(io.cwd, parsed.options.config), parsed);
     // Every setting reaches the run through the plan, or is refused there (plan.ts).
     const plan = makePlan(settings);

@@ -2,7 +2,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { McuError } from '@mcu/core';
+import { McuError } from '@mcu/core/errors';
 
 function reason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;

@@ -3,8 +3,8 @@
  * position ("Unexpected token '}', ... is not valid JSON"), so on failure a small scanner
  * finds the offset of the first syntax error and reports it as line and column.
  */
-import { McuError } from '@mcu/core';
-import type { McuErrorCode } from '@mcu/core';
+import { McuError } from '@mcu/core/errors';
+import type { McuErrorCode } from '@mcu/core/errors';
 
 /** Offset of the first JSON syntax error in `text`, or -1 when it is valid JSON. */
 export function jsonErrorOffset(text: string): number {
