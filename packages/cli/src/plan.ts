@@ -12,14 +12,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import {
+  decideTask as coreDecideTask,
   McuError,
   modelFormatOf,
-  sizeOf,
+  resolveTasks as coreResolveTasks,
   type MaskScope,
   type ModelFormat,
   type NamedTensors,
+  type OutputTask,
   type StochasticModel,
   type StochasticSite,
+  type TaskWording,
 } from '@mcu/core';
 import type { CommandName, InputArg, InsertBeforeOp, OutputFormat, Task } from './args.js';
 import type { Settings, SettingSource } from './config.js';
@@ -373,110 +376,36 @@ export function describePlan(plan: Plan): Record<string, unknown> {
 // Tasks
 // ---------------------------------------------------------------------------------------
 
-/** The task mcu runs for one output, and why. */
-export interface OutputTask {
-  readonly name: string;
-  readonly task: 'regression' | 'classification';
-  /** The output's dims per row (without the batch axis). */
-  readonly perRow: readonly number[];
-  /** Values per row: prod(perRow). */
-  readonly width: number;
-  /** Classification: what the output holds (a network ending in Softmax hands out probabilities). */
-  readonly holds?: 'logits' | 'probabilities';
-  /** 'asked' (--task / config), 'softmax' (ends in Softmax/LogSoftmax), 'one value' (auto, 1 value per row). */
-  readonly reason: 'asked' | 'softmax' | 'one value';
-}
+export type { OutputTask };
 
-const dimsText = (perRow: readonly number[]): string => `[N${perRow.map((d) => `, ${d}`).join('')}]`;
-
-/** Per-row dims from a spec when they are all known numbers. */
-function knownPerRow(dims: readonly (number | string)[]): number[] | undefined {
-  const rest = dims.slice(1);
-  return rest.every((d) => typeof d === 'number' && Number.isInteger(d) && d > 0) ? (rest as number[]) : undefined;
-}
-
-/** One class distribution per row: [C], or [1, …, 1, C]. */
-const isClassVector = (perRow: readonly number[]): boolean => perRow.length >= 1 && perRow.slice(0, -1).every((d) => d === 1);
+/** How the task rule's messages name the fix in the CLI: --task and the config's "task". */
+export const CLI_TASK_WORDING: TaskWording = {
+  all: (task) => `--task ${task}`,
+  one: (name, task) => `--task ${name}=${task}`,
+  asked: '--task or the config\'s "task"',
+  unknown: (name, task) => `--task ${name}=${task} (or the config's "task")`,
+};
 
 /**
- * Decide one output's task (the rule README's "Tasks" documents):
- * - asked for (--task, --task NAME=TASK, config "task"): that task — classification only for
- *   [N, C] outputs with C ≥ 2;
- * - auto: ends in Softmax/LogSoftmax → classification; one value per row → regression;
- *   anything else is an E_USAGE that asks which it is.
+ * Decide one output's task (the rule README's "Tasks" documents; @mcu/core's decideTask,
+ * worded for --task / the config's "task").
  */
 export function decideTask(name: string, requested: Task, activation: 'softmax' | 'log-softmax' | undefined, perRow: readonly number[]): OutputTask {
-  const width = sizeOf(perRow);
-  const base = { name, perRow: [...perRow], width };
-  const holds = activation === 'softmax' ? 'probabilities' : 'logits';
-  const op = activation === 'softmax' ? 'Softmax' : 'LogSoftmax';
-  const perPixel = (lead: string): McuError =>
-    usage(
-      `${lead}, but its values per row have dims [${perRow.join(', ')}] (dims ${dimsText(perRow)}): mcu classifies only [N, C] outputs, one class distribution per row, ` +
-        `not per-pixel or per-position scores; give --task ${name}=regression for the mean and standard deviation of each value`,
-    );
-  if (requested === 'regression') return { ...base, task: 'regression', reason: 'asked' };
-  if (requested === 'classification') {
-    if (!isClassVector(perRow)) throw perPixel(`output '${name}' is asked to be classification (--task or the config's "task")`);
-    if (width < 2) {
-      throw usage(
-        `the task of output '${name}' is classification (--task or the config's "task"), but it has ${width} value per row (dims ${dimsText(perRow)}); ` +
-          `classification needs C ≥ 2 class scores per row: give --task regression${name ? ` (or --task ${name}=regression)` : ''}`,
-      );
-    }
-    return { ...base, task: 'classification', holds, reason: 'asked' };
-  }
-  // auto
-  if (activation !== undefined) {
-    if (!isClassVector(perRow)) throw perPixel(`output '${name}' ends in ${op}`);
-    if (width < 2) {
-      throw usage(`output '${name}' ends in ${op} over ${width} value per row (dims ${dimsText(perRow)}), which is constant; give --task ${name}=regression to report it anyway`);
-    }
-    return { ...base, task: 'classification', holds, reason: 'softmax' };
-  }
-  if (width === 1) return { ...base, task: 'regression', reason: 'one value' };
-  throw usage(
-    `output '${name}' has ${width} values per row (dims ${dimsText(perRow)}) and does not end in Softmax or LogSoftmax, so mcu cannot tell class logits from ${width} regression targets: ` +
-      `give --task classification if it holds logits, or --task regression (for this output only: --task ${name}=classification or --task ${name}=regression)`,
-  );
-}
-
-/** The first row of every feed (a cheap deterministic pass to learn output shapes). */
-export function firstRow(feeds: NamedTensors): NamedTensors {
-  const out: NamedTensors = {};
-  for (const [name, t] of Object.entries(feeds)) {
-    const per = t.data.length / t.dims[0]!;
-    out[name] = { dtype: t.dtype, data: t.data.slice(0, per), dims: [1, ...t.dims.slice(1)] } as NamedTensors[string];
-  }
-  return out;
+  return coreDecideTask(name, requested, activation, perRow, CLI_TASK_WORDING);
 }
 
 /**
- * The task of every model output (or of the outputs in `only`: plot decides the one it draws).
+ * The task of every model output (or of the outputs in `only`: plot decides the one it draws),
+ * by @mcu/core's resolveTasks: `tasks.default` for each output not in `tasks.byOutput`.
  * Outputs whose per-row size the spec leaves symbolic get it from `probe` (the model's
  * deterministic pass on one row), called at most once.
  */
-export async function resolveTasks(tasks: TaskPlan, model: StochasticModel, probe: () => Promise<NamedTensors>, only?: readonly string[]): Promise<OutputTask[]> {
-  const names = model.outputs.map((o) => o.name);
-  for (const n of Object.keys(tasks.byOutput)) {
-    if (!names.includes(n)) {
-      throw usage(`--task ${n}=${tasks.byOutput[n]} (or the config's "task"): the model has no output '${n}'; its outputs: ${names.join(', ')}`);
-    }
-  }
-  let probed: NamedTensors | undefined;
-  const result: OutputTask[] = [];
-  for (const out of model.outputs) {
-    if (only !== undefined && !only.includes(out.name)) continue;
-    let perRow = knownPerRow(out.dims);
-    if (perRow === undefined) {
-      probed ??= await probe();
-      const t = probed[out.name];
-      if (t === undefined) throw new McuError('E_RUNTIME', `the deterministic pass returned no output '${out.name}'`);
-      perRow = t.dims.slice(1).map(Number);
-    }
-    result.push(decideTask(out.name, tasks.byOutput[out.name] ?? tasks.default, out.activation, perRow));
-  }
-  return result;
+export function resolveTasks(tasks: TaskPlan, model: StochasticModel, probe: () => Promise<NamedTensors>, only?: readonly string[]): Promise<OutputTask[]> {
+  // every output by name (the default where not asked), then the asked-for names the model may lack, in their order
+  const byName: Record<string, Task> = {};
+  for (const o of model.outputs) byName[o.name] = tasks.default;
+  Object.assign(byName, tasks.byOutput);
+  return coreResolveTasks(byName, model, probe, { wording: CLI_TASK_WORDING, ...(only !== undefined ? { only } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,13 +1,18 @@
 import {
+  assertTauApplies,
   ClassificationEstimator,
+  firstRow,
   fitTau,
   McuError,
   RegressionEstimator,
+  resolveTau as coreResolveTau,
   SquaredErrorCollector,
-  tauFromWeightDecay,
+  TAU_SEARCH_RANGE,
+  type FittedTau,
   type Mcu,
   type NamedTensors,
   type StochasticModel,
+  type TauWording,
   type TensorSpec,
 } from '@mcu/core';
 import type { CaffeModel } from '@mcu/format-caffe';
@@ -18,9 +23,10 @@ import { readSolver } from '@mcu/format-caffe';
 import type { SiteMeta } from '../io/result.js';
 import { readLabeled } from '../io/targets.js';
 import type { Settings } from '../config.js';
-import { checkSpatial, firstRow, makePlan, resolveTasks, tauFlags, type OutputTask, type Plan } from '../plan.js';
+import { checkSpatial, makePlan, resolveTasks, tauFlags, type OutputTask, type Plan, type TauPlan } from '../plan.js';
 
 export { modelPath } from '../plan.js';
+export { TAU_SEARCH_RANGE, type FittedTau };
 
 export interface Loaded {
   readonly mcu: Mcu;
@@ -110,32 +116,26 @@ export function tasksFor(plan: Plan, mcu: Mcu, model: StochasticModel, feeds: Na
   }, only);
 }
 
+/** How @mcu/core's τ messages name the CLI's τ flags. */
+function tauWording(t: TauPlan): TauWording {
+  return { option: tauFlags(t), leaveOut: 'drop it', giveNumber: 'give --tau instead' };
+}
+
 /**
  * τ given as a number or by eq. 7 (--weight-decay/--length-scale/--n-train with the sites'
- * one rate); undefined without τ or when it is to be fitted (see {@link fitTauOnFile}).
- * A τ flag for a model without a regression output is refused: τ would change nothing.
+ * one rate), by @mcu/core's resolveTau; undefined without τ or when it is to be fitted (see
+ * {@link fitTauOnFile}). A τ flag for a model without a regression output is refused: τ would
+ * change nothing (the config's "tau", a default for regression models, is dropped silently).
  */
 export function resolveTau(plan: Plan, model: StochasticModel, tasks: readonly OutputTask[]): number | undefined {
   const t = plan.tau;
   if (t.kind === 'none') return undefined;
-  if (!tasks.some((o) => o.task === 'regression')) {
-    if (t.kind === 'value' && t.source === 'config') return undefined; // a config default, for regression models
-    throw new McuError(
-      'E_USAGE',
-      `${tauFlags(t)} sets the model precision τ of regression outputs (1/τ is added to their variance), but ${tasks.length === 1 ? `the model's only output '${tasks[0]!.name}' is` : `all outputs (${tasks.map((o) => o.name).join(', ')}) are`} classification: drop it`,
-    );
-  }
-  if (t.kind === 'value') return t.tau;
+  const wording = tauWording(t);
+  if (t.kind === 'value') return coreResolveTau(t.tau, model, tasks, { wording, dropForClassifiers: t.source === 'config' });
+  assertTauApplies(tasks, wording);
   if (t.kind !== 'prior') return undefined;
   const weightDecay = t.weightDecay ?? solverWeightDecay(t.solver!);
-  const rates = [...new Set(model.sites.map((x) => x.rate))];
-  if (rates.length !== 1) {
-    throw new McuError(
-      'E_USAGE',
-      `τ from weight decay (eq. 7) needs one dropout rate, but the model's sites have ${rates.length === 0 ? 'none' : `several (${rates.join(', ')})`}; give --tau instead`,
-    );
-  }
-  return tauFromWeightDecay({ dropoutRate: rates[0]!, lengthScale: t.lengthScale, nTrain: t.nTrain, weightDecay });
+  return coreResolveTau({ weightDecay, lengthScale: t.lengthScale, nTrain: t.nTrain }, model, tasks, { wording });
 }
 
 /**
@@ -196,17 +196,6 @@ export function readLabeledFile(model: StochasticModel, path: string, target: st
   const input = model.inputs[0]!;
   const d = readLabeled(path, target, input);
   return { feeds: { [input.name]: { dtype: 'float32', data: d.x.data, dims: d.x.dims } }, y: d.y.values, rows: d.x.dims[0]! };
-}
-
-/** The τ range `--fit-tau` searches (fitTau's default, given explicitly so that messages can name it). */
-export const TAU_SEARCH_RANGE = { min: 1e-3, max: 1e6 } as const;
-
-export interface FittedTau {
-  readonly tau: number;
-  /** True when the best τ is an end of {@link TAU_SEARCH_RANGE}: a bound, not an optimum. */
-  readonly atBoundary: boolean;
-  /** The mean validation log-likelihood at `tau`. */
-  readonly logLikelihood: number;
 }
 
 /**

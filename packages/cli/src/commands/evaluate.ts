@@ -1,6 +1,8 @@
 import {
   ClassificationEstimator,
   deterministicRegression,
+  effectiveSamples as coreEffectiveSamples,
+  LOW_EFFECTIVE_SAMPLES,
   McuError,
   RegressionEstimator,
   type StochasticModel,
@@ -30,11 +32,8 @@ function fromUci(model: StochasticModel, dir: string, split: number): Labeled {
   return { feeds: { [input]: { dtype: 'float32', data: u.testX, dims: [u.nTest, u.nFeatures] } }, y: u.testY, rows: u.nTest };
 }
 
-/**
- * Below this many effective samples (or T/10, if smaller), a row's test log-likelihood is
- * flagged as unreliable.
- */
-export const LOW_EFFECTIVE_SAMPLES = 100;
+/** Below this many effective samples (or T/10, if smaller), a row's test log-likelihood is flagged as unreliable (@mcu/core's). */
+export { LOW_EFFECTIVE_SAMPLES };
 
 export interface EvaluateReport {
   readonly task: 'regression' | 'classification';
@@ -81,25 +80,14 @@ export interface EvaluateReport {
 }
 
 /**
- * The smallest per-row effective sample size behind the test log-likelihood; warns on `warn`
- * when some rows rest on fewer than min({@link LOW_EFFECTIVE_SAMPLES}, T/10).
+ * The smallest per-row effective sample size behind the test log-likelihood (@mcu/core's
+ * effectiveSamples, worded for --samples); warns on `warn` when some rows rest on fewer than
+ * min({@link LOW_EFFECTIVE_SAMPLES}, T/10).
  */
 function effectiveSamples(ess: Float64Array | null, samples: number, warn: NodeJS.WritableStream | null): number | null {
-  if (ess === null || ess.length === 0) return null;
-  const threshold = Math.min(LOW_EFFECTIVE_SAMPLES, samples / 10);
-  let min = Infinity;
-  let low = 0;
-  for (const e of ess) {
-    if (e < min) min = e;
-    if (e < threshold) low++;
-  }
-  if (low > 0 && warn !== null) {
-    warn.write(
-      `mcu: warning: the test log-likelihood of ${low} of ${ess.length} rows rests on fewer than ${Number(threshold.toPrecision(4))} effective samples ` +
-        `(smallest ${formatNumber(min)} of T = ${samples}): their likelihood comes from a few samples, so the estimate is noisier ` +
-        `than its Monte Carlo error says; raise --samples to steady it\n`,
-    );
-  }
+  const warnings: string[] = [];
+  const min = coreEffectiveSamples(ess, samples, warnings, { samples: '--samples', format: formatNumber });
+  if (warn !== null) for (const w of warnings) warn.write(`mcu: warning: ${w}\n`);
   return min;
 }
 

@@ -1,4 +1,4 @@
-import { isMcuError, McuError, replayFromRows, sitesFor, type NamedTensors, type RunMeta, type Sampler } from '@mcu/core';
+import { isMcuError, McuError, replayFromRows, sitesFor, sliceRows, type RunMeta, type Sampler } from '@mcu/core';
 import type { Plan } from '../plan.js';
 import { formatResult } from '../io/format.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -123,15 +123,6 @@ export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; s
   } finally {
     await model.dispose();
   }
-}
-
-function sliceRows(feeds: NamedTensors, first: number, n: number): NamedTensors {
-  const out: NamedTensors = {};
-  for (const [name, t] of Object.entries(feeds)) {
-    const per = t.data.length / t.dims[0]!;
-    out[name] = { dtype: t.dtype, data: t.data.slice(first * per, (first + n) * per), dims: [n, ...t.dims.slice(1)] };
-  }
-  return out;
 }
 
 function concatParts(parts: Record<string, OutputResult>[]): Record<string, OutputResult> {

@@ -14,7 +14,7 @@
  * Arrays are per input row: `mean[i]` is row i's output flattened (row-major) to D values.
  */
 import type { SavedClassification, SavedRegression } from '@mcu/plot';
-import type { MaskScope, SiteKind } from '@mcu/core';
+import type { MaskScope, ResultMeta, SiteKind } from '@mcu/core';
 
 export interface SiteMeta {
   readonly name: string;
@@ -22,7 +22,15 @@ export interface SiteMeta {
   readonly rate: number;
 }
 
-export interface PredictMeta {
+/**
+ * What the JSON shares with @mcu/core's ResultMeta: τ (added as 1/τ to regression variance;
+ * null when none was given), with --fit-tau tauFitted (true, or "boundary" with `tauFitRange`),
+ * with --tolerance whether every batch converged and the largest standard error, with
+ * --batch-size rows per batch, the number of batches and the samples each drew.
+ */
+type SharedMeta = Pick<ResultMeta, 'tau' | 'tauFitted' | 'tauFitRange' | 'tolerance' | 'converged' | 'maxStandardError' | 'batches'>;
+
+export interface PredictMeta extends SharedMeta {
   readonly backend: string;
   readonly executionProvider: string;
   readonly seed: number;
@@ -34,18 +42,7 @@ export interface PredictMeta {
   /** Samples per backend call (bounded by --memory-budget; the largest over batches). */
   readonly chunkSamples?: number;
   readonly sites: readonly SiteMeta[];
-  /** Model precision τ added as 1/τ to regression variance; null when none was given. */
-  readonly tau: number | null;
   readonly maskScope?: MaskScope;
-  /** With --fit-tau: true, or "boundary" when the best τ is an end of the searched range (`tauFitRange`). */
-  readonly tauFitted?: true | 'boundary';
-  readonly tauFitRange?: readonly [number, number];
-  /** With --tolerance: converged only if every batch converged; the largest standard error of all batches. */
-  readonly tolerance?: number;
-  readonly converged?: boolean;
-  readonly maxStandardError?: number;
-  /** With --batch-size: rows per batch, the number of batches, and the samples each drew. */
-  readonly batches?: { readonly size: number; readonly count: number; readonly samples: readonly number[] };
   readonly warnings?: readonly string[];
   /** Room for more (timings, tolerance reached, mcu version, …). */
   readonly [extra: string]: unknown;

@@ -68,8 +68,17 @@ export interface ClassificationEvaluation {
 /** What {@link evaluate} returns. */
 export type EvaluateResult = RegressionEvaluation | ClassificationEvaluation;
 
-/** The smallest effective sample size, and a warning when some rows rest on fewer than min(100, T/10). */
-function effectiveSamples(ess: Float64Array | null, samples: number, warnings: string[]): number | null {
+/**
+ * The smallest per-row effective sample size behind a test log-likelihood (null without one),
+ * and a warning in `warnings` when some rows rest on fewer than min({@link LOW_EFFECTIVE_SAMPLES}, T/10).
+ * `wording` names the samples setting and formats the smallest size (the CLI's --samples).
+ */
+export function effectiveSamples(
+  ess: Float64Array | null,
+  samples: number,
+  warnings: string[],
+  wording: { readonly samples?: string; readonly format?: (x: number) => string } = {},
+): number | null {
   if (ess === null || ess.length === 0) return null;
   const threshold = Math.min(LOW_EFFECTIVE_SAMPLES, samples / 10);
   let min = Infinity;
@@ -79,10 +88,11 @@ function effectiveSamples(ess: Float64Array | null, samples: number, warnings: s
     if (e < threshold) low++;
   }
   if (low > 0) {
+    const format = wording.format ?? ((x: number) => String(Number(x.toPrecision(4))));
     warnings.push(
       `the test log-likelihood of ${low} of ${ess.length} rows rests on fewer than ${Number(threshold.toPrecision(4))} effective samples ` +
-        `(smallest ${Number(min.toPrecision(4))} of T = ${samples}): their likelihood comes from a few samples, so the estimate is noisier ` +
-        'than its Monte Carlo error says; raise samples to steady it',
+        `(smallest ${format(min)} of T = ${samples}): their likelihood comes from a few samples, so the estimate is noisier ` +
+        `than its Monte Carlo error says; raise ${wording.samples ?? 'samples'} to steady it`,
     );
   }
   return min;

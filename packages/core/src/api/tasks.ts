@@ -35,6 +35,11 @@ export interface TaskWording {
   one(name: string, task: Task): string;
   /** Where an asked-for task comes from, e.g. `options.task`. */
   readonly asked: string;
+  /**
+   * The lead of the message for a task asked for an output the model does not have
+   * (default: `${one(name, task)} (${asked})`).
+   */
+  unknown?(name: string, task: Task): string;
 }
 
 /** The library's wording: the `task` option of predict/evaluate. */
@@ -131,7 +136,9 @@ export async function resolveTasks(
   const fallback: Task = typeof task === 'string' ? task : 'auto';
   const names = model.outputs.map((o) => o.name);
   for (const n of Object.keys(byOutput)) {
-    if (!names.includes(n)) throw usage(`${wording.one(n, byOutput[n]!)} (${wording.asked}): the model has no output '${n}'; its outputs: ${names.join(', ')}`);
+    if (names.includes(n)) continue;
+    const lead = wording.unknown?.(n, byOutput[n]!) ?? `${wording.one(n, byOutput[n]!)} (${wording.asked})`;
+    throw usage(`${lead}: the model has no output '${n}'; its outputs: ${names.join(', ')}`);
   }
   let probed: NamedTensors | undefined;
   const result: OutputTask[] = [];

@@ -43,19 +43,44 @@ export interface FittedTau {
   readonly logLikelihood: number;
 }
 
+/** How τ messages name the setting: the library's `tau` option by default, the CLI's flags there. */
+export interface TauWording {
+  /** The setting that gave τ, e.g. `the tau option`. */
+  readonly option: string;
+  /** How to leave it out, e.g. `leave it out`. */
+  readonly leaveOut: string;
+  /** The fix when eq. 7 cannot apply, e.g. `give tau as a number instead`. */
+  readonly giveNumber: string;
+}
+
+/** The library's wording: the `tau` option of predict/evaluate. */
+export const API_TAU_WORDING: TauWording = { option: 'the tau option', leaveOut: 'leave it out', giveNumber: 'give tau as a number instead' };
+
+/** τ for a model without a regression output is an E_USAGE: it would change nothing. */
+export function assertTauApplies(tasks: readonly OutputTask[], wording: TauWording = API_TAU_WORDING): void {
+  if (tasks.some((o) => o.task === 'regression')) return;
+  throw new McuError(
+    'E_USAGE',
+    `${wording.option} sets the model precision τ of regression outputs (1/τ is added to their variance), but ${tasks.length === 1 ? `the model's only output '${tasks[0]!.name}' is` : `all outputs (${tasks.map((o) => o.name).join(', ')}) are`} classification: ${wording.leaveOut}`,
+  );
+}
+
 /**
  * τ from the `tau` option: undefined without one; a number as it is; eq. 7 with the sites' one
  * dropout rate (several rates, or none, are an E_USAGE). τ for a model without a regression
- * output is an E_USAGE: it would change nothing.
+ * output is an E_USAGE: it would change nothing — or, with `dropForClassifiers` (a configured
+ * default meant for regression models), dropped silently (undefined).
  */
-export function resolveTau(tau: TauOption | undefined, model: StochasticModel, tasks: readonly OutputTask[]): number | undefined {
+export function resolveTau(
+  tau: TauOption | undefined,
+  model: StochasticModel,
+  tasks: readonly OutputTask[],
+  options: { readonly wording?: TauWording; readonly dropForClassifiers?: boolean } = {},
+): number | undefined {
   if (tau === undefined) return undefined;
-  if (!tasks.some((o) => o.task === 'regression')) {
-    throw new McuError(
-      'E_USAGE',
-      `the tau option sets the model precision τ of regression outputs (1/τ is added to their variance), but ${tasks.length === 1 ? `the model's only output '${tasks[0]!.name}' is` : `all outputs (${tasks.map((o) => o.name).join(', ')}) are`} classification: leave it out`,
-    );
-  }
+  const wording = options.wording ?? API_TAU_WORDING;
+  if (options.dropForClassifiers === true && !tasks.some((o) => o.task === 'regression')) return undefined;
+  assertTauApplies(tasks, wording);
   if (typeof tau === 'number') {
     if (!(Number.isFinite(tau) && tau > 0)) throw new McuError('E_CONFIG', `tau (model precision) must be a finite number > 0, got ${tau}`);
     return tau;
@@ -65,7 +90,7 @@ export function resolveTau(tau: TauOption | undefined, model: StochasticModel, t
   if (rates.length !== 1) {
     throw new McuError(
       'E_USAGE',
-      `τ from weight decay (eq. 7) needs one dropout rate, but the model's sites have ${rates.length === 0 ? 'none' : `several (${rates.join(', ')})`}; give tau as a number instead`,
+      `τ from weight decay (eq. 7) needs one dropout rate, but the model's sites have ${rates.length === 0 ? 'none' : `several (${rates.join(', ')})`}; ${wording.giveNumber}`,
     );
   }
   return tauFromWeightDecay({ dropoutRate: rates[0]!, lengthScale: tau.lengthScale, nTrain: tau.nTrain, weightDecay: tau.weightDecay });
