@@ -37,6 +37,7 @@ export const ERROR_CODES = [
 
 export type McuErrorCode = (typeof ERROR_CODES)[number];
 
+/** The error mcu throws for everything a user can fix or must know: a stable `code` (see {@link ERROR_CODES}) and a one-line message. */
 export class McuError extends Error {
   override readonly name = 'McuError';
   readonly code: McuErrorCode;

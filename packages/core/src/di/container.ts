@@ -31,6 +31,10 @@ export interface Mcu {
   load(source: ModelSource, options?: LoadOptions): Promise<StochasticModel>;
 }
 
+/**
+ * Make an mcu instance: a container with the core services and the given backend modules
+ * (e.g. `createMcu({ modules: [onnxModule] })`); backends load lazily, on first use.
+ */
 export function createMcu(config: CreateMcuOptions = {}): Mcu {
   const container = new Container();
   const { modules = [], ...rest } = config;
