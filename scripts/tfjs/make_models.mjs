@@ -6,7 +6,8 @@
 //   node scripts/tfjs/make_models.mjs --verify DIR # run tfjs-layers on DIR/<name> against ref.json
 //   node scripts/tfjs/make_models.mjs --twin-predict DIR # tfjs predict on DIR/input.csv, as JSON
 //
-// Normally run by make_tfjs_fixtures.py (which then computes the answers with PyTorch). Every
+// Needs the built packages (`pnpm -r build`: the generator comes from @mcu/fixtures). Normally run
+// by make_tfjs_fixtures.py (which then computes the answers with PyTorch). Every
 // weight is seeded (xorshift32, the generator of scripts/caffe: exact float32 values), nothing
 // depends on time or on Math.random, so the output is byte-identical from run to run.
 // `gru_reset_after` cannot be built by tfjs-layers (its GRUCell throws on reset_after: true), so
@@ -25,19 +26,8 @@ const tf = require('@tensorflow/tfjs');
 const TFJS_VERSION = require('@tensorflow/tfjs/package.json').version;
 
 // ------------------------------------------------------------------ the seeded generator
-/** xorshift32 (13, 17, 5); value = ((x >>> 8) − 2^23) · 2^−(23+exp), exact in float32 (scripts/caffe). */
-function genFloats(seed, count, exp) {
-  const out = new Float32Array(count);
-  const f = 2 ** -(23 + exp);
-  let x = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    x = (x ^ (x << 13)) >>> 0;
-    x = (x ^ (x >>> 17)) >>> 0;
-    x = (x ^ (x << 5)) >>> 0;
-    out[i] = ((x >>> 8) - 8388608) * f;
-  }
-  return out;
-}
+// xorshift32 (13, 17, 5), exact float32 values: the one of the Caffe fixtures (@mcu/fixtures, built).
+const { caffeGenFloats: genFloats } = await import('@mcu/fixtures');
 /** FNV-1a of a string, never 0: the seed of one weight. */
 function seedOf(s) {
   let h = 0x811c9dc5;
