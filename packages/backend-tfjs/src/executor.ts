@@ -94,17 +94,22 @@ export function forwardGraph(
   // no row axis, never tiled.
   const computed = new Map<string, Tensor>();
   for (const node of graph.nodes) {
-    const named = node.inputs.map((name) =>
-      name === '' ? undefined : values.get(name) ?? computed.get(name) ?? constants.get(name) ?? missing(node, name),
-    );
-    const rowValues = named.filter((v): v is Value => v !== undefined && 'expanded' in v);
+    // each input: a row value (N or S·N rows) or a constant (given, or computed above); '' = omitted
+    const named = node.inputs.map((name): { row?: Value; constant?: Tensor } | undefined => {
+      if (name === '') return undefined;
+      const row = values.get(name);
+      if (row !== undefined) return { row };
+      const constant = computed.get(name) ?? constants.get(name);
+      return constant !== undefined ? { constant } : missing(node, name);
+    });
+    const rowValues = named.flatMap((v) => (v?.row !== undefined ? [v.row] : []));
     const expandAll = (node.sites?.length ?? 0) > 0 || rowValues.some((v) => v.expanded);
-    const args = named.map((v) => (v === undefined ? undefined : 'expanded' in v ? (expandAll ? expand(v) : v.t) : v));
+    const args = named.map((v) => (v === undefined ? undefined : v.row !== undefined ? (expandAll ? expand(v.row) : v.row.t) : v.constant));
     if (node.op === 'site') {
       const site = sites.get(String(node.attrs['site']));
       if (site === undefined) throw new McuError('E_INTERNAL', `node '${node.name}': site '${String(node.attrs['site'])}' is not a site of the graph`);
-      const x = named[0];
-      if (x === undefined || !('expanded' in x)) throw new McuError('E_INTERNAL', `node '${node.name}': a site needs a row-valued input`);
+      const x = named[0]?.row;
+      if (x === undefined) throw new McuError('E_INTERNAL', `node '${node.name}': a site needs a row-valued input`);
       values.set(node.outputs[0]!, { t: applySite(tf, site, x.t, x.expanded, maskOf(site.name), s, n), expanded: true });
       continue;
     }
