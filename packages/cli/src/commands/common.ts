@@ -42,8 +42,8 @@ export function backendOptions(s: Settings): Plan['backend']['options'] {
   return makePlan(s).backend.options;
 }
 
-/** Load MODEL on the plan's backend with its options; checks that the flags took effect. (Settings: made into a plan first.) */
-export async function loadModel(from: Plan | Settings): Promise<Loaded> {
+/** Load MODEL on the plan's backend with its options; checks that the flags took effect. (Settings: made into a plan first; `opened`: a Caffe net already read, not read again.) */
+export async function loadModel(from: Plan | Settings, opened?: CaffeModel): Promise<Loaded> {
   const plan = 'settings' in from ? from : makePlan(from);
   if (plan.modelPath === undefined) throw new McuError('E_USAGE', `'${plan.command}' needs a MODEL file`);
   const mcu = compose({
@@ -55,7 +55,7 @@ export async function loadModel(from: Plan | Settings): Promise<Loaded> {
   let model: StochasticModel;
   if (plan.caffe !== undefined) {
     const { openCaffeFiles, requireWeights } = await import('./caffe.js');
-    caffe = openCaffeFiles(plan);
+    caffe = opened ?? openCaffeFiles(plan); // inspect has read the files already
     const onnx = requireWeights(plan, caffe);
     model = await mcu.load({ kind: 'bytes', bytes: onnx.bytes });
   } else {

@@ -133,12 +133,13 @@ async function checkRows(plan: Plan, model: StochasticModel): Promise<{ feeds?: 
 }
 
 export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
+  let opened: CaffeModel | undefined;
   if (plan.caffe !== undefined) {
     const { openCaffeFiles } = await import('./caffe.js');
-    const m = openCaffeFiles(plan);
-    if (m.onnx === undefined) return structureReport(plan, m);
+    opened = openCaffeFiles(plan);
+    if (opened.onnx === undefined) return structureReport(plan, opened);
   }
-  const { mcu, model, warnings, caffe }: Loaded = await loadModel(plan);
+  const { mcu, model, warnings, caffe }: Loaded = await loadModel(plan, opened);
   try {
     const rows = await checkRows(plan, model);
     let selfCheck: InspectReport['selfCheck'];
