@@ -12,7 +12,7 @@ import {
   uint32ToOpenUnit,
   type MaskRequest,
 } from '../src/sampling/index.js';
-import { bernoulliKernel, bernoulliThreshold } from '../src/sampling/bernoulli-wasm.js';
+import { createBernoulliKernel, bernoulliThreshold } from '../src/sampling/bernoulli-wasm.js';
 import { expectMcuError } from '../../../test/helpers/check.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -445,7 +445,7 @@ describe('SeededSampler: performance', () => {
 
 describe('SeededSampler: the WebAssembly Bernoulli kernel', () => {
   it('builds here (Node has WebAssembly) and gives the JavaScript path’s masks bit for bit', () => {
-    expect(bernoulliKernel()).not.toBeNull();
+    expect(createBernoulliKernel()).not.toBeNull();
     // widths around the 4-word block (partial last blocks of 1–3 words), rates incl. tiny and
     // near 1, scaling none, both scopes, offsets, a seed above 2^32 (key word 1 ≠ 0), a site
     // index > 0, and a request larger than one kernel call (1 Mi floats) for both chunkings.

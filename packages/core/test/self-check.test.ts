@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { McEngine } from '../src/engine/engine.js';
-import { selfCheck } from '../src/engine/self-check.js';
+import { selfCheck, SelfCheckMemo } from '../src/engine/self-check.js';
 import { RegressionEstimator } from '../src/estimators/index.js';
 import type { MixingProbe, RunOptions, StochasticModel } from '../src/model.js';
 import { ReferenceBackend } from '../src/reference/backend.js';
@@ -67,25 +67,37 @@ describe('self-check: samples and rows must not mix', () => {
     expect(model.calls).toBe(5);
   });
 
-  it('runs before the first real run, once per model and input shape (cached)', async () => {
+  it('runs before the first real run, once per model and input shape (cached by the engine)', async () => {
     const model = wrap(await load(), (m) => m);
     const est = () => [new RegressionEstimator({ output: 'y' })];
-    const first = await engine().run(model, rows3, { samples: 10, chunkSamples: 10, estimators: est() });
+    const e = engine();
+    const first = await e.run(model, rows3, { samples: 10, chunkSamples: 10, estimators: est() });
     expect(first.selfCheck).toMatchObject({ passed: true, cached: false });
     expect(model.calls).toBe(5 + 1);
-    const again = await engine().run(model, rows3, { samples: 10, chunkSamples: 10, estimators: est() });
+    const again = await e.run(model, rows3, { samples: 10, chunkSamples: 10, estimators: est() });
     expect(again.selfCheck).toMatchObject({ passed: true, cached: true });
     expect(model.calls).toBe(5 + 1 + 1);
-    const off = await engine().run(model, rows3, { samples: 10, chunkSamples: 10, estimators: est(), selfCheck: false });
+    const off = await e.run(model, rows3, { samples: 10, chunkSamples: 10, estimators: est(), selfCheck: false });
     expect(off.selfCheck).toBeNull();
+    // another engine (another Mcu) keeps its own results: it checks for itself
+    const other = await engine().run(model, rows3, { samples: 10, chunkSamples: 10, estimators: est() });
+    expect(other.selfCheck).toMatchObject({ passed: true, cached: false });
+    expect(model.calls).toBe(5 + 1 + 1 + 1 + 5 + 1);
   });
 
-  it('shares the cache between loads of the same prepared model (hash)', async () => {
+  it('shares a memo between loads of the same prepared model (hash), and only through that memo', async () => {
     const a = wrap(await load(), (m) => m, { hash: 'sha256:test-model-a' });
     const b = wrap(await load(), (m) => m, { hash: 'sha256:test-model-a' });
-    await selfCheck(a, rows3, a.sites);
-    expect((await selfCheck(b, rows3, b.sites)).cached).toBe(true);
+    const memo = new SelfCheckMemo();
+    await selfCheck(a, rows3, a.sites, { memo });
+    expect(memo.size).toBe(1);
+    expect((await selfCheck(b, rows3, b.sites, { memo })).cached).toBe(true);
     expect(b.calls).toBe(0);
+    expect((await selfCheck(b, rows3, b.sites, { memo, cache: false })).cached).toBe(false);
+    expect((await selfCheck(b, rows3, b.sites)).cached).toBe(false);
+    expect(b.calls).toBe(10);
+    memo.clear();
+    expect(memo.get(a, rows3)).toBeUndefined();
   });
 
   it('refuses a model whose runs read samples as rows, and names where when the backend can tell', async () => {

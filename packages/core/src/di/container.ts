@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Container, ContainerModule } from 'inversify';
 import { McEngine } from '../engine/engine.js';
-import { McuError } from '../errors.js';
+import { describeError, McuError } from '../errors.js';
 import { modelFormatOf, type LoadOptions, type ModelSource, type StochasticModel, type Backend } from '../model.js';
 import { createSeededSampler } from '../sampling/seeded.js';
 import { TOKENS } from '../tokens.js';
@@ -20,7 +20,12 @@ export interface CreateMcuOptions extends McuConfig {
   readonly modules?: readonly ContainerModule[];
 }
 
-/** The composition root for library users: a container plus the few services they call. */
+/**
+ * The composition root for library users: a container plus the few services they call.
+ * Everything an instance builds up — backends and their initialisation, the mask kernel, the
+ * self-check results — is its own: two instances with different settings in one process do
+ * not interfere, and disposing one leaves the other working.
+ */
 export interface Mcu {
   readonly container: Container;
   readonly registry: BackendRegistry;
@@ -29,6 +34,13 @@ export interface Mcu {
   backend(): Promise<Backend>;
   /** Load a model on the configured backend, with that backend's options from the config. */
   load(source: ModelSource, options?: LoadOptions): Promise<StochasticModel>;
+  /**
+   * Free what this instance holds: the models loaded through {@link Mcu.load} that are still
+   * open (their sessions and tensors; disposing a model twice is safe), the engine's mask kernel
+   * and self-check results. Afterwards `load` and the engine's runs are refused (E_CONFIG).
+   * Safe twice.
+   */
+  dispose(): Promise<void>;
 }
 
 /**
@@ -42,18 +54,50 @@ export function createMcu(config: CreateMcuOptions = {}): Mcu {
   container.load(coreModule, ...modules);
   const registry = container.get(TOKENS.BackendRegistry);
   const engine = container.get(TOKENS.Engine);
+  // Open models, held weakly: one the caller dropped is not kept alive by its Mcu.
+  const open = new Set<WeakRef<StochasticModel>>();
+  const collected = new FinalizationRegistry<WeakRef<StochasticModel>>((ref) => open.delete(ref));
+  let disposed = false;
+  const live = (what: string): void => {
+    if (disposed) throw new McuError('E_CONFIG', `cannot ${what}: this Mcu was disposed; create a new one with createMcu()`);
+  };
   return {
     container,
     registry,
     engine,
-    backend: () => registry.resolve(rest.backends),
+    backend: () => {
+      live('resolve a backend');
+      return registry.resolve(rest.backends);
+    },
     async load(source, options) {
+      live('load a model');
       const backend = await registry.resolve(rest.backends, modelFormatOf(source));
       const fromConfig = rest.backendOptions?.[backend.name] ?? {};
       if (typeof backend.load !== 'function') {
         throw new McuError('E_INTERNAL', `backend '${backend.name}' has no load()`);
       }
-      return backend.load(source, { ...fromConfig, ...options });
+      const model = await backend.load(source, { ...fromConfig, ...options });
+      if (disposed) {
+        await model.dispose();
+        live('load a model');
+      }
+      const ref = new WeakRef(model);
+      open.add(ref);
+      collected.register(model, ref);
+      return model;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      engine.dispose();
+      const models = [...open].map((r) => r.deref()).filter((m) => m !== undefined);
+      open.clear();
+      const failures = (await Promise.allSettled(models.map((m) => m.dispose()))).filter((r) => r.status === 'rejected');
+      if (failures.length > 0) {
+        throw new McuError('E_RUNTIME', `disposing this Mcu: ${failures.length} of ${models.length} models failed to free their resources (${describeError(failures[0]!.reason)})`, {
+          cause: failures[0]!.reason,
+        });
+      }
     },
   };
 }

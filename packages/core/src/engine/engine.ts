@@ -2,12 +2,13 @@ import { inject, injectable } from 'inversify';
 import { describeError, isMcuError, McuError } from '../errors.js';
 import type { Estimator } from '../estimators/estimator.js';
 import { deterministicMaskValue, type MaskScope, type StochasticModel, type StochasticSite } from '../model.js';
+import { BernoulliKernelSlot } from '../sampling/bernoulli-wasm.js';
 import type { Sampler, SamplerFactory } from '../sampling/sampler.js';
 import { sizeOf, type NamedTensors, type TensorData } from '../tensor.js';
 import { TOKENS } from '../tokens.js';
 import { DEFAULT_MEMORY_BUDGET_BYTES, type McuConfig } from '../di/config.js';
 import { chunkSamplesFor } from './chunking.js';
-import { selfCheck, type SelfCheckReport } from './self-check.js';
+import { selfCheck, SelfCheckMemo, type SelfCheckReport } from './self-check.js';
 
 export interface ProgressEvent {
   readonly samplesDone: number;
@@ -35,7 +36,7 @@ export interface McRunOptions {
   readonly minSamples?: number;
   /**
    * Before the first real run, check that samples and rows do not mix in the model (see
-   * self-check.ts; cached per prepared model and input shapes). Default true; false only for
+   * self-check.ts; remembered by this engine per prepared model and input shapes). Default true; false only for
    * tests of the check itself or a caller that ran it already.
    */
   readonly selfCheck?: boolean;
@@ -121,15 +122,46 @@ function filled(dims: readonly number[], value: number): TensorData {
 /**
  * Runs T stochastic passes in chunks — ONE backend call per chunk over [chunk·N] rows —
  * and streams every chunk into the estimators.
+ *
+ * An engine owns what its runs build up: the WebAssembly mask kernel its seeded samplers share
+ * and the self-check results. Nothing is shared with another engine (one per `createMcu`);
+ * {@link McEngine.dispose} frees them.
  */
 @injectable()
 export class McEngine {
+  readonly #kernel = new BernoulliKernelSlot();
+  readonly #checks = new SelfCheckMemo();
+  #disposed = false;
+
   constructor(
     @inject(TOKENS.SamplerFactory) private readonly samplerFactory: SamplerFactory,
     @inject(TOKENS.Config) private readonly config: McuConfig,
   ) {}
 
+  /**
+   * What this engine holds, for introspection and tests: its Bernoulli mask kernel (built on the
+   * first Bernoulli run; `memoryBytes` is its WebAssembly memory) and the number of self-checks
+   * it remembers by model hash.
+   */
+  get resources(): { readonly maskKernel: BernoulliKernelSlot; readonly selfChecks: number; readonly disposed: boolean } {
+    return { maskKernel: this.#kernel, selfChecks: this.#checks.size, disposed: this.#disposed };
+  }
+
+  /** Free the mask kernel and forget the self-checks; later runs are refused. Safe twice. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#kernel.dispose();
+    this.#checks.clear();
+  }
+
+  #live(what: string): void {
+    if (this.#disposed) {
+      throw new McuError('E_CONFIG', `cannot ${what}: this engine (and its Mcu) was disposed; create a new one with createMcu()`);
+    }
+  }
+
   async run(model: StochasticModel, feeds: NamedTensors, options: McRunOptions): Promise<RunMeta> {
+    this.#live('run the model');
     const total = options.samples;
     if (!Number.isInteger(total) || total < 1) {
       throw new McuError('E_CONFIG', `the number of MC samples T must be an integer ≥ 1, got ${total}`);
@@ -141,7 +173,7 @@ export class McEngine {
     const seed = options.seed ?? 0;
     const rows = rowsOf(model, feeds);
     const sites = sitesFor(model, feeds);
-    const sampler = options.sampler ?? this.samplerFactory({ seed });
+    const sampler = options.sampler ?? this.samplerFactory({ seed, kernel: this.#kernel });
     const budget = options.memoryBudgetBytes ?? this.config.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
     let chunk = options.chunkSamples ?? chunkSamplesFor(model, rows, scope, budget, total, sites);
     if (!Number.isInteger(chunk) || chunk < 1) {
@@ -213,7 +245,7 @@ export class McEngine {
 
   async #selfCheck(model: StochasticModel, feeds: NamedTensors, sites: readonly StochasticSite[]): Promise<SelfCheckReport> {
     try {
-      return await selfCheck(model, feeds, sites);
+      return await selfCheck(model, feeds, sites, { memo: this.#checks, kernel: this.#kernel });
     } catch (e) {
       if (isMcuError(e)) throw e;
       throw new McuError('E_RUNTIME', `backend '${model.backend}' failed in the self-check run: ${describeError(e)}`, { cause: e });
@@ -222,6 +254,7 @@ export class McEngine {
 
   /** The self-check alone (e.g. for `inspect`): see self-check.ts. */
   async check(model: StochasticModel, feeds: NamedTensors): Promise<SelfCheckReport> {
+    this.#live('run the self-check');
     rowsOf(model, feeds);
     return this.#selfCheck(model, feeds, sitesFor(model, feeds));
   }
@@ -232,6 +265,7 @@ export class McEngine {
    * (Caffe's test-time rule), eval mode for AlphaDropout. Outputs have leading axis N.
    */
   async deterministic(model: StochasticModel, feeds: NamedTensors): Promise<NamedTensors> {
+    this.#live('run the model');
     rowsOf(model, feeds);
     const masks: Record<string, TensorData> = {};
     for (const site of sitesFor(model, feeds)) masks[site.name] = filled([1, 1, ...site.maskShape], deterministicMaskValue(site));

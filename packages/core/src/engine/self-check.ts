@@ -8,6 +8,7 @@
  */
 import { McuError } from '../errors.js';
 import type { MixingProbe, StochasticModel, StochasticSite } from '../model.js';
+import type { BernoulliKernelSlot } from '../sampling/bernoulli-wasm.js';
 import { SeededSampler } from '../sampling/seeded.js';
 import { sizeOf, type NamedTensors, type TensorData } from '../tensor.js';
 
@@ -30,8 +31,51 @@ export interface SelfCheckReport {
   readonly cached: boolean;
 }
 
-const passedByHash = new Map<string, SelfCheckReport>();
-const passedByModel = new WeakMap<StochasticModel, Map<string, SelfCheckReport>>();
+/**
+ * The checks that passed, by prepared model (its hash, so that two loads of one file share a
+ * check) and input shapes. One per engine — so one per `createMcu` — never per process: two Mcu
+ * instances check for themselves, and disposing one forgets its checks.
+ */
+export class SelfCheckMemo {
+  readonly #byHash = new Map<string, SelfCheckReport>();
+  #byModel = new WeakMap<StochasticModel, Map<string, SelfCheckReport>>();
+
+  /** The passed check of `model` (or of a model with the same hash) on inputs shaped as `feeds`. */
+  get(model: StochasticModel, feeds: NamedTensors): SelfCheckReport | undefined {
+    const sig = signature(feeds);
+    return (model.hash !== undefined ? this.#byHash.get(`${model.hash}|${sig}`) : undefined) ?? this.#byModel.get(model)?.get(sig);
+  }
+
+  /** Remember a passed check of `model` on inputs shaped as `feeds`. */
+  set(model: StochasticModel, feeds: NamedTensors, report: SelfCheckReport): void {
+    const sig = signature(feeds);
+    if (model.hash !== undefined) this.#byHash.set(`${model.hash}|${sig}`, report);
+    let m = this.#byModel.get(model);
+    if (!m) this.#byModel.set(model, (m = new Map()));
+    m.set(sig, report);
+  }
+
+  /** Checks remembered by hash (models without a hash are held weakly and not counted). */
+  get size(): number {
+    return this.#byHash.size;
+  }
+
+  /** Forget every check. */
+  clear(): void {
+    this.#byHash.clear();
+    this.#byModel = new WeakMap();
+  }
+}
+
+/** Options of {@link selfCheck}. */
+export interface SelfCheckOptions {
+  /** Where passed checks are remembered and looked up; omitted: the check always runs. */
+  readonly memo?: SelfCheckMemo;
+  /** false: run even when `memo` holds a passed check (default true). */
+  readonly cache?: boolean;
+  /** The WebAssembly kernel for the check's masks (an engine passes its own). */
+  readonly kernel?: BernoulliKernelSlot;
+}
 
 /** The check depends on the prepared graph and the inputs' per-row shapes, not on their values. */
 function signature(feeds: NamedTensors): string {
@@ -91,24 +135,22 @@ function compare(a: TensorData, b: TensorData, offset: number, per: number): { d
  * Run the self-check for `model` on (up to) the first two rows of `feeds` — the only row is
  * used twice when there is one: its two copies still get different masks, so mixing shows.
  * Throws McuError('E_UNSUPPORTED') naming the output, the pair and, where the backend can tell,
- * the first node where samples mix. Cached per prepared model (its hash) and input shapes.
+ * the first node where samples mix. With `options.memo`, a passed check is remembered there per
+ * prepared model (its hash) and input shapes, and reused (`cached: true`).
  */
 export async function selfCheck(
   model: StochasticModel,
   feeds: NamedTensors,
   sites: readonly StochasticSite[],
-  options: { readonly cache?: boolean } = {},
+  options: SelfCheckOptions = {},
 ): Promise<SelfCheckReport> {
-  const sig = signature(feeds);
-  const key = model.hash !== undefined ? `${model.hash}|${sig}` : undefined;
-  const useCache = options.cache ?? true;
-  const hit = useCache ? ((key !== undefined ? passedByHash.get(key) : undefined) ?? passedByModel.get(model)?.get(sig)) : undefined;
+  const hit = (options.cache ?? true) ? options.memo?.get(model, feeds) : undefined;
   if (hit) return { ...hit, cached: true };
 
   const n = Object.values(feeds)[0]?.dims[0] ?? 0;
   const pick = n >= ROWS ? [0, 1] : [0, 0];
   const joint = pickFeeds(feeds, pick);
-  const sampler = new SeededSampler({ seed: CHECK_SEED });
+  const sampler = new SeededSampler({ seed: CHECK_SEED, kernel: options.kernel });
   const masks: Record<string, TensorData> = {};
   checkSites(sites).forEach((site, siteIndex) => {
     masks[site.name] = sampler.sample({ site, siteIndex, firstSample: 0, count: SAMPLES, rows: ROWS, scope: 'point' });
@@ -164,9 +206,6 @@ export async function selfCheck(
     }
   }
   const report: SelfCheckReport = { passed: true, rows: ROWS, samples: SAMPLES, maxDifference, tolerance: worstTolerance, cached: false };
-  if (key !== undefined) passedByHash.set(key, report);
-  let m = passedByModel.get(model);
-  if (!m) passedByModel.set(model, (m = new Map()));
-  m.set(sig, report);
+  options.memo?.set(model, feeds, report);
   return report;
 }

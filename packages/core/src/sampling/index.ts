@@ -24,3 +24,4 @@ export {
   validateSite,
 } from './seeded.js';
 export { ReplaySampler, replayFromRows } from './replay.js';
+export { BernoulliKernelSlot, type BernoulliKernel } from './bernoulli-wasm.js';

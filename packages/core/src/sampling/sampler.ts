@@ -1,5 +1,6 @@
 import type { MaskScope, StochasticSite } from '../model.js';
 import type { TensorData } from '../tensor.js';
+import type { BernoulliKernelSlot } from './bernoulli-wasm.js';
 
 /** Which masks to draw: samples [firstSample, firstSample + count) of one site. */
 export interface MaskRequest {
@@ -33,6 +34,12 @@ export interface SamplerOptions {
    * the JavaScript path. Both give the same values.
    */
   readonly wasm?: boolean;
+  /**
+   * The WebAssembly kernel to draw Bernoulli masks with, owned (and freed) by the caller: an
+   * engine passes its own, so the samplers of one `createMcu` share one kernel and no two Mcu
+   * instances share any. Omitted: the sampler builds its own on first use.
+   */
+  readonly kernel?: BernoulliKernelSlot;
 }
 
 export type SamplerFactory = (options: SamplerOptions) => Sampler;

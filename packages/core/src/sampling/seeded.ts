@@ -1,7 +1,7 @@
 import { McuError } from '../errors.js';
 import type { DropoutScaling, StochasticSite } from '../model.js';
 import { formatDims, sizeOf, type TensorData } from '../tensor.js';
-import { bernoulliKernel, bernoulliThreshold } from './bernoulli-wasm.js';
+import { BernoulliKernelSlot, bernoulliThreshold } from './bernoulli-wasm.js';
 import { philox4x32Fill, TWO_POW_M32 } from './philox.js';
 import type { MaskRequest, Sampler, SamplerFactory, SamplerOptions } from './sampler.js';
 
@@ -119,6 +119,7 @@ export class SeededSampler implements Sampler {
   readonly #k0: number;
   readonly #k1: number;
   readonly #useWasm: boolean;
+  readonly #kernel: BernoulliKernelSlot;
 
   constructor(options: SamplerOptions) {
     const seed: unknown = (options as SamplerOptions | undefined)?.seed;
@@ -126,6 +127,7 @@ export class SeededSampler implements Sampler {
     this.seed = seed as number;
     this.description = `philox4x32-10 (seed ${this.seed})`;
     this.#useWasm = options.wasm ?? true;
+    this.#kernel = options.kernel ?? new BernoulliKernelSlot();
   }
 
   sample(req: MaskRequest): TensorData {
@@ -196,7 +198,7 @@ export class SeededSampler implements Sampler {
   #bernoulli(out: Float32Array, p: number, keep: number, m: number, rows: number, firstRow: number, firstSample: number, count: number, s: number): void {
     // The WebAssembly kernel gives the same values (tested bit for bit); JS where it cannot run.
     const threshold = bernoulliThreshold(p);
-    const wasm = this.#useWasm && threshold < TWO_POW_32 ? bernoulliKernel() : null;
+    const wasm = this.#useWasm && threshold < TWO_POW_32 ? this.#kernel.get() : null;
     if (wasm !== null) {
       wasm.fill(out, m, rows, firstRow, firstSample, count, s, this.#k0, this.#k1, threshold, keep);
       return;
