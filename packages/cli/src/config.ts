@@ -22,153 +22,63 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import * as v from 'valibot';
 import { McuError } from '@mcu/core/errors';
-import type { DropoutScaling, MaskScope } from '@mcu/core';
-import { FORMATS_BY_COMMAND, MASK_SCOPES, OUTPUT_FORMATS, TASKS, closest } from './args.js';
-import type { CliOptions, CommandName, InputArg, InputShapeArg, InsertBeforeOp, OutputFormat, ParsedArgs, Task } from './args.js';
+import { oneOf, parseOptions, RUN_OPTIONS_ENTRIES, type DropoutScaling, type MaskScope, type Task } from '@mcu/core';
+import { OnnxOptionsSchema, type GraphOptimizationLevel, type OnnxOptionsInput } from '@mcu/backend-onnx';
+import { TfjsOptionsSchema, type TfjsBackendName, type TfjsOptions } from '@mcu/backend-tfjs';
+import { FORMATS_BY_COMMAND, OUTPUT_FORMATS, closest } from './args.js';
+import type { CliOptions, CommandName, InputArg, InputShapeArg, InsertBeforeOp, OutputFormat, ParsedArgs } from './args.js';
 import { readFileText } from './io/files.js';
 import { parseJsonText } from './io/json.js';
 
 export const CONFIG_FILE = 'mcu.config.json';
 
-export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
-export type TfjsBackendName = 'cpu' | 'wasm' | 'tensorflow';
+// Defined once, by the backends; re-exported for the CLI's other modules.
+export type { GraphOptimizationLevel, TfjsBackendName };
 
-export interface OnnxBackendConfig {
-  /** Execution providers in order of preference (fallbacks), e.g. ["cuda", "cpu"]. */
-  executionProviders?: string[];
-  graphOptimizationLevel?: GraphOptimizationLevel;
-  /** 0 = onnxruntime's default. */
-  intraOpNumThreads?: number;
-}
+/** backendOptions.onnx: the onnx backend's own option schema. */
+export type OnnxBackendConfig = OnnxOptionsInput;
+/** backendOptions.tfjs: the tfjs backend's own option schema. */
+export type TfjsBackendConfig = TfjsOptions;
 
-export interface TfjsBackendConfig {
-  backend?: TfjsBackendName;
-}
+const BACKEND = 'a backend name (a non-empty string)';
 
-export interface BackendOptionsConfig {
-  onnx?: OnnxBackendConfig;
-  tfjs?: TfjsBackendConfig;
-}
-
-/** The contents of `mcu.config.json`. Every key is optional. */
-export interface ConfigFile {
-  backend?: string;
-  backendOptions?: BackendOptionsConfig;
-  samples?: number;
-  seed?: number;
-  maskScope?: MaskScope;
-  memoryBudgetMB?: number;
-  batchSize?: number;
-  tau?: number;
-  /** One task for every output, or one per output: { "logits": "classification" }. */
-  task?: Task | Readonly<Record<string, Task>>;
-  format?: OutputFormat;
-}
-
-// ---------------------------------------------------------------------------------------
-// Schema: a table typed against ConfigFile, so a key added there must be described here.
-// ---------------------------------------------------------------------------------------
-
-interface Leaf {
-  readonly expects: string;
-  readonly check: (v: unknown) => boolean;
-}
-interface Branch<T> {
-  readonly fields: SchemaFor<T>;
-}
-type SchemaFor<T> = {
-  readonly [K in keyof T]-?: NonNullable<T[K]> extends readonly unknown[]
-    ? Leaf
-    : NonNullable<T[K]> extends object
-      ? Branch<NonNullable<T[K]>>
-      : Leaf;
-};
-type SchemaNode = Leaf | Branch<unknown>;
-
-const isInt = (v: unknown, min: number): boolean =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
-const isPositive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
-const enumLeaf = (values: readonly string[]): Leaf => ({
-  expects: `one of ${values.map((v) => `"${v}"`).join(', ')}`,
-  check: (v) => typeof v === 'string' && values.includes(v),
-});
-
-const SCHEMA: SchemaFor<ConfigFile> = {
-  backend: { expects: 'a backend name (a non-empty string)', check: (v) => typeof v === 'string' && v.trim() !== '' },
-  backendOptions: {
-    fields: {
-      onnx: {
-        fields: {
-          executionProviders: {
-            expects: 'an array of execution provider names, e.g. ["cuda", "cpu"]',
-            check: (v) => Array.isArray(v) && v.every((x) => typeof x === 'string' && x.trim() !== ''),
-          },
-          graphOptimizationLevel: enumLeaf(['disabled', 'basic', 'extended', 'all']),
-          intraOpNumThreads: { expects: 'an integer ≥ 0', check: (v) => isInt(v, 0) },
-        },
-      },
-      tfjs: { fields: { backend: enumLeaf(['cpu', 'wasm', 'tensorflow']) } },
-    },
+/**
+ * The schema of `mcu.config.json`: core's run options, each backend's option schema under
+ * backendOptions.<backend>, the backend, the output format, and `$schema` (for editors).
+ */
+export const ConfigSchema = v.strictObject(
+  {
+    backend: v.optional(
+      v.pipe(v.string(BACKEND), v.regex(/\S/, BACKEND), v.description('The backend to run on (onnx, onnx-web, tfjs); default: the best available one that reads the model.')),
+    ),
+    backendOptions: v.optional(
+      v.pipe(
+        v.strictObject({ onnx: v.optional(OnnxOptionsSchema), tfjs: v.optional(TfjsOptionsSchema) }, 'an object'),
+        v.description("Each backend's options, by backend name."),
+      ),
+    ),
+    ...RUN_OPTIONS_ENTRIES,
+    format: v.optional(v.pipe(oneOf(OUTPUT_FORMATS), v.description('Output format (default json; plot: svg).'))),
+    $schema: v.optional(v.pipe(v.string('a string'), v.description('The JSON Schema of this file, for editors (ignored by mcu).'))),
   },
-  samples: { expects: 'an integer ≥ 1', check: (v) => isInt(v, 1) },
-  seed: { expects: `an integer in 0..${Number.MAX_SAFE_INTEGER}`, check: (v) => isInt(v, 0) },
-  maskScope: enumLeaf(MASK_SCOPES),
-  memoryBudgetMB: { expects: 'a number > 0', check: isPositive },
-  batchSize: { expects: 'an integer ≥ 1', check: (v) => isInt(v, 1) },
-  tau: { expects: 'a number > 0', check: isPositive },
-  task: {
-    expects: `one of ${TASKS.map((v) => `"${v}"`).join(', ')}, or an object mapping output names to one of them`,
-    check: (v) =>
-      (typeof v === 'string' && (TASKS as readonly string[]).includes(v)) ||
-      (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 &&
-        Object.values(v).every((t) => typeof t === 'string' && (TASKS as readonly string[]).includes(t))),
-  },
-  format: enumLeaf(OUTPUT_FORMATS),
-};
+  'a JSON object at the top',
+);
 
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  if (s === undefined) return String(v);
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
-}
-
-function kindOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : show(v);
-}
-
-/** Keys accepted at the top level but ignored (editor support). */
-const IGNORED_TOP_KEYS = new Set(['$schema']);
+/** The contents of `mcu.config.json` (without `$schema`). Every key is optional. */
+export type ConfigFile = Omit<v.InferInput<typeof ConfigSchema>, '$schema'>;
+export type BackendOptionsConfig = NonNullable<ConfigFile['backendOptions']>;
 
 /**
  * Check a parsed config value against the schema. `source` (the file name) prefixes every
  * message: "mcu.config.json: unknown key 'backendOptions.onnx.ep'; known keys: …".
+ * The result is the value as written (backend option defaults are the backends' to fill).
  */
 export function validateConfig(value: unknown, source: string): ConfigFile {
-  const fail = (msg: string): McuError => new McuError('E_CONFIG', `${source}: ${msg}`);
-  const walk = (v: unknown, fields: Readonly<Record<string, SchemaNode>>, path: string): void => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw fail(path === '' ? `expected a JSON object at the top, got ${kindOf(v)}` : `'${path}' expects an object, got ${kindOf(v)}`);
-    }
-    for (const [key, child] of Object.entries(v)) {
-      const full = path === '' ? key : `${path}.${key}`;
-      if (path === '' && IGNORED_TOP_KEYS.has(key)) continue;
-      const node = Object.prototype.hasOwnProperty.call(fields, key) ? fields[key] : undefined;
-      if (node === undefined) {
-        const known = Object.keys(fields);
-        const hint = closest(key, known);
-        throw fail(
-          `unknown key '${full}'${hint ? ` (did you mean '${hint}'?)` : ''}; known keys: ${known.join(', ')}`,
-        );
-      }
-      if ('fields' in node) walk(child, node.fields as Record<string, SchemaNode>, full);
-      else if (!node.check(child)) throw fail(`'${full}' expects ${node.expects}, got ${show(child)}`);
-    }
-  };
-  walk(value, SCHEMA as unknown as Record<string, SchemaNode>, '');
-  const out = { ...(value as Record<string, unknown>) };
-  for (const k of IGNORED_TOP_KEYS) delete out[k];
-  return out as ConfigFile;
+  parseOptions(ConfigSchema, value, { lead: `${source}: `, suggest: closest });
+  const { $schema: _, ...config } = value as Record<string, unknown>;
+  return config as ConfigFile;
 }
 
 /** Parse config text (JSON); invalid JSON is E_CONFIG with line, column and position. */

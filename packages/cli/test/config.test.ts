@@ -34,7 +34,7 @@ describe('validateConfig', () => {
 
   it('unknown keys at any level name the key path and the known keys', () => {
     expect(bad({ backendOptions: { onnx: { ep: ['cuda'] } } })).toBe(
-      "mcu.config.json: unknown key 'backendOptions.onnx.ep'; known keys: executionProviders, graphOptimizationLevel, intraOpNumThreads",
+      "mcu.config.json: unknown key 'backendOptions.onnx.ep'; known keys: executionProviders, graphOptimizationLevel, intraOpNumThreads, rates, maskInputs, insertDropout, scaling, rewrite",
     );
     expect(bad({ sample: 3 })).toMatch(/^mcu\.config\.json: unknown key 'sample' \(did you mean 'samples'\?\); known keys: backend, /);
     expect(bad({ backendOptions: { torch: {} } })).toMatch(/unknown key 'backendOptions.torch'; known keys: onnx, tfjs/);
@@ -64,7 +64,7 @@ describe('validateConfig', () => {
       /'backendOptions.onnx.graphOptimizationLevel' expects one of "disabled", "basic", "extended", "all", got "max"/,
     );
     expect(bad({ backendOptions: { onnx: { intraOpNumThreads: -1 } } })).toMatch(/'backendOptions.onnx.intraOpNumThreads' expects an integer ≥ 0/);
-    expect(bad({ backendOptions: { tfjs: { backend: 'webgl' } } })).toMatch(/'backendOptions.tfjs.backend' expects one of "cpu", "wasm", "tensorflow"/);
+    expect(bad({ backendOptions: { tfjs: { backend: 'webgl' } } })).toMatch(/'backendOptions.tfjs.backend' expects one of "tensorflow", "wasm", "cpu", got "webgl"/);
     expect(bad({ backendOptions: 3 })).toMatch(/'backendOptions' expects an object, got 3/);
     expect(bad({ backendOptions: { onnx: [] } })).toMatch(/'backendOptions.onnx' expects an object, got an array/);
     expect(bad([1])).toMatch(/expected a JSON object at the top, got an array/);

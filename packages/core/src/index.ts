@@ -18,3 +18,22 @@ export { ReferenceBackend } from './reference/backend.js';
 export { randomMlp, validateMlp, type MlpSpec, type MlpLayer } from './reference/mlp.js';
 export { VERSION } from './version.js';
 export * from './api/index.js';
+export {
+  oneOf,
+  integerAtLeast,
+  parseOptions,
+  optionsIssueMessage,
+  PositiveNumberSchema,
+  RateSchema,
+  TASKS,
+  TaskSchema,
+  TaskOptionSchema,
+  MASK_SCOPES,
+  MaskScopeSchema,
+  DROPOUT_SCALINGS,
+  DropoutScalingSchema,
+  RUN_OPTIONS_ENTRIES,
+  RunOptionsSchema,
+  type RunOptionsDocument,
+  type OptionsWording,
+} from './options-schema.js';

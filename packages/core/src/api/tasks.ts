@@ -5,13 +5,10 @@
  */
 import { McuError } from '../errors.js';
 import type { StochasticModel } from '../model.js';
+import type { Task, TaskOption } from '../options-schema.js';
 import { sizeOf, type NamedTensors } from '../tensor.js';
 
-/** What a user may ask for one output. */
-export type Task = 'auto' | 'regression' | 'classification';
-
-/** Tasks as asked for: one for every output, or some by output name (the rest: `auto`). */
-export type TaskOption = Task | Readonly<Record<string, Task>>;
+export type { Task, TaskOption };
 
 /** The task mcu runs for one output, and why. */
 export interface OutputTask {
