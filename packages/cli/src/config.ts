@@ -10,7 +10,8 @@
  *
  * The config file is looked up as `mcu.config.json` in the working directory (optional),
  * or given with `--config FILE` (then it must exist). Unknown keys at any level and bad
- * values are McuError('E_CONFIG') naming the key path.
+ * values are McuError('E_CONFIG') naming the key path. `"$schema"` is accepted and ignored:
+ * editors read the JSON Schema that config-schema.ts derives from ConfigSchema.
  *
  * Example:
  *   {

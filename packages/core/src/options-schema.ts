@@ -34,6 +34,7 @@ export const RateSchema = v.pipe(v.number(RATE), v.minValue(0, RATE), v.ltValue(
 
 /** What a user may ask for one output (README "Tasks"), in the order messages list them. */
 export const TASKS = ['regression', 'classification', 'auto'] as const;
+/** One task: `regression`, `classification` or `auto` (decided from the model, README "Tasks"). */
 export const TaskSchema = oneOf(TASKS);
 /** What a user may ask for one output. */
 export type Task = v.InferOutput<typeof TaskSchema>;
@@ -54,10 +55,12 @@ const DROPOUT_SCALING_KEYS: { readonly [K in DropoutScaling]: true } = { inverte
 
 /** The mask scopes (model.ts `MaskScope`), the default first. */
 export const MASK_SCOPES = Object.keys(MASK_SCOPE_KEYS) as readonly MaskScope[];
+/** A mask scope: `sample` (one mask per MC sample, the paper's W_t) or `point` (one per row). */
 export const MaskScopeSchema = oneOf(MASK_SCOPES);
 
 /** The dropout scalings (model.ts `DropoutScaling`), the default first. */
 export const DROPOUT_SCALINGS = Object.keys(DROPOUT_SCALING_KEYS) as readonly DropoutScaling[];
+/** A dropout scaling: `inverted` (masks {0, 1/(1−p)}) or `none` (masks {0, 1}). */
 export const DropoutScalingSchema = oneOf(DROPOUT_SCALINGS);
 
 /**
@@ -79,7 +82,9 @@ export const RUN_OPTIONS_ENTRIES = {
     v.pipe(TaskOptionSchema, v.description('The task of every output, or an object mapping output names to tasks (the rest: auto).')),
   ),
 } as const;
+/** The run options of a JSON document on their own (unknown keys are errors). */
 export const RunOptionsSchema = v.strictObject(RUN_OPTIONS_ENTRIES, 'an object');
+/** Run options as a JSON document holds them. */
 export type RunOptionsDocument = v.InferOutput<typeof RunOptionsSchema>;
 
 // ---------------------------------------------------------------------------------------
