@@ -1,4 +1,4 @@
-import * as v from 'valibot';
+import type * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { GRAPH_OPTIMIZATION_LEVELS, OnnxOptionsSchema, parseOnnxOptions } from '../src/options.js';
 import { mcuErrorMessage } from '../../../test/helpers/check.js';

@@ -133,13 +133,7 @@ function exampleConfigs(): unknown[] {
         onnx: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: 4, rates: { ratio: 0.1 }, insertDropout: { rate: 0.1, spatial: true }, scaling: 'none', rewrite: 'tiled' },
         tfjs: { executionProviders: ['wasm', 'cpu'] },
       },
-      samples: 50,
-      seed: 7,
-      maskScope: 'point',
-      memoryBudgetMB: 128,
-      batchSize: 32,
-      tau: 0.5,
-      format: 'csv',
+      samples: 500, seed: 3, maskScope: 'sample', memoryBudgetMB: 64.5, batchSize: 8, tau: 12, task: { y: 'regression' }, format: 'table',
     },
   ];
 }

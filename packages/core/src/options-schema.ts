@@ -122,24 +122,32 @@ type AnySchema = v.GenericSchema & {
   readonly value?: AnySchema;
 };
 
+/** The schema inside optional wrappers. */
+const unwrap = (s: AnySchema): AnySchema => (s.wrapped !== undefined ? unwrap(s.wrapped) : s);
+
 /** The schema at `keys` under `schema` (through optional wrappers, unions, arrays and records). */
 function schemaAt(schema: AnySchema, keys: readonly unknown[]): AnySchema | undefined {
-  let s: AnySchema | undefined = schema;
+  let s: AnySchema | undefined = unwrap(schema);
   for (const key of keys) {
-    while (s?.wrapped !== undefined) s = s.wrapped;
-    if (s === undefined) return undefined;
-    if (s.options !== undefined && s.type === 'union') {
-      s = s.options.find((o) => o.entries !== undefined && typeof key === 'string' && key in o.entries) ?? s.options.find((o) => o.value !== undefined);
+    if (s?.options !== undefined && s.type === 'union') {
+      s = s.options.find((o) => o.entries !== undefined && Object.hasOwn(o.entries, String(key))) ?? s.options.find((o) => o.value !== undefined);
     }
     if (s === undefined) return undefined;
-    s = s.entries !== undefined ? s.entries[String(key)] : s.item ?? s.value;
+    const child: AnySchema | undefined = s.entries !== undefined ? (Object.hasOwn(s.entries, String(key)) ? s.entries[String(key)] : undefined) : (s.item ?? s.value);
+    s = child === undefined ? undefined : unwrap(child);
   }
-  while (s?.wrapped !== undefined) s = s.wrapped;
   return s;
 }
 
 const pathOf = (keys: readonly unknown[]): string =>
   keys.reduce<string>((p, k) => (typeof k === 'number' ? `${p}[${k}]` : p === '' ? String(k) : `${p}.${String(k)}`), '');
+
+/** "onnx option 'rates.x' expects a rate p in [0, 1), got 1"; at the top: "onnx options: expected an object, got 3". */
+function expectation(wording: OptionsWording, path: string, expects: string, got: string): string {
+  const lead = wording.lead ?? '';
+  if (path === '') return `${lead}${wording.whole !== undefined ? `${wording.whole}: ` : ''}expected ${expects}, got ${got}`;
+  return `${lead}${wording.noun !== undefined ? `${wording.noun} ` : ''}'${path}' expects ${expects}, got ${got}`;
+}
 
 /** The message for one valibot issue of `schema` (the first one `parseOptions` meets). */
 export function optionsIssueMessage(schema: v.GenericSchema, issue: v.BaseIssue<unknown>, wording: OptionsWording): string {
@@ -160,12 +168,8 @@ export function optionsIssueMessage(schema: v.GenericSchema, issue: v.BaseIssue<
     return `${lead}${path === '' ? (wording.whole ?? 'the options') : subject}: ${issue.message}`;
   }
   const isObject = issue.type === 'strict_object' || issue.type === 'object' || issue.type === 'record';
-  const got = isObject ? kindOf(issue.input) : show(issue.input);
-  if (path === '') return `${lead}${wording.whole !== undefined ? `${wording.whole}: ` : ''}expected ${issue.message}, got ${got}`;
-  return `${lead}${subject} expects ${issue.message}, got ${got}`;
+  return expectation(wording, path, issue.message, isObject ? kindOf(issue.input) : show(issue.input));
 }
-
-const unwrap = (s: AnySchema): AnySchema => (s.wrapped !== undefined ? unwrap(s.wrapped) : s);
 
 /**
  * The path of the first array where `schema` wants an object: valibot's object and record
@@ -192,7 +196,7 @@ function arrayForObject(schema: AnySchema, value: unknown, keys: readonly (strin
     return undefined;
   }
   for (const [k, x] of Object.entries(value)) {
-    const child = s.entries !== undefined ? (Object.prototype.hasOwnProperty.call(s.entries, k) ? s.entries[k] : undefined) : s.value;
+    const child = s.entries !== undefined ? (Object.hasOwn(s.entries, k) ? s.entries[k] : undefined) : s.value;
     const found = child === undefined ? undefined : arrayForObject(child, x, [...keys, k]);
     if (found !== undefined) return found;
   }
@@ -202,11 +206,7 @@ function arrayForObject(schema: AnySchema, value: unknown, keys: readonly (strin
 /** Validate `value` against `schema`: its output, or McuError('E_CONFIG') for the first issue. */
 export function parseOptions<S extends v.GenericSchema>(schema: S, value: unknown, wording: OptionsWording): v.InferOutput<S> {
   const array = arrayForObject(schema as AnySchema, value, []);
-  if (array !== undefined) {
-    const path = pathOf(array.keys);
-    const subject = path === '' ? `${wording.whole !== undefined ? `${wording.whole}: ` : ''}expected` : `${wording.noun !== undefined ? `${wording.noun} ` : ''}'${path}' expects`;
-    throw new McuError('E_CONFIG', `${wording.lead ?? ''}${subject} ${array.expects}, got an array`);
-  }
+  if (array !== undefined) throw new McuError('E_CONFIG', expectation(wording, pathOf(array.keys), array.expects, 'an array'));
   const result = v.safeParse(schema, value, { abortEarly: true });
   if (result.success) return result.output;
   throw new McuError('E_CONFIG', optionsIssueMessage(schema, result.issues[0], wording));
