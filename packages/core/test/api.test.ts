@@ -19,6 +19,7 @@ import {
   tauFromWeightDecay,
   VERSION,
   createSeededSampler,
+  replayFromRows,
   type ClassificationPrediction,
   type MaskScope,
   type MlpSpec,
@@ -316,5 +317,51 @@ describe('inspect', () => {
     const r = await inspect(named);
     expect(r.selfCheck.passed).toBeNull();
     expect(r.selfCheck).toMatchObject({ skipped: expect.stringMatching(/named sizes/) });
+  });
+});
+
+describe('the options the CLI maps its flags onto', () => {
+  it('sampler: given masks are replayed exactly as engine.run replays them; another sampler replaces the seed', async () => {
+    const model = await load(regSpec);
+    const x = rows(3, 3);
+    // one mask row per input row per site (point scope), every unit kept
+    const keep = model.sites.map((s) => x.map(() => Array.from({ length: s.maskShape.reduce((a, b) => a * b, 1) }, () => 1)));
+    const replayed = await predict(model, x, { samples: 1, scope: 'point', sampler: replayFromRows(model.sites, keep) });
+    const est = new RegressionEstimator({ output: 'y' });
+    await engine().run(model, feedsOf(x), { samples: 1, scope: 'point', sampler: replayFromRows(model.sites, keep), estimators: [est] });
+    expect((replayed.outputs['y'] as RegressionPrediction).mean).toEqual(est.result().mean);
+    const other = await predict(model, x, { samples: 1, scope: 'point', seed: 3 });
+    expect((other.outputs['y'] as RegressionPrediction).mean).not.toEqual(est.result().mean);
+    const seeded = await predict(model, x, { samples: 16, sampler: createSeededSampler({ seed: 7 }) });
+    const bySeed = await predict(model, x, { samples: 16, seed: 7 });
+    expect((seeded.outputs['y'] as RegressionPrediction).mean).toEqual((bySeed.outputs['y'] as RegressionPrediction).mean);
+  });
+
+  it('tauDefault: a configured τ is dropped for a classifier instead of refused', async () => {
+    const model = withSoftmax(await load(clsSpec));
+    expect(await code(predict(model, rows(2, 3), { tau: 5 }))).toBe('E_USAGE');
+    const r = await predict(model, rows(2, 3), { tau: 5, tauDefault: true, samples: 4 });
+    expect(r.meta.tau).toBeNull();
+    // a regression model still uses it
+    expect((await predict(await load(regSpec), rows(2, 3), { tau: 5, tauDefault: true, samples: 4 })).meta.tau).toBe(5);
+  });
+
+  it('wording: messages and warnings name the settings as the caller calls them', async () => {
+    const cls = withSoftmax(await load(clsSpec));
+    const wording = {
+      tau: { option: '--tau 5', leaveOut: 'drop it', giveNumber: 'give --tau instead' },
+      fitTau: '--fit-tau val.csv',
+      giveTau: 'give --tau X',
+      samples: '--samples',
+    };
+    await expect(predict(cls, rows(2, 3), { tau: 5, wording })).rejects.toThrow(/^--tau 5 sets the model precision τ .*: drop it$/);
+    await expect(predict(cls, rows(2, 3), { fitTau: { data: rows(2, 3), targets: [1, 2] }, wording })).rejects.toThrow(/^--tau 5 sets the model precision/);
+    const reg = await load(regSpec);
+    const r = await evaluate(reg, rows(20, 3), Array.from({ length: 20 }, () => 0), { samples: 8, wording });
+    expect(r.meta.warnings).toContain('no model precision τ, so no test log-likelihood: give --tau X');
+    // a fitted τ at the end of the range: the boundary warning names the option and the fix
+    const far = await predict(reg, rows(2, 3), { samples: 8, fitTau: { data: rows(6, 3), targets: Array(6).fill(1e4) }, wording });
+    expect(far.meta.tauFitted).toBe('boundary');
+    expect(far.meta.warnings.join('\n')).toMatch(/^--fit-tau val\.csv: the validation log-likelihood is highest at the lower end .*tauFitted "boundary"\); check that the model predicts the targets, or give --tau instead$/m);
   });
 });

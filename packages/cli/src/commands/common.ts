@@ -1,18 +1,18 @@
 import {
-  assertTauApplies,
-  ClassificationEstimator,
-  firstRow,
-  fitTau,
   McuError,
-  RegressionEstimator,
-  resolveTau as coreResolveTau,
-  SquaredErrorCollector,
+  settingsOf,
+  tasksOf,
+  tauOf,
   TAU_SEARCH_RANGE,
+  type ApiProgressEvent,
+  type ApiRunOptions,
   type FittedTau,
   type Mcu,
   type NamedTensors,
+  type RunWording,
   type StochasticModel,
-  type TauWording,
+  type Task,
+  type TaskOption,
   type TensorSpec,
 } from '@mcu/core';
 import type { CaffeModel } from '@mcu/format-caffe';
@@ -23,7 +23,8 @@ import { readSolver } from '@mcu/format-caffe';
 import type { SiteMeta } from '../io/result.js';
 import { readLabeled } from '../io/targets.js';
 import type { Settings } from '../config.js';
-import { checkSpatial, makePlan, resolveTasks, tauFlags, type OutputTask, type Plan, type TauPlan } from '../plan.js';
+import { formatNumber } from '../io/format.js';
+import { checkSpatial, CLI_TASK_WORDING, makePlan, tauFlags, type OutputTask, type Plan } from '../plan.js';
 
 export { modelPath } from '../plan.js';
 export { TAU_SEARCH_RANGE, type FittedTau };
@@ -103,39 +104,80 @@ export function readFeeds(model: StochasticModel, inputs: Plan['input']): NamedT
   return feeds;
 }
 
-/** The task of every output, or of those in `only` (README "Tasks"); a symbolic per-row size is learnt from a deterministic pass on one row. */
-export function tasksFor(plan: Plan, mcu: Mcu, model: StochasticModel, feeds: NamedTensors, only?: readonly string[]): Promise<OutputTask[]> {
-  return resolveTasks(plan.tasks, model, async () => {
-    const rows = Object.values(feeds)[0]?.dims[0] ?? 0;
-    if (rows <= 1) return mcu.engine.deterministic(model, feeds);
-    try {
-      return await mcu.engine.deterministic(model, firstRow(feeds));
-    } catch {
-      return mcu.engine.deterministic(model, feeds); // e.g. a model with a fixed batch size
-    }
-  }, only);
+/** The task option of a plan for @mcu/core: `tasks.default` for each output not named in `tasks.byOutput`. */
+export function taskOption(plan: Plan, model: StochasticModel): TaskOption {
+  if (Object.keys(plan.tasks.byOutput).length === 0) return plan.tasks.default;
+  const byName: Record<string, Task> = {};
+  for (const o of model.outputs) byName[o.name] = plan.tasks.default;
+  return { ...byName, ...plan.tasks.byOutput };
 }
 
-/** How @mcu/core's τ messages name the CLI's τ flags. */
-function tauWording(t: TauPlan): TauWording {
-  return { option: tauFlags(t), leaveOut: 'drop it', giveNumber: 'give --tau instead' };
+/** How @mcu/core's messages and warnings name the CLI's flags. */
+export function cliWording(plan: Plan): RunWording {
+  const t = plan.tau;
+  return {
+    task: CLI_TASK_WORDING,
+    tau: { option: tauFlags(t), leaveOut: 'drop it', giveNumber: 'give --tau instead' },
+    ...(t.kind === 'fit'
+      ? {
+          fitTau: `--fit-tau ${t.file}`,
+          fitTauTargets: `the target column${t.target !== undefined ? ` (--target ${t.target})` : ' (the last, by default; --target picks another)'}`,
+        }
+      : { fitTau: '--fit-tau' }),
+    giveTau: 'give --tau X, --weight-decay with --length-scale and --n-train (eq. 7), or --fit-tau VALFILE',
+    samples: '--samples',
+    format: formatNumber,
+  };
 }
 
 /**
- * τ given as a number or by eq. 7 (--weight-decay/--length-scale/--n-train with the sites'
- * one rate), by @mcu/core's resolveTau; undefined without τ or when it is to be fitted (see
- * {@link fitTauOnFile}). A τ flag for a model without a regression output is refused: τ would
- * change nothing (the config's "tau", a default for regression models, is dropped silently).
+ * τ of a plan for @mcu/core: --tau (a config's "tau" is a default, dropped for classifiers),
+ * eq. 7 from --weight-decay or a Caffe --solver, or --fit-tau's validation file.
  */
-export function resolveTau(plan: Plan, model: StochasticModel, tasks: readonly OutputTask[]): number | undefined {
+function tauOptions(plan: Plan, model: StochasticModel): Pick<ApiRunOptions, 'tau' | 'tauDefault' | 'fitTau'> {
   const t = plan.tau;
-  if (t.kind === 'none') return undefined;
-  const wording = tauWording(t);
-  if (t.kind === 'value') return coreResolveTau(t.tau, model, tasks, { wording, dropForClassifiers: t.source === 'config' });
-  assertTauApplies(tasks, wording);
-  if (t.kind !== 'prior') return undefined;
-  const weightDecay = t.weightDecay ?? solverWeightDecay(t.solver!);
-  return coreResolveTau({ weightDecay, lengthScale: t.lengthScale, nTrain: t.nTrain }, model, tasks, { wording });
+  switch (t.kind) {
+    case 'none':
+      return {};
+    case 'value':
+      return { tau: t.tau, tauDefault: t.source === 'config' };
+    case 'prior':
+      return { tau: { weightDecay: t.weightDecay ?? solverWeightDecay(t.solver!), lengthScale: t.lengthScale, nTrain: t.nTrain } };
+    case 'fit': {
+      const val = readLabeledFile(model, t.file, t.target, `--fit-tau ${t.file}`);
+      return { fitTau: { data: val.feeds, targets: val.y } };
+    }
+  }
+}
+
+/**
+ * The plan as options of @mcu/core's predict/evaluate: samples, seed, mask scope, tolerance,
+ * memory budget, tasks, τ, and the CLI's wording of every message.
+ */
+export function runOptions(plan: Plan, loaded: Loaded, onProgress?: (e: ApiProgressEvent) => void): ApiRunOptions {
+  return {
+    mcu: loaded.mcu,
+    samples: plan.engine.samples,
+    seed: plan.engine.seed,
+    scope: plan.engine.scope,
+    memoryBudgetBytes: plan.engine.memoryBudgetBytes,
+    ...(plan.engine.tolerance !== undefined ? { tolerance: plan.engine.tolerance } : {}),
+    task: taskOption(plan, loaded.model),
+    ...tauOptions(plan, loaded.model),
+    wording: cliWording(plan),
+    ...(onProgress !== undefined ? { onProgress } : {}),
+  };
+}
+
+/** The task of every output, or of those in `only` (README "Tasks"), by @mcu/core's tasksOf. */
+export function tasksFor(plan: Plan, loaded: Loaded, feeds: NamedTensors, only?: readonly string[]): Promise<OutputTask[]> {
+  return tasksOf(loaded.mcu.engine, loaded.model, feeds, taskOption(plan, loaded.model), only, CLI_TASK_WORDING);
+}
+
+/** τ of a run on these tasks (given, eq. 7, or fitted on --fit-tau's file), by @mcu/core's tauOf. */
+export function tauFor(plan: Plan, loaded: Loaded, tasks: readonly OutputTask[]): Promise<{ tau?: number; fitted?: FittedTau }> {
+  const options = runOptions(plan, loaded);
+  return tauOf(loaded.mcu.engine, loaded.model, tasks, options, settingsOf(options));
 }
 
 /**
@@ -156,29 +198,10 @@ export function solverWeightDecay(file: string): number {
   return s.weightDecay;
 }
 
-export function estimatorsFor(
-  tasks: readonly OutputTask[],
-  tau: number | undefined,
-  extra: { targets?: Float64Array; labels?: Int32Array } = {},
-): { regression: Map<string, RegressionEstimator>; classification: Map<string, ClassificationEstimator> } {
-  const regression = new Map<string, RegressionEstimator>();
-  const classification = new Map<string, ClassificationEstimator>();
-  for (const out of tasks) {
-    if (out.task === 'classification') {
-      classification.set(
-        out.name,
-        new ClassificationEstimator({
-          output: out.name,
-          // a network that ends in softmax hands out probabilities, not logits
-          outputs: out.holds ?? 'logits',
-          ...(extra.labels ? { labels: extra.labels } : {}),
-        }),
-      );
-    } else {
-      regression.set(out.name, new RegressionEstimator({ output: out.name, ...(tau !== undefined ? { tau } : {}), ...(extra.targets ? { targets: extra.targets } : {}) }));
-    }
-  }
-  return { regression, classification };
+/** Write the warnings of a load or a run to stderr (none with --quiet). */
+export function printWarnings(plan: Plan, stderr: NodeJS.WritableStream, warnings: readonly string[]): void {
+  if (plan.quiet) return;
+  for (const w of warnings) stderr.write(`mcu: warning: ${w}\n`);
 }
 
 /** Features and targets of a labelled file for a one-input model. */
@@ -196,43 +219,6 @@ export function readLabeledFile(model: StochasticModel, path: string, target: st
   const input = model.inputs[0]!;
   const d = readLabeled(path, target, input);
   return { feeds: { [input.name]: { dtype: 'float32', data: d.x.data, dims: d.x.dims } }, y: d.y.values, rows: d.x.dims[0]! };
-}
-
-/**
- * --fit-tau VALFILE: τ maximising the validation log-likelihood (eq. 8) of the one regression
- * output, under the plan's samples, seed and scope (no tolerance: the collector has no
- * standard error). Warns (unless quiet) when the optimum is at an end of the range.
- */
-export async function fitTauOnFile(plan: Plan, mcu: Mcu, model: StochasticModel, tasks: readonly OutputTask[], warn: NodeJS.WritableStream | null): Promise<FittedTau> {
-  if (plan.tau.kind !== 'fit') throw new McuError('E_INTERNAL', 'fitTauOnFile without --fit-tau');
-  const { file, target } = plan.tau;
-  const regression = tasks.filter((o) => o.task === 'regression');
-  if (regression.length !== 1) {
-    throw new McuError('E_USAGE', `--fit-tau fits one τ from one target column, for one regression output; this model has ${regression.length === 0 ? 'none' : `${regression.length} (${regression.map((o) => o.name).join(', ')})`}: give --tau instead`);
-  }
-  const out = regression[0]!;
-  if (out.width !== 1) {
-    throw new McuError('E_USAGE', `--fit-tau ${file}: output '${out.name}' has ${out.width} values per row, but a validation file gives one target column; give --tau instead`);
-  }
-  const val = readLabeledFile(model, file, target, `--fit-tau ${file}`);
-  const collector = new SquaredErrorCollector({ output: out.name, targets: val.y });
-  await mcu.engine.run(model, val.feeds, {
-    samples: plan.engine.samples,
-    seed: plan.engine.seed,
-    scope: plan.engine.scope,
-    memoryBudgetBytes: plan.engine.memoryBudgetBytes,
-    estimators: [collector],
-  });
-  const r = fitTau(collector, TAU_SEARCH_RANGE);
-  if (r.atBoundary && warn !== null) {
-    const end = r.tau <= TAU_SEARCH_RANGE.min * (1 + 1e-6) ? 'lower' : 'upper';
-    warn.write(
-      `mcu: warning: --fit-tau ${file}: the validation log-likelihood is highest at the ${end} end of the searched range ` +
-        `[${TAU_SEARCH_RANGE.min}, ${TAU_SEARCH_RANGE.max}] (τ = ${r.tau}), so the best τ lies outside it: this τ is a bound, not a fitted optimum ` +
-        `(reported as tauFitted "boundary"); check that the target column${target !== undefined ? ` (--target ${target})` : ' (the last, by default; --target picks another)'} is what the model predicts, or give --tau\n`,
-    );
-  }
-  return { tau: r.tau, atBoundary: r.atBoundary, logLikelihood: r.logLikelihood };
 }
 
 export function sitesMeta(model: StochasticModel): SiteMeta[] {

@@ -1,18 +1,10 @@
-import {
-  ClassificationEstimator,
-  deterministicRegression,
-  effectiveSamples as coreEffectiveSamples,
-  LOW_EFFECTIVE_SAMPLES,
-  McuError,
-  RegressionEstimator,
-  type StochasticModel,
-} from '@mcu/core';
+import { evaluate as coreEvaluate, LOW_EFFECTIVE_SAMPLES, McuError, type StochasticModel } from '@mcu/core';
 import { writeFileAtomic } from '../io/files.js';
 import { formatNumber, stringifyJson } from '../io/format.js';
 import { readUci } from '../io/uci.js';
 import type { Plan } from '../plan.js';
 import { progressBar } from '../progress.js';
-import { fitTauOnFile, loadModel, readLabeledFile, resolveTau, tasksFor, TAU_SEARCH_RANGE, type FittedTau, type Labeled } from './common.js';
+import { loadModel, printWarnings, readLabeledFile, runOptions, type Labeled } from './common.js';
 
 function single(model: StochasticModel): string {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
@@ -79,106 +71,46 @@ export interface EvaluateReport {
   readonly ece?: number | null;
 }
 
-/**
- * The smallest per-row effective sample size behind the test log-likelihood (@mcu/core's
- * effectiveSamples, worded for --samples); warns on `warn` when some rows rest on fewer than
- * min({@link LOW_EFFECTIVE_SAMPLES}, T/10).
- */
-function effectiveSamples(ess: Float64Array | null, samples: number, warn: NodeJS.WritableStream | null): number | null {
-  const warnings: string[] = [];
-  const min = coreEffectiveSamples(ess, samples, warnings, { samples: '--samples', format: formatNumber });
-  if (warn !== null) for (const w of warnings) warn.write(`mcu: warning: ${w}\n`);
-  return min;
-}
-
+/** `mcu evaluate`: read the test set (a file or a UCI split), run @mcu/core's evaluate, print or write the report. */
 export async function evaluate(plan: Plan, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<void> {
   const set = plan.testSet;
   if (set === undefined) {
     throw new McuError('E_USAGE', "'evaluate' needs exactly one of --data FILE (with --target COL) or --uci DIR (with --split K)");
   }
-  const { mcu, model, caffe } = await loadModel(plan);
-  const warn = plan.quiet ? null : io.stderr;
-  if (warn !== null) for (const w of caffe?.onnx?.warnings ?? []) warn.write(`mcu: warning: ${w}\n`);
+  const loaded = await loadModel(plan);
+  const { model } = loaded;
+  printWarnings(plan, io.stderr, loaded.warnings);
   try {
     const data = set.kind === 'uci' ? fromUci(model, set.dir, set.split) : fromFile(model, set.file, set.target);
-    const output = model.outputs[0]!;
-    const [out] = await tasksFor(plan, mcu, model, data.feeds);
-    const task = out!.task;
-    let tau = resolveTau(plan, model, [out!]);
     const bar = progressBar(io.stderr, !plan.quiet);
-    const run = {
-      samples: plan.engine.samples,
-      seed: plan.engine.seed,
-      scope: plan.engine.scope,
-      memoryBudgetBytes: plan.engine.memoryBudgetBytes,
-      ...(plan.engine.tolerance !== undefined ? { tolerance: plan.engine.tolerance } : {}),
-      onProgress: (e: Parameters<typeof bar.update>[0]) => bar.update(e),
+    const r = await coreEvaluate(model, data.feeds, data.y, runOptions(plan, loaded, (e) => bar.update(e)));
+    bar.done();
+    const m = r.meta;
+    printWarnings(plan, io.stderr, m.warnings.slice(model.warnings.length));
+    const base = { n: r.n, seed: m.seed, maskScope: m.scope, backend: m.backend, executionProvider: m.executionProvider, samples: m.samples };
+    const adaptive = {
+      chunkSamples: m.chunkSamples,
+      ...(m.tolerance !== undefined ? { tolerance: m.tolerance, converged: m.converged ?? null, maxStandardError: m.maxStandardError ?? null } : {}),
     };
-    const base = {
-      n: data.rows,
-      seed: plan.engine.seed,
-      maskScope: plan.engine.scope,
-      backend: model.backend,
-      executionProvider: model.executionProvider,
-    };
-    const adaptive = (meta: { chunkSamples: number; tolerance: number | null; converged: boolean | null; maxStandardError: number | null }) => ({
-      chunkSamples: meta.chunkSamples,
-      ...(meta.tolerance !== null ? { tolerance: meta.tolerance, converged: meta.converged, maxStandardError: meta.maxStandardError } : {}),
-    });
-    let report: EvaluateReport;
-    if (task === 'regression') {
-      let fitted: FittedTau | undefined;
-      if (plan.tau.kind === 'fit') {
-        fitted = await fitTauOnFile(plan, mcu, model, [out!], warn);
-        tau = fitted.tau;
-      }
-      if (tau === undefined && warn !== null) {
-        warn.write(
-          'mcu: warning: no model precision τ, so no test log-likelihood: give --tau X, --weight-decay with --length-scale and --n-train (eq. 7), or --fit-tau VALFILE\n',
-        );
-      }
-      const est = new RegressionEstimator({ output: output.name, targets: data.y, ...(tau !== undefined ? { tau } : {}) });
-      const meta = await mcu.engine.run(model, data.feeds, { ...run, estimators: [est] });
-      bar.done();
-      const r = est.result();
-      const det = deterministicRegression((await mcu.engine.deterministic(model, data.feeds))[output.name]!, data.y, tau !== undefined ? { tau } : {});
-      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, warn);
-      report = {
-        task, ...base, samples: meta.samples, tau: tau ?? null,
-        tauFitted: fitted === undefined ? false : fitted.atBoundary ? 'boundary' : true,
-        ...(fitted?.atBoundary ? { tauFitRange: [TAU_SEARCH_RANGE.min, TAU_SEARCH_RANGE.max] as const } : {}),
-        rmse: r.rmse, rmseMcError: r.rmseStandardError, rmseStandard: det.rmse,
-        logLikelihood: r.meanLogLikelihood, logLikelihoodMcError: r.logLikelihoodStandardError,
-        logLikelihoodMinEffectiveSamples: minEss, logLikelihoodStandard: det.meanLogLikelihood,
-        ...adaptive(meta),
-      };
-    } else {
-      const labels = Int32Array.from(data.y, (v) => {
-        if (!Number.isInteger(v) || v < 0) throw new McuError('E_INPUT', `classification targets must be class indices ≥ 0, got ${v}`);
-        return v;
-      });
-      const est = new ClassificationEstimator({ output: output.name, labels, outputs: out!.holds ?? 'logits' });
-      const meta = await mcu.engine.run(model, data.feeds, { ...run, estimators: [est] });
-      bar.done();
-      const r = est.result();
-      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, warn);
-      const detLogits = (await mcu.engine.deterministic(model, data.feeds))[output.name]!;
-      const c = detLogits.data.length / data.rows;
-      let correct = 0;
-      for (let i = 0; i < data.rows; i++) {
-        let best = 0;
-        for (let k = 1; k < c; k++) if ((detLogits.data[i * c + k] as number) > (detLogits.data[i * c + best] as number)) best = k;
-        if (best === labels[i]) correct++;
-      }
-      report = {
-        task, ...base, samples: meta.samples,
-        accuracy: r.accuracy, accuracyStandard: correct / data.rows,
-        nll: r.meanLogLikelihood === null ? null : -r.meanLogLikelihood, nllMcError: r.logLikelihoodStandardError,
-        logLikelihood: r.meanLogLikelihood, logLikelihoodMinEffectiveSamples: minEss,
-        brier: r.brier, brierMcError: r.brierStandardError, ece: r.ece,
-        ...adaptive(meta),
-      };
-    }
+    const report: EvaluateReport =
+      r.task === 'regression'
+        ? {
+            task: r.task, ...base, tau: m.tau,
+            tauFitted: m.tauFitted ?? false,
+            ...(m.tauFitRange !== undefined ? { tauFitRange: m.tauFitRange } : {}),
+            rmse: r.rmse, rmseMcError: r.rmseMcError, rmseStandard: r.standardDropout.rmse,
+            logLikelihood: r.logLikelihood, logLikelihoodMcError: r.logLikelihoodMcError,
+            logLikelihoodMinEffectiveSamples: r.logLikelihoodMinEffectiveSamples, logLikelihoodStandard: r.standardDropout.logLikelihood,
+            ...adaptive,
+          }
+        : {
+            task: r.task, ...base,
+            accuracy: r.accuracy, accuracyStandard: r.standardDropout.accuracy,
+            nll: r.nll, nllMcError: r.nllMcError,
+            logLikelihood: r.logLikelihood, logLikelihoodMinEffectiveSamples: r.logLikelihoodMinEffectiveSamples,
+            brier: r.brier, brierMcError: r.brierMcError, ece: r.ece,
+            ...adaptive,
+          };
     const width = Math.max(...Object.keys(report).map((k) => k.length));
     const cell = (v: unknown): string => (typeof v === 'number' && !Number.isInteger(v) ? formatNumber(v) : String(v));
     const text =

@@ -1,4 +1,4 @@
-import { McuError, sitesFor, type NamedTensors, type SelfCheckReport, type StochasticModel } from '@mcu/core';
+import { inspect as coreInspect, type SelfCheckReport, type StochasticModel, type StochasticSite } from '@mcu/core';
 import type { PreparedModel } from '@mcu/backend-onnx';
 import type { CaffeModel } from '@mcu/format-caffe';
 import type { Plan } from '../plan.js';
@@ -102,8 +102,7 @@ function structureReport(plan: Plan, m: CaffeModel): InspectReport {
   };
 }
 
-function siteReport(model: StochasticModel, feeds: NamedTensors | undefined): InspectSite[] {
-  const sites = feeds ? sitesFor(model, feeds) : model.sites;
+function siteReport(sites: readonly StochasticSite[]): InspectSite[] {
   return sites.map((x) => ({
     name: x.name,
     op: x.origin?.op ?? 'Dropout',
@@ -118,20 +117,6 @@ function siteReport(model: StochasticModel, feeds: NamedTensors | undefined): In
   }));
 }
 
-/** The rows the self-check runs on: --input, else two synthetic rows where the input sizes are fixed. */
-async function checkRows(plan: Plan, model: StochasticModel): Promise<{ feeds?: NamedTensors; on?: string; skipped?: string }> {
-  if (plan.input.length > 0) return { feeds: readFeeds(model, plan.input), on: 'the --input rows (first 2)' };
-  const { syntheticFeeds } = await import('@mcu/core');
-  try {
-    return { feeds: syntheticFeeds(model.inputs, 2, plan.model ?? 'model'), on: '2 synthetic rows' };
-  } catch (e) {
-    if (e instanceof McuError && e.code === 'E_UNSUPPORTED') {
-      return { skipped: `the model's inputs have named sizes (${model.inputs.map((i) => `${i.name} [${i.dims.join(', ')}]`).join(', ')}); give rows with --input to run it` };
-    }
-    throw e;
-  }
-}
-
 export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
   let opened: CaffeModel | undefined;
   if (plan.caffe !== undefined) {
@@ -141,13 +126,16 @@ export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
   }
   const { mcu, model, warnings, caffe }: Loaded = await loadModel(plan, opened);
   try {
-    const rows = await checkRows(plan, model);
+    // the self-check runs on --input's first 2 rows, else on 2 synthetic rows where the input sizes are fixed
+    const feeds = plan.input.length > 0 ? readFeeds(model, plan.input) : undefined;
+    const r = await coreInspect(model, { mcu, ...(feeds !== undefined ? { inputs: feeds } : {}), wording: { inputs: '--input' } });
     let selfCheck: InspectReport['selfCheck'];
-    if (rows.feeds) {
-      const { cached: _cached, ...r } = await mcu.engine.check(model, rows.feeds);
+    if (r.selfCheck.passed === null) selfCheck = { passed: null, skipped: r.selfCheck.skipped };
+    else {
+      const { cached: _cached, on, ...check } = r.selfCheck;
       void _cached;
-      selfCheck = { ...r, on: rows.on! };
-    } else selfCheck = { passed: null, skipped: rows.skipped! };
+      selfCheck = { ...check, on: on === 'inputs' ? 'the --input rows (first 2)' : '2 synthetic rows' };
+    }
     const prepared = (model as { prepared?: PreparedModel }).prepared;
     let flops: InspectReport['flops'] = { perRow: null, beforeFirstSite: null, shareBeforeFirstSite: null, note: 'FLOPs are counted for ONNX models only' };
     if (prepared) {
@@ -169,7 +157,7 @@ export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
       layout: prepared?.layout ?? (model as { layout?: string }).layout ?? null,
       inputs: model.inputs.map(spec),
       outputs: model.outputs.map((o) => ({ ...spec(o), activation: o.activation ?? null })),
-      sites: siteReport(model, rows.feeds),
+      sites: siteReport(r.sites),
       selfCheck,
       warnings: [...warnings],
       changes: prepared ? [...prepared.changes] : [],

@@ -3,7 +3,7 @@
  * times through @mcu/plot's collectSamples, or a saved `predict --format json` result is read
  * (--from); @mcu/plot draws it. The CLI only reads files, names flags and writes the figure.
  */
-import { McuError } from '@mcu/core';
+import { boundaryWarning, McuError } from '@mcu/core';
 import type { PlotInput, PlotOptions } from '@mcu/plot';
 import { readFileText, writeFileAtomic } from '../io/files.js';
 import { readInputFile } from '../io/input.js';
@@ -11,7 +11,7 @@ import { parseJsonText } from '../io/json.js';
 import { readLabeled } from '../io/targets.js';
 import { tauFlags, type Plan } from '../plan.js';
 import { progressBar } from '../progress.js';
-import { fitTauOnFile, loadModel, readFeeds, resolveTau, tasksFor } from './common.js';
+import { cliWording, loadModel, printWarnings, readFeeds, tasksFor, tauFor } from './common.js';
 
 type PlotLib = typeof import('@mcu/plot');
 
@@ -70,13 +70,13 @@ function savedInput(plan: Plan, from: string, lib: PlotLib): Prepared {
 
 /** MODEL --input FILE: run the T passes of the chosen output. */
 async function modelInput(plan: Plan, io: { stderr: NodeJS.WriteStream }, lib: PlotLib, options: PlotOptions): Promise<Prepared> {
-  const { mcu, model, warnings } = await loadModel(plan);
-  const warn = plan.quiet ? null : io.stderr;
-  if (warn !== null) for (const w of warnings) warn.write(`mcu: warning: ${w}\n`);
+  const loaded = await loadModel(plan);
+  const { mcu, model, warnings } = loaded;
+  printWarnings(plan, io.stderr, warnings);
   try {
     const feeds = readFeeds(model, plan.input);
     const output = lib.chooseOutput(model.outputs.map((o) => o.name), plan.plot!.output, options, `'${plan.model}'`);
-    const [task] = await tasksFor(plan, mcu, model, feeds, [output]);
+    const [task] = await tasksFor(plan, loaded, feeds, [output]);
     if (task === undefined) throw new McuError('E_INTERNAL', `no task for output '${output}'`);
     // refuse what the figure cannot use before the T passes run
     lib.checkPlotOptions(task.task, output, options, task.task === 'classification' ? task.width : undefined);
@@ -101,9 +101,8 @@ async function modelInput(plan: Plan, io: { stderr: NodeJS.WriteStream }, lib: P
         throw new McuError('E_USAGE', `--samples ${plan.engine.samples} × ${rows.dims[0]} inputs × ${k} classes = ${points} points to scatter, over ${lib.MAX_SCATTER_POINTS}: give fewer --samples, inputs or --top-k`);
       }
     }
-    let tau = task.task === 'regression' ? resolveTau(plan, model, [task]) : undefined;
-    const fitted = plan.tau.kind === 'fit' ? await fitTauOnFile(plan, mcu, model, [task], warn) : undefined;
-    if (fitted !== undefined) tau = fitted.tau;
+    const { tau, fitted } = await tauFor(plan, loaded, [task]);
+    if (fitted?.atBoundary) printWarnings(plan, io.stderr, [boundaryWarning(fitted, cliWording(plan))]);
     const bar = progressBar(io.stderr, !plan.quiet);
     const samples = await lib.collectSamples(mcu, model, feeds, {
       output,

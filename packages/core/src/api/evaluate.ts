@@ -125,7 +125,7 @@ export async function evaluate(model: ModelInput, data: Inputs, targets: Targets
     if (!names.includes(output)) throw new McuError('E_USAGE', `evaluate: the model has no output '${output}'; its outputs: ${names.join(', ')}`);
     const feeds = toFeeds(m, data, 'data');
     const n = rowCount(feeds);
-    const [out] = await tasksOf(engine, m, feeds, options.task, [output]);
+    const [out] = await tasksOf(engine, m, feeds, options.task, [output], options.wording?.task);
     const { tau, fitted } = await tauOf(engine, m, [out!], options, s);
     const run = {
       samples: s.samples,
@@ -134,16 +134,17 @@ export async function evaluate(model: ModelInput, data: Inputs, targets: Targets
       ...(s.tolerance !== undefined ? { tolerance: s.tolerance } : {}),
       ...(s.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: s.memoryBudgetBytes } : {}),
       ...(s.signal !== undefined ? { signal: s.signal } : {}),
+      ...(options.sampler !== undefined ? { sampler: options.sampler } : {}),
       ...(options.onProgress !== undefined ? { onProgress: (e: ProgressEvent) => options.onProgress!({ ...e, batch: 0, batches: 1 }) } : {}),
     };
     const warnings: string[] = [];
     if (out!.task === 'regression') {
-      if (tau === undefined) warnings.push('no model precision τ, so no test log-likelihood: give tau (a number or { weightDecay, lengthScale, nTrain }) or fitTau');
+      if (tau === undefined) warnings.push(`no model precision τ, so no test log-likelihood: ${options.wording?.giveTau ?? 'give tau (a number or { weightDecay, lengthScale, nTrain }) or fitTau'}`);
       const est = new RegressionEstimator({ output, targets, ...(tau !== undefined ? { tau } : {}) });
       const meta = await engine.run(m, feeds, { ...run, estimators: [est] });
       const r = est.result();
       const det = deterministicRegression((await engine.deterministic(m, feeds))[output]!, targets, tau !== undefined ? { tau } : {});
-      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, warnings);
+      const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, warnings, options.wording ?? {});
       return {
         task: 'regression',
         output,
@@ -154,14 +155,14 @@ export async function evaluate(model: ModelInput, data: Inputs, targets: Targets
         logLikelihoodMcError: r.logLikelihoodStandardError,
         logLikelihoodMinEffectiveSamples: minEss,
         standardDropout: { rmse: det.rmse, logLikelihood: det.meanLogLikelihood },
-        meta: metaOf(m, s, [meta], [out!], tau, fitted, undefined, warnings),
+        meta: metaOf(m, s, [meta], [out!], tau, fitted, undefined, warnings, options.wording),
       };
     }
     const labels = labelsOf(targets);
     const est = new ClassificationEstimator({ output, labels, outputs: out!.holds ?? 'logits' });
     const meta = await engine.run(m, feeds, { ...run, estimators: [est] });
     const r = est.result();
-    const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, warnings);
+    const minEss = effectiveSamples(r.logLikelihoodEffectiveSamples, meta.samples, warnings, options.wording ?? {});
     const det = (await engine.deterministic(m, feeds))[output]!;
     const c = det.data.length / n;
     let correct = 0;
@@ -183,7 +184,7 @@ export async function evaluate(model: ModelInput, data: Inputs, targets: Targets
       brierMcError: r.brierStandardError,
       ece: r.ece!,
       standardDropout: { accuracy: correct / n },
-      meta: metaOf(m, s, [meta], [out!], tau, fitted, undefined, warnings),
+      meta: metaOf(m, s, [meta], [out!], tau, fitted, undefined, warnings, options.wording),
     };
   } finally {
     if (owned) await m.dispose();

@@ -18,6 +18,8 @@ export interface InspectOptions {
   readonly load?: LoadOptions;
   /** Rows to run the self-check on (default: 2 synthetic rows, where the inputs' per-row sizes are fixed). */
   readonly inputs?: Inputs;
+  /** How messages name the `inputs` option (the CLI: `--input`). */
+  readonly wording?: { readonly inputs?: string };
 }
 
 /** The self-check's outcome: passed (on the given or synthetic rows), or skipped and why. */
@@ -62,7 +64,7 @@ export async function inspect(model: ModelInput, options: InspectOptions = {}): 
         on = 'synthetic';
       } catch (e) {
         if (!(isMcuError(e) && e.code === 'E_UNSUPPORTED')) throw e;
-        skipped = `the model's inputs have named sizes (${m.inputs.map((i) => `${i.name} [${i.dims.join(', ')}]`).join(', ')}); give rows with the inputs option to run it`;
+        skipped = `the model's inputs have named sizes (${m.inputs.map((i) => `${i.name} [${i.dims.join(', ')}]`).join(', ')}); give rows with ${options.wording?.inputs ?? 'the inputs option'} to run it`;
       }
     }
     let selfCheck: InspectSelfCheck;

@@ -160,7 +160,7 @@ export async function predict(model: ModelInput, inputs: Inputs, options: Predic
   try {
     const feeds = toFeeds(m, inputs);
     const rows = rowCount(feeds);
-    const tasks = await tasksOf(engine, m, feeds, options.task);
+    const tasks = await tasksOf(engine, m, feeds, options.task, undefined, options.wording?.task);
     const { tau, fitted } = await tauOf(engine, m, tasks, options, s);
     const batch = options.batchSize !== undefined ? Math.min(options.batchSize, rows) : rows;
     const batches = Math.ceil(rows / batch);
@@ -179,6 +179,7 @@ export async function predict(model: ModelInput, inputs: Inputs, options: Predic
           ...(s.tolerance !== undefined ? { tolerance: s.tolerance } : {}),
           ...(s.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: s.memoryBudgetBytes } : {}),
           ...(s.signal !== undefined ? { signal: s.signal } : {}),
+          ...(options.sampler !== undefined ? { sampler: options.sampler } : {}),
           ...(options.onProgress !== undefined ? { onProgress: (e) => options.onProgress!({ ...e, batch: k, batches }) } : {}),
           estimators: [...estimators.values()],
         }),
@@ -187,7 +188,7 @@ export async function predict(model: ModelInput, inputs: Inputs, options: Predic
     }
     const outputs: Record<string, OutputPrediction> = {};
     for (const [name, p] of parts) outputs[name] = join(p);
-    return { outputs, meta: metaOf(m, s, metas, tasks, tau, fitted, options.batchSize !== undefined ? { size: batch } : undefined, []) };
+    return { outputs, meta: metaOf(m, s, metas, tasks, tau, fitted, options.batchSize !== undefined ? { size: batch } : undefined, [], options.wording) };
   } finally {
     if (owned) await m.dispose();
   }

@@ -7,12 +7,13 @@ import { McEngine, type ProgressEvent, type RunMeta } from '../engine/engine.js'
 import type { SelfCheckReport } from '../engine/self-check.js';
 import { McuError } from '../errors.js';
 import type { LoadOptions, MaskScope, StochasticModel } from '../model.js';
+import type { Sampler } from '../sampling/sampler.js';
 import { createSeededSampler } from '../sampling/seeded.js';
 import type { NamedTensors } from '../tensor.js';
 import { VERSION } from '../version.js';
 import { rowCount } from './inputs.js';
-import { firstRow, resolveTasks, type OutputTask, type TaskOption } from './tasks.js';
-import { boundaryWarning, fitTauOnData, resolveTau, TAU_SEARCH_RANGE, type FitTauData, type FittedTau, type TauOption } from './tau.js';
+import { firstRow, resolveTasks, type OutputTask, type TaskOption, type TaskWording } from './tasks.js';
+import { boundaryWarning, fitTauOnData, resolveTau, TAU_SEARCH_RANGE, type FitTauData, type FittedTau, type TauOption, type TauWording } from './tau.js';
 
 /** Progress of a one-call run: the engine's event within one row batch. */
 export interface ApiProgressEvent extends ProgressEvent {
@@ -40,14 +41,41 @@ export interface ApiRunOptions {
   readonly task?: TaskOption;
   /** Model precision τ (regression): a number, or eq. 7's `{ weightDecay, lengthScale, nTrain }`. */
   readonly tau?: TauOption;
+  /**
+   * `tau` is a default for regression models (a configured τ): a model without a regression
+   * output runs without it instead of being refused. Default false: τ for a classifier is an E_USAGE.
+   */
+  readonly tauDefault?: boolean;
   /** Fit τ by validation log-likelihood on these rows and targets (instead of `tau`). */
   readonly fitTau?: FitTauData;
+  /** Draw the masks with this sampler instead of the seeded one (e.g. `replayFromRows` to replay given masks); `seed` is then ignored. */
+  readonly sampler?: Sampler;
+  /** How messages and warnings name the options (default: the library's option names; the CLI names its flags). */
+  readonly wording?: RunWording;
   /** Memory for the MC samples of one backend call, in bytes (bounds samples per call, never splits rows). */
   readonly memoryBudgetBytes?: number;
   /** Cancels the run (an E_ABORTED McuError). */
   readonly signal?: AbortSignal;
   /** Called after every backend call. */
   readonly onProgress?: (event: ApiProgressEvent) => void;
+}
+
+/** How the one-call API's messages name the settings a caller gave (see {@link ApiRunOptions.wording}). */
+export interface RunWording {
+  /** The task option (default {@link API_TASK_WORDING}). */
+  readonly task?: TaskWording;
+  /** The τ options (default {@link API_TAU_WORDING}). */
+  readonly tau?: TauWording;
+  /** The fitTau option, e.g. `--fit-tau val.csv` (default `fitTau`). */
+  readonly fitTau?: string;
+  /** What the fitTau targets are, for the warning when the fitted τ is at the range's end (default `the targets`). */
+  readonly fitTauTargets?: string;
+  /** The ways to give τ, for evaluate's warning without one. */
+  readonly giveTau?: string;
+  /** The samples option (default `samples`). */
+  readonly samples?: string;
+  /** How a number is printed in a warning. */
+  readonly format?: (x: number) => string;
 }
 
 /** Everything needed to reproduce a result. */
@@ -125,7 +153,14 @@ export function settingsOf(o: ApiRunOptions): Settings {
 }
 
 /** The tasks of the outputs (all, or `only`), learning symbolic per-row sizes from a deterministic pass on the first row. */
-export function tasksOf(engine: McEngine, model: StochasticModel, feeds: NamedTensors, task: TaskOption | undefined, only?: readonly string[]): Promise<OutputTask[]> {
+export function tasksOf(
+  engine: McEngine,
+  model: StochasticModel,
+  feeds: NamedTensors,
+  task: TaskOption | undefined,
+  only?: readonly string[],
+  wording?: TaskWording,
+): Promise<OutputTask[]> {
   return resolveTasks(task ?? 'auto', model, async () => {
     if (rowCount(feeds) <= 1) return engine.deterministic(model, feeds);
     try {
@@ -133,16 +168,16 @@ export function tasksOf(engine: McEngine, model: StochasticModel, feeds: NamedTe
     } catch {
       return engine.deterministic(model, feeds); // e.g. a model with a fixed batch size
     }
-  }, only !== undefined ? { only } : {});
+  }, { ...(only !== undefined ? { only } : {}), ...(wording !== undefined ? { wording } : {}) });
 }
 
 /** τ of a run: given, by eq. 7, or fitted; with the fit, when there was one. */
 export async function tauOf(engine: McEngine, model: StochasticModel, tasks: readonly OutputTask[], o: ApiRunOptions, s: Settings): Promise<{ tau?: number; fitted?: FittedTau }> {
   if (o.fitTau === undefined) {
-    const tau = resolveTau(o.tau, model, tasks);
+    const tau = resolveTau(o.tau, model, tasks, { ...(o.wording?.tau !== undefined ? { wording: o.wording.tau } : {}), dropForClassifiers: o.tauDefault === true });
     return tau !== undefined ? { tau } : {};
   }
-  const fitted = await fitTauOnData(engine, model, tasks, o.fitTau, s);
+  const fitted = await fitTauOnData(engine, model, tasks, o.fitTau, s, o.wording);
   return { tau: fitted.tau, fitted };
 }
 
@@ -156,6 +191,7 @@ export function metaOf(
   fitted: FittedTau | undefined,
   batches: { size: number } | undefined,
   warnings: readonly string[],
+  wording?: RunWording,
 ): ResultMeta {
   const first = metas[0];
   if (first === undefined) throw new McuError('E_INTERNAL', 'a result without an engine run');
@@ -184,6 +220,6 @@ export function metaOf(
     ...(batches !== undefined ? { batches: { size: batches.size, count: metas.length, samples: metas.map((m) => m.samples) } } : {}),
     selfCheck: metas.find((m) => m.selfCheck !== null)?.selfCheck ?? null,
     tasks,
-    warnings: [...model.warnings, ...(fitted?.atBoundary ? [boundaryWarning(fitted)] : []), ...warnings],
+    warnings: [...model.warnings, ...(fitted?.atBoundary ? [boundaryWarning(fitted, wording)] : []), ...warnings],
   };
 }

@@ -9,6 +9,7 @@ import { fitTau as fitTauOn, SquaredErrorCollector, tauFromWeightDecay } from '.
 import type { TargetsInput } from '../estimators/input.js';
 import type { MaskScope, StochasticModel } from '../model.js';
 import { toFeeds, type Inputs } from './inputs.js';
+import type { RunWording } from './run.js';
 import type { OutputTask } from './tasks.js';
 
 /** τ by eq. 7, τ = (1 − p) l² / (2 N λ), with p the sites' one dropout rate. */
@@ -108,16 +109,20 @@ export async function fitTauOnData(
   tasks: readonly OutputTask[],
   validation: FitTauData,
   run: { readonly samples: number; readonly seed: number; readonly scope: MaskScope; readonly memoryBudgetBytes?: number; readonly signal?: AbortSignal },
+  wording: RunWording = {},
 ): Promise<FittedTau> {
+  const name = wording.fitTau ?? 'fitTau';
+  const giveNumber = (wording.tau ?? API_TAU_WORDING).giveNumber;
+  assertTauApplies(tasks, wording.tau); // no regression output: τ would change nothing
   const regression = tasks.filter((o) => o.task === 'regression');
   if (regression.length !== 1) {
-    throw new McuError('E_USAGE', `fitTau fits one τ from one target per row, for one regression output; this model has ${regression.length === 0 ? 'none' : `${regression.length} (${regression.map((o) => o.name).join(', ')})`}: give tau instead`);
+    throw new McuError('E_USAGE', `${name} fits one τ from one target per row, for one regression output; this model has ${regression.length === 0 ? 'none' : `${regression.length} (${regression.map((o) => o.name).join(', ')})`}: ${giveNumber}`);
   }
   const out = regression[0]!;
   if (out.width !== 1) {
-    throw new McuError('E_USAGE', `fitTau: output '${out.name}' has ${out.width} values per row, but fitTau takes one target per row; give tau instead`);
+    throw new McuError('E_USAGE', `${name}: output '${out.name}' has ${out.width} values per row, but ${name} takes one target per row; ${giveNumber}`);
   }
-  const feeds = toFeeds(model, validation.data, 'fitTau.data');
+  const feeds = toFeeds(model, validation.data, `${name} data`);
   const collector = new SquaredErrorCollector({ output: out.name, targets: validation.targets });
   const options: McRunOptions = {
     samples: run.samples,
@@ -133,10 +138,11 @@ export async function fitTauOnData(
 }
 
 /** The warning for a fitted τ at an end of the searched range (a bound, not an optimum). */
-export function boundaryWarning(fitted: FittedTau): string {
+export function boundaryWarning(fitted: FittedTau, wording: RunWording = {}): string {
   const end = fitted.tau <= TAU_SEARCH_RANGE.min * (1 + 1e-6) ? 'lower' : 'upper';
   return (
-    `fitTau: the validation log-likelihood is highest at the ${end} end of the searched range [${TAU_SEARCH_RANGE.min}, ${TAU_SEARCH_RANGE.max}] ` +
-    `(τ = ${fitted.tau}), so the best τ lies outside it: this τ is a bound, not a fitted optimum; check that the targets are what the model predicts, or give tau`
+    `${wording.fitTau ?? 'fitTau'}: the validation log-likelihood is highest at the ${end} end of the searched range [${TAU_SEARCH_RANGE.min}, ${TAU_SEARCH_RANGE.max}] ` +
+    `(τ = ${fitted.tau}), so the best τ lies outside it: this τ is a bound, not a fitted optimum (reported as tauFitted "boundary"); ` +
+    `check that the model predicts ${wording.fitTauTargets ?? 'the targets'}, or ${(wording.tau ?? API_TAU_WORDING).giveNumber}`
   );
 }
