@@ -4,14 +4,75 @@ import { decodeModel, type ModelProto } from './proto/index.js';
 import { OrtBackend } from './ort-backend.js';
 import type { OrtRuntime } from './runtime/session-model.js';
 
+/** The part of onnxruntime-web's `env.wasm` (one per page or process) that mcu reads or sets. */
+export interface OrtWasmFlags {
+  numThreads?: number;
+  wasmPaths?: unknown;
+  initTimeout?: number;
+  proxy?: boolean;
+  trace?: boolean;
+}
+
+function shown(paths: unknown): string {
+  return typeof paths === 'string' ? `'${paths}'` : JSON.stringify(paths);
+}
+
+/**
+ * onnxruntime-web fills in its flags (`initTimeout`, `proxy`, `trace`, `numThreads`) when it
+ * starts its WebAssembly runtime, once per page; after that, changing them has no effect.
+ */
+function started(flags: OrtWasmFlags): boolean {
+  return typeof flags.initTimeout === 'number' && typeof flags.proxy === 'boolean' && typeof flags.trace === 'boolean' && typeof flags.numThreads === 'number';
+}
+
+/**
+ * Apply one onnx-web backend's settings to onnxruntime-web's flags, which are global (one per
+ * page or process) — as a careful guest: a value the page (or another mcu instance) set is
+ * never overwritten.
+ *
+ * - `numThreads`: set to 1 only when nobody set it (worker threads need a cross-origin-isolated
+ *   page in browsers, and in Node the native backend is the fast path anyway); a page that set
+ *   it keeps its own.
+ * - `wasmPaths`: set when asked for and nobody set it. A different value already there (the
+ *   page's, or another instance's), or a runtime that already started from its default
+ *   location, is E_CONFIG: onnxruntime-web loads its .wasm once per page, so two locations in
+ *   one page cannot both hold.
+ */
+export function applyWasmFlags(flags: OrtWasmFlags, wanted: { readonly wasmPaths?: string }): void {
+  const asked = wanted.wasmPaths;
+  if (asked !== undefined) {
+    const current = flags.wasmPaths;
+    if (current !== undefined && current !== asked) {
+      throw new McuError(
+        'E_CONFIG',
+        `onnx-web: wasmPaths ${shown(asked)} was asked for, but onnxruntime-web's env.wasm.wasmPaths in this page is already ${shown(current)} ` +
+          `(set by the page or by another mcu instance); onnxruntime-web loads its .wasm files once per page from one place — give every onnxWebModule the same wasmPaths, or none to use the page's`,
+      );
+    }
+    if (current === undefined && started(flags)) {
+      throw new McuError(
+        'E_CONFIG',
+        `onnx-web: wasmPaths ${shown(asked)} was asked for, but onnxruntime-web has already started its WebAssembly runtime in this page from its default location, ` +
+          `and it starts once per page — pass wasmPaths to the first onnxWebModule created (before any session), or none`,
+      );
+    }
+    flags.wasmPaths = asked;
+  }
+  if (flags.numThreads === undefined) flags.numThreads = 1;
+}
+
 /** onnxruntime-web: wasm, in Node without native code and in browser bundles. */
 export class OnnxWebBackend extends OrtBackend {
   readonly name = 'onnx-web';
   protected readonly defaultProviders = ['wasm'];
 
   /**
+   * onnxruntime-web's settings are one per page: this backend reads them first and sets only what
+   * nobody set (see {@link applyWasmFlags}) — `numThreads` becomes 1 unless the page chose a value.
+   *
    * @param options.wasmPaths where the page serves onnxruntime-web's .wasm files (a URL prefix,
-   *   e.g. '/ort/'); by default onnxruntime-web looks next to its own script.
+   *   e.g. '/ort/'); by default onnxruntime-web looks next to its own script. Every instance in one
+   *   page must ask for the same location (or none); a different one is E_CONFIG at init.
    */
   constructor(private readonly options: { readonly wasmPaths?: string } = {}) {
     super();
@@ -30,13 +91,9 @@ export class OnnxWebBackend extends OrtBackend {
   }
 
   protected async importRuntime(): Promise<OrtRuntime> {
+    let ort: typeof import('onnxruntime-web');
     try {
-      const ort = await import('onnxruntime-web');
-      // One thread: worker threads need a cross-origin-isolated page in browsers, and in Node
-      // the native backend is the fast path anyway.
-      ort.env.wasm.numThreads = 1;
-      if (this.options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = this.options.wasmPaths;
-      return ort as unknown as OrtRuntime;
+      ort = await import('onnxruntime-web');
     } catch (e) {
       throw new McuError(
         'E_BACKEND',
@@ -44,6 +101,8 @@ export class OnnxWebBackend extends OrtBackend {
         { cause: e },
       );
     }
+    applyWasmFlags(ort.env.wasm as OrtWasmFlags, this.options);
+    return ort as unknown as OrtRuntime;
   }
 
   protected checkProvider(ep: string): void {

@@ -8,8 +8,11 @@ import { describeRuntimes } from './describe.js';
 import { TfjsModel } from './model.js';
 import { readOnnxFile } from './onnx-file.js';
 import { parseTfjsOptions, requestedBackends, TFJS_BACKENDS, type TfjsBackendName, type TfjsOptions } from './options.js';
-import { chooseBackend, loadTf, setWasmLocation, type Tf } from './runtime.js';
+import { chooseBackend, loadTf, setWasmLocation, type Tf, type TfjsRuntimeSettings } from './runtime.js';
 import { wasmDir } from './runtime-node.js';
+
+/** Node: the wasm binaries are in tfjs-backend-wasm's dist/ (the same for every instance). */
+const NODE_SETTINGS: TfjsRuntimeSettings = { wasmLocation: wasmDir };
 
 /**
  * TensorFlow.js backend. Loads Keras → tfjs layers models (model.json + weight shards; any DAG
@@ -34,10 +37,9 @@ export class TfjsBackend implements Backend {
   /** Load tfjs and start the default backend; a requested one that fails is E_PROVIDER. */
   async init(): Promise<void> {
     if (this.#tf !== null && this.#default !== null) return;
-    setWasmLocation(wasmDir); // Node: the wasm binaries are in tfjs-backend-wasm's dist/
     const tf = await loadTf();
     // Node's candidates only (the options validate them): tensorflow, wasm, cpu
-    this.#default = (await chooseBackend(tf, requestedBackends(this.#options))) as TfjsBackendName;
+    this.#default = (await chooseBackend(tf, requestedBackends(this.#options), NODE_SETTINGS)) as TfjsBackendName;
     this.#tf = tf;
   }
 
@@ -51,13 +53,15 @@ export class TfjsBackend implements Backend {
     await this.init();
     const tf = this.#tf!;
     const wanted = requestedBackends(options);
-    const backendName = wanted === undefined ? this.#default! : ((await chooseBackend(tf, wanted)) as TfjsBackendName);
+    const backendName = wanted === undefined ? this.#default! : ((await chooseBackend(tf, wanted, NODE_SETTINGS)) as TfjsBackendName);
     const net = await readSource(source);
     return TfjsModel.create(tf, backendName, net);
   }
 
   async describe(): Promise<BackendInfo> {
-    setWasmLocation(wasmDir);
+    // A tfjs that cannot load is reported by describeRuntimes, runtime by runtime.
+    const tf = await loadTf().catch(() => undefined);
+    if (tf !== undefined) setWasmLocation(tf, wasmDir);
     return describeRuntimes(this.name, TFJS_BACKENDS);
   }
 }

@@ -4,52 +4,116 @@ import { TFJS_BACKENDS, type TfjsRuntimeName } from './options.js';
 export type Tf = typeof import('@tensorflow/tfjs');
 
 /*
- * TensorFlow.js keeps ONE engine per process with ONE active backend, so this module is the
- * single place that touches that global state: it imports tfjs lazily (nothing loads until a
- * model does), initialises backends once each, and runs every model's work under a queue
- * that first switches the engine to that model's backend — a cpu model and a wasm model can
- * live side by side without one computing on the other's backend.
+ * TensorFlow.js keeps ONE engine per process with ONE active backend; what goes with that
+ * engine — which tfjs backends started (or why they failed), where the wasm binaries were
+ * looked for, and the queue that switches the engine to a model's backend before its work —
+ * is kept per engine (a WeakMap keyed on `tf.engine()`), not in module variables, and each mcu
+ * backend instance states its own settings: a second instance asking for another wasm location
+ * after the engine's wasm backend started is refused (E_CONFIG), not silently ignored. A cpu
+ * model and a wasm model live side by side without one computing on the other's backend.
  */
-
-let tfPromise: Promise<Tf> | undefined;
 
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
 }
 
-/** Import @tensorflow/tfjs once (dynamic: `mcu --help` must not load it). */
-export function loadTf(): Promise<Tf> {
-  tfPromise ??= (async () => {
-    try {
-      const mod = (await import('@tensorflow/tfjs')) as Tf & { default?: Tf };
-      // Node loads the CommonJS build: named exports come through the namespace, but keep
-      // the default export as a fallback for loaders that only give `default`.
-      return typeof mod.tensor === 'function' ? mod : (mod.default as Tf);
-    } catch (e) {
-      tfPromise = undefined;
-      throw new McuError('E_BACKEND', `@tensorflow/tfjs cannot be loaded (${firstLine(e)}); reinstall @mcu/backend-tfjs's dependencies`, { cause: e });
-    }
-  })();
-  return tfPromise;
+/**
+ * Import @tensorflow/tfjs (dynamic: `mcu --help` must not load it). The module loader keeps
+ * the one copy, so there is nothing to memoise here.
+ */
+export async function loadTf(): Promise<Tf> {
+  try {
+    const mod = (await import('@tensorflow/tfjs')) as Tf & { default?: Tf };
+    // Node loads the CommonJS build: named exports come through the namespace, but keep
+    // the default export as a fallback for loaders that only give `default`.
+    return typeof mod.tensor === 'function' ? mod : (mod.default as Tf);
+  } catch (e) {
+    throw new McuError('E_BACKEND', `@tensorflow/tfjs cannot be loaded (${firstLine(e)}); reinstall @mcu/backend-tfjs's dependencies`, { cause: e });
+  }
 }
 
-const ready = new Map<TfjsRuntimeName, Promise<void>>();
+/** What one tfjs engine has been through: shared by every mcu backend on that engine, because the engine is. */
+interface EngineState {
+  /** Memoised starts: every caller awaits the same promise; a failure is remembered (its reason does not change in-process). */
+  readonly ready: Map<TfjsRuntimeName, Promise<void>>;
+  /** Where the wasm binaries are looked for, once an instance has said so (or the wasm backend started). */
+  wasm?: { readonly locate: (() => string) | undefined; readonly started: boolean };
+  /** The tail of the work queue (see {@link exclusive}). */
+  queue: Promise<unknown>;
+}
+
+const engines = new WeakMap<object, EngineState>();
 
 /**
- * Where tfjs-backend-wasm's .wasm binaries are: set by the entry point (Node: the package's
- * dist/ folder, runtime-node.ts; a browser page: the URL it serves them from). Unset: the
- * loader's own default (next to its script).
+ * Locations given through the deprecated one-argument {@link setWasmLocation}, before any engine
+ * was at hand: claimed for the next engine this module touches (the one `loadTf()` gives), then
+ * dropped. Empty unless a caller still uses that form.
  */
-let wasmLocation: (() => string) | undefined;
+const unclaimed: (() => string)[] = [];
 
-/** Set where the wasm binaries are looked for (before the wasm backend first starts). */
-export function setWasmLocation(locate: () => string): void {
-  wasmLocation = locate;
+function stateOf(tf: Tf): EngineState {
+  const key = tf.engine() as object;
+  let s = engines.get(key);
+  if (s === undefined) engines.set(key, (s = { ready: new Map(), queue: Promise.resolve() }));
+  while (unclaimed.length > 0) claim(s, unclaimed.shift()!);
+  return s;
 }
 
-/** The wasm binaries' location as set, for messages ('the loader's default' when unset). */
-function wasmDir(): string {
-  return wasmLocation?.() ?? "tfjs-backend-wasm's default location";
+/** Settings one mcu backend instance brings to the engine. */
+export interface TfjsRuntimeSettings {
+  /**
+   * Where tfjs-backend-wasm's .wasm binaries are (Node: the package's dist/ folder, see
+   * runtime-node.ts; a browser page: the URL it serves them from). Omitted: the location an
+   * earlier instance gave, else the loader's own default (next to its script).
+   */
+  readonly wasmLocation?: () => string;
+}
+
+function resolved(locate: (() => string) | undefined): string {
+  if (locate === undefined) return "tfjs-backend-wasm's default location";
+  try {
+    return locate();
+  } catch {
+    return "tfjs-backend-wasm's dist/ folder";
+  }
+}
+
+/**
+ * Say where the wasm binaries of this engine are. The first location given holds for the
+ * engine (tfjs-backend-wasm reads it once, when its backend starts); the same location again is
+ * fine, a different one is E_CONFIG naming both.
+ */
+export function setWasmLocation(tf: Tf, locate: () => string): void;
+/**
+ * @deprecated Pass the engine: `setWasmLocation(await loadTf(), locate)`, or give
+ * `{ wasmLocation }` to {@link chooseBackend} / {@link ensureBackend}. This form claims `locate`
+ * for the engine this module next works with (the one `loadTf()` gives).
+ */
+export function setWasmLocation(locate: () => string): void;
+export function setWasmLocation(tfOrLocate: Tf | (() => string), locate?: () => string): void {
+  if (typeof tfOrLocate === 'function') unclaimed.push(tfOrLocate);
+  else claim(stateOf(tfOrLocate), locate!);
+}
+
+function claim(s: EngineState, locate: () => string): void {
+  if (s.wasm === undefined) {
+    s.wasm = { locate, started: false };
+    return;
+  }
+  if (s.wasm.locate === locate) return;
+  const had = resolved(s.wasm.locate);
+  const asked = resolved(locate);
+  if (had === asked) return;
+  throw new McuError(
+    'E_CONFIG',
+    `tfjs: the wasm binaries were asked for in '${asked}', but this page's (process's) TensorFlow.js engine ${s.wasm.started ? 'started its wasm backend' : 'was told by another mcu instance to look for them'} in '${had}'; ` +
+      'tfjs-backend-wasm loads them once per engine — give every tfjs backend the same wasmPaths, or none',
+  );
+}
+
+/** The wasm binaries' location of this engine, for messages. */
+function wasmDir(tf: Tf): string {
+  return resolved(stateOf(tf).wasm?.locate);
 }
 
 async function initTensorflow(tf: Tf): Promise<void> {
@@ -88,12 +152,16 @@ async function initWasm(tf: Tf): Promise<void> {
       "tfjs backend 'wasm' is not available: @tensorflow/tfjs-backend-wasm registered itself with another copy of @tensorflow/tfjs-core than @tensorflow/tfjs uses — install matching versions, or use --ep cpu",
     );
   }
-  // Point the loader at the location the entry point set (Node: the package's own dist/
-  // folder, so it also works when mcu is bundled or run from another working directory).
-  if (tf.engine().registry['wasm'] === undefined && wasmLocation !== undefined) {
+  // Point the loader at the location an instance gave (Node: the package's own dist/ folder,
+  // so it also works when mcu is bundled or run from another working directory). From here on
+  // the engine's location is fixed: a later, different one is refused by setWasmLocation.
+  const s = stateOf(tf);
+  const locate = s.wasm?.locate;
+  s.wasm = { locate, started: true };
+  if (tf.engine().registry['wasm'] === undefined && locate !== undefined) {
     try {
       const setPaths = wasm.setWasmPaths ?? (wasm as unknown as { default?: typeof wasm }).default?.setWasmPaths;
-      setPaths?.(wasmLocation());
+      setPaths?.(locate());
     } catch {
       // Keep the loader's own default (next to its script), which works in Node too.
     }
@@ -113,8 +181,20 @@ async function initWebgpu(tf: Tf): Promise<void> {
   }
 }
 
-/** Initialise one tfjs backend (once per process); E_PROVIDER names it, why and the fix. */
-export function ensureBackend(tf: Tf, name: TfjsRuntimeName): Promise<void> {
+/**
+ * Initialise one tfjs backend (once per engine); E_PROVIDER names it, why and the fix. With
+ * `settings.wasmLocation`, 'wasm' first claims that location for the engine (see
+ * {@link setWasmLocation}: E_CONFIG when the engine has another).
+ */
+export function ensureBackend(tf: Tf, name: TfjsRuntimeName, settings: TfjsRuntimeSettings = {}): Promise<void> {
+  if (name === 'wasm' && settings.wasmLocation !== undefined) {
+    try {
+      setWasmLocation(tf, settings.wasmLocation);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  const ready = stateOf(tf).ready;
   let p = ready.get(name);
   if (p === undefined) {
     p = (async () => {
@@ -130,7 +210,6 @@ export function ensureBackend(tf: Tf, name: TfjsRuntimeName): Promise<void> {
       if (name === 'cpu') quietCpu(tf);
     })();
     ready.set(name, p);
-    // A failure is remembered (like the registry does): the reason does not change in-process.
   }
   return p;
 }
@@ -146,23 +225,21 @@ function quietCpu(tf: Tf): void {
 }
 
 /** Pick the first backend of `candidates` that starts; all failing → one E_PROVIDER error. */
-export async function chooseBackend(tf: Tf, candidates: readonly TfjsRuntimeName[] | undefined): Promise<TfjsRuntimeName> {
+export async function chooseBackend(tf: Tf, candidates: readonly TfjsRuntimeName[] | undefined, settings: TfjsRuntimeSettings = {}): Promise<TfjsRuntimeName> {
   const explicit = candidates !== undefined;
   const list = candidates ?? TFJS_BACKENDS;
   const reasons: string[] = [];
   for (const name of list) {
     try {
-      await ensureBackend(tf, name);
+      await ensureBackend(tf, name, settings);
       return name;
     } catch (e) {
-      if (explicit && list.length === 1) throw e;
+      if ((explicit && list.length === 1) || (e instanceof McuError && e.code === 'E_CONFIG')) throw e;
       reasons.push(firstLine(e));
     }
   }
   throw new McuError('E_PROVIDER', `no tfjs backend could be initialised (${explicit ? 'requested' : 'tried'}: ${reasons.join('; ')})`);
 }
-
-let queue: Promise<unknown> = Promise.resolve();
 
 async function activate(tf: Tf, name: TfjsRuntimeName): Promise<void> {
   if (tf.engine().backendName === name) return;
@@ -175,29 +252,24 @@ async function activate(tf: Tf, name: TfjsRuntimeName): Promise<void> {
   if (!ok) {
     throw new McuError(
       'E_PROVIDER',
-      `tfjs backend '${name}' could not be initialised (tfjs reported failure${name === 'wasm' ? '; its .wasm binaries are looked for in ' + safeWasmDir() : ''})${name === 'cpu' ? '' : ' — use --ep cpu'}`,
+      `tfjs backend '${name}' could not be initialised (tfjs reported failure${name === 'wasm' ? '; its .wasm binaries are looked for in ' + wasmDir(tf) : ''})${name === 'cpu' ? '' : ' — use --ep cpu'}`,
     );
   }
 }
 
-function safeWasmDir(): string {
-  try {
-    return wasmDir();
-  } catch {
-    return "tfjs-backend-wasm's dist/ folder";
-  }
-}
-
 /**
- * Run `fn` with `name` as the engine's active backend and nobody else running in between.
+ * Run `fn` with `name` as the engine's active backend and nobody else running in between
+ * (no other mcu instance either: they share the engine).
  * `fn` must be synchronous (read results with dataSync inside it): that keeps the switch
  * and the work atomic.
  */
 export function exclusive<T>(tf: Tf, name: TfjsRuntimeName, fn: () => T): Promise<T> {
-  const next = queue.then(async () => {
+  // One queue per engine: every mcu instance on this engine waits in it, as they share its one active backend.
+  const s = stateOf(tf);
+  const next = s.queue.then(async () => {
     await activate(tf, name);
     return fn();
   });
-  queue = next.catch(() => undefined);
+  s.queue = next.catch(() => undefined);
   return next;
 }

@@ -18,7 +18,11 @@ export { TFJS_WEB_BACKENDS, type TfjsRuntimeName };
 
 /** Options of the browser backend. */
 export interface TfjsWebConfig {
-  /** Where the page serves tfjs-backend-wasm's .wasm files (a URL folder ending in '/'). */
+  /**
+   * Where the page serves tfjs-backend-wasm's .wasm files (a URL folder ending in '/'). The page
+   * has one TensorFlow.js engine, which loads them once: every tfjs-web backend that starts wasm
+   * must give the same folder (or none); a different one is E_CONFIG.
+   */
   readonly wasmPaths?: string;
   /** Backends to try in order (default: webgpu, webgl, wasm, cpu). */
   readonly backends?: readonly TfjsRuntimeName[];
@@ -80,12 +84,9 @@ export class TfjsWebBackend implements Backend {
 
   async init(): Promise<void> {
     if (this.#tf !== null) return;
-    if (this.#config.wasmPaths !== undefined) {
-      const where = this.#config.wasmPaths;
-      setWasmLocation(() => where);
-    }
+    const where = this.#config.wasmPaths;
     const tf = await loadTf();
-    this.#runtime = await chooseBackend(tf, this.#config.backends ?? TFJS_WEB_BACKENDS);
+    this.#runtime = await chooseBackend(tf, this.#config.backends ?? TFJS_WEB_BACKENDS, where !== undefined ? { wasmLocation: () => where } : {});
     this.#tf = tf;
   }
 
@@ -95,6 +96,10 @@ export class TfjsWebBackend implements Backend {
   }
 
   async describe(): Promise<BackendInfo> {
+    // Probing wasm starts it: from this backend's location, as init() would.
+    const where = this.#config.wasmPaths;
+    const tf = where !== undefined ? await loadTf().catch(() => undefined) : undefined;
+    if (tf !== undefined) setWasmLocation(tf, () => where!);
     return describeRuntimes(this.name, this.#config.backends ?? TFJS_WEB_BACKENDS);
   }
 }
