@@ -1,7 +1,7 @@
 /**
- * A small ONNX protobuf decoder: the protobuf wire format read by hand (no protobufjs, no
- * dependency on @mcu/backend-onnx — backends never import each other), for the messages and
- * fields a translation to the tfjs graph needs. Field numbers are those of onnx.proto.
+ * The ONNX model as the translation to the tfjs graph sees it: @mcu/onnx-proto decodes the
+ * protobuf (the repository's one ONNX codec; backends never import each other, so not through
+ * @mcu/backend-onnx), and this module turns the messages it needs into compact views.
  *
  * Conventions:
  * - int64 fields are JS numbers (exact up to 2^53; INT64_MAX in a Slice `ends` becomes
@@ -12,53 +12,32 @@
  * - unknown fields are skipped, as protobuf requires; a truncated or garbled file is E_MODEL.
  */
 import { McuError } from '@mcu/core';
+import {
+  AttributeProto_AttributeType,
+  decodeModelProto,
+  OnnxWireError,
+  TensorProto_DataLocation,
+  TensorProto_DataType,
+  type AttributeProto,
+  type GraphProto,
+  type NodeProto,
+  type StringStringEntryProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '@mcu/onnx-proto';
 
 /** TensorProto.DataType values (onnx.proto). */
-export const DataType = {
-  UNDEFINED: 0,
-  FLOAT: 1,
-  UINT8: 2,
-  INT8: 3,
-  UINT16: 4,
-  INT16: 5,
-  INT32: 6,
-  INT64: 7,
-  STRING: 8,
-  BOOL: 9,
-  FLOAT16: 10,
-  DOUBLE: 11,
-  UINT32: 12,
-  UINT64: 13,
-  COMPLEX64: 14,
-  COMPLEX128: 15,
-  BFLOAT16: 16,
-} as const;
+export const DataType = TensorProto_DataType;
 
 const DATA_TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DataType).map(([k, v]) => [v, k]));
 
-/** 'FLOAT', 'INT64', … or 'type 23' for one this decoder does not know. */
+/** 'FLOAT', 'INT64', … or 'type 99' for one onnx.proto does not know. */
 export function dataTypeName(t: number): string {
   return DATA_TYPE_NAMES[t] ?? `type ${t}`;
 }
 
 /** AttributeProto.AttributeType values (onnx.proto). */
-export const AttributeType = {
-  UNDEFINED: 0,
-  FLOAT: 1,
-  INT: 2,
-  STRING: 3,
-  TENSOR: 4,
-  GRAPH: 5,
-  FLOATS: 6,
-  INTS: 7,
-  STRINGS: 8,
-  TENSORS: 9,
-  GRAPHS: 10,
-  SPARSE_TENSOR: 11,
-  SPARSE_TENSORS: 12,
-  TYPE_PROTO: 13,
-  TYPE_PROTOS: 14,
-} as const;
+export const AttributeType = AttributeProto_AttributeType;
 
 /** A decoded TensorProto. */
 export interface OnnxTensor {
@@ -144,142 +123,10 @@ export interface DecodeOptions {
   readonly readExternal?: ReadExternal;
 }
 
-/** Thrown inside the reader; turned into E_MODEL with the label by decodeModel. */
-class WireError extends Error {}
+/** A model that breaks the format's own rules; turned into E_MODEL with the label by decodeModel. */
+class FormatError extends Error {}
 
 const utf8 = new TextDecoder('utf-8');
-
-/** A cursor over one length-delimited protobuf message. */
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  get done(): boolean {
-    return this.pos >= this.end;
-  }
-
-  /** A varint as a JS number (int64 two's complement: negatives come back negative). */
-  varint(): number {
-    let lo = 0;
-    let hi = 0;
-    let shift = 0;
-    const b = this.buf;
-    for (let k = 0; k < 10; k++) {
-      if (this.pos >= this.end) throw new WireError('truncated varint');
-      const byte = b[this.pos++]!;
-      // bits 0–31 go to lo, 32–63 to hi; the fifth byte straddles both
-      if (shift < 28) lo |= (byte & 0x7f) << shift;
-      else if (shift === 28) {
-        lo |= (byte & 0x0f) << 28;
-        hi |= (byte & 0x70) >>> 4;
-      } else hi |= (byte & 0x7f) << (shift - 32);
-      shift += 7;
-      if ((byte & 0x80) === 0) return (hi | 0) * 4294967296 + (lo >>> 0);
-    }
-    throw new WireError('varint longer than 10 bytes');
-  }
-
-  fixed32(): DataView {
-    if (this.pos + 4 > this.end) throw new WireError('truncated fixed32');
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 4);
-    this.pos += 4;
-    return v;
-  }
-
-  fixed64(): DataView {
-    if (this.pos + 8 > this.end) throw new WireError('truncated fixed64');
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8);
-    this.pos += 8;
-    return v;
-  }
-
-  /** The [start, end) of a length-delimited field's payload; advances past it. */
-  span(): [number, number] {
-    const len = this.varint();
-    if (len < 0 || this.pos + len > this.end) throw new WireError(`length-delimited field of ${len} bytes runs past its message`);
-    const s = this.pos;
-    this.pos += len;
-    return [s, this.pos];
-  }
-
-  sub(): Reader {
-    const [s, e] = this.span();
-    return new Reader(this.buf, s, e);
-  }
-
-  bytes(): Uint8Array {
-    const [s, e] = this.span();
-    return this.buf.subarray(s, e);
-  }
-
-  string(): string {
-    return utf8.decode(this.bytes());
-  }
-
-  skip(wire: number): void {
-    switch (wire) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.fixed64();
-        return;
-      case 2:
-        this.span();
-        return;
-      case 5:
-        this.fixed32();
-        return;
-      default:
-        throw new WireError(`wire type ${wire} (groups or garbage)`);
-    }
-  }
-
-  /** A tag: [field number, wire type]. */
-  tag(): [number, number] {
-    const t = this.varint();
-    const field = Math.floor(t / 8);
-    if (field < 1) throw new WireError(`field number ${field}`);
-    return [field, t & 7];
-  }
-
-  /** Repeated varints, packed (wire 2) or one (wire 0). */
-  varints(wire: number, into: number[]): void {
-    if (wire === 2) {
-      const r = this.sub();
-      while (!r.done) into.push(r.varint());
-    } else if (wire === 0) into.push(this.varint());
-    else throw new WireError(`wire type ${wire} for a varint field`);
-  }
-
-  /** Repeated float32, packed or one. */
-  floats(wire: number, into: number[]): void {
-    if (wire === 2) {
-      const [s, e] = this.span();
-      if ((e - s) % 4 !== 0) throw new WireError('packed floats not a multiple of 4 bytes');
-      const v = new DataView(this.buf.buffer, this.buf.byteOffset + s, e - s);
-      for (let o = 0; o < e - s; o += 4) into.push(v.getFloat32(o, true));
-    } else if (wire === 5) into.push(this.fixed32().getFloat32(0, true));
-    else throw new WireError(`wire type ${wire} for a float field`);
-  }
-
-  /** Repeated float64, packed or one. */
-  doubles(wire: number, into: number[]): void {
-    if (wire === 2) {
-      const [s, e] = this.span();
-      if ((e - s) % 8 !== 0) throw new WireError('packed doubles not a multiple of 8 bytes');
-      const v = new DataView(this.buf.buffer, this.buf.byteOffset + s, e - s);
-      for (let o = 0; o < e - s; o += 8) into.push(v.getFloat64(o, true));
-    } else if (wire === 1) into.push(this.fixed64().getFloat64(0, true));
-    else throw new WireError(`wire type ${wire} for a double field`);
-  }
-}
 
 /** IEEE half → float. */
 function halfToFloat(h: number): number {
@@ -322,7 +169,7 @@ const ELEM_BYTES: Record<number, number> = {
 function fromRaw(raw: Uint8Array, dt: number, count: number, where: () => string): Float32Array | Float64Array {
   const size = ELEM_BYTES[dt]!;
   if (raw.length !== count * size) {
-    throw new WireError(`${where()}: raw_data holds ${raw.length} bytes, dims need ${count * size} (${count} × ${size})`);
+    throw new FormatError(`${where()}: raw_data holds ${raw.length} bytes, dims need ${count * size} (${count} × ${size})`);
   }
   const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
   if (dt === DataType.FLOAT) {
@@ -367,117 +214,30 @@ function fromRaw(raw: Uint8Array, dt: number, count: number, where: () => string
   return out;
 }
 
-interface RawTensor {
-  name: string;
-  dims: number[];
-  dataType: number;
-  raw?: Uint8Array;
-  floatData: number[];
-  int32Data: number[];
-  int64Data: number[];
-  doubleData: number[];
-  uint64Data: number[];
-  stringCount: number;
-  external: { key: string; value: string }[];
-  dataLocation: number;
-  segment: boolean;
-}
+const entries = (list: readonly StringStringEntryProto[] | undefined): { key: string; value: string }[] =>
+  (list ?? []).map((e) => ({ key: e.key ?? '', value: e.value ?? '' }));
 
-function readEntry(r: Reader): { key: string; value: string } {
-  let key = '';
-  let value = '';
-  while (!r.done) {
-    const [f, w] = r.tag();
-    if (f === 1 && w === 2) key = r.string();
-    else if (f === 2 && w === 2) value = r.string();
-    else r.skip(w);
-  }
-  return { key, value };
-}
+const numbers = (list: readonly (bigint | number)[] | undefined): number[] => (list ?? []).map(Number);
 
-function readTensor(r: Reader, ctx: Ctx): OnnxTensor {
-  const t: RawTensor = {
-    name: '',
-    dims: [],
-    dataType: 0,
-    floatData: [],
-    int32Data: [],
-    int64Data: [],
-    doubleData: [],
-    uint64Data: [],
-    stringCount: 0,
-    external: [],
-    dataLocation: 0,
-    segment: false,
-  };
-  while (!r.done) {
-    const [f, w] = r.tag();
-    switch (f) {
-      case 1:
-        r.varints(w, t.dims);
-        break;
-      case 2:
-        t.dataType = r.varint();
-        break;
-      case 3:
-        t.segment = true;
-        r.skip(w);
-        break;
-      case 4:
-        r.floats(w, t.floatData);
-        break;
-      case 5:
-        r.varints(w, t.int32Data);
-        break;
-      case 6:
-        t.stringCount++;
-        r.skip(w);
-        break;
-      case 7:
-        r.varints(w, t.int64Data);
-        break;
-      case 8:
-        t.name = r.string();
-        break;
-      case 9:
-        t.raw = r.bytes();
-        break;
-      case 10:
-        r.doubles(w, t.doubleData);
-        break;
-      case 11:
-        r.varints(w, t.uint64Data);
-        break;
-      case 13:
-        t.external.push(readEntry(r.sub()));
-        break;
-      case 14:
-        t.dataLocation = r.varint();
-        break;
-      default:
-        r.skip(w);
-    }
-  }
-  return finishTensor(t, ctx);
-}
-
-function finishTensor(t: RawTensor, ctx: Ctx): OnnxTensor {
-  const where = (): string => `tensor '${t.name || '?'}'`;
-  for (const d of t.dims) if (!Number.isSafeInteger(d) || d < 0) throw new WireError(`${where()} has dim ${d}`);
-  const count = t.dims.reduce((a, b) => a * b, 1);
-  const dt = t.dataType;
-  if (t.segment) throw new McuError('E_UNSUPPORTED', `${ctx.label}: ${where()} is stored in segments, which the tfjs backend does not read; run it on the onnx backend`);
+function toTensor(t: TensorProto, ctx: Ctx): OnnxTensor {
+  const name = t.name ?? '';
+  const where = (): string => `tensor '${name || '?'}'`;
+  const dims = numbers(t.dims);
+  for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) throw new FormatError(`${where()} has dim ${d}`);
+  const count = dims.reduce((a, b) => a * b, 1);
+  const dt = t.data_type ?? DataType.UNDEFINED;
+  if (t.segment !== undefined) throw new McuError('E_UNSUPPORTED', `${ctx.label}: ${where()} is stored in segments, which the tfjs backend does not read; run it on the onnx backend`);
   if (!FLOAT_TYPES.has(dt) && !INT_TYPES.has(dt)) {
     throw new McuError(
       'E_UNSUPPORTED',
       `${ctx.label}: ${where()} has element type ${dataTypeName(dt)}; the tfjs backend reads float, double, float16, bfloat16, integer and bool tensors — run the model on the onnx backend`,
     );
   }
-  let raw = t.raw;
-  if (t.dataLocation === 1) {
-    const info = new Map(t.external.map((e) => [e.key, e.value]));
+  let raw = t.raw_data;
+  if (t.data_location === TensorProto_DataLocation.EXTERNAL) {
+    const info = new Map(entries(t.external_data).map((e) => [e.key, e.value]));
     const location = info.get('location');
-    if (location === undefined) throw new WireError(`${where()} is external but names no location`);
+    if (location === undefined) throw new FormatError(`${where()} is external but names no location`);
     if (ctx.readExternal === undefined) {
       throw new McuError(
         'E_UNSUPPORTED',
@@ -488,193 +248,85 @@ function finishTensor(t: RawTensor, ctx: Ctx): OnnxTensor {
     const offset = info.has('offset') ? Number(info.get('offset')) : 0;
     const length = info.has('length') ? Number(info.get('length')) : undefined;
     if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
-      throw new WireError(`${where()} has external offset/length ${info.get('offset')}/${info.get('length')}`);
+      throw new FormatError(`${where()} has external offset/length ${info.get('offset')}/${info.get('length')}`);
     }
     raw = ctx.readExternal(location, offset, length);
   }
   let data: Float32Array | Float64Array;
-  const isFloat = FLOAT_TYPES.has(dt);
   if (raw !== undefined) data = fromRaw(raw, dt, count, where);
   else {
-    let src: number[];
-    if (dt === DataType.FLOAT) src = t.floatData;
-    else if (dt === DataType.DOUBLE) src = t.doubleData;
-    else if (dt === DataType.INT64) src = t.int64Data;
-    else if (dt === DataType.UINT32) src = t.uint64Data;
-    else if (dt === DataType.FLOAT16) src = t.int32Data.map((h) => halfToFloat(h & 0xffff));
-    else if (dt === DataType.BFLOAT16) src = t.int32Data.map((h) => new Float32Array(new Uint32Array([(h & 0xffff) << 16]).buffer)[0]!);
-    else src = t.int32Data;
-    if (src.length !== count) throw new WireError(`${where()} holds ${src.length} values, dims [${t.dims.join(', ')}] need ${count}`);
-    data = isFloat ? Float32Array.from(src) : Float64Array.from(src);
+    const int32 = t.int32_data ?? [];
+    let src: readonly number[];
+    if (dt === DataType.FLOAT) src = t.float_data ?? [];
+    else if (dt === DataType.DOUBLE) src = t.double_data ?? [];
+    else if (dt === DataType.INT64) src = numbers(t.int64_data);
+    else if (dt === DataType.UINT32) src = numbers(t.uint64_data);
+    else if (dt === DataType.FLOAT16) src = int32.map((h) => halfToFloat(h & 0xffff));
+    else if (dt === DataType.BFLOAT16) src = int32.map((h) => new Float32Array(new Uint32Array([(h & 0xffff) << 16]).buffer)[0]!);
+    else src = int32;
+    if (src.length !== count) throw new FormatError(`${where()} holds ${src.length} values, dims [${dims.join(', ')}] need ${count}`);
+    data = FLOAT_TYPES.has(dt) ? Float32Array.from(src) : Float64Array.from(src);
   }
-  return { name: t.name, dims: t.dims, dataType: dt, data };
+  return { name, dims, dataType: dt, data };
 }
 
-function readDim(r: Reader): OnnxDim {
-  let d: OnnxDim;
-  while (!r.done) {
-    const [f, w] = r.tag();
-    if (f === 1 && w === 0) d = r.varint();
-    else if (f === 2 && w === 2) d = r.string();
-    else r.skip(w);
-  }
-  return d;
+function toValueInfo(v: ValueInfoProto): OnnxValueInfo {
+  const tensor = v.type?.tensor_type;
+  const elemType = tensor?.elem_type;
+  const dims = tensor?.shape?.dim?.map((d): OnnxDim => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param)) ??
+    (tensor?.shape !== undefined ? [] : undefined);
+  return { name: v.name ?? '', ...(elemType !== undefined ? { elemType } : {}), ...(dims !== undefined ? { dims } : {}) };
 }
 
-function readValueInfo(r: Reader): OnnxValueInfo {
-  let name = '';
-  let elemType: number | undefined;
-  let dims: OnnxDim[] | undefined;
-  while (!r.done) {
-    const [f, w] = r.tag();
-    if (f === 1 && w === 2) name = r.string();
-    else if (f === 2 && w === 2) {
-      const type = r.sub();
-      while (!type.done) {
-        const [tf, tw] = type.tag();
-        if (tf === 1 && tw === 2) {
-          // TypeProto.Tensor
-          const tt = type.sub();
-          while (!tt.done) {
-            const [xf, xw] = tt.tag();
-            if (xf === 1 && xw === 0) elemType = tt.varint();
-            else if (xf === 2 && xw === 2) {
-              const shape = tt.sub();
-              dims = [];
-              while (!shape.done) {
-                const [sf, sw] = shape.tag();
-                if (sf === 1 && sw === 2) dims.push(readDim(shape.sub()));
-                else shape.skip(sw);
-              }
-            } else tt.skip(xw);
-          }
-        } else type.skip(tw);
-      }
-    } else r.skip(w);
-  }
-  return { name, ...(elemType !== undefined ? { elemType } : {}), ...(dims !== undefined ? { dims } : {}) };
-}
-
-function readAttribute(r: Reader, ctx: Ctx): OnnxAttribute {
-  let name = '';
-  let type = 0;
-  let f: number | undefined;
-  let i: number | undefined;
-  let s: string | undefined;
-  let t: OnnxTensor | undefined;
-  let g: OnnxGraph | undefined;
-  const floats: number[] = [];
-  const ints: number[] = [];
-  const strings: string[] = [];
-  let other = 0;
-  while (!r.done) {
-    const [field, w] = r.tag();
-    switch (field) {
-      case 1:
-        name = r.string();
-        break;
-      case 20:
-        type = r.varint();
-        break;
-      case 2:
-        if (w !== 5) throw new WireError(`attribute '${name}': f with wire type ${w}`);
-        f = r.fixed32().getFloat32(0, true);
-        break;
-      case 3:
-        i = r.varint();
-        break;
-      case 4:
-        s = r.string();
-        break;
-      case 5:
-        t = readTensor(r.sub(), ctx);
-        break;
-      case 6:
-        g = readGraph(r.sub(), ctx);
-        break;
-      case 7:
-        r.floats(w, floats);
-        break;
-      case 8:
-        r.varints(w, ints);
-        break;
-      case 9:
-        strings.push(r.string());
-        break;
-      case 10:
-      case 11:
-      case 22:
-      case 23:
-      case 14:
-      case 15:
-        other++;
-        r.skip(w);
-        break;
-      default:
-        r.skip(w);
-    }
-  }
+function toAttribute(a: AttributeProto, ctx: Ctx): OnnxAttribute {
+  const name = a.name ?? '';
+  const other =
+    (a.tensors?.length ?? 0) +
+    (a.graphs?.length ?? 0) +
+    (a.sparse_tensor !== undefined ? 1 : 0) +
+    (a.sparse_tensors?.length ?? 0) +
+    (a.tp !== undefined ? 1 : 0) +
+    (a.type_protos?.length ?? 0);
   return {
     name,
-    type,
-    ...(f !== undefined ? { f } : {}),
-    ...(i !== undefined ? { i } : {}),
-    ...(s !== undefined ? { s } : {}),
-    ...(t !== undefined ? { t } : {}),
-    ...(g !== undefined ? { g } : {}),
-    ...(floats.length ? { floats } : {}),
-    ...(ints.length ? { ints } : {}),
-    ...(strings.length ? { strings } : {}),
+    type: a.type ?? AttributeType.UNDEFINED,
+    ...(a.f !== undefined ? { f: a.f } : {}),
+    ...(a.i !== undefined ? { i: Number(a.i) } : {}),
+    ...(a.s !== undefined ? { s: utf8.decode(a.s) } : {}),
+    ...(a.t !== undefined ? { t: toTensor(a.t, ctx) } : {}),
+    ...(a.g !== undefined ? { g: toGraph(a.g, ctx) } : {}),
+    ...(a.floats !== undefined ? { floats: a.floats } : {}),
+    ...(a.ints !== undefined ? { ints: numbers(a.ints) } : {}),
+    ...(a.strings !== undefined ? { strings: a.strings.map((b) => utf8.decode(b)) } : {}),
     ...(other ? { otherValues: other } : {}),
   };
 }
 
-function readNode(r: Reader, ctx: Ctx): OnnxNode {
-  const inputs: string[] = [];
-  const outputs: string[] = [];
-  const attributes: OnnxAttribute[] = [];
-  let name = '';
-  let opType = '';
-  let domain = '';
-  let docString = '';
-  while (!r.done) {
-    const [f, w] = r.tag();
-    if (f === 1 && w === 2) inputs.push(r.string());
-    else if (f === 2 && w === 2) outputs.push(r.string());
-    else if (f === 3 && w === 2) name = r.string();
-    else if (f === 4 && w === 2) opType = r.string();
-    else if (f === 5 && w === 2) attributes.push(readAttribute(r.sub(), ctx));
-    else if (f === 6 && w === 2) docString = r.string();
-    else if (f === 7 && w === 2) domain = r.string();
-    else r.skip(w);
-  }
-  return { inputs, outputs, name, opType, domain, attributes, docString };
+function toNode(n: NodeProto, ctx: Ctx): OnnxNode {
+  return {
+    inputs: n.input ?? [],
+    outputs: n.output ?? [],
+    name: n.name ?? '',
+    opType: n.op_type ?? '',
+    domain: n.domain ?? '',
+    attributes: (n.attribute ?? []).map((a) => toAttribute(a, ctx)),
+    docString: n.doc_string ?? '',
+  };
 }
 
-function readGraph(r: Reader, ctx: Ctx): OnnxGraph {
-  if (++ctx.depth > 64) throw new WireError('subgraphs nested more than 64 deep');
-  const nodes: OnnxNode[] = [];
-  const initializers: OnnxTensor[] = [];
-  const inputs: OnnxValueInfo[] = [];
-  const outputs: OnnxValueInfo[] = [];
-  const valueInfo: OnnxValueInfo[] = [];
-  let name = '';
-  let sparse = 0;
-  while (!r.done) {
-    const [f, w] = r.tag();
-    if (f === 1 && w === 2) nodes.push(readNode(r.sub(), ctx));
-    else if (f === 2 && w === 2) name = r.string();
-    else if (f === 5 && w === 2) initializers.push(readTensor(r.sub(), ctx));
-    else if (f === 11 && w === 2) inputs.push(readValueInfo(r.sub()));
-    else if (f === 12 && w === 2) outputs.push(readValueInfo(r.sub()));
-    else if (f === 13 && w === 2) valueInfo.push(readValueInfo(r.sub()));
-    else if (f === 15 && w === 2) {
-      sparse++;
-      r.skip(w);
-    } else r.skip(w);
-  }
+function toGraph(g: GraphProto, ctx: Ctx): OnnxGraph {
+  if (++ctx.depth > 64) throw new FormatError('subgraphs nested more than 64 deep');
+  const graph: OnnxGraph = {
+    name: g.name ?? '',
+    nodes: (g.node ?? []).map((n) => toNode(n, ctx)),
+    initializers: (g.initializer ?? []).map((t) => toTensor(t, ctx)),
+    inputs: (g.input ?? []).map(toValueInfo),
+    outputs: (g.output ?? []).map(toValueInfo),
+    valueInfo: (g.value_info ?? []).map(toValueInfo),
+    sparseInitializers: g.sparse_initializer?.length ?? 0,
+  };
   ctx.depth--;
-  return { name, nodes, initializers, inputs, outputs, valueInfo, sparseInitializers: sparse };
+  return graph;
 }
 
 interface Ctx {
@@ -688,47 +340,26 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Onn
   const label = options.label ?? 'model';
   const ctx: Ctx = { label, depth: 0, ...(options.readExternal ? { readExternal: options.readExternal } : {}) };
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new McuError('E_MODEL', `${label} is empty: not an ONNX model`);
-  let irVersion = 0;
-  let producerName = '';
-  let producerVersion = '';
-  let graph: OnnxGraph | undefined;
-  let functions = 0;
-  const opsetImport: { domain: string; version: number }[] = [];
-  const metadataProps: { key: string; value: string }[] = [];
   try {
-    const r = new Reader(bytes, 0, bytes.length);
-    while (!r.done) {
-      const [f, w] = r.tag();
-      if (f === 1 && w === 0) irVersion = r.varint();
-      else if (f === 2 && w === 2) producerName = r.string();
-      else if (f === 3 && w === 2) producerVersion = r.string();
-      else if (f === 7 && w === 2) graph = readGraph(r.sub(), ctx);
-      else if (f === 8 && w === 2) {
-        const o = r.sub();
-        let domain = '';
-        let version = 0;
-        while (!o.done) {
-          const [of, ow] = o.tag();
-          if (of === 1 && ow === 2) domain = o.string();
-          else if (of === 2 && ow === 0) version = o.varint();
-          else o.skip(ow);
-        }
-        opsetImport.push({ domain, version });
-      } else if (f === 14 && w === 2) metadataProps.push(readEntry(r.sub()));
-      else if (f === 25 && w === 2) {
-        functions++;
-        r.skip(w);
-      } else r.skip(w);
-    }
+    const m = decodeModelProto(bytes);
+    if (m.graph === undefined) throw new McuError('E_MODEL', `${label} has no graph: not an ONNX model (or a truncated one)`);
+    const irVersion = Number(m.ir_version ?? 0);
+    if (irVersion <= 0) throw new McuError('E_MODEL', `${label} declares no IR version: not an ONNX model`);
+    return {
+      irVersion,
+      opsetImport: (m.opset_import ?? []).map((o) => ({ domain: o.domain ?? '', version: Number(o.version ?? 0) })),
+      producerName: m.producer_name ?? '',
+      producerVersion: m.producer_version ?? '',
+      graph: toGraph(m.graph, ctx),
+      metadataProps: entries(m.metadata_props),
+      functions: m.functions?.length ?? 0,
+    };
   } catch (e) {
-    if (e instanceof WireError) {
+    if (e instanceof OnnxWireError || e instanceof FormatError) {
       throw new McuError('E_MODEL', `${label} is not a valid ONNX model (protobuf: ${e.message}); the file may be truncated or not ONNX`, { cause: e });
     }
     throw e;
   }
-  if (graph === undefined) throw new McuError('E_MODEL', `${label} has no graph: not an ONNX model (or a truncated one)`);
-  if (irVersion <= 0) throw new McuError('E_MODEL', `${label} declares no IR version: not an ONNX model`);
-  return { irVersion, opsetImport, producerName, producerVersion, graph, metadataProps, functions };
 }
 
 /** The attribute of a node, or undefined. */
