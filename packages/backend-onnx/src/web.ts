@@ -13,7 +13,12 @@ export { inspectModel, type ModelInspection } from './graph/inspect.js';
 export { countFlops, type FlopCount } from './graph/flops.js';
 export * from './proto/index.js';
 
-/** Registers 'onnx-web' for browser pages; `wasmPaths` says where the .wasm files are served. */
+/**
+ * Registers 'onnx-web' for browser pages; `wasmPaths` says where the .wasm files are served.
+ * onnxruntime-web's settings are one per page: a value the page set is kept (`numThreads` is set
+ * to 1 only when the page did not choose one), and every onnxWebModule in one page must give the
+ * same `wasmPaths` (or none) — another one is E_CONFIG when its backend starts.
+ */
 export function onnxWebModule(config: { readonly wasmPaths?: string } = {}): ContainerModule {
   return new ContainerModule((options) => {
     bindBackend(options, { name: 'onnx-web', priority: 5, formats: ['onnx'], create: () => new OnnxWebBackend(config) });
