@@ -1,14 +1,23 @@
 /**
- * A minimal ONNX protobuf encoder (no dependency): the subset of onnx.proto that a translated
- * Caffe net needs — ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto (FLOAT and
- * INT64 as little-endian raw_data), ValueInfoProto with TypeProto.Tensor and TensorShapeProto.
+ * ONNX output of a translated Caffe net: the small model description below (ModelProto,
+ * GraphProto, NodeProto, AttributeProto, TensorProto with FLOAT and INT64 as little-endian
+ * raw_data, ValueInfoProto with TypeProto.Tensor and TensorShapeProto) turned into
+ * @mcu/onnx-proto messages and serialized by its generated encoder, the repository's one ONNX
+ * codec. Repeated scalars (dims, ints, floats) are written unpacked, as onnx.proto declares.
  *
- * Field numbers are those of onnx/onnx.proto (proto2). Repeated scalars are written unpacked,
- * as the reference implementation does; every protobuf reader also accepts that form.
- *
- * Large tensors are not copied while the message tree is built: each message is a list of byte
- * chunks whose sizes are known, and the chunks are joined once at the end.
+ * Large tensors are not copied while the message tree is built: raw_data is a view of a
+ * Float32Array's memory (on a little-endian host), copied once into the output.
  */
+import {
+  AttributeProto_AttributeType as AttributeType,
+  encodeModelProto,
+  TensorProto_DataType as DataType,
+  type AttributeProto,
+  type GraphProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '@mcu/onnx-proto';
 
 /** Element types the writer emits: TensorProto.DataType FLOAT (1) and INT64 (7). */
 export type OnnxElemType = 'float' | 'int64';
@@ -75,115 +84,26 @@ export interface OnnxModel {
 }
 
 /** TensorProto.DataType codes. */
-const DATA_TYPE: Record<OnnxElemType, number> = { float: 1, int64: 7 };
+const DATA_TYPE: Record<OnnxElemType, number> = { float: DataType.FLOAT, int64: DataType.INT64 };
 
 /** AttributeProto.AttributeType codes. */
-const ATTRIBUTE_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7, strings: 8 } as const;
+const ATTRIBUTE_TYPE = {
+  float: AttributeType.FLOAT,
+  int: AttributeType.INT,
+  string: AttributeType.STRING,
+  tensor: AttributeType.TENSOR,
+  floats: AttributeType.FLOATS,
+  ints: AttributeType.INTS,
+  strings: AttributeType.STRINGS,
+} as const;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TEXT = new TextEncoder();
 
-/** Protobuf wire types. */
-const VARINT = 0;
-const FIXED32 = 5;
-const LEN = 2;
-
-/**
- * One message being encoded: small fields accumulate in `scratch`, large byte arrays and
- * sub-messages are kept as chunks by reference; `size` is the encoded length so far.
- */
-class Writer {
-  private readonly chunks: Uint8Array[] = [];
-  private scratch: number[] = [];
-  size = 0;
-
-  private byte(b: number): void {
-    this.scratch.push(b);
-    this.size++;
-  }
-
-  private flush(): void {
-    if (this.scratch.length > 0) {
-      this.chunks.push(Uint8Array.from(this.scratch));
-      this.scratch = [];
-    }
-  }
-
-  /** A varint of a non-negative safe integer, or of a negative one as 64-bit two's complement. */
-  varint(v: number): void {
-    if (!Number.isSafeInteger(v)) throw new RangeError(`onnx-writer: ${v} is not a safe integer`);
-    if (v < 0) {
-      let u = BigInt.asUintN(64, BigInt(v));
-      while (u >= 0x80n) {
-        this.byte(Number(u & 0x7fn) | 0x80);
-        u >>= 7n;
-      }
-      this.byte(Number(u));
-      return;
-    }
-    while (v >= 0x80) {
-      this.byte((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.byte(v);
-  }
-
-  tag(field: number, wire: number): void {
-    this.varint(field * 8 + wire);
-  }
-
-  int(field: number, v: number): void {
-    this.tag(field, VARINT);
-    this.varint(v);
-  }
-
-  float(field: number, v: number): void {
-    this.tag(field, FIXED32);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, v, true);
-    for (const x of b) this.byte(x);
-  }
-
-  bytes(field: number, b: Uint8Array): void {
-    this.tag(field, LEN);
-    this.varint(b.length);
-    if (b.length <= 64) {
-      for (const x of b) this.byte(x);
-      return;
-    }
-    this.flush();
-    this.chunks.push(b);
-    this.size += b.length;
-  }
-
-  string(field: number, s: string): void {
-    this.bytes(field, TEXT.encode(s));
-  }
-
-  message(field: number, m: Writer): void {
-    this.tag(field, LEN);
-    this.varint(m.size);
-    this.size += m.size;
-    if (m.chunks.length === 0) {
-      for (const b of m.scratch) this.scratch.push(b);
-      return;
-    }
-    this.flush();
-    m.flush();
-    for (const c of m.chunks) this.chunks.push(c);
-  }
-
-  /** All chunks joined. */
-  finish(): Uint8Array {
-    this.flush();
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
+/** An int64 field's value: safe integers only (a float would be a translation bug). */
+function int64(v: number): bigint {
+  if (!Number.isSafeInteger(v)) throw new RangeError(`onnx-writer: ${v} is not a safe integer`);
+  return BigInt(v);
 }
 
 function product(dims: readonly number[]): number {
@@ -214,119 +134,77 @@ function rawData(t: OnnxTensor): Uint8Array {
   return out;
 }
 
-/** TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9. */
-function tensorProto(t: OnnxTensor): Writer {
-  const w = new Writer();
-  for (const d of t.dims) w.int(1, d);
-  w.int(2, DATA_TYPE[t.dataType]);
-  w.string(8, t.name);
-  w.bytes(9, rawData(t));
-  return w;
+function tensorProto(t: OnnxTensor): TensorProto {
+  return { dims: t.dims.map(int64), data_type: DATA_TYPE[t.dataType], name: t.name, raw_data: rawData(t) };
 }
 
-/**
- * AttributeProto: name = 1, f = 2, i = 3, s = 4, t = 5, floats = 7, ints = 8, strings = 9,
- * type = 20 (always set: readers of IR ≥ 4 require it).
- */
-function attributeProto(a: OnnxAttribute): Writer {
-  const w = new Writer();
-  w.string(1, a.name);
+/** The value goes to the field `type` selects; `type` is always set (readers of IR ≥ 4 require it). */
+function attributeProto(a: OnnxAttribute): AttributeProto {
+  const out: AttributeProto = { name: a.name, type: ATTRIBUTE_TYPE[a.type] };
   switch (a.type) {
     case 'float':
-      w.float(2, a.value);
+      out.f = a.value;
       break;
     case 'int':
-      w.int(3, a.value);
+      out.i = int64(a.value);
       break;
     case 'string':
-      w.string(4, a.value);
+      out.s = TEXT.encode(a.value);
       break;
     case 'tensor':
-      w.message(5, tensorProto(a.value));
+      out.t = tensorProto(a.value);
       break;
     case 'floats':
-      for (const v of a.value) w.float(7, v);
+      out.floats = [...a.value];
       break;
     case 'ints':
-      for (const v of a.value) w.int(8, v);
+      out.ints = a.value.map(int64);
       break;
     case 'strings':
-      for (const v of a.value) w.string(9, v);
+      out.strings = a.value.map((v) => TEXT.encode(v));
       break;
   }
-  w.int(20, ATTRIBUTE_TYPE[a.type]);
-  return w;
+  return out;
 }
 
-/** NodeProto: input = 1, output = 2, name = 3, op_type = 4, attribute = 5, domain = 7. */
-function nodeProto(n: OnnxNode): Writer {
-  const w = new Writer();
-  for (const i of n.inputs) w.string(1, i);
-  for (const o of n.outputs) w.string(2, o);
-  if (n.name !== undefined) w.string(3, n.name);
-  w.string(4, n.opType);
-  for (const a of n.attributes ?? []) w.message(5, attributeProto(a));
-  if (n.domain !== undefined && n.domain !== '') w.string(7, n.domain);
-  return w;
+function nodeProto(n: OnnxNode): NodeProto {
+  return {
+    input: [...n.inputs],
+    output: [...n.outputs],
+    ...(n.name !== undefined ? { name: n.name } : {}),
+    op_type: n.opType,
+    attribute: (n.attributes ?? []).map(attributeProto),
+    ...(n.domain !== undefined && n.domain !== '' ? { domain: n.domain } : {}),
+  };
 }
 
-/**
- * ValueInfoProto: name = 1, type = 2 → TypeProto: tensor_type = 1 → Tensor: elem_type = 1,
- * shape = 2 → TensorShapeProto: dim = 1 → Dimension: dim_value = 1, dim_param = 2.
- */
-function valueInfoProto(v: OnnxValueInfo): Writer {
-  const tensor = new Writer();
-  tensor.int(1, DATA_TYPE[v.elemType ?? 'float']);
-  if (v.dims !== undefined) {
-    const shape = new Writer();
-    for (const d of v.dims) {
-      const dim = new Writer();
-      if (typeof d === 'number') dim.int(1, d);
-      else if (typeof d === 'string') dim.string(2, d);
-      shape.message(1, dim);
-    }
-    tensor.message(2, shape);
-  }
-  const type = new Writer();
-  type.message(1, tensor);
-  const w = new Writer();
-  w.string(1, v.name);
-  w.message(2, type);
-  return w;
+function valueInfoProto(v: OnnxValueInfo): ValueInfoProto {
+  const dims = v.dims?.map((d) => (typeof d === 'number' ? { dim_value: int64(d) } : typeof d === 'string' ? { dim_param: d } : {}));
+  return {
+    name: v.name,
+    type: { tensor_type: { elem_type: DATA_TYPE[v.elemType ?? 'float'], ...(dims !== undefined ? { shape: { dim: dims } } : {}) } },
+  };
 }
 
-/** GraphProto: node = 1, name = 2, initializer = 5, input = 11, output = 12, value_info = 13. */
-function graphProto(g: OnnxGraph): Writer {
-  const w = new Writer();
-  for (const n of g.nodes) w.message(1, nodeProto(n));
-  w.string(2, g.name);
-  for (const t of g.initializers) w.message(5, tensorProto(t));
-  for (const v of g.inputs) w.message(11, valueInfoProto(v));
-  for (const v of g.outputs) w.message(12, valueInfoProto(v));
-  for (const v of g.valueInfo ?? []) w.message(13, valueInfoProto(v));
-  return w;
+function graphProto(g: OnnxGraph): GraphProto {
+  return {
+    node: g.nodes.map(nodeProto),
+    name: g.name,
+    initializer: g.initializers.map(tensorProto),
+    input: g.inputs.map(valueInfoProto),
+    output: g.outputs.map(valueInfoProto),
+    value_info: (g.valueInfo ?? []).map(valueInfoProto),
+  };
 }
 
-/**
- * Serializes a model: ModelProto ir_version = 1, producer_name = 2, producer_version = 3,
- * graph = 7, opset_import = 8 (OperatorSetIdProto domain = 1, version = 2), metadata_props = 14
- * (StringStringEntryProto key = 1, value = 2).
- */
+/** Serializes a model (defaults: see {@link OnnxModel}). */
 export function encodeOnnxModel(model: OnnxModel): Uint8Array {
-  const w = new Writer();
-  w.int(1, model.irVersion ?? 7);
-  w.string(2, model.producerName ?? 'mcu-format-caffe');
-  if (model.producerVersion !== undefined) w.string(3, model.producerVersion);
-  w.message(7, graphProto(model.graph));
-  const opset = new Writer();
-  opset.string(1, '');
-  opset.int(2, model.opsetVersion ?? 13);
-  w.message(8, opset);
-  for (const [key, value] of Object.entries(model.metadata ?? {})) {
-    const entry = new Writer();
-    entry.string(1, key);
-    entry.string(2, value);
-    w.message(14, entry);
-  }
-  return w.finish();
+  return encodeModelProto({
+    ir_version: int64(model.irVersion ?? 7),
+    producer_name: model.producerName ?? 'mcu-format-caffe',
+    ...(model.producerVersion !== undefined ? { producer_version: model.producerVersion } : {}),
+    graph: graphProto(model.graph),
+    opset_import: [{ domain: '', version: int64(model.opsetVersion ?? 13) }],
+    metadata_props: Object.entries(model.metadata ?? {}).map(([key, value]) => ({ key, value })),
+  });
 }
