@@ -6,37 +6,11 @@ import { fixtureBytes, fixtureFiles } from '../../../test/helpers/fixtures.js';
 import { decodeModel, decodeTensor, encodeModel, encodeTensor } from '../src/proto/codec.js';
 import type { ModelProto } from '../src/proto/types.js';
 import { expectMcuError } from '../../../test/helpers/check.js';
+import { protoDiff } from '../../../test/helpers/proto-diff.js';
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 const UINT64_MAX = 18446744073709551615n;
-
-/** Deep equality of decoded protos; byte arrays compared natively (vitest's toEqual walks them byte by byte). Returns the first differing path. */
-function protoDiff(a: unknown, b: unknown, path = '$'): string | undefined {
-  if (a instanceof Uint8Array || b instanceof Uint8Array) {
-    if (!(a instanceof Uint8Array && b instanceof Uint8Array)) return path;
-    return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)) ? undefined : path;
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return `${path} (length)`;
-    for (let i = 0; i < a.length; i++) {
-      const d = protoDiff(a[i], b[i], `${path}[${i}]`);
-      if (d) return d;
-    }
-    return undefined;
-  }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a).sort();
-    const kb = Object.keys(b).sort();
-    if (ka.join() !== kb.join()) return `${path} (keys ${ka.join(',')} vs ${kb.join(',')})`;
-    for (const k of ka) {
-      const d = protoDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
-      if (d) return d;
-    }
-    return undefined;
-  }
-  return Object.is(a, b) ? undefined : `${path}: ${String(a)} vs ${String(b)}`;
-}
 
 describe('every fixture model round-trips', () => {
   const models = fixtureFiles().filter((f) => f.endsWith('.onnx'));

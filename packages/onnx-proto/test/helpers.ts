@@ -1,12 +1,13 @@
 // Shared by the onnx-proto tests: the parsed schema, a sample value for every field of a
-// message, the ONNX files of the repository, and a deep comparison that names the first
-// difference (bytes compared natively, bigint and -0 exactly).
+// message, and the ONNX files of the repository.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error -- a build script in plain JavaScript, without declarations
 import { parseProto } from '../scripts/parse-proto.mjs';
 import { fixtureBytes, fixtureFiles } from '../../fixtures/src/fixtures.js';
+
+export { protoDiff } from '../../../test/helpers/proto-diff.js';
 
 export interface FieldDef {
   name: string;
@@ -99,33 +100,4 @@ export function onnxFiles(): [string, () => Uint8Array][] {
   };
   walk(examples, '');
   return out;
-}
-
-/** The first path where `a` and `b` differ, or undefined. */
-export function protoDiff(a: unknown, b: unknown, path = '$'): string | undefined {
-  if (a instanceof Uint8Array || b instanceof Uint8Array) {
-    if (!(a instanceof Uint8Array && b instanceof Uint8Array)) return `${path}: bytes vs ${typeof b}`;
-    return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
-      ? undefined
-      : `${path}: bytes differ`;
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return `${path} (length)`;
-    for (let i = 0; i < a.length; i++) {
-      const d = protoDiff(a[i], b[i], `${path}[${i}]`);
-      if (d) return d;
-    }
-    return undefined;
-  }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a).sort();
-    const kb = Object.keys(b).sort();
-    if (ka.join() !== kb.join()) return `${path} (keys ${ka.join(',')} vs ${kb.join(',')})`;
-    for (const k of ka) {
-      const d = protoDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
-      if (d) return d;
-    }
-    return undefined;
-  }
-  return Object.is(a, b) ? undefined : `${path}: ${String(a)} vs ${String(b)}`;
 }
