@@ -1,5 +1,6 @@
 import * as v from 'valibot';
-import { DropoutScalingSchema, integerAtLeast, oneOf, parseOptions, RateSchema, type LoadOptions } from '@mcu/core';
+import type { LoadOptions } from '@mcu/core';
+import { DropoutScalingSchema, integerAtLeast, oneOf, parseOptions, RateSchema } from '@mcu/core/options';
 
 /** onnxruntime's graph optimisation levels. */
 export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
@@ -7,6 +8,8 @@ export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
 
 /** The weight layers an eval export gets dropout inserted before. */
 export const INSERT_BEFORE_OPS = ['Gemm', 'MatMul', 'Conv'] as const;
+/** An operator before which `insertDropout` puts a dropout site. */
+export type InsertBeforeOp = (typeof INSERT_BEFORE_OPS)[number];
 
 /** How Dropout nodes are rewritten (see PrepareOptions.rewrite). */
 export const REWRITE_MODES = ['auto', 'broadcast', 'tiled'] as const;

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
-import { oneOf, parseOptions, type LoadOptions } from '@mcu/core';
+import type { LoadOptions } from '@mcu/core';
+import { oneOf, parseOptions } from '@mcu/core/options';
 
 /** The TensorFlow.js backends mcu can run on in Node, fastest first. */
 export const TFJS_BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;

@@ -10,20 +10,16 @@
  */
 import { McuError } from '@mcu/core/errors';
 import type { DropoutScaling, MaskScope } from '@mcu/core';
+import { DROPOUT_SCALINGS, MASK_SCOPES, TASKS, type Task } from '@mcu/core/options';
+import { INSERT_BEFORE_OPS, type InsertBeforeOp } from '@mcu/backend-onnx/options';
 
 export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'help'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-export type Task = 'regression' | 'classification' | 'auto';
 export type OutputFormat = 'json' | 'csv' | 'table' | 'npy' | 'svg' | 'png';
-/** Operators before which `--insert-dropout` puts a dropout site. */
-export type InsertBeforeOp = 'Gemm' | 'MatMul' | 'Conv';
 
-export const TASKS: readonly Task[] = ['regression', 'classification', 'auto'];
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'csv', 'table', 'npy', 'svg', 'png'];
-export const MASK_SCOPES: readonly MaskScope[] = ['sample', 'point'];
-export const DROPOUT_SCALINGS: readonly DropoutScaling[] = ['inverted', 'none'];
-export const INSERT_BEFORE_OPS: readonly InsertBeforeOp[] = ['Gemm', 'MatMul', 'Conv'];
+export { DROPOUT_SCALINGS, INSERT_BEFORE_OPS, MASK_SCOPES, TASKS, type InsertBeforeOp, type Task };
 
 /**
  * `--task`: one task for every output (`--task regression`), and/or one per output

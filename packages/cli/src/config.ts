@@ -190,7 +190,7 @@ export interface Settings {
   readonly inputShapes: readonly InputShapeArg[];
   readonly solverPrior?: { readonly solver: string; readonly lengthScale: number; readonly nTrain: number };
   /** Where each defaulted/configurable value came from (for --debug). */
-  readonly sources: Readonly<Partial<Record<'samples' | 'seed' | 'task' | 'maskScope' | 'format' | 'memoryBudgetMB' | 'batchSize' | 'backend' | 'executionProviders' | 'tau', SettingSource>>>;
+  readonly sources: Readonly<Partial<Record<'samples' | 'seed' | 'task' | 'maskScope' | 'format' | 'memoryBudgetMB' | 'batchSize' | 'backend' | 'executionProviders' | 'tau' | 'dropoutScaling', SettingSource>>>;
 }
 
 /** Merge: flags (parsed.options) override the config, which overrides DEFAULTS. */
@@ -256,7 +256,7 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     before: o.before ?? DEFAULTS.before,
     rate: o.rate ?? {},
     maskInput: o.maskInput ?? {},
-    dropoutScaling: o.dropoutScaling ?? DEFAULTS.dropoutScaling,
+    dropoutScaling: pick('dropoutScaling', o.dropoutScaling, undefined, DEFAULTS.dropoutScaling),
     quiet: o.quiet ?? false,
     debug: o.debug ?? false,
     data: o.data,

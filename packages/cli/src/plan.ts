@@ -16,19 +16,23 @@ import {
   McuError,
   modelFormatOf,
   resolveTasks as coreResolveTasks,
+  type DropoutScaling,
   type MaskScope,
   type ModelFormat,
   type NamedTensors,
   type OutputTask,
   type StochasticModel,
   type StochasticSite,
+  type TaskOption,
   type TaskWording,
 } from '@mcu/core';
+import { TFJS_BACKENDS } from '@mcu/backend-tfjs/options';
 import type { CommandName, InputArg, InsertBeforeOp, OutputFormat, Task } from './args.js';
 import type { Settings, SettingSource } from './config.js';
 
 /** The tfjs backend's execution providers (= TFJS_BACKENDS of @mcu/backend-tfjs; a test keeps them equal). */
-export const TFJS_PROVIDERS = ['tensorflow', 'wasm', 'cpu'] as const;
+/** The tfjs backend's execution providers are its TensorFlow.js backends. */
+export const TFJS_PROVIDERS = TFJS_BACKENDS;
 
 /** The backends the CLI configures, by name. */
 export type BackendName = 'onnx' | 'onnx-web' | 'tfjs';
@@ -74,7 +78,7 @@ export interface GraphPlan {
   readonly insertDropout?: { readonly rate: number; readonly before: readonly InsertBeforeOp[]; readonly spatial: boolean };
   readonly rates: Readonly<Record<string, number>>;
   readonly maskInputs: Readonly<Record<string, number>>;
-  readonly scaling: 'inverted' | 'none';
+  readonly scaling: DropoutScaling;
 }
 
 export type TestSet =
@@ -218,7 +222,8 @@ export function makePlan(s: Settings): Plan {
   }
   if (Object.keys(graph.rates).length > 0) onnx['rates'] = { ...graph.rates };
   if (Object.keys(graph.maskInputs).length > 0) onnx['maskInputs'] = { ...graph.maskInputs };
-  if (graph.scaling !== 'inverted') onnx['scaling'] = graph.scaling;
+  // --dropout-scaling given (even 'inverted') overrides the config's backendOptions.onnx.scaling
+  if (graph.scaling !== 'inverted' || s.sources.dropoutScaling === 'flag') onnx['scaling'] = graph.scaling;
   // onnx-web: the same rewrite; its only provider option is the list (onnxruntime-node's
   // session options do not exist there).
   const web: Record<string, unknown> = { ...onnx };
@@ -394,18 +399,21 @@ export function decideTask(name: string, requested: Task, activation: 'softmax' 
   return coreDecideTask(name, requested, activation, perRow, CLI_TASK_WORDING);
 }
 
-/**
- * The task of every model output (or of the outputs in `only`: plot decides the one it draws),
- * by @mcu/core's resolveTasks: `tasks.default` for each output not in `tasks.byOutput`.
- * Outputs whose per-row size the spec leaves symbolic get it from `probe` (the model's
- * deterministic pass on one row), called at most once.
- */
-export function resolveTasks(tasks: TaskPlan, model: StochasticModel, probe: () => Promise<NamedTensors>, only?: readonly string[]): Promise<OutputTask[]> {
-  // every output by name (the default where not asked), then the asked-for names the model may lack, in their order
+/** The task option of a plan for @mcu/core: `tasks.default` for each output not named in `tasks.byOutput`. */
+export function taskOption(tasks: TaskPlan, model: StochasticModel): TaskOption {
+  if (Object.keys(tasks.byOutput).length === 0) return tasks.default;
   const byName: Record<string, Task> = {};
   for (const o of model.outputs) byName[o.name] = tasks.default;
-  Object.assign(byName, tasks.byOutput);
-  return coreResolveTasks(byName, model, probe, { wording: CLI_TASK_WORDING, ...(only !== undefined ? { only } : {}) });
+  return { ...byName, ...tasks.byOutput };
+}
+
+/**
+ * The task of every model output (or of the outputs in `only`: plot decides the one it draws),
+ * by @mcu/core's resolveTasks. Outputs whose per-row size the spec leaves symbolic get it from
+ * `probe` (the model's deterministic pass on one row), called at most once.
+ */
+export function resolveTasks(tasks: TaskPlan, model: StochasticModel, probe: () => Promise<NamedTensors>, only?: readonly string[]): Promise<OutputTask[]> {
+  return coreResolveTasks(taskOption(tasks, model), model, probe, { wording: CLI_TASK_WORDING, ...(only !== undefined ? { only } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,6 +9,12 @@ const plan = (argv: string[], config: ConfigFile = {}): Plan => makePlan(mergeSe
 const predict = (model: string, ...flags: string[]) => plan(['predict', model, '--input', 'x.csv', ...flags]);
 
 describe('makePlan: backends and their options', () => {
+  it("--dropout-scaling overrides the config's backendOptions.onnx.scaling, even with the default value", () => {
+    const config: ConfigFile = { backendOptions: { onnx: { scaling: 'none' } } };
+    expect(plan(['predict', 'm.onnx', '--input', 'x.csv'], config).backend.options.onnx).toMatchObject({ scaling: 'none' });
+    expect(plan(['predict', 'm.onnx', '--input', 'x.csv', '--dropout-scaling', 'inverted'], config).backend.options.onnx).toMatchObject({ scaling: 'inverted' });
+  });
+
   it('an ONNX model: the graph rewrite and --ep go to onnx and onnx-web, not to tfjs', () => {
     const p = predict('m.onnx', '--ep', 'cuda,cpu', '--insert-dropout', '0.2', '--before', 'Conv', '--spatial', '--dropout-scaling', 'none');
     expect(p.backend.family).toBe('onnx');

@@ -11,8 +11,6 @@ import {
   type NamedTensors,
   type RunWording,
   type StochasticModel,
-  type Task,
-  type TaskOption,
   type TensorSpec,
 } from '@mcu/core';
 import type { CaffeModel } from '@mcu/format-caffe';
@@ -24,7 +22,7 @@ import type { SiteMeta } from '../io/result.js';
 import { readLabeled } from '../io/targets.js';
 import type { Settings } from '../config.js';
 import { formatNumber } from '../io/format.js';
-import { checkSpatial, CLI_TASK_WORDING, makePlan, tauFlags, type OutputTask, type Plan } from '../plan.js';
+import { checkSpatial, CLI_TASK_WORDING, makePlan, taskOption, tauFlags, type OutputTask, type Plan } from '../plan.js';
 
 export { modelPath } from '../plan.js';
 export { TAU_SEARCH_RANGE, type FittedTau };
@@ -104,14 +102,6 @@ export function readFeeds(model: StochasticModel, inputs: Plan['input']): NamedT
   return feeds;
 }
 
-/** The task option of a plan for @mcu/core: `tasks.default` for each output not named in `tasks.byOutput`. */
-export function taskOption(plan: Plan, model: StochasticModel): TaskOption {
-  if (Object.keys(plan.tasks.byOutput).length === 0) return plan.tasks.default;
-  const byName: Record<string, Task> = {};
-  for (const o of model.outputs) byName[o.name] = plan.tasks.default;
-  return { ...byName, ...plan.tasks.byOutput };
-}
-
 /** How @mcu/core's messages and warnings name the CLI's flags. */
 export function cliWording(plan: Plan): RunWording {
   const t = plan.tau;
@@ -162,7 +152,7 @@ export function runOptions(plan: Plan, loaded: Loaded, onProgress?: (e: ApiProgr
     scope: plan.engine.scope,
     memoryBudgetBytes: plan.engine.memoryBudgetBytes,
     ...(plan.engine.tolerance !== undefined ? { tolerance: plan.engine.tolerance } : {}),
-    task: taskOption(plan, loaded.model),
+    task: taskOption(plan.tasks, loaded.model),
     ...tauOptions(plan, loaded.model),
     wording: cliWording(plan),
     ...(onProgress !== undefined ? { onProgress } : {}),
@@ -171,7 +161,7 @@ export function runOptions(plan: Plan, loaded: Loaded, onProgress?: (e: ApiProgr
 
 /** The task of every output, or of those in `only` (README "Tasks"), by @mcu/core's tasksOf. */
 export function tasksFor(plan: Plan, loaded: Loaded, feeds: NamedTensors, only?: readonly string[]): Promise<OutputTask[]> {
-  return tasksOf(loaded.mcu.engine, loaded.model, feeds, taskOption(plan, loaded.model), only, CLI_TASK_WORDING);
+  return tasksOf(loaded.mcu.engine, loaded.model, feeds, taskOption(plan.tasks, loaded.model), only, CLI_TASK_WORDING);
 }
 
 /** τ of a run on these tasks (given, eq. 7, or fitted on --fit-tau's file), by @mcu/core's tauOf. */
