@@ -120,7 +120,7 @@ describe('check (sanitize) of hand-built values', () => {
     expect(m.graph!.initializer![0]!.float_data).toBe(floats);
   });
 
-  test.each([
+  const BAD: [unknown, RegExp][] = [
     [{ ir_version: 1.5 }, /^model\.ir_version must be a 64-bit integer \(bigint\), got 1\.5$/],
     [{ graph: { node: [{}, { input: ['x', 3] }] } }, /^model\.graph\.node\[1\]\.input\[1\] must be a string, got 3$/],
     [{ graph: { node: 'Relu' } }, /^model\.graph\.node must be an array, got "Relu"$/],
@@ -130,7 +130,9 @@ describe('check (sanitize) of hand-built values', () => {
     [{ graph: { node: [{ attribute: [{ type: 1.5 }] }] } }, /^model\.graph\.node\[0\]\.attribute\[0\]\.type must be an enum number, got 1\.5$/],
     [{ graph: { initializer: [{ float_data: [1, '2'] }] } }, /^model\.graph\.initializer\[0\]\.float_data\[1\] must be a number, got "2"$/],
     [{ opset_import: [{ version: 1n << 64n }] }, /^model\.opset_import\[0\]\.version must be a 64-bit integer, got 18446744073709551616n$/],
-  ].map(([v, m]) => [String(m).split(' must')[0]!.slice(2).replace(/\\/g, ''), v, m] as const))('%s', (_, value, message) => {
+  ];
+  // Named by the path the message names ('model.graph.node[1].input[1]').
+  test.each(BAD.map(([v, m]) => [m.source.split(' must')[0]!.slice(1).replace(/\\/g, ''), v, m] as const))('%s', (_, value, message) => {
     let err: unknown;
     try {
       checkModelProto(value, 'model');
