@@ -363,11 +363,27 @@ describe('mcu backends', () => {
     expect([onnx, tfjs].map((b) => (b as unknown as { formats: string[] }).formats)).toEqual([['onnx'], ['tfjs-layers', 'onnx']]);
     expect(tfjs.executionProviders.some((e) => e.name === 'cpu' && e.available)).toBe(true);
 
-    const t = await runOk(['backends']); // default: the table, for people
-    for (const name of ['onnx', 'onnx-web', 'tfjs']) expect(t.stdout).toMatch(new RegExp(`^${name} \\(priority -?\\d+; reads .+\\): (available|unavailable)`, 'm'));
+    expect(backends.every((b) => (b as unknown as { probed: boolean }).probed === false)).toBe(true);
+
+    const t = await runOk(['backends']); // default: the table, for people; the installed files only
+    for (const name of ['onnx', 'onnx-web', 'tfjs']) expect(t.stdout).toMatch(new RegExp(`^${name} \\(priority -?\\d+; reads .+\\): (installed|unavailable)`, 'm'));
     expect(t.stdout).toMatch(/^tfjs \(priority 1; reads TensorFlow\.js \/ Keras layers models \(model\.json\), ONNX models \(\.onnx\)\)/m);
-    expect(t.stdout).toMatch(/^ {2}cpu: available/m);
+    expect(t.stdout).toMatch(/^ {2}cpu: installed/m);
+    expect(t.stdout).toMatch(/`mcu backends --probe` starts each one/);
   }, 60_000);
+
+  it('--probe starts each runtime and provider: cpu of onnx and tfjs, onnx-web wasm run here', async () => {
+    const r = await runOk(['backends', '--format', 'json', '--probe'], { timeoutMs: 60_000 });
+    const { backends } = json<{ backends: { name: string; available: boolean; probed: boolean; executionProviders: { name: string; available: boolean; reason?: string }[] }[] }>(r.stdout);
+    const ep = (b: string, e: string) => backends.find((x) => x.name === b)!.executionProviders.find((x) => x.name === e)!;
+    expect(backends.map((b) => [b.name, b.probed])).toEqual([['onnx', true], ['onnx-web', true], ['tfjs', true]]);
+    expect([ep('onnx', 'cpu').available, ep('onnx-web', 'wasm').available, ep('tfjs', 'cpu').available, ep('tfjs', 'wasm').available]).toEqual([true, true, true, true]);
+    // without the CUDA binaries, probing agrees with the files: unavailable, saying why
+    if (!ep('onnx', 'cuda').available) expect(ep('onnx', 'cuda').reason).toMatch(/binaries are not installed/);
+    const t = await runOk(['backends', '--probe']);
+    expect(t.stdout).toMatch(/^ {2}cpu: available/m);
+    expect(t.stdout).not.toMatch(/--probe` starts/);
+  }, 90_000);
 });
 
 describe('the bin link', () => {

@@ -861,6 +861,17 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
       },
     },
   },
+  probe: {
+    backends: {
+      base: () => ['backends', '--format', 'json', '--backend', 'onnx-web'],
+      with: () => ['backends', '--format', 'json', '--backend', 'onnx-web', '--probe'],
+      // without: the installed files; with: onnxruntime-web started (its wasm runtime runs here)
+      check: (b, w) => {
+        const of = (r: InProcessRun) => json<{ backends: { probed: boolean; executionProviders: { available: boolean }[] }[] }>(r).backends[0]!;
+        expect([of(b).probed, of(w).probed, of(w).executionProviders[0]!.available]).toEqual([false, true, true]);
+      },
+    },
+  },
   topK: {
     plot: {
       base: () => ['plot', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification'],
@@ -911,6 +922,7 @@ const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
   trainEnd: ['--train-end', '1'],
   sigmaScale: ['--sigma-scale', '2'],
   standard: ['--standard'],
+  probe: ['--probe'],
   topK: ['--top-k', '2'],
   weights: ['--weights', 'w.caffemodel'],
   inputShape: ['--input-shape', 'data=1,28,28'],

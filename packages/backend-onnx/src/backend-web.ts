@@ -1,4 +1,4 @@
-import type { BackendInfo, ModelSource } from '@mcu/core';
+import type { BackendInfo, DescribeOptions, ModelSource } from '@mcu/core';
 import { McuError } from '@mcu/core';
 import { decodeModel, type ModelProto } from './proto/index.js';
 import { OrtBackend } from './ort-backend.js';
@@ -111,13 +111,14 @@ export class OnnxWebBackend extends OrtBackend {
     }
   }
 
-  async describe(): Promise<BackendInfo> {
+  /** A page has no installed files to look at: onnxruntime-web is started (probed) whatever `options` say. */
+  async describe(_options: DescribeOptions = {}): Promise<BackendInfo> {
     try {
       await this.init();
-      return { name: this.name, available: true, executionProviders: [{ name: 'wasm', available: true }] };
+      return { name: this.name, available: true, probed: true, executionProviders: [{ name: 'wasm', available: true }] };
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      return { name: this.name, available: false, reason, executionProviders: [{ name: 'wasm', available: false, reason }] };
+      return { name: this.name, available: false, probed: true, reason, executionProviders: [{ name: 'wasm', available: false, reason }] };
     }
   }
 }

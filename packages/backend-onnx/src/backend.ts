@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { BackendInfo, ModelSource } from '@mcu/core';
+import type { BackendInfo, DescribeOptions, ModelSource } from '@mcu/core';
 import { McuError } from '@mcu/core';
 import { checkExternalData, inlineExternalData, loadModelFile, readModelFile } from './graph/external.js';
 import { decodeModel, encodeModel } from './proto/index.js';
@@ -9,6 +7,7 @@ import { OrtBackend, type SourceModel } from './ort-backend.js';
 import type { ModelProto } from './proto/index.js';
 import { providerError } from './runtime/provider-errors.js';
 import { checkNodeProvider, NODE_PROVIDERS } from './runtime/providers.js';
+import { installedNode, installedWeb, VULKAN_MISSING, vulkanLoaderMissing } from './runtime/installed.js';
 import type { OrtRuntime } from './runtime/session-model.js';
 
 /**
@@ -59,7 +58,9 @@ export class OnnxNodeBackend extends OrtBackend {
     return readNodeSource(source);
   }
 
-  async describe(): Promise<BackendInfo> {
+  /** Installed files (default), or with `probe` onnxruntime-node loaded and each provider started. */
+  async describe(options: DescribeOptions = {}): Promise<BackendInfo> {
+    if (options.probe !== true) return installedNode(this.name);
     let available = true;
     let reason: string | undefined;
     try {
@@ -80,7 +81,7 @@ export class OnnxNodeBackend extends OrtBackend {
         }
       }),
     );
-    return { name: this.name, available, ...(reason ? { reason } : {}), executionProviders: providers };
+    return { name: this.name, available, probed: true, ...(reason ? { reason } : {}), executionProviders: providers };
   }
 }
 
@@ -97,19 +98,9 @@ function probeModel(): Uint8Array {
   });
 }
 
-/** Linux: the WebGPU EP reaches the GPU through Vulkan; without its loader the probe only prints noise. */
-function vulkanLoaderMissing(): boolean {
-  if (process.platform !== 'linux') return false;
-  const dirs = [
-    ...(process.env['LD_LIBRARY_PATH'] ?? '').split(':').filter(Boolean),
-    '/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib',
-  ];
-  return !dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
-}
-
 async function probeWebGpu(runtime: OrtRuntime): Promise<void> {
   if (vulkanLoaderMissing()) {
-    throw new McuError('E_PROVIDER', "execution provider 'webgpu' cannot start: the Vulkan loader (libvulkan.so.1) is not installed — install libvulkan1 and a GPU driver with a Vulkan ICD (see shared/gpu/README.md), or use --ep cpu");
+    throw new McuError('E_PROVIDER', `execution provider 'webgpu' cannot start: ${VULKAN_MISSING}`);
   }
   try {
     const s = await runtime.InferenceSession.create(probeModel(), { executionProviders: ['webgpu'], logSeverityLevel: 4 });
@@ -121,6 +112,11 @@ async function probeWebGpu(runtime: OrtRuntime): Promise<void> {
 
 /** onnxruntime-web in Node: the browser backend, plus model files and their external data (inlined: the wasm runtime takes one buffer). */
 export class OnnxWebNodeBackend extends OnnxWebBackend {
+  /** Installed files (default: onnxruntime-web's .wasm runtime), or with `probe` onnxruntime-web started. */
+  override async describe(options: DescribeOptions = {}): Promise<BackendInfo> {
+    return options.probe === true ? super.describe(options) : installedWeb(this.name);
+  }
+
   protected override async readSource(source: ModelSource): Promise<ModelProto> {
     switch (source.kind) {
       case 'path':

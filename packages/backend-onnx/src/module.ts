@@ -11,11 +11,13 @@ export const onnxModule = new ContainerModule((options) => {
     priority: 10,
     formats: ['onnx'],
     create: async () => new (await import('./backend.js')).OnnxNodeBackend(),
+    installed: async () => (await import('./runtime/installed.js')).installedNode('onnx'),
   });
   bindBackend(options, {
     name: 'onnx-web',
     priority: 5,
     formats: ['onnx'],
     create: async () => new (await import('./backend.js')).OnnxWebNodeBackend(),
+    installed: async () => (await import('./runtime/installed.js')).installedWeb('onnx-web'),
   });
 });

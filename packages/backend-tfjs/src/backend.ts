@@ -1,4 +1,4 @@
-import type { Backend, BackendInfo, LoadOptions, ModelSource, StochasticModel } from '@mcu/core';
+import type { Backend, BackendInfo, DescribeOptions, LoadOptions, ModelSource, StochasticModel } from '@mcu/core';
 import { McuError, modelFormatOf } from '@mcu/core';
 import type { ExecGraph } from './graph.js';
 import { parseLayersModel, parseLayersModelJson } from './keras.js';
@@ -9,7 +9,7 @@ import { TfjsModel } from './model.js';
 import { readOnnxFile } from './onnx-file.js';
 import { parseTfjsOptions, requestedBackends, TFJS_BACKENDS, type TfjsBackendName, type TfjsOptions } from './options.js';
 import { chooseBackend, loadTf, setWasmLocation, type Tf, type TfjsRuntimeSettings } from './runtime.js';
-import { wasmDir } from './runtime-node.js';
+import { installedRuntimes, wasmDir } from './runtime-node.js';
 
 /** Node: the wasm binaries are in tfjs-backend-wasm's dist/ (the same for every instance). */
 const NODE_SETTINGS: TfjsRuntimeSettings = { wasmLocation: wasmDir };
@@ -58,7 +58,9 @@ export class TfjsBackend implements Backend {
     return TfjsModel.create(tf, backendName, net);
   }
 
-  async describe(): Promise<BackendInfo> {
+  /** Installed packages and files (default), or with `probe` each TensorFlow.js backend started. */
+  async describe(options: DescribeOptions = {}): Promise<BackendInfo> {
+    if (options.probe !== true) return installedRuntimes(this.name);
     // A tfjs that cannot load is reported by describeRuntimes, runtime by runtime.
     const tf = await loadTf().catch(() => undefined);
     if (tf !== undefined) setWasmLocation(tf, wasmDir);

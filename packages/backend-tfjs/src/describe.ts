@@ -2,14 +2,14 @@ import type { BackendInfo } from '@mcu/core';
 import type { TfjsRuntimeName } from './options.js';
 import { ensureBackend, loadTf, type Tf } from './runtime.js';
 
-/** What `mcu backends` shows for a tfjs backend: each runtime of `names` started (or why not). */
+/** What `mcu backends --probe` shows for a tfjs backend: each runtime of `names` started (or why not). */
 export async function describeRuntimes(backend: string, names: readonly TfjsRuntimeName[]): Promise<BackendInfo> {
   let tf: Tf;
   try {
     tf = await loadTf();
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    return { name: backend, available: false, reason, executionProviders: names.map((name) => ({ name, available: false, reason: '@tensorflow/tfjs is not available' })) };
+    return { name: backend, available: false, probed: true, reason, executionProviders: names.map((name) => ({ name, available: false, reason: '@tensorflow/tfjs is not available' })) };
   }
   const executionProviders = await Promise.all(
     names.map(async (name) => {
@@ -22,5 +22,5 @@ export async function describeRuntimes(backend: string, names: readonly TfjsRunt
     }),
   );
   const available = executionProviders.some((p) => p.available);
-  return { name: backend, available, ...(available ? {} : { reason: 'no tfjs backend could be initialised' }), executionProviders };
+  return { name: backend, available, probed: true, ...(available ? {} : { reason: 'no tfjs backend could be initialised' }), executionProviders };
 }

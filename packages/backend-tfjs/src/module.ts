@@ -12,5 +12,6 @@ export const tfjsModule = new ContainerModule((options) => {
     priority: 1,
     formats: ['tfjs-layers', 'onnx'],
     create: async () => new (await import('./backend.js')).TfjsBackend(),
+    installed: async () => (await import('./runtime-node.js')).installedRuntimes('tfjs'),
   });
 });

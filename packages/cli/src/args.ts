@@ -112,6 +112,8 @@ export interface CliOptions {
   sigmaScale?: number;
   /** `--standard` (plot): draw the deterministic ("standard dropout") pass. */
   standard?: boolean;
+  /** `--probe` (backends): start each runtime and execution provider instead of looking for its files. */
+  probe?: boolean;
   /** `--top-k K` (plot): classes drawn in a classification plot. */
   topK?: number;
   /** `--weights FILE`: the .caffemodel of a Caffe MODEL.prototxt. */
@@ -585,6 +587,14 @@ export const OPTIONS = {
     help: 'band plot: also draw "standard dropout", one deterministic pass with the weights scaled',
     parse: once(parseBool),
   },
+  probe: {
+    flag: '--probe',
+    type: 'boolean',
+    commands: ['backends'],
+    expects: 'true or false',
+    help: 'start each runtime and execution provider (a session on each; loads native code and GPU drivers: seconds) instead of looking for its installed files',
+    parse: once(parseBool),
+  },
   topK: {
     flag: '--top-k',
     type: 'int',
@@ -1047,8 +1057,8 @@ const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about:
   },
   backends: {
     usage: 'mcu backends [options]',
-    about: 'List the backends and execution providers available on this machine, and why not.',
-    examples: ['mcu backends', 'mcu backends --format json'],
+    about: 'List the backends and execution providers installed on this machine, and why not; --probe starts each one to see that it runs.',
+    examples: ['mcu backends', 'mcu backends --probe', 'mcu backends --format json'],
   },
 };
 

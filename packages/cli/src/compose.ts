@@ -1,6 +1,7 @@
 import { createMcu, type Mcu } from '@mcu/core';
-import { onnxModule } from '@mcu/backend-onnx';
-import { tfjsModule } from '@mcu/backend-tfjs';
+// the modules alone (./module): each backend's code loads when the registry first creates it
+import { onnxModule } from '@mcu/backend-onnx/module';
+import { tfjsModule } from '@mcu/backend-tfjs/module';
 
 export interface ComposeOptions {
   readonly backend?: string;

@@ -170,6 +170,7 @@ export interface Settings {
   readonly maskInput: Readonly<Record<string, number>>;
   readonly dropoutScaling: DropoutScaling;
   readonly quiet: boolean;
+  readonly probe: boolean;
   readonly debug: boolean;
   readonly data?: string;
   readonly target?: string | number;
@@ -258,6 +259,7 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     maskInput: o.maskInput ?? {},
     dropoutScaling: pick('dropoutScaling', o.dropoutScaling, undefined, DEFAULTS.dropoutScaling),
     quiet: o.quiet ?? false,
+    probe: o.probe ?? false,
     debug: o.debug ?? false,
     data: o.data,
     target: o.target,

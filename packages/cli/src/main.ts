@@ -11,8 +11,17 @@ export interface MainIo {
 
 /** The CLI package's version, read from its package.json at run time (only for --version). */
 function version(): string {
-  // dist/main.js and src/main.ts both sit one folder below the package root.
-  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  // src/main.ts and dist/main.js sit one folder below the package root, the bundle (dist/bundle/main.js) two
+  const require = createRequire(import.meta.url);
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const p = require(up) as { name?: string; version: string };
+      if (p.name === '@mcu/cli') return p.version;
+    } catch {
+      // not there: one level up
+    }
+  }
+  throw new McuError('E_INTERNAL', `@mcu/cli's package.json is not next to ${import.meta.url}: reinstall @mcu/cli`);
 }
 
 /**

@@ -136,6 +136,8 @@ export interface Plan {
   readonly format: OutputFormat;
   readonly out?: string;
   readonly quiet: boolean;
+  /** backends --probe: start each runtime and provider. */
+  readonly probe: boolean;
   readonly debug: boolean;
   /** The settings the plan was made from, for inspect/convert's graph preparation (commands/prepare.ts). */
   readonly settings: Settings;
@@ -294,6 +296,7 @@ export function makePlan(s: Settings): Plan {
     format: plot?.format ?? s.format,
     ...(s.out !== undefined ? { out: s.out } : {}),
     quiet: s.quiet,
+    probe: s.probe,
     debug: s.debug,
     settings: s,
   };

@@ -150,11 +150,33 @@ export interface LoadOptions {
   readonly [key: string]: unknown;
 }
 
+/** One execution provider of a backend, as {@link Backend.describe} finds it. */
+export interface ProviderInfo {
+  readonly name: string;
+  /** Probed: it started. Not probed: the files it needs are installed (it may still fail to start, e.g. without a GPU). */
+  readonly available: boolean;
+  /** Why not (or, not probed, what starting it needs beyond the files). */
+  readonly reason?: string;
+}
+
+/** What a backend can do on this machine ({@link Backend.describe}). */
 export interface BackendInfo {
   readonly name: string;
+  /** Probed: the runtime loaded. Not probed: its package is installed. */
   readonly available: boolean;
   readonly reason?: string;
-  readonly executionProviders: readonly { name: string; available: boolean; reason?: string }[];
+  /** Whether the runtime and each provider were started (`describe({ probe: true })`), or only their files looked for. */
+  readonly probed: boolean;
+  readonly executionProviders: readonly ProviderInfo[];
+}
+
+/** Options of {@link Backend.describe}. */
+export interface DescribeOptions {
+  /**
+   * Start the runtime and each execution provider to see that it runs (loads native code and
+   * GPU drivers: seconds). Default false: look for the installed files only (milliseconds).
+   */
+  readonly probe?: boolean;
 }
 
 /** The whole backend contract: everything Monte Carlo lives in core. */
@@ -162,8 +184,8 @@ export interface Backend {
   readonly name: string;
   init(): Promise<void>;
   load(source: ModelSource, options?: LoadOptions): Promise<StochasticModel>;
-  /** What this backend and its execution providers can do on this machine, and why not. */
-  describe?(): Promise<BackendInfo>;
+  /** What this backend and its execution providers can do on this machine, and why not (installed files, or started with `probe`). */
+  describe?(options?: DescribeOptions): Promise<BackendInfo>;
 }
 
 /** Model file formats, for choosing a backend when none is named. */
@@ -207,4 +229,10 @@ export interface BackendDescriptor {
   readonly formats?: readonly ModelFormat[];
   /** A factory, so nothing heavy (native runtimes, wasm) loads until the backend is chosen. */
   readonly create: () => Promise<Backend> | Backend;
+  /**
+   * What is installed, from the files alone (`describe()` without probe), without creating the
+   * backend or loading its code: `mcu backends` in milliseconds. Omitted: the backend is
+   * created and its describe() asked.
+   */
+  readonly installed?: () => Promise<BackendInfo> | BackendInfo;
 }

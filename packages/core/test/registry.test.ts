@@ -192,3 +192,37 @@ describe('choosing a backend by model format', () => {
     expect(seen).toEqual(['layers', 'graph']);
   });
 });
+
+describe('BackendRegistry.describe', () => {
+  const info = (name: string, probed: boolean) => ({ name, available: true, probed, executionProviders: [{ name: 'cpu', available: true }] });
+
+  it('without probe: the descriptor\'s installed() (nothing created), else the backend\'s describe() uninitialised; with probe: initialised', async () => {
+    let created = 0;
+    let inited = 0;
+    const describing = (name: string): Backend => ({ ...fake(name, { onInit: () => inited++ }), describe: async (o) => info(name, o?.probe === true) });
+    const mcu = createMcu({
+      modules: [
+        moduleOf(
+          { name: 'files', priority: 2, create: () => (created++, describing('files')), installed: () => info('files', false) },
+          { name: 'plain', priority: 1, create: () => (created++, describing('plain')) },
+        ),
+      ],
+    });
+    expect(await mcu.registry.describe('files')).toEqual(info('files', false));
+    expect([created, inited]).toEqual([0, 0]);
+    expect(await mcu.registry.describe('plain')).toEqual(info('plain', false));
+    expect([created, inited]).toEqual([1, 0]);
+    expect(await mcu.registry.describe('files', { probe: true })).toEqual(info('files', true));
+    expect([created, inited]).toEqual([2, 1]);
+    // the probed backend is the one resolve() hands out: created and initialised once
+    await mcu.registry.resolve(['files']);
+    expect([created, inited]).toEqual([2, 1]);
+  });
+
+  it('a backend that cannot start is reported unavailable with the reason; an unknown name is E_BACKEND_UNKNOWN', async () => {
+    const mcu = createMcu({ modules: [moduleOf({ name: 'broken', priority: 1, create: () => fake('broken', { fail: 'no runtime here' }) })] });
+    expect(await mcu.registry.describe('broken', { probe: true })).toEqual({ name: 'broken', available: false, probed: true, reason: expect.stringContaining('no runtime here'), executionProviders: [] });
+    expect(await mcu.registry.describe('broken')).toEqual({ name: 'broken', available: true, probed: false, executionProviders: [] });
+    await expect(mcu.registry.describe('torch')).rejects.toMatchObject({ code: 'E_BACKEND_UNKNOWN' });
+  });
+});

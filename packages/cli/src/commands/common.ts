@@ -17,7 +17,6 @@ import type { CaffeModel } from '@mcu/format-caffe';
 import { compose } from '../compose.js';
 import { readInputFile } from '../io/input.js';
 import { readFileText } from '../io/files.js';
-import { readSolver } from '@mcu/format-caffe';
 import type { SiteMeta } from '../io/result.js';
 import { readLabeled } from '../io/targets.js';
 import type { Settings } from '../config.js';
@@ -124,7 +123,7 @@ export function cliWording(plan: Plan): RunWording {
  * τ of a plan for @mcu/core: --tau (a config's "tau" is a default, dropped for classifiers),
  * eq. 7 from --weight-decay or a Caffe --solver, or --fit-tau's validation file.
  */
-function tauOptions(plan: Plan, model: StochasticModel): Pick<ApiRunOptions, 'tau' | 'tauDefault' | 'fitTau'> {
+async function tauOptions(plan: Plan, model: StochasticModel): Promise<Pick<ApiRunOptions, 'tau' | 'tauDefault' | 'fitTau'>> {
   const t = plan.tau;
   switch (t.kind) {
     case 'none':
@@ -132,7 +131,7 @@ function tauOptions(plan: Plan, model: StochasticModel): Pick<ApiRunOptions, 'ta
     case 'value':
       return { tau: t.tau, tauDefault: t.source === 'config' };
     case 'prior':
-      return { tau: { weightDecay: t.weightDecay ?? solverWeightDecay(t.solver!), lengthScale: t.lengthScale, nTrain: t.nTrain } };
+      return { tau: { weightDecay: t.weightDecay ?? (await solverWeightDecay(t.solver!)), lengthScale: t.lengthScale, nTrain: t.nTrain } };
     case 'fit': {
       const val = readLabeledFile(model, t.file, t.target, `--fit-tau ${t.file}`);
       return { fitTau: { data: val.feeds, targets: val.y } };
@@ -144,7 +143,7 @@ function tauOptions(plan: Plan, model: StochasticModel): Pick<ApiRunOptions, 'ta
  * The plan as options of @mcu/core's predict/evaluate: samples, seed, mask scope, tolerance,
  * memory budget, tasks, τ, and the CLI's wording of every message.
  */
-export function runOptions(plan: Plan, loaded: Loaded, onProgress?: (e: ApiProgressEvent) => void): ApiRunOptions {
+export async function runOptions(plan: Plan, loaded: Loaded, onProgress?: (e: ApiProgressEvent) => void): Promise<ApiRunOptions> {
   return {
     mcu: loaded.mcu,
     samples: plan.engine.samples,
@@ -153,7 +152,7 @@ export function runOptions(plan: Plan, loaded: Loaded, onProgress?: (e: ApiProgr
     memoryBudgetBytes: plan.engine.memoryBudgetBytes,
     ...(plan.engine.tolerance !== undefined ? { tolerance: plan.engine.tolerance } : {}),
     task: taskOption(plan.tasks, loaded.model),
-    ...tauOptions(plan, loaded.model),
+    ...(await tauOptions(plan, loaded.model)),
     wording: cliWording(plan),
     ...(onProgress !== undefined ? { onProgress } : {}),
   };
@@ -165,8 +164,8 @@ export function tasksFor(plan: Plan, loaded: Loaded, feeds: NamedTensors, only?:
 }
 
 /** τ of a run on these tasks (given, eq. 7, or fitted on --fit-tau's file), by @mcu/core's tauOf. */
-export function tauFor(plan: Plan, loaded: Loaded, tasks: readonly OutputTask[]): Promise<{ tau?: number; fitted?: FittedTau }> {
-  const options = runOptions(plan, loaded);
+export async function tauFor(plan: Plan, loaded: Loaded, tasks: readonly OutputTask[]): Promise<{ tau?: number; fitted?: FittedTau }> {
+  const options = await runOptions(plan, loaded);
   return tauOf(loaded.mcu.engine, loaded.model, tasks, options, settingsOf(options));
 }
 
@@ -174,7 +173,8 @@ export function tauFor(plan: Plan, loaded: Loaded, tasks: readonly OutputTask[])
  * λ of eq. 7 from a Caffe solver: its weight_decay under L2 regularisation (Caffe adds λ·w to
  * each gradient, as PyTorch's weight_decay does). No weight_decay, or L1, is an E_USAGE.
  */
-export function solverWeightDecay(file: string): number {
+export async function solverWeightDecay(file: string): Promise<number> {
+  const { readSolver } = await import('@mcu/format-caffe'); // only with --solver
   const s = readSolver(readFileText(file, 'Caffe solver'), file);
   if (s.regularizationType !== 'L2') {
     throw new McuError('E_USAGE', `--solver ${file}: regularization_type "${s.regularizationType}"; eq. 7 holds for L2 weight decay only: give --tau instead`);

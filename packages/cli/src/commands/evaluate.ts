@@ -83,7 +83,7 @@ export async function evaluate(plan: Plan, io: { stdout: NodeJS.WritableStream; 
   try {
     const data = set.kind === 'uci' ? fromUci(model, set.dir, set.split) : fromFile(model, set.file, set.target);
     const bar = progressBar(io.stderr, !plan.quiet);
-    const r = await coreEvaluate(model, data.feeds, data.y, runOptions(plan, loaded, (e) => bar.update(e)));
+    const r = await coreEvaluate(model, data.feeds, data.y, await runOptions(plan, loaded, (e) => bar.update(e)));
     bar.done();
     const m = r.meta;
     printWarnings(plan, io.stderr, m.warnings.slice(model.warnings.length));

@@ -52,7 +52,7 @@ export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; s
     const feeds = readFeeds(model, plan.input);
     const bar = progressBar(io.stderr, !plan.quiet);
     const r = await corePredict(model, feeds, {
-      ...runOptions(plan, loaded, (e) => bar.update(e)),
+      ...(await runOptions(plan, loaded, (e) => bar.update(e))),
       ...(plan.masks !== undefined ? { sampler: replayMasks(plan.masks, model, feeds) } : {}),
       // --batch-size: one engine run per batch of rows (point-scope masks use global row indices, so batching changes no mask)
       ...(plan.batchSize !== undefined ? { batchSize: plan.batchSize } : {}),

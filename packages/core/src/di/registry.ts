@@ -1,10 +1,12 @@
 import { injectable, multiInject, optional, type ContainerModuleLoadOptions } from 'inversify';
 import { describeError, McuError } from '../errors.js';
-import { MODEL_FORMATS, type Backend, type BackendDescriptor, type ModelFormat } from '../model.js';
+import { MODEL_FORMATS, type Backend, type BackendDescriptor, type BackendInfo, type DescribeOptions, type ModelFormat } from '../model.js';
 import { TOKENS } from '../tokens.js';
 
 interface Slot {
   readonly descriptor: BackendDescriptor;
+  /** The backend object, created once (not yet initialised). */
+  created?: Promise<Backend>;
   /** Memoised init: every caller awaits the same promise; a failure is remembered. */
   ready?: Promise<Backend>;
 }
@@ -113,11 +115,37 @@ export class BackendRegistry {
     );
   }
 
+  /**
+   * What backend `name` and its execution providers can do on this machine: its `describe`,
+   * from the installed files without starting the runtime, or with `probe` started. A backend
+   * that cannot even be created, or (probe) initialised, is reported unavailable with the reason.
+   */
+  async describe(name: string, options: DescribeOptions = {}): Promise<BackendInfo> {
+    if (!this.#slots.has(name)) {
+      throw new McuError('E_BACKEND_UNKNOWN', `backend '${name}' is not registered; registered: ${this.names().join(', ') || '(none)'}`);
+    }
+    const probe = options.probe === true;
+    const installed = this.#slots.get(name)!.descriptor.installed;
+    try {
+      if (!probe && installed !== undefined) return await installed();
+      const backend = probe ? await this.#init(name) : await this.#create(name);
+      return backend.describe ? await backend.describe({ probe }) : { name, available: true, probed: probe, executionProviders: [] };
+    } catch (e) {
+      return { name, available: false, probed: probe, reason: describeError(e), executionProviders: [] };
+    }
+  }
+
+  #create(name: string): Promise<Backend> {
+    const slot = this.#slots.get(name)!;
+    slot.created ??= Promise.resolve().then(() => slot.descriptor.create());
+    return slot.created;
+  }
+
   #init(name: string): Promise<Backend> {
     const slot = this.#slots.get(name)!;
     slot.ready ??= (async () => {
       try {
-        const backend = await slot.descriptor.create();
+        const backend = await this.#create(name);
         await backend.init();
         this.#ready.add(name);
         return backend;
