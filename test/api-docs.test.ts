@@ -24,7 +24,7 @@ describe('API reference (TypeDoc)', () => {
     expect(r.stdout + r.stderr).toMatch(/Found 0 errors/);
     const root = JSON.parse(fs.readFileSync(json, 'utf8')) as Reflection;
     const modules = new Map((root.children ?? []).map((m) => [m.name, m]));
-    expect([...modules.keys()].sort()).toEqual(['@mcu/backend-onnx', '@mcu/backend-tfjs', '@mcu/cli', '@mcu/core', '@mcu/format-caffe', '@mcu/plot']);
+    expect([...modules.keys()].sort()).toEqual(['@mcu/backend-onnx', '@mcu/backend-tfjs', '@mcu/cli', '@mcu/core', '@mcu/format-caffe', '@mcu/onnx-proto', '@mcu/plot']);
     const wanted: Record<string, string[]> = {
       '@mcu/core': ['predict', 'evaluate', 'inspect', 'createMcu', 'RegressionEstimator', 'ClassificationEstimator', 'McuError'],
       '@mcu/backend-onnx': ['onnxModule', 'OnnxNodeBackend'],
@@ -32,6 +32,7 @@ describe('API reference (TypeDoc)', () => {
       '@mcu/format-caffe': ['openCaffe', 'readCaffe', 'caffeToOnnx'],
       '@mcu/plot': ['renderSvg', 'bandPlotSpec'],
       '@mcu/cli': ['main'],
+      '@mcu/onnx-proto': ['decodeModelProto', 'encodeModelProto', 'OnnxWireError'],
     };
     const summary = (x: Reflection) => (x.comment?.summary ?? x.signatures?.[0]?.comment?.summary ?? []).map((p) => p.text).join('');
     for (const [pkg, names] of Object.entries(wanted)) {

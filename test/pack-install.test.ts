@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(import.meta.dirname, '..');
-const PUBLIC = ['core', 'backend-onnx', 'backend-tfjs', 'format-caffe', 'plot', 'cli'] as const;
+const PUBLIC = ['core', 'onnx-proto', 'backend-onnx', 'backend-tfjs', 'format-caffe', 'plot', 'cli'] as const;
 const PNPM = ['-y', 'pnpm@12.4.2'];
 const EXAMPLE_MODEL = path.join(REPO, 'examples', 'co2_relu.preserve.onnx');
 const EXAMPLE_INPUT = path.join(REPO, 'examples', 'co2-months.csv');
@@ -160,12 +160,13 @@ describe('the public packages, packed and installed with npm', () => {
       expect(p['license'], dir).toBe('MIT');
       expect((p['repository'] as { directory?: string }).directory, dir).toBe(`packages/${dir}`);
       expect((p['engines'] as { node?: string }).node, dir).toBe('>=20');
-      // publishConfig.exports replaced exports: dist only, no `source` condition into src/
+      // publishConfig.exports replaced exports: dist (or a data file at the root, e.g. onnx-proto's onnx.proto), no `source` condition into src/
       expect(text, `${dir}: exports`).not.toMatch(/"source"|\.\/src\//);
       const exp = p['exports'] as Record<string, unknown>;
       for (const [sub, target] of Object.entries(exp)) {
         const targets = typeof target === 'string' ? [target] : Object.values(target as Record<string, string>);
-        for (const t of targets) expect(t, `${dir} exports['${sub}']`).toMatch(/^\.\/(dist\/|package\.json$)/);
+        for (const t of targets) expect(t, `${dir} exports['${sub}']`).toMatch(/^\.\/(dist\/|package\.json$|[\w-]+\.proto$)/);
+        for (const t of targets) expect((p['files'] as string[]).some((f) => t === `./${f}` || t.startsWith(`./${f}/`)) || t === './package.json', `${dir} exports['${sub}'] is published`).toBe(true);
       }
       // @mcu/* dependencies pinned to the one version
       for (const [name, spec] of Object.entries({ ...(p['dependencies'] as Record<string, string> | undefined) })) {
