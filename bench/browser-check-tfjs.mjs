@@ -26,7 +26,11 @@ if (!chromium) {
 }
 const wasmDist = dirname(createRequire(join(root, 'packages/backend-tfjs/package.json')).resolve('@tensorflow/tfjs-backend-wasm'));
 const twin = join(root, 'examples/twin');
-const rows = readFileSync(join(twin, 'input.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+const rows = readFileSync(join(twin, 'input.csv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((l) => l.split(',').map(Number));
 const T = 200;
 const SEED = 11;
 
@@ -55,7 +59,12 @@ try {
 }`;
 const bundle = await build({
   stdin: { contents: page, resolveDir: root, loader: 'js' },
-  bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'error', target: 'es2022',
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  write: false,
+  logLevel: 'error',
+  target: 'es2022',
   external: ['@tensorflow/tfjs-backend-webgpu'],
 });
 const js = bundle.outputFiles[0].text;
@@ -64,26 +73,52 @@ console.log(`bundle: ${(js.length / 1024).toFixed(0)} KiB (esbuild, platform bro
 const types = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 const server = createServer((req, res) => {
   const url = (req.url ?? '/').split('?')[0];
-  let body; let type = 'text/html';
+  let body;
+  let type = 'text/html';
   if (url === '/') body = '<!doctype html><pre id="out">pending</pre><script type="module" src="/page.mjs"></script>';
-  else if (url === '/page.mjs') { body = js; type = 'text/javascript'; }
-  else if (url.startsWith('/twin/') && !url.includes('..')) {
+  else if (url === '/page.mjs') {
+    body = js;
+    type = 'text/javascript';
+  } else if (url.startsWith('/twin/') && !url.includes('..')) {
     const f = join(twin, url.slice(6));
-    if (existsSync(f)) { body = readFileSync(f); type = types[extname(f)] ?? 'application/octet-stream'; }
+    if (existsSync(f)) {
+      body = readFileSync(f);
+      type = types[extname(f)] ?? 'application/octet-stream';
+    }
   } else if (url.startsWith('/tfjs/') && !url.includes('..')) {
     const f = join(wasmDist, url.slice(6));
-    if (existsSync(f)) { body = readFileSync(f); type = types[extname(f)] ?? 'application/octet-stream'; }
+    if (existsSync(f)) {
+      body = readFileSync(f);
+      type = types[extname(f)] ?? 'application/octet-stream';
+    }
   }
-  if (body === undefined) { res.writeHead(404).end(); return; }
+  if (body === undefined) {
+    res.writeHead(404).end();
+    return;
+  }
   res.writeHead(200, { 'content-type': type }).end(body);
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const port = server.address().port;
 let dom;
 try {
-  ({ stdout: dom } = await promisify(execFile)(chromium, ['--headless', '--no-sandbox', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=/tmp/mcu-chromium-tfjs-${process.pid}`,
-    '--virtual-time-budget=60000', '--dump-dom', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: 180_000, maxBuffer: 1 << 24 }));
+  ({ stdout: dom } = await promisify(execFile)(
+    chromium,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=/tmp/mcu-chromium-tfjs-${process.pid}`,
+      '--virtual-time-budget=60000',
+      '--dump-dom',
+      `http://127.0.0.1:${port}/`,
+    ],
+    { encoding: 'utf8', timeout: 180_000, maxBuffer: 1 << 24 },
+  ));
 } finally {
   server.close();
 }
@@ -97,11 +132,21 @@ if (!browser.ok) {
 const mcu = createMcu({ backends: ['onnx'], modules: [onnxModule] });
 const model = await mcu.load({ kind: 'path', path: join(twin, 'model.onnx') });
 const est = new RegressionEstimator({ output: model.outputs[0].name });
-await mcu.engine.run(model, { [model.inputs[0].name]: { dtype: 'float32', data: Float32Array.from(rows.flat()), dims: [rows.length, rows[0].length] } }, { samples: T, seed: SEED, estimators: [est] });
+await mcu.engine.run(
+  model,
+  { [model.inputs[0].name]: { dtype: 'float32', data: Float32Array.from(rows.flat()), dims: [rows.length, rows[0].length] } },
+  { samples: T, seed: SEED, estimators: [est] },
+);
 const node = est.result();
 await model.dispose();
 const maxDiff = (a, b) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-for (const [what, r] of [['model.json', browser.keras], ['model.onnx', browser.onnx], ['model.json', browser.wasm]]) {
-  console.log(`Chromium tfjs (${r.ep}) ${what} vs Node onnxruntime-node (cpu) model.onnx, T = ${T}, seed ${SEED}, ${rows.length} rows: ` +
-    `max |Δ mean| = ${maxDiff(r.mean, Array.from(node.mean)).toExponential(2)}, max |Δ std| = ${maxDiff(r.std, Array.from(node.std)).toExponential(2)}`);
+for (const [what, r] of [
+  ['model.json', browser.keras],
+  ['model.onnx', browser.onnx],
+  ['model.json', browser.wasm],
+]) {
+  console.log(
+    `Chromium tfjs (${r.ep}) ${what} vs Node onnxruntime-node (cpu) model.onnx, T = ${T}, seed ${SEED}, ${rows.length} rows: ` +
+      `max |Δ mean| = ${maxDiff(r.mean, Array.from(node.mean)).toExponential(2)}, max |Δ std| = ${maxDiff(r.std, Array.from(node.std)).toExponential(2)}`,
+  );
 }

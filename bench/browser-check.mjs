@@ -45,7 +45,12 @@ try {
 }`;
 const bundle = await build({
   stdin: { contents: page, resolveDir: root, loader: 'js' },
-  bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'error', target: 'es2022',
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  write: false,
+  logLevel: 'error',
+  target: 'es2022',
 });
 const js = bundle.outputFiles[0].text;
 console.log(`bundle: ${(js.length / 1024).toFixed(0)} KiB (esbuild, platform browser)`);
@@ -53,15 +58,26 @@ console.log(`bundle: ${(js.length / 1024).toFixed(0)} KiB (esbuild, platform bro
 const types = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm' };
 const server = createServer((req, res) => {
   const url = req.url ?? '/';
-  let body; let type = 'text/html';
+  let body;
+  let type = 'text/html';
   if (url === '/') body = '<!doctype html><pre id="out">pending</pre><script type="module" src="/page.mjs"></script>';
-  else if (url === '/page.mjs') { body = js; type = 'text/javascript'; }
-  else if (url === '/model.onnx') { body = readFileSync(join(root, 'examples/co2_relu.preserve.onnx')); type = 'application/octet-stream'; }
-  else if (url.startsWith('/ort/') && !url.includes('..')) {
+  else if (url === '/page.mjs') {
+    body = js;
+    type = 'text/javascript';
+  } else if (url === '/model.onnx') {
+    body = readFileSync(join(root, 'examples/co2_relu.preserve.onnx'));
+    type = 'application/octet-stream';
+  } else if (url.startsWith('/ort/') && !url.includes('..')) {
     const f = join(ortDist, url.slice(5).split('?')[0]);
-    if (existsSync(f)) { body = readFileSync(f); type = types[extname(f)] ?? 'application/octet-stream'; }
+    if (existsSync(f)) {
+      body = readFileSync(f);
+      type = types[extname(f)] ?? 'application/octet-stream';
+    }
   }
-  if (body === undefined) { res.writeHead(404).end(); return; }
+  if (body === undefined) {
+    res.writeHead(404).end();
+    return;
+  }
   res.writeHead(200, { 'content-type': type }).end(body);
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -69,9 +85,24 @@ const port = server.address().port;
 let dom;
 try {
   // async: the page's requests are served by this same process while Chromium runs
-  ({ stdout: dom } = await promisify(execFile)(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=/tmp/mcu-chromium-${process.pid}`,
-    '--virtual-time-budget=30000', '--dump-dom', `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 24 }));
+  ({ stdout: dom } = await promisify(execFile)(
+    chromium,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=/tmp/mcu-chromium-${process.pid}`,
+      '--virtual-time-budget=30000',
+      '--dump-dom',
+      `http://127.0.0.1:${port}/`,
+    ],
+    { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 24 },
+  ));
 } finally {
   server.close();
 }
@@ -89,6 +120,8 @@ await mcu.engine.run(model, { x: { dtype: 'float32', data: Float32Array.from(xs)
 const node = est.result();
 const maxDiff = (a, b) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
 console.log(`Chromium (${browser.ep}) vs Node onnxruntime-node (cpu), T = ${T}, seed ${SEED}, ${xs.length} points:`);
-console.log(`  max |Δ mean| = ${maxDiff(browser.mean, Array.from(node.mean)).toExponential(2)}, max |Δ std| = ${maxDiff(browser.std, Array.from(node.std)).toExponential(2)}`);
+console.log(
+  `  max |Δ mean| = ${maxDiff(browser.mean, Array.from(node.mean)).toExponential(2)}, max |Δ std| = ${maxDiff(browser.std, Array.from(node.std)).toExponential(2)}`,
+);
 console.log(`  browser std: ${browser.std.map((v) => v.toFixed(4)).join(' ')}`);
 await model.dispose();

@@ -17,7 +17,7 @@ const time = (f) => {
 };
 const fast = new SeededSampler({ seed: 1 });
 const slow = new SeededSampler({ seed: 1, wasm: false });
-console.log(`per-point Bernoulli masks: T = ${T} × ${rows} rows × 4 sites × 512 = ${(T * rows * 4 * 512 / 1e6).toFixed(0)} M values`);
+console.log(`per-point Bernoulli masks: T = ${T} × ${rows} rows × 4 sites × 512 = ${((T * rows * 4 * 512) / 1e6).toFixed(0)} M values`);
 for (let k = 0; k < repeats; k++) {
   const [tw, a] = time(() => draw(fast));
   const [tj, b] = time(() => draw(slow));

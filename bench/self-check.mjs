@@ -15,7 +15,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const R = Number(process.argv[2] ?? 9);
 const model = join(root, 'examples/co2_relu.preserve.onnx');
 const csv = join(root, 'examples/co2-months.csv');
-const rows = readFileSync(csv, 'utf8').trim().split('\n').filter((l) => /^[-\d.]/.test(l)).map(Number);
+const rows = readFileSync(csv, 'utf8')
+  .trim()
+  .split('\n')
+  .filter((l) => /^[-\d.]/.test(l))
+  .map(Number);
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 const mcu = createMcu({ backends: ['onnx'], modules: [onnxModule] });
@@ -35,7 +39,9 @@ await m.dispose();
 const cli = [];
 for (let r = 0; r < Math.min(R, 5); r++) {
   const t0 = performance.now();
-  execFileSync(process.execPath, [join(root, 'packages/cli/bin/mcu.js'), 'predict', model, '--input', csv, '--tau', '50', '--samples', '1000', '--quiet'], { stdio: 'pipe' });
+  execFileSync(process.execPath, [join(root, 'packages/cli/bin/mcu.js'), 'predict', model, '--input', csv, '--tau', '50', '--samples', '1000', '--quiet'], {
+    stdio: 'pipe',
+  });
   cli.push(performance.now() - t0);
 }
 const [c, e, p] = [median(check), median(run), median(cli)];

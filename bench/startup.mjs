@@ -15,7 +15,10 @@ const cases = [
   ['mcu --help', [bin, '--help']],
   ['mcu --version', [bin, '--version']],
   ['mcu backends', [bin, 'backends', '--format', 'json']],
-  ['mcu predict (example, T = 1)', [bin, 'predict', join(root, 'examples/co2_relu.preserve.onnx'), '--input', join(root, 'examples/co2-months.csv'), '--samples', '1', '--quiet']],
+  [
+    'mcu predict (example, T = 1)',
+    [bin, 'predict', join(root, 'examples/co2_relu.preserve.onnx'), '--input', join(root, 'examples/co2-months.csv'), '--samples', '1', '--quiet'],
+  ],
 ];
 const times = cases.map(() => []);
 for (let k = 0; k < n; k++) {

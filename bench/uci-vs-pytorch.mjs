@@ -25,20 +25,37 @@ if (!existsSync(base)) {
 }
 
 async function evaluate(ds, sp, seed) {
-  const { stdout } = await run(process.execPath, [join(root, 'packages/cli/bin/mcu.js'), 'evaluate', join(base, ds, sp.onnx),
-    '--uci', join(base, ds), '--split', String(sp.split), '--tau', String(sp.tau), '--samples', String(T), '--mask-scope', 'point',
-    '--seed', String(seed), '--quiet']);
+  const { stdout } = await run(process.execPath, [
+    join(root, 'packages/cli/bin/mcu.js'),
+    'evaluate',
+    join(base, ds, sp.onnx),
+    '--uci',
+    join(base, ds),
+    '--split',
+    String(sp.split),
+    '--tau',
+    String(sp.tau),
+    '--samples',
+    String(T),
+    '--mask-scope',
+    'point',
+    '--seed',
+    String(seed),
+    '--quiet',
+  ]);
   return JSON.parse(stdout);
 }
 async function pool(items, width, fn) {
   const out = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) {
-      const k = next++;
-      out[k] = await fn(items[k]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const k = next++;
+        out[k] = await fn(items[k]);
+      }
+    }),
+  );
   return out;
 }
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -58,18 +75,27 @@ for (const ds of ['bostonHousing', 'concrete', 'energy', 'yacht']) {
   // LL z-scores only where every row rests on ≥ 100 effective samples (else the SE understates).
   const steady = first.map((x) => x.r.logLikelihoodMinEffectiveSamples >= 100);
   const zLl = first.map((x, k) => llGap[k] / (Math.SQRT2 * x.r.logLikelihoodMcError)).filter((_, k) => steady[k]);
-  const zRmse = first.map((x, k) => (x.r.rmse - x.sp.torch_rmse_mc) / (Math.SQRT2 * x.r.rmseMcError));
+  const zRmse = first.map((x) => (x.r.rmse - x.sp.torch_rmse_mc) / (Math.SQRT2 * x.r.rmseMcError));
   const strict = first.filter((_, k) => Math.abs(llGap[k]) <= 0.02 && Math.abs(rmseGap[k]) <= 0.01).length;
-  console.log(`${ds}: seed 1: ${strict}/${first.length} splits within 0.02 nats and 1 %; max |LL gap| ${Math.max(...llGap.map(Math.abs)).toFixed(4)} nats, ` +
-    `max |RMSE gap| ${(100 * Math.max(...rmseGap.map(Math.abs))).toFixed(2)} %; mean over splits: LL ${mean(first.map((x) => x.r.logLikelihood)).toFixed(4)} ` +
-    `(PyTorch ${mean(ref.splits.map((s) => s.torch_test_ll)).toFixed(4)}), RMSE ${mean(first.map((x) => x.r.rmse)).toFixed(4)} (PyTorch ${mean(ref.splits.map((s) => s.torch_rmse_mc)).toFixed(4)})`);
-  console.log(`  gaps / (√2·SE): LL (${zLl.length} splits with ≥ 100 effective samples per row) mean ${mean(zLl).toFixed(2)}, rms ${rms(zLl).toFixed(2)}, max |z| ${Math.max(...zLl.map(Math.abs)).toFixed(2)}; ` +
-    `RMSE mean ${mean(zRmse).toFixed(2)}, rms ${rms(zRmse).toFixed(2)}, max |z| ${Math.max(...zRmse.map(Math.abs)).toFixed(2)}`);
+  console.log(
+    `${ds}: seed 1: ${strict}/${first.length} splits within 0.02 nats and 1 %; max |LL gap| ${Math.max(...llGap.map(Math.abs)).toFixed(4)} nats, ` +
+      `max |RMSE gap| ${(100 * Math.max(...rmseGap.map(Math.abs))).toFixed(2)} %; mean over splits: LL ${mean(first.map((x) => x.r.logLikelihood)).toFixed(4)} ` +
+      `(PyTorch ${mean(ref.splits.map((s) => s.torch_test_ll)).toFixed(4)}), RMSE ${mean(first.map((x) => x.r.rmse)).toFixed(4)} (PyTorch ${mean(ref.splits.map((s) => s.torch_rmse_mc)).toFixed(4)})`,
+  );
+  console.log(
+    `  gaps / (√2·SE): LL (${zLl.length} splits with ≥ 100 effective samples per row) mean ${mean(zLl).toFixed(2)}, rms ${rms(zLl).toFixed(2)}, max |z| ${Math.max(...zLl.map(Math.abs)).toFixed(2)}; ` +
+      `RMSE mean ${mean(zRmse).toFixed(2)}, rms ${rms(zRmse).toFixed(2)}, max |z| ${Math.max(...zRmse.map(Math.abs)).toFixed(2)}`,
+  );
   if (K > 1) {
-    const ratio = (key, seKey) => mean(ref.splits.map((sp) => {
-      const mine = rows.filter((x) => x.sp === sp);
-      return sd(mine.map((x) => x.r[key])) / mean(mine.map((x) => x.r[seKey]));
-    }));
-    console.log(`  s.d. over ${K} seeds / reported SE, averaged over splits: LL ${ratio('logLikelihood', 'logLikelihoodMcError').toFixed(2)}, RMSE ${ratio('rmse', 'rmseMcError').toFixed(2)}`);
+    const ratio = (key, seKey) =>
+      mean(
+        ref.splits.map((sp) => {
+          const mine = rows.filter((x) => x.sp === sp);
+          return sd(mine.map((x) => x.r[key])) / mean(mine.map((x) => x.r[seKey]));
+        }),
+      );
+    console.log(
+      `  s.d. over ${K} seeds / reported SE, averaged over splits: LL ${ratio('logLikelihood', 'logLikelihoodMcError').toFixed(2)}, RMSE ${ratio('rmse', 'rmseMcError').toFixed(2)}`,
+    );
   }
 }

@@ -20,11 +20,23 @@ describe('API reference (TypeDoc)', () => {
     const dir = tempDir('mcu-api-docs-');
     const json = path.join(dir, 'api.json');
     const bin = path.join(REPO_ROOT, 'node_modules', 'typedoc', 'bin', 'typedoc');
-    const r = await promisify(execFile)(process.execPath, [bin, '--json', json, '--out', path.join(dir, 'html')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 180_000 });
+    const r = await promisify(execFile)(process.execPath, [bin, '--json', json, '--out', path.join(dir, 'html')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
     expect(r.stdout + r.stderr).toMatch(/Found 0 errors/);
     const root = JSON.parse(fs.readFileSync(json, 'utf8')) as Reflection;
     const modules = new Map((root.children ?? []).map((m) => [m.name, m]));
-    expect([...modules.keys()].sort()).toEqual(['@mcu/backend-onnx', '@mcu/backend-tfjs', '@mcu/cli', '@mcu/core', '@mcu/format-caffe', '@mcu/onnx-proto', '@mcu/plot']);
+    expect([...modules.keys()].sort()).toEqual([
+      '@mcu/backend-onnx',
+      '@mcu/backend-tfjs',
+      '@mcu/cli',
+      '@mcu/core',
+      '@mcu/format-caffe',
+      '@mcu/onnx-proto',
+      '@mcu/plot',
+    ]);
     const wanted: Record<string, string[]> = {
       '@mcu/core': ['predict', 'evaluate', 'inspect', 'createMcu', 'RegressionEstimator', 'ClassificationEstimator', 'McuError'],
       '@mcu/backend-onnx': ['onnxModule', 'OnnxNodeBackend'],

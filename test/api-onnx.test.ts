@@ -19,9 +19,15 @@ describe('predict() on examples/co2_relu.preserve.onnx', () => {
     expect(x.every(([v]) => Number.isFinite(v))).toBe(true);
 
     const r = await predict(model, x, { mcu: createMcu({ modules: [onnxModule] }), tau: 50, samples: 200, seed: 3 });
-    const cli = await mcu(['predict', 'examples/co2_relu.preserve.onnx', '--input', 'examples/co2-months.csv', '--tau', '50', '--samples', '200', '--seed', '3'], root);
+    const cli = await mcu(
+      ['predict', 'examples/co2_relu.preserve.onnx', '--input', 'examples/co2-months.csv', '--tau', '50', '--samples', '200', '--seed', '3'],
+      root,
+    );
     expect(cli.code, cli.stderr).toBe(0);
-    const printed = JSON.parse(cli.stdout) as { outputs: Record<string, { mean: number[][]; variance: number[][]; std: number[][] }>; meta: { samples: number; tau: number } };
+    const printed = JSON.parse(cli.stdout) as {
+      outputs: Record<string, { mean: number[][]; variance: number[][]; std: number[][] }>;
+      meta: { samples: number; tau: number };
+    };
 
     const names = Object.keys(printed.outputs);
     expect(Object.keys(r.outputs)).toEqual(names);

@@ -7,13 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  CAFFE_FIXTURES_DIR,
-  CAFFE_NETS,
-  caffeGenFloats,
-  caffeLayerCases,
-  caffeNetFixture,
-} from '../packages/fixtures/src/index.js';
+import { CAFFE_FIXTURES_DIR, CAFFE_NETS, caffeGenFloats, caffeLayerCases, caffeNetFixture } from '../packages/fixtures/src/index.js';
 
 const sha256 = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
 const prod = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
@@ -225,7 +219,8 @@ describe('Caffe per-layer cases', () => {
       }
     }
     const withModel = new Set(cases.filter((c) => c.caffemodel).map((c) => c.name));
-    for (const n of ['conv_basic', 'conv_group', 'ip_transpose', 'prelu_shared', 'batchnorm_scale', 'dropout_scale_train_false']) expect(withModel.has(n)).toBe(true);
+    for (const n of ['conv_basic', 'conv_group', 'ip_transpose', 'prelu_shared', 'batchnorm_scale', 'dropout_scale_train_false'])
+      expect(withModel.has(n)).toBe(true);
     for (const n of ['pool_max_ceil', 'softmax_axis2', 'input_layer_two', 'dropout_bvlc']) expect(withModel.has(n)).toBe(false);
   });
 

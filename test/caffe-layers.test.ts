@@ -20,7 +20,12 @@ const err = (got: ArrayLike<number>, want: ArrayLike<number>): number => maxRela
 const worst: [string, number][] = [];
 afterAll(() => {
   worst.sort((a, b) => b[1] - a[1]);
-  console.log(`caffe layer cases: ${worst.length}; largest errors: ${worst.slice(0, 5).map(([n, e]) => `${n} ${e.toExponential(1)}`).join(', ')}`);
+  console.log(
+    `caffe layer cases: ${worst.length}; largest errors: ${worst
+      .slice(0, 5)
+      .map(([n, e]) => `${n} ${e.toExponential(1)}`)
+      .join(', ')}`,
+  );
 });
 
 const cases = caffeLayerCases();

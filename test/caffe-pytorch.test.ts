@@ -32,7 +32,7 @@ function rowsOf(f: CaffeNetFixture, rows: readonly number[]): Record<string, Ten
 }
 
 describe('a caffemodel alone (a training snapshot: its own layer definitions are the net)', () => {
-  test('lenet_all_dropout: the TRAIN net it holds, with --input-shape, gives the deploy net\'s answers', async () => {
+  test("lenet_all_dropout: the TRAIN net it holds, with --input-shape, gives the deploy net's answers", async () => {
     const f = caffeNetFixture('lenet_all_dropout');
     const opened = openCaffe({ caffemodel: f.caffemodel(), names: { caffemodel: 'lenet_all_dropout.caffemodel' } }, { inputShapes: { data: [1, 28, 28] } });
     // one warning for the snapshot's phase: TRAIN records, the loss layer made a Softmax, the TRAIN data layer as the input
@@ -42,7 +42,13 @@ describe('a caffemodel alone (a training snapshot: its own layer definitions are
     const mcu = createMcu({ backends: ['onnx'], modules: [onnxModule] });
     const model = await mcu.load(opened.source!);
     try {
-      const det = await mcu.engine.deterministic(model, rowsOf(f, f.input.rows.map((_, i) => i)));
+      const det = await mcu.engine.deterministic(
+        model,
+        rowsOf(
+          f,
+          f.input.rows.map((_, i) => i),
+        ),
+      );
       // the Softmax that replaced the loss layer is named after it ('loss'); the deploy net's is 'softmax'
       const [out] = Object.keys(det);
       expect(maxRel(det[out!]!.data as Float32Array, f.standard['softmax']!.data)).toBeLessThanOrEqual(1e-5);
@@ -88,7 +94,10 @@ describe('Caffe nets against PyTorch', () => {
         expect(replay).toBeLessThanOrEqual(1e-5);
 
         // 2. the deterministic pass is Caffe's TEST phase (dropout as the identity)
-        const all = rowsOf(f, f.input.rows.map((_, i) => i));
+        const all = rowsOf(
+          f,
+          f.input.rows.map((_, i) => i),
+        );
         const det = await mcu.engine.deterministic(model, all);
         let standard = 0;
         for (const out of f.outputs) standard = Math.max(standard, maxRel(det[out]!.data as Float32Array, f.standard[out]!.data));
@@ -113,7 +122,9 @@ describe('Caffe nets against PyTorch', () => {
             if (Math.abs(sa - sb) <= 4 * Math.max(Math.sqrt(v(sa, o.m4[j]!) + v(sb, t.m4[j]!)), floor)) stdOk++;
           }
         }
-        table.push(`| ${name} | ${model.sites.length} | ${replay.toExponential(1)} | ${standard.toExponential(1)} | ${((100 * meanOk) / n).toFixed(1)} % / ${((100 * stdOk) / n).toFixed(1)} % of ${n} |`);
+        table.push(
+          `| ${name} | ${model.sites.length} | ${replay.toExponential(1)} | ${standard.toExponential(1)} | ${((100 * meanOk) / n).toFixed(1)} % / ${((100 * stdOk) / n).toFixed(1)} % of ${n} |`,
+        );
         expect(meanOk / n).toBeGreaterThanOrEqual(0.99);
         expect(stdOk / n).toBeGreaterThanOrEqual(0.99);
       } finally {

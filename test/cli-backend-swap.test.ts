@@ -16,15 +16,27 @@ const F: Record<string, string> = {};
 beforeAll(() => {
   dir = tempDir('mcu-swap-');
   const ref = co2Ref('1.13', 'co2_relu');
-  F['x'] = writeCsv(path.join(dir, 'x.csv'), [0, 100, 300, 500, 740].map((i) => [ref.x[i]!]));
+  F['x'] = writeCsv(
+    path.join(dir, 'x.csv'),
+    [0, 100, 300, 500, 740].map((i) => [ref.x[i]!]),
+  );
   const lenet = lenetRef('1.13');
-  F['digits'] = writeCsv(path.join(dir, 'digits.csv'), lenet.test_images_u8.slice(0, 3).map((img) => img.map((b) => b / 255)));
+  F['digits'] = writeCsv(
+    path.join(dir, 'digits.csv'),
+    lenet.test_images_u8.slice(0, 3).map((img) => img.map((b) => b / 255)),
+  );
   const uci = uciFixture('yacht');
   F['uciModel'] = uci.splits[0]!.modelPath;
-  F['uciX'] = writeCsv(path.join(dir, 'uci.csv'), uci.data.slice(0, 4).map((r) => uci.featureIndex.map((k) => r[k]!)));
+  F['uciX'] = writeCsv(
+    path.join(dir, 'uci.csv'),
+    uci.data.slice(0, 4).map((r) => uci.featureIndex.map((k) => r[k]!)),
+  );
 });
 
-type Result = { meta: { backend: string; sites: { rate: number }[] }; outputs: Record<string, { mean?: number[][]; variance?: number[][]; probs?: number[][]; entropy?: number[]; mutualInformation?: number[] }> };
+type Result = {
+  meta: { backend: string; sites: { rate: number }[] };
+  outputs: Record<string, { mean?: number[][]; variance?: number[][]; probs?: number[][]; entropy?: number[]; mutualInformation?: number[] }>;
+};
 const ok = (r: InProcessRun): Result => {
   expect(r.code, show(r)).toBe(0);
   return JSON.parse(r.stdout) as Result;
@@ -57,14 +69,18 @@ const CASES: [string, () => string, () => string, string[]][] = [
 ];
 
 describe('the same model.onnx on onnxruntime and on TensorFlow.js', () => {
-  it.each(CASES)('%s: --backend onnx and --backend tfjs agree', async (_name, model, input, extra) => {
-    const args = (backend: string) => ['predict', model(), '--input', input(), '--samples', '30', '--seed', '11', '--backend', backend, ...extra];
-    const a = ok(await mcu(args('onnx'), dir));
-    const b = ok(await mcu(args('tfjs'), dir));
-    expect([a.meta.backend, b.meta.backend]).toEqual(['onnx', 'tfjs']);
-    expect(b.meta.sites).toEqual(a.meta.sites);
-    expect(rel(b, a)).toBeLessThanOrEqual(1e-5);
-  }, 120_000);
+  it.each(CASES)(
+    '%s: --backend onnx and --backend tfjs agree',
+    async (_name, model, input, extra) => {
+      const args = (backend: string) => ['predict', model(), '--input', input(), '--samples', '30', '--seed', '11', '--backend', backend, ...extra];
+      const a = ok(await mcu(args('onnx'), dir));
+      const b = ok(await mcu(args('tfjs'), dir));
+      expect([a.meta.backend, b.meta.backend]).toEqual(['onnx', 'tfjs']);
+      expect(b.meta.sites).toEqual(a.meta.sites);
+      expect(rel(b, a)).toBeLessThanOrEqual(1e-5);
+    },
+    120_000,
+  );
 
   it('one line of mcu.config.json swaps the backend', async () => {
     const cwd = tempDir('mcu-swap-cfg-');
@@ -81,7 +97,18 @@ describe('the same model.onnx on onnxruntime and on TensorFlow.js', () => {
     const twin = path.join(REPO_ROOT, 'examples', 'twin');
     const input = path.join(twin, 'input.csv');
     expect(fs.existsSync(input), 'examples/twin/input.csv').toBe(true);
-    const args = (model: string, backend: string) => ['predict', path.join(twin, model), '--input', input, '--samples', '40', '--seed', '5', '--backend', backend];
+    const args = (model: string, backend: string) => [
+      'predict',
+      path.join(twin, model),
+      '--input',
+      input,
+      '--samples',
+      '40',
+      '--seed',
+      '5',
+      '--backend',
+      backend,
+    ];
     const onnx = ok(await mcu(args('model.onnx', 'onnx'), dir));
     const onnxOnTfjs = ok(await mcu(args('model.onnx', 'tfjs'), dir));
     const keras = ok(await mcu(args('model.json', 'tfjs'), dir));

@@ -12,7 +12,10 @@ describe('mcu predict --batch-size', () => {
     it(`gives exactly the unbatched result (scope ${scope})`, async () => {
       const dir = tempDir();
       const ref = co2Ref('1.13-small', 'co2_relu');
-      const input = writeCsv(path.join(dir, 'x.csv'), ref.x.slice(0, 10).map((v) => [v]));
+      const input = writeCsv(
+        path.join(dir, 'x.csv'),
+        ref.x.slice(0, 10).map((v) => [v]),
+      );
       const model = fixturePath('pytorch-1.13-small/co2_relu.preserve.onnx');
       const args = ['predict', model, '--input', input, '--samples', '50', '--seed', '3', '--mask-scope', scope, '--tau', '50'];
       const whole = JSON.parse((await runOk(args)).stdout);

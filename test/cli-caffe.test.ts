@@ -73,7 +73,11 @@ describe("the paper authors' Caffe nets, structure only (no weights were publish
 
   it('the counts of the paper: 3 sites in lenet_all_dropout, 1 in lenet_dropout, 4 in the CO2 4×1024 MLP', async () => {
     const sites = async (rel: string) => (JSON.parse(ok(await mcu(['inspect', path.join(GAL, rel)], dir)).stdout) as InspectJson).sites;
-    expect((await sites('mnist_uncertainty/lenet_all_dropout_deploy.prototxt')).map((s) => [s.node, s.rate])).toEqual([['dropC1', 0.5], ['dropC2', 0.5], ['drop1', 0.5]]);
+    expect((await sites('mnist_uncertainty/lenet_all_dropout_deploy.prototxt')).map((s) => [s.node, s.rate])).toEqual([
+      ['dropC1', 0.5],
+      ['dropC2', 0.5],
+      ['drop1', 0.5],
+    ]);
     expect((await sites('mnist_uncertainty/lenet_dropout_deploy.prototxt')).length).toBe(1);
     expect((await sites('co2_regression/MLP1024x1024x1024x1024_dropout_sampleTest_deploy.prototxt')).length).toBe(4);
   });
@@ -87,7 +91,29 @@ describe("the paper authors' Caffe nets, structure only (no weights were publish
   it('the solvers give their weight decay to eq. 7 (--solver)', async () => {
     const solver = path.join(GAL, 'co2_regression', 'MLP1024x1024x1024x1024_dropout_sampleTest_solver.prototxt');
     const lambda = Number(/weight_decay:\s*([0-9.eE+-]+)/.exec(fs.readFileSync(solver, 'utf8'))![1]);
-    const r = ok(await mcu(['predict', tiny.prototxt, '--weights', tiny.caffemodel, '--input-shape', '1,1,1', '--input', x, '--samples', '10', '--solver', solver, '--length-scale', '1', '--n-train', '272'], dir));
+    const r = ok(
+      await mcu(
+        [
+          'predict',
+          tiny.prototxt,
+          '--weights',
+          tiny.caffemodel,
+          '--input-shape',
+          '1,1,1',
+          '--input',
+          x,
+          '--samples',
+          '10',
+          '--solver',
+          solver,
+          '--length-scale',
+          '1',
+          '--n-train',
+          '272',
+        ],
+        dir,
+      ),
+    );
     const tau = (JSON.parse(r.stdout) as { meta: { tau: number } }).meta.tau;
     expect(tau).toBeCloseTo((0.8 * 1) / (2 * 272 * lambda), 10);
   });
@@ -122,7 +148,9 @@ describe('a Caffe net with weights (the tiny HDF5Data → Convolution → Dropou
     expect(j.caffe.dropped.map((d) => d.name).sort()).toEqual(['data', 'loss']);
     const t = ok(await mcu(['inspect', tiny.prototxt, '--weights', tiny.caffemodel, '--input-shape', 'data=1,1,1', '--format', 'table'], dir));
     expect(t.stdout).toMatch(/^ {2}1\. mcu_mask_1 {2}Dropout 'drop1' \(opset 13\) {2}bernoulli p=0\.2 {2}mask \[4, 1, 1\] per row$/m);
-    expect(t.stdout.split('\n')[0]).toMatch(/^caffe net 'tiny': .*tiny_train_test\.prototxt \+ .*tiny\.caffemodel; 4 layer\(s\), dropped: .*; weights present$/);
+    expect(t.stdout.split('\n')[0]).toMatch(
+      /^caffe net 'tiny': .*tiny_train_test\.prototxt \+ .*tiny\.caffemodel; 4 layer\(s\), dropped: .*; weights present$/,
+    );
   });
 });
 
@@ -169,7 +197,19 @@ describe('bad Caffe input: exit 2, one line, no stack, nothing written', () => {
 
   it('weights of another net: a layer without its blobs', async () => {
     const f = path.join(dir, 'other.caffemodel');
-    fs.writeFileSync(f, encodeCaffemodel([{ name: 'conv1', type: 'Convolution', blobs: [{ shape: [4, 1, 1, 1], data: [1, 1, 1, 1] }, { shape: [4], data: [0, 0, 0, 0] }] }]));
+    fs.writeFileSync(
+      f,
+      encodeCaffemodel([
+        {
+          name: 'conv1',
+          type: 'Convolution',
+          blobs: [
+            { shape: [4, 1, 1, 1], data: [1, 1, 1, 1] },
+            { shape: [4], data: [0, 0, 0, 0] },
+          ],
+        },
+      ]),
+    );
     refused(await predict(tiny.prototxt, f, out()), /ip1/);
   });
 
@@ -184,10 +224,22 @@ describe('bad Caffe input: exit 2, one line, no stack, nothing written', () => {
   });
 
   it('flags that do not fit a Caffe net', async () => {
-    refused(await mcu(['predict', x, '--weights', tiny.caffemodel, '--input', x], dir), /--weights .* gives the \.caffemodel of a Caffe MODEL\.prototxt, but MODEL .* is not a \.prototxt/);
+    refused(
+      await mcu(['predict', x, '--weights', tiny.caffemodel, '--input', x], dir),
+      /--weights .* gives the \.caffemodel of a Caffe MODEL\.prototxt, but MODEL .* is not a \.prototxt/,
+    );
     refused(await mcu(['predict', tiny.caffemodel, '--weights', tiny.caffemodel, '--input', x], dir), /is already a \.caffemodel/);
-    refused(await mcu(['predict', tiny.prototxt, '--weights', tiny.caffemodel, '--backend', 'tfjs', '--input', x], dir), /is a Caffe net, which mcu translates into an ONNX graph/);
-    refused(await mcu(['convert', tiny.prototxt, '--weights', tiny.caffemodel, '--input-shape', '1,1,1', '--insert-dropout', '0.1', '-o', out()], dir), /convert writes the ONNX equivalent of the Caffe net/);
-    refused(await mcu(['predict', tiny.prototxt, '--weights', tiny.caffemodel, '--input-shape', 'label=1', '--input', x], dir), /the net has no input 'label'; its inputs: data/);
+    refused(
+      await mcu(['predict', tiny.prototxt, '--weights', tiny.caffemodel, '--backend', 'tfjs', '--input', x], dir),
+      /is a Caffe net, which mcu translates into an ONNX graph/,
+    );
+    refused(
+      await mcu(['convert', tiny.prototxt, '--weights', tiny.caffemodel, '--input-shape', '1,1,1', '--insert-dropout', '0.1', '-o', out()], dir),
+      /convert writes the ONNX equivalent of the Caffe net/,
+    );
+    refused(
+      await mcu(['predict', tiny.prototxt, '--weights', tiny.caffemodel, '--input-shape', 'label=1', '--input', x], dir),
+      /the net has no input 'label'; its inputs: data/,
+    );
   });
 });

@@ -81,8 +81,24 @@ describe('mcu predict (regression: co2_relu, PyTorch 1.13, width 128)', () => {
   let out: RegressionJson;
 
   beforeAll(async () => {
-    csvPath = writeCsv(path.join(dir, 'co2-x.csv'), xs.map((x) => [x]));
-    const r = await runOk(['predict', fixturePath(CO2_SMALL_PRESERVE), '--input', csvPath, '--samples', String(T), '--seed', '7', '--tau', String(tau), '--format', 'json']);
+    csvPath = writeCsv(
+      path.join(dir, 'co2-x.csv'),
+      xs.map((x) => [x]),
+    );
+    const r = await runOk([
+      'predict',
+      fixturePath(CO2_SMALL_PRESERVE),
+      '--input',
+      csvPath,
+      '--samples',
+      String(T),
+      '--seed',
+      '7',
+      '--tau',
+      String(tau),
+      '--format',
+      'json',
+    ]);
     expect(r.stderr).toBe('');
     result = json<PredictJson>(r.stdout);
     const [name, o] = only(result.outputs);
@@ -139,7 +155,20 @@ describe('mcu predict (regression: co2_relu, PyTorch 1.13, width 128)', () => {
   });
 
   it('csv: header row,<out>_mean_0,<out>_std_0 and the same numbers as json (same seed)', async () => {
-    const r = await runOk(['predict', fixturePath(CO2_SMALL_PRESERVE), '--input', csvPath, '--samples', String(T), '--seed', '7', '--tau', String(tau), '--format', 'csv']);
+    const r = await runOk([
+      'predict',
+      fixturePath(CO2_SMALL_PRESERVE),
+      '--input',
+      csvPath,
+      '--samples',
+      String(T),
+      '--seed',
+      '7',
+      '--tau',
+      String(tau),
+      '--format',
+      'csv',
+    ]);
     expect(r.stderr).toBe('');
     const { header, rows: lines } = parseCsv(r.stdout);
     expect(header).toEqual(['row', `${outName}_mean_0`, `${outName}_std_0`]);
@@ -150,7 +179,20 @@ describe('mcu predict (regression: co2_relu, PyTorch 1.13, width 128)', () => {
   });
 
   it('table: a summary line, a header and one line per row', async () => {
-    const r = await runOk(['predict', fixturePath(CO2_SMALL_PRESERVE), '--input', csvPath, '--samples', String(T), '--seed', '7', '--tau', String(tau), '--format', 'table']);
+    const r = await runOk([
+      'predict',
+      fixturePath(CO2_SMALL_PRESERVE),
+      '--input',
+      csvPath,
+      '--samples',
+      String(T),
+      '--seed',
+      '7',
+      '--tau',
+      String(tau),
+      '--format',
+      'table',
+    ]);
     expect(r.stderr).toBe('');
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^onnx \\(cpu\\), ${T} samples, seed 7, 4 sites \\(p = 0\\.1, 0\\.1, 0\\.1, 0\\.1\\), τ = 50`));
@@ -184,7 +226,22 @@ describe('mcu predict (classification: LeNet, PyTorch 1.13)', () => {
     const ref = lenetRef('1.13').rotated;
     const csv = writeCsv(path.join(dir, 'rotated-ones.csv'), ref.images);
     const r = await runOk(
-      ['predict', fixturePath(LENET_PRESERVE), '--input', csv, '--samples', String(ref.T), '--seed', '1', '--mask-scope', 'point', '--task', 'classification', '--format', 'json'],
+      [
+        'predict',
+        fixturePath(LENET_PRESERVE),
+        '--input',
+        csv,
+        '--samples',
+        String(ref.T),
+        '--seed',
+        '1',
+        '--mask-scope',
+        'point',
+        '--task',
+        'classification',
+        '--format',
+        'json',
+      ],
       { timeoutMs: 120_000 },
     );
     const res = json<PredictJson>(r.stdout);
@@ -218,7 +275,10 @@ describe('mcu predict --masks (replay PyTorch’s exact masks)', () => {
   const replay = async (model: string, set: '1.13' | '1.13-small', k: number, tag: string) => {
     const ref = co2Ref(set, 'co2_relu');
     const e = ref.exact[k]!;
-    const x = writeCsv(path.join(dir, `${tag}-x.csv`), e.rows.map((i) => [ref.x[i]!]));
+    const x = writeCsv(
+      path.join(dir, `${tag}-x.csv`),
+      e.rows.map((i) => [ref.x[i]!]),
+    );
     const masks = writeJson(path.join(dir, `${tag}-masks.json`), e.masks);
     const r = await runOk(['predict', model, '--input', x, '--masks', masks, '--format', 'json']);
     const res = json<PredictJson>(r.stdout);
@@ -232,7 +292,9 @@ describe('mcu predict --masks (replay PyTorch’s exact masks)', () => {
     expect(o.mean).toHaveLength(e.rows.length);
     const scale = Math.max(...e.y.map(Math.abs));
     const err = Math.max(...e.y.map((y, i) => Math.abs(o.mean[i]![0]! - y)));
-    console.log(`[e2e] --masks replay co2_relu 1.13 exact[0]: max |mcu − PyTorch| = ${err.toExponential(3)} (max|y| = ${scale.toFixed(4)}, relative ${(err / scale).toExponential(3)})`);
+    console.log(
+      `[e2e] --masks replay co2_relu 1.13 exact[0]: max |mcu − PyTorch| = ${err.toExponential(3)} (max|y| = ${scale.toFixed(4)}, relative ${(err / scale).toExponential(3)})`,
+    );
     expect(err).toBeLessThanOrEqual(1e-5 * scale);
     // one sample: no spread
     for (const v of o.variance) expect(v[0]).toBe(0);
@@ -309,7 +371,10 @@ describe('mcu convert', () => {
     // replayed masks
     const ref = co2Ref('1.13-small', 'co2_relu');
     const e = ref.exact[1]!;
-    const x = writeCsv(path.join(dir, 'convert-x.csv'), e.rows.map((i) => [ref.x[i]!]));
+    const x = writeCsv(
+      path.join(dir, 'convert-x.csv'),
+      e.rows.map((i) => [ref.x[i]!]),
+    );
     const masks = writeJson(path.join(dir, 'convert-masks.json'), e.masks);
     const p1 = json<PredictJson>((await runOk(['predict', src, '--input', x, '--masks', masks])).stdout);
     const p2 = json<PredictJson>((await runOk(['predict', out, '--input', x, '--masks', masks])).stdout);
@@ -345,7 +410,9 @@ describe('mcu convert', () => {
 describe('mcu backends', () => {
   it('lists onnx, onnx-web, tfjs with availability and execution providers; cpu is available', async () => {
     const r = await runOk(['backends', '--format', 'json'], { timeoutMs: 60_000 });
-    const { backends } = json<{ backends: { name: string; available: boolean; priority: number; executionProviders: { name: string; available: boolean; reason?: string }[] }[] }>(r.stdout);
+    const { backends } = json<{
+      backends: { name: string; available: boolean; priority: number; executionProviders: { name: string; available: boolean; reason?: string }[] }[];
+    }>(r.stdout);
     expect(backends.map((b) => b.name)).toEqual(expect.arrayContaining(['onnx', 'onnx-web', 'tfjs']));
     for (const b of backends) {
       expect(typeof b.available).toBe('boolean');
@@ -366,7 +433,8 @@ describe('mcu backends', () => {
     expect(backends.every((b) => (b as unknown as { probed: boolean }).probed === false)).toBe(true);
 
     const t = await runOk(['backends']); // default: the table, for people; the installed files only
-    for (const name of ['onnx', 'onnx-web', 'tfjs']) expect(t.stdout).toMatch(new RegExp(`^${name} \\(priority -?\\d+; reads .+\\): (installed|unavailable)`, 'm'));
+    for (const name of ['onnx', 'onnx-web', 'tfjs'])
+      expect(t.stdout).toMatch(new RegExp(`^${name} \\(priority -?\\d+; reads .+\\): (installed|unavailable)`, 'm'));
     expect(t.stdout).toMatch(/^tfjs \(priority 1; reads TensorFlow\.js \/ Keras layers models \(model\.json\), ONNX models \(\.onnx\)\)/m);
     expect(t.stdout).toMatch(/^ {2}cpu: installed/m);
     expect(t.stdout).toMatch(/`mcu backends --probe` starts each one/);
@@ -374,10 +442,21 @@ describe('mcu backends', () => {
 
   it('--probe starts each runtime and provider: cpu of onnx and tfjs, onnx-web wasm run here', async () => {
     const r = await runOk(['backends', '--format', 'json', '--probe'], { timeoutMs: 60_000 });
-    const { backends } = json<{ backends: { name: string; available: boolean; probed: boolean; executionProviders: { name: string; available: boolean; reason?: string }[] }[] }>(r.stdout);
+    const { backends } = json<{
+      backends: { name: string; available: boolean; probed: boolean; executionProviders: { name: string; available: boolean; reason?: string }[] }[];
+    }>(r.stdout);
     const ep = (b: string, e: string) => backends.find((x) => x.name === b)!.executionProviders.find((x) => x.name === e)!;
-    expect(backends.map((b) => [b.name, b.probed])).toEqual([['onnx', true], ['onnx-web', true], ['tfjs', true]]);
-    expect([ep('onnx', 'cpu').available, ep('onnx-web', 'wasm').available, ep('tfjs', 'cpu').available, ep('tfjs', 'wasm').available]).toEqual([true, true, true, true]);
+    expect(backends.map((b) => [b.name, b.probed])).toEqual([
+      ['onnx', true],
+      ['onnx-web', true],
+      ['tfjs', true],
+    ]);
+    expect([ep('onnx', 'cpu').available, ep('onnx-web', 'wasm').available, ep('tfjs', 'cpu').available, ep('tfjs', 'wasm').available]).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
     // without the CUDA binaries, probing agrees with the files: unavailable, saying why
     if (!ep('onnx', 'cuda').available) expect(ep('onnx', 'cuda').reason).toMatch(/binaries are not installed/);
     const t = await runOk(['backends', '--probe']);

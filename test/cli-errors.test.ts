@@ -82,7 +82,17 @@ const CASES: Case[] = [
   // ---- the input data
   {
     name: 'wrong input width (3 columns for a 1-feature model)',
-    args: (d, out) => ['predict', co2(), '--input', writeCsv(path.join(d, 'x3.csv'), [[1, 2, 3], [4, 5, 6]]), '--out', out],
+    args: (d, out) => [
+      'predict',
+      co2(),
+      '--input',
+      writeCsv(path.join(d, 'x3.csv'), [
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+      '--out',
+      out,
+    ],
     exit: 2,
     stderr: /x3\.csv: input 'x' expects 1 value per row.*got 3 columns/,
   },
@@ -135,7 +145,12 @@ const CASES: Case[] = [
   { name: '--tau 0', args: (d, out) => predictCo2(d, out, '--tau', '0'), exit: 2, stderr: /--tau expects a number > 0, got '0'/ },
   { name: '--tau -1', args: (d, out) => predictCo2(d, out, '--tau', '-1'), exit: 2, stderr: /--tau expects a number > 0, got '-1'/ },
   { name: 'missing --input', args: (_d, out) => ['predict', co2(), '--out', out], exit: 2, stderr: /missing --input/ },
-  { name: 'bad --format', args: (d, out) => predictCo2(d, out, '--format', 'xml'), exit: 2, stderr: /--format expects one of json, csv, table, npy, svg, png, got 'xml'/ },
+  {
+    name: 'bad --format',
+    args: (d, out) => predictCo2(d, out, '--format', 'xml'),
+    exit: 2,
+    stderr: /--format expects one of json, csv, table, npy, svg, png, got 'xml'/,
+  },
   {
     name: 'bad --mask-scope',
     args: (d, out) => predictCo2(d, out, '--mask-scope', 'batch'),
@@ -185,7 +200,16 @@ const CASES: Case[] = [
   },
   {
     name: '--masks with the wrong width',
-    args: (d, out) => predictCo2(d, out, '--masks', writeJson(path.join(d, 'm-width.json'), masks(4, 3).map((s) => s.map((r) => r.slice(0, 100))))),
+    args: (d, out) =>
+      predictCo2(
+        d,
+        out,
+        '--masks',
+        writeJson(
+          path.join(d, 'm-width.json'),
+          masks(4, 3).map((s) => s.map((r) => r.slice(0, 100))),
+        ),
+      ),
     exit: 2,
     stderr: /m-width\.json: .*site "mcu_mask_1".*128.*got 100/,
   },

@@ -33,15 +33,19 @@ describe('mcu evaluate --data (regression, UCI yacht split 0 as a labelled CSV)'
   const table = (rows: number[]): string => {
     const file = path.join(dir, `rows-${rows.length}.csv`);
     const lines = [columns.join(','), ...rows.map((r) => [...uci.featureIndex, uci.targetIndex].map((c) => String(uci.data[r]![c])).join(','))];
-    fs.writeFileSync(file, lines.join('\n') + '\n');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
     return file;
   };
   const test = table(s.testIndex);
   const common = ['--samples', '2000', '--seed', '4', '--mask-scope', 'point', '--format', 'json'];
 
   it('a CSV of the same rows (target named by header) gives exactly the --uci numbers', async () => {
-    const viaUci = json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), ...common])).stdout);
-    const viaCsv = json<EvaluateRegressionJson>((await runOk(['evaluate', s.modelPath, '--data', test, '--target', 'resistance', '--tau', String(s.tau), ...common])).stdout);
+    const viaUci = json<EvaluateRegressionJson>(
+      (await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), ...common])).stdout,
+    );
+    const viaCsv = json<EvaluateRegressionJson>(
+      (await runOk(['evaluate', s.modelPath, '--data', test, '--target', 'resistance', '--tau', String(s.tau), ...common])).stdout,
+    );
     expect(viaCsv).toEqual(viaUci);
     expect(viaCsv.n).toBe(s.n_test);
     // Without --target the last column is the target.
@@ -71,9 +75,26 @@ describe('mcu evaluate --data (regression, UCI yacht split 0 as a labelled CSV)'
     // Yacht split 11 has a test point far from every prediction: its likelihood rests on 50
     // effective samples of T = 10,000 and on 2.0 of T = 1000 (seed 1), under min(100, T/10).
     const s11 = uci.splits[11]!;
-    const args = ['evaluate', s11.modelPath, '--uci', uci.dir, '--split', '11', '--tau', String(s11.tau), '--samples', '1000', '--mask-scope', 'point', '--format', 'json'];
+    const args = [
+      'evaluate',
+      s11.modelPath,
+      '--uci',
+      uci.dir,
+      '--split',
+      '11',
+      '--tau',
+      String(s11.tau),
+      '--samples',
+      '1000',
+      '--mask-scope',
+      'point',
+      '--format',
+      'json',
+    ];
     const loud = await runOk(args);
-    expect(loud.stderr).toMatch(/^mcu: warning: the test log-likelihood of \d+ of 31 rows rests on fewer than 100 effective samples \(smallest [0-9.]+ of T = 1000\).*raise --samples to steady it\n$/);
+    expect(loud.stderr).toMatch(
+      /^mcu: warning: the test log-likelihood of \d+ of 31 rows rests on fewer than 100 effective samples \(smallest [0-9.]+ of T = 1000\).*raise --samples to steady it\n$/,
+    );
     expect(json<EvaluateRegressionJson>(loud.stdout).logLikelihoodMinEffectiveSamples).toBeLessThan(100);
     const quiet = await runOk([...args, '--quiet']);
     expect(quiet.stderr).toBe('');
@@ -92,7 +113,9 @@ describe('mcu evaluate --data (regression, UCI yacht split 0 as a labelled CSV)'
     const r = await runOk(['evaluate', s.modelPath, '--uci', uci.dir, '--split', '0', '--tau', String(s.tau), '--samples', '500', '--format', 'table']);
     const lines = r.stdout.trimEnd().split('\n');
     const keys = lines.map((l) => l.split(/\s+/)[0]!);
-    expect(keys).toEqual(expect.arrayContaining(['task', 'n', 'samples', 'rmse', 'rmseMcError', 'logLikelihood', 'logLikelihoodMcError', 'logLikelihoodMinEffectiveSamples']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['task', 'n', 'samples', 'rmse', 'rmseMcError', 'logLikelihood', 'logLikelihoodMcError', 'logLikelihoodMinEffectiveSamples']),
+    );
     const valueColumn = lines[0]!.search(/\S+$/);
     for (const l of lines) expect(l.search(/\S+$/), l).toBe(valueColumn);
     expect(lines).toContain(`n${' '.repeat(valueColumn - 1)}${s.n_test}`);
@@ -108,7 +131,10 @@ describe('mcu evaluate --data (classification, LeNet on 200 MNIST test digits)',
     const dir = tempDir();
     const rows = ref.test_images_u8.map((img, i) => [...img.map((b) => b / 255), ref.test_labels[i]!]);
     const data = writeCsv(path.join(dir, 'digits.csv'), rows);
-    const images = writeCsv(path.join(dir, 'images.csv'), rows.map((r) => r.slice(0, 784)));
+    const images = writeCsv(
+      path.join(dir, 'images.csv'),
+      rows.map((r) => r.slice(0, 784)),
+    );
     const model = fixturePath('pytorch-1.13/lenet.preserve.onnx');
     const opts = ['--samples', '100', '--seed', '3', '--mask-scope', 'point', '--task', 'classification', '--format', 'json'];
     const rep = json<ClassificationReport>((await runOk(['evaluate', model, '--data', data, ...opts], { timeoutMs: 120_000 })).stdout);

@@ -44,7 +44,13 @@ const json = <T = Record<string, unknown>>(r: InProcessRun): T => {
   expect(r.code, show(r)).toBe(0);
   return JSON.parse(r.stdout) as T;
 };
-type Meta = Record<string, unknown> & { samples: number; sites: { rate: number; name: string }[]; tau: number | null; backend: string; executionProvider: string };
+type Meta = Record<string, unknown> & {
+  samples: number;
+  sites: { rate: number; name: string }[];
+  tau: number | null;
+  backend: string;
+  executionProvider: string;
+};
 type Out = Record<string, unknown> & { task: string; mean?: number[][]; std?: number[][]; probs?: number[][] };
 const predictJson = (r: InProcessRun) => json<{ meta: Meta; outputs: Record<string, Out> }>(r);
 const only = (r: InProcessRun): Out => Object.values(predictJson(r).outputs)[0]!;
@@ -54,7 +60,7 @@ const failsNaming = (r: InProcessRun, flag: string | RegExp) => {
   expect(r.stderr, show(r)).toMatch(typeof flag === 'string' ? new RegExp(flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : flag);
 };
 const differ = (a: unknown, b: unknown, what: string) => expect(JSON.stringify(a), what).not.toEqual(JSON.stringify(b));
-const sites = (r: InProcessRun) => (json<{ sites: unknown[] }>(r)).sites;
+const sites = (r: InProcessRun) => json<{ sites: unknown[] }>(r).sites;
 
 /** The --spatial masks of the onnx backend: channel-wise where it implements the option. */
 const backendTakesSpatial = (): boolean => {
@@ -72,15 +78,18 @@ beforeAll(async () => {
   F['x'] = path.join(REPO_ROOT, 'examples', 'co2-months.csv');
   F['x2'] = writeCsv(path.join(dir, 'x2.csv'), [[ref.x[5]!], [ref.x[300]!], [ref.x[700]!]]);
   const rows = [0, 50, 100, 200, 300, 400, 500, 600, 700, 740];
-  fs.writeFileSync(path.join(dir, 'data.csv'), ['x,y', ...rows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'data.csv'), `${['x,y', ...rows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n')}\n`);
   F['data'] = path.join(dir, 'data.csv');
   const valRows = [10, 60, 120, 220, 330, 430];
-  fs.writeFileSync(path.join(dir, 'val.csv'), ['x,y', ...valRows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'val.csv'), `${['x,y', ...valRows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n')}\n`);
   F['val'] = path.join(dir, 'val.csv');
   // target first: with --target y the target is column 0, by default the last (x)
-  fs.writeFileSync(path.join(dir, 'val-yx.csv'), ['y,x', ...valRows.map((i) => `${ref.y[i]},${ref.x[i]}`)].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'val-yx.csv'), `${['y,x', ...valRows.map((i) => `${ref.y[i]},${ref.x[i]}`)].join('\n')}\n`);
   F['valYX'] = path.join(dir, 'val-yx.csv');
-  F['masks'] = writeJson(path.join(dir, 'ones.json'), Array.from({ length: 4 }, () => Array.from({ length: 13 }, () => new Array<number>(128).fill(1))));
+  F['masks'] = writeJson(
+    path.join(dir, 'ones.json'),
+    Array.from({ length: 4 }, () => Array.from({ length: 13 }, () => new Array<number>(128).fill(1))),
+  );
   F['co2Eval'] = fixturePath('pytorch-1.13-small/co2_relu.eval.onnx');
   F['co2Masked'] = fixturePath('pytorch-1.13-small/co2_relu.masked.onnx');
   F['ratio'] = writeRatioInputModel(path.join(dir, 'ratio.onnx'));
@@ -88,8 +97,14 @@ beforeAll(async () => {
   F['lenetEval'] = fixturePath('pytorch-1.13/lenet.eval.onnx');
   const lenet = lenetRef('1.13');
   const digits = lenet.test_images_u8.slice(0, 4);
-  F['digits'] = writeCsv(path.join(dir, 'digits.csv'), digits.map((img) => img.map((b) => b / 255)));
-  F['digitsLabelled'] = writeCsv(path.join(dir, 'digits-labelled.csv'), digits.map((img, i) => [...img.map((b) => b / 255), lenet.test_labels[i]!]));
+  F['digits'] = writeCsv(
+    path.join(dir, 'digits.csv'),
+    digits.map((img) => img.map((b) => b / 255)),
+  );
+  F['digitsLabelled'] = writeCsv(
+    path.join(dir, 'digits-labelled.csv'),
+    digits.map((img, i) => [...img.map((b) => b / 255), lenet.test_labels[i]!]),
+  );
   F['keras'] = writeKerasDense(path.join(dir, 'keras'), { inputs: 1, hidden: 16, outputs: 1 });
   F['goodConfig'] = writeJson(path.join(dir, 'good.json'), { samples: 7 });
   F['tableConfig'] = writeJson(path.join(dir, 'table.json'), { format: 'table' });
@@ -134,7 +149,14 @@ const V = (...extra: string[]) => ['evaluate', F['co2']!, '--data', F['data']!, 
 const I = (model: string, ...extra: string[]) => ['inspect', model, ...extra];
 /** plot: the figure (SVG) goes to stdout; its metadata records the run. */
 const PL = (...extra: string[]) => ['plot', F['co2']!, '--input', F['x']!, ...T, ...extra];
-type PlotMeta = { output: string; task: string; result?: string; tauFitted?: unknown; run: Meta & { seed: number; scope: string; chunkSamples: number }; figure: Record<string, unknown> };
+type PlotMeta = {
+  output: string;
+  task: string;
+  result?: string;
+  tauFitted?: unknown;
+  run: Meta & { seed: number; scope: string; chunkSamples: number };
+  figure: Record<string, unknown>;
+};
 const svgOf = (r: InProcessRun): string => {
   expect(r.code, show(r)).toBe(0);
   expect(r.stdout.startsWith('<svg'), show(r)).toBe(true);
@@ -306,8 +328,16 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   samples: {
-    plot: { base: () => without(PL(), '--samples'), with: () => PL(), check: (b, w) => expect([plotMeta(b).run.samples, plotMeta(w).run.samples]).toEqual([100, 20]) },
-    predict: { base: () => without(P(), '--samples'), with: () => P(), check: (b, w) => expect([predictJson(b).meta.samples, predictJson(w).meta.samples]).toEqual([100, 20]) },
+    plot: {
+      base: () => without(PL(), '--samples'),
+      with: () => PL(),
+      check: (b, w) => expect([plotMeta(b).run.samples, plotMeta(w).run.samples]).toEqual([100, 20]),
+    },
+    predict: {
+      base: () => without(P(), '--samples'),
+      with: () => P(),
+      check: (b, w) => expect([predictJson(b).meta.samples, predictJson(w).meta.samples]).toEqual([100, 20]),
+    },
     evaluate: { base: () => without(V(), '--samples'), with: () => V(), check: (b, w) => expect([json(b)['samples'], json(w)['samples']]).toEqual([100, 20]) },
   },
   seed: {
@@ -360,8 +390,16 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     predict: { base: () => P(), with: () => P('--tau', '50'), check: (b, w) => expect([predictJson(b).meta.tau, predictJson(w).meta.tau]).toEqual([null, 50]) },
     evaluate: { base: () => V(), with: () => V('--tau', '50'), check: (b, w) => expect([json(b)['logLikelihood'], json(w)['tau']]).toEqual([null, 50]) },
   },
-  weightDecay: { predict: tripleCase('predict', '--weight-decay'), evaluate: tripleCase('evaluate', '--weight-decay'), plot: tripleCase('plot', '--weight-decay') },
-  lengthScale: { predict: tripleCase('predict', '--length-scale'), evaluate: tripleCase('evaluate', '--length-scale'), plot: tripleCase('plot', '--length-scale') },
+  weightDecay: {
+    predict: tripleCase('predict', '--weight-decay'),
+    evaluate: tripleCase('evaluate', '--weight-decay'),
+    plot: tripleCase('plot', '--weight-decay'),
+  },
+  lengthScale: {
+    predict: tripleCase('predict', '--length-scale'),
+    evaluate: tripleCase('evaluate', '--length-scale'),
+    plot: tripleCase('plot', '--length-scale'),
+  },
   nTrain: { predict: tripleCase('predict', '--n-train'), evaluate: tripleCase('evaluate', '--n-train'), plot: tripleCase('plot', '--n-train') },
   fitTau: {
     plot: {
@@ -410,10 +448,26 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   backend: {
-    plot: { base: () => PL(), with: () => PL('--backend', 'onnx-web'), check: (b, w) => expect([plotMeta(b).run.backend, plotMeta(w).run.backend]).toEqual(['onnx', 'onnx-web']) },
-    predict: { base: () => P(), with: () => P('--backend', 'onnx-web'), check: (b, w) => expect([predictJson(b).meta.backend, predictJson(w).meta.backend]).toEqual(['onnx', 'onnx-web']) },
-    evaluate: { base: () => V(), with: () => V('--backend', 'onnx-web'), check: (b, w) => expect([json(b)['backend'], json(w)['backend']]).toEqual(['onnx', 'onnx-web']) },
-    inspect: { base: () => I(F['co2']!), with: () => I(F['co2']!, '--backend', 'onnx-web'), check: (b, w) => expect([json(b)['backend'], json(w)['backend']]).toEqual(['onnx', 'onnx-web']) },
+    plot: {
+      base: () => PL(),
+      with: () => PL('--backend', 'onnx-web'),
+      check: (b, w) => expect([plotMeta(b).run.backend, plotMeta(w).run.backend]).toEqual(['onnx', 'onnx-web']),
+    },
+    predict: {
+      base: () => P(),
+      with: () => P('--backend', 'onnx-web'),
+      check: (b, w) => expect([predictJson(b).meta.backend, predictJson(w).meta.backend]).toEqual(['onnx', 'onnx-web']),
+    },
+    evaluate: {
+      base: () => V(),
+      with: () => V('--backend', 'onnx-web'),
+      check: (b, w) => expect([json(b)['backend'], json(w)['backend']]).toEqual(['onnx', 'onnx-web']),
+    },
+    inspect: {
+      base: () => I(F['co2']!),
+      with: () => I(F['co2']!, '--backend', 'onnx-web'),
+      check: (b, w) => expect([json(b)['backend'], json(w)['backend']]).toEqual(['onnx', 'onnx-web']),
+    },
     backends: {
       base: () => ['backends', '--format', 'json'],
       with: () => ['backends', '--format', 'json', '--backend', 'tfjs'],
@@ -474,7 +528,11 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
       },
     },
     predict: { base: () => P(), with: () => P('--mask-scope', 'point'), check: (b, w) => differ(only(b).mean, only(w).mean, 'point masks') },
-    evaluate: { base: () => V(), with: () => V('--mask-scope', 'point'), check: (b, w) => expect([json(b)['maskScope'], json(w)['maskScope']]).toEqual(['sample', 'point']) },
+    evaluate: {
+      base: () => V(),
+      with: () => V('--mask-scope', 'point'),
+      check: (b, w) => expect([json(b)['maskScope'], json(w)['maskScope']]).toEqual(['sample', 'point']),
+    },
   },
   tolerance: {
     // A small memory budget keeps chunks small, so that the stopping rule is checked often.
@@ -601,29 +659,92 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
       with: () => ['evaluate', F['co2Eval']!, '--data', F['data']!, ...T, '--insert-dropout', '0.1'],
       check: (b, w) => expect(json(w)['rmseMcError']).not.toBe(json(b)['rmseMcError']),
     },
-    inspect: { base: () => I(F['co2Eval']!), with: () => I(F['co2Eval']!, '--insert-dropout', '0.1'), check: (b, w) => expect([sites(b).length, sites(w).length]).toEqual([0, 4]) },
-    convert: { base: () => C(F['co2Eval']!), with: () => C(F['co2Eval']!, '--insert-dropout', '0.1'), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'sites inserted') },
+    inspect: {
+      base: () => I(F['co2Eval']!),
+      with: () => I(F['co2Eval']!, '--insert-dropout', '0.1'),
+      check: (b, w) => expect([sites(b).length, sites(w).length]).toEqual([0, 4]),
+    },
+    convert: {
+      base: () => C(F['co2Eval']!),
+      with: () => C(F['co2Eval']!, '--insert-dropout', '0.1'),
+      check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'sites inserted'),
+    },
   },
   spatial: {
     plot: {
       base: () => ['plot', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv'],
-      with: () => ['plot', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'],
-      check: (b, w) => spatialCheck(b, w, (r) => r.stdout.replace(/<metadata[^]*?<\/metadata>/, '')),
+      with: () => [
+        'plot',
+        F['lenetEval']!,
+        '--input',
+        F['digits']!,
+        ...T,
+        '--task',
+        'classification',
+        '--insert-dropout',
+        '0.1',
+        '--before',
+        'Conv',
+        '--spatial',
+      ],
+      check: (b, w) => spatialCheck(b, w, (r) => r.stdout.replace(/<metadata[\s\S]*?<\/metadata>/, '')),
     },
     predict: {
       base: () => ['predict', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv'],
-      with: () => ['predict', F['lenetEval']!, '--input', F['digits']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'],
+      with: () => [
+        'predict',
+        F['lenetEval']!,
+        '--input',
+        F['digits']!,
+        ...T,
+        '--task',
+        'classification',
+        '--insert-dropout',
+        '0.1',
+        '--before',
+        'Conv',
+        '--spatial',
+      ],
       check: (b, w) => spatialCheck(b, w, (r) => only(r).probs),
     },
     evaluate: {
-      base: () => ['evaluate', F['lenetEval']!, '--data', F['digitsLabelled']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv'],
-      with: () => ['evaluate', F['lenetEval']!, '--data', F['digitsLabelled']!, ...T, '--task', 'classification', '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'],
+      base: () => [
+        'evaluate',
+        F['lenetEval']!,
+        '--data',
+        F['digitsLabelled']!,
+        ...T,
+        '--task',
+        'classification',
+        '--insert-dropout',
+        '0.1',
+        '--before',
+        'Conv',
+      ],
+      with: () => [
+        'evaluate',
+        F['lenetEval']!,
+        '--data',
+        F['digitsLabelled']!,
+        ...T,
+        '--task',
+        'classification',
+        '--insert-dropout',
+        '0.1',
+        '--before',
+        'Conv',
+        '--spatial',
+      ],
       check: (b, w) => spatialCheck(b, w, (r) => json(r)['brier']),
     },
     inspect: {
       base: () => I(F['lenetEval']!, '--insert-dropout', '0.1', '--before', 'Conv'),
       with: () => I(F['lenetEval']!, '--insert-dropout', '0.1', '--before', 'Conv', '--spatial'),
-      check: (b, w) => expect([(sites(b)[0] as { shape: number[] }).shape, (sites(w)[0] as { shape: number[] }).shape]).toEqual([[20, 12, 12], [20, 1, 1]]),
+      check: (b, w) =>
+        expect([(sites(b)[0] as { shape: number[] }).shape, (sites(w)[0] as { shape: number[] }).shape]).toEqual([
+          [20, 12, 12],
+          [20, 1, 1],
+        ]),
     },
     convert: {
       base: () => C(F['lenetEval']!, '--insert-dropout', '0.1', '--before', 'Conv'),
@@ -725,14 +846,26 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
         expect(json(w)['rmse']).toBeGreaterThan(0);
       },
     },
-    inspect: { base: () => I(F['co2Masked']!), with: () => I(F['co2Masked']!, ...mask4), check: (b, w) => expect([sites(b).length, sites(w).length]).toEqual([0, 4]) },
-    convert: { base: () => C(F['co2Masked']!), with: () => C(F['co2Masked']!, ...mask4), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'mask inputs declared') },
+    inspect: {
+      base: () => I(F['co2Masked']!),
+      with: () => I(F['co2Masked']!, ...mask4),
+      check: (b, w) => expect([sites(b).length, sites(w).length]).toEqual([0, 4]),
+    },
+    convert: {
+      base: () => C(F['co2Masked']!),
+      with: () => C(F['co2Masked']!, ...mask4),
+      check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'mask inputs declared'),
+    },
   },
   dropoutScaling: {
     plot: { base: () => PL(), with: () => PL('--dropout-scaling', 'none'), check: (b, w) => differ(bands(b), bands(w), '{0, 1} masks') },
     predict: { base: () => P(), with: () => P('--dropout-scaling', 'none'), check: scalingCheck },
     evaluate: { base: () => V(), with: () => V('--dropout-scaling', 'none'), check: (b, w) => differ(json(b)['rmse'], json(w)['rmse'], '{0, 1} masks') },
-    convert: { base: () => C(F['co2']!), with: () => C(F['co2']!, '--dropout-scaling', 'none'), check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'scaling recorded') },
+    convert: {
+      base: () => C(F['co2']!),
+      with: () => C(F['co2']!, '--dropout-scaling', 'none'),
+      check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'scaling recorded'),
+    },
     inspect: {
       base: () => I(F['co2']!),
       with: () => I(F['co2']!, '--dropout-scaling', 'none'),
@@ -760,9 +893,21 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
         expect(w.stdout.split('\n')[0]).toBe('row,y_mean_0,y_std_0');
       },
     },
-    evaluate: { base: () => V(), with: () => V('--format', 'table'), check: (b, w) => expect([b.stdout[0], w.stdout.split('\n')[0]]).toEqual(['{', expect.stringMatching(/^task\s+regression$/)]) },
-    inspect: { base: () => I(F['co2']!), with: () => I(F['co2']!, '--format', 'table'), check: (b, w) => expect([b.stdout[0], w.stdout.split('\n')[0]]).toEqual(['{', 'inputs:']) },
-    backends: { base: () => ['backends'], with: () => ['backends', '--format', 'json'], check: (b, w) => expect([b.stdout.startsWith('onnx ('), Object.keys(json(w))]).toEqual([true, ['backends']]) },
+    evaluate: {
+      base: () => V(),
+      with: () => V('--format', 'table'),
+      check: (b, w) => expect([b.stdout[0], w.stdout.split('\n')[0]]).toEqual(['{', expect.stringMatching(/^task\s+regression$/)]),
+    },
+    inspect: {
+      base: () => I(F['co2']!),
+      with: () => I(F['co2']!, '--format', 'table'),
+      check: (b, w) => expect([b.stdout[0], w.stdout.split('\n')[0]]).toEqual(['{', 'inputs:']),
+    },
+    backends: {
+      base: () => ['backends'],
+      with: () => ['backends', '--format', 'json'],
+      check: (b, w) => expect([b.stdout.startsWith('onnx ('), Object.keys(json(w))]).toEqual([true, ['backends']]),
+    },
   },
   out: {
     plot: {
@@ -788,16 +933,43 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
   },
   config: {
-    plot: configCase(() => without(PL(), '--samples'), () => F['goodConfig']!, (w) => expect(plotMeta(w).run.samples).toBe(7)),
-    predict: configCase(() => without(P(), '--samples'), () => F['goodConfig']!, (w) => expect(predictJson(w).meta.samples).toBe(7)),
-    evaluate: configCase(() => without(V(), '--samples'), () => F['goodConfig']!, (w) => expect(json(w)['samples']).toBe(7)),
-    inspect: configCase(() => I(F['co2']!), () => F['tableConfig']!, (w) => expect(w.stdout.split('\n')[0]).toBe('inputs:')),
-    convert: configCase(() => C(F['co2']!), () => F['goodConfig']!, (w) => expect(convertedBytes(w).length).toBeGreaterThan(0)),
-    backends: configCase(() => ['backends'], () => F['jsonConfig']!, (w) => expect(Object.keys(json(w))).toEqual(['backends'])),
+    plot: configCase(
+      () => without(PL(), '--samples'),
+      () => F['goodConfig']!,
+      (w) => expect(plotMeta(w).run.samples).toBe(7),
+    ),
+    predict: configCase(
+      () => without(P(), '--samples'),
+      () => F['goodConfig']!,
+      (w) => expect(predictJson(w).meta.samples).toBe(7),
+    ),
+    evaluate: configCase(
+      () => without(V(), '--samples'),
+      () => F['goodConfig']!,
+      (w) => expect(json(w)['samples']).toBe(7),
+    ),
+    inspect: configCase(
+      () => I(F['co2']!),
+      () => F['tableConfig']!,
+      (w) => expect(w.stdout.split('\n')[0]).toBe('inputs:'),
+    ),
+    convert: configCase(
+      () => C(F['co2']!),
+      () => F['goodConfig']!,
+      (w) => expect(convertedBytes(w).length).toBeGreaterThan(0),
+    ),
+    backends: configCase(
+      () => ['backends'],
+      () => F['jsonConfig']!,
+      (w) => expect(Object.keys(json(w))).toEqual(['backends']),
+    ),
   },
   quiet: {
     plot: quietCase(() => ['plot', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'], /^mcu: warning: dropout \(p=0\.1\) was inserted/m),
-    predict: quietCase(() => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'], /^mcu: warning: dropout \(p=0\.1\) was inserted/m),
+    predict: quietCase(
+      () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'],
+      /^mcu: warning: dropout \(p=0\.1\) was inserted/m,
+    ),
     evaluate: quietCase(() => V(), /^mcu: warning: no model precision τ/m),
     convert: quietCase(() => C(F['co2']!), /^mcu: wrote .*4 stochastic site/m),
   },
@@ -846,7 +1018,10 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
       base: () => PL(),
       with: () => PL('--sigma-scale', '4'),
       check: (b, w) => {
-        expect([plotMeta(b).figure['bands'], plotMeta(w).figure['bands']]).toEqual([[0.5, 1, 1.5, 2], [2, 4, 6, 8]]);
+        expect([plotMeta(b).figure['bands'], plotMeta(w).figure['bands']]).toEqual([
+          [0.5, 1, 1.5, 2],
+          [2, 4, 6, 8],
+        ]);
         expect(svgOf(w)).toContain('>±8σ<');
       },
     },
@@ -951,51 +1126,102 @@ describe('the flag walk (every option × every command)', () => {
       for (const c of CMDS) {
         const has = EFFECTS[k][c] !== undefined;
         // a case exactly where the option applies: a new option or command needs one
-        expect(has, `${spec.flag} on ${c}: ${spec.commands.includes(c) ? 'applies, but has no effect case in EFFECTS' : 'does not apply, but EFFECTS has a case'}`).toBe(spec.commands.includes(c));
+        expect(
+          has,
+          `${spec.flag} on ${c}: ${spec.commands.includes(c) ? 'applies, but has no effect case in EFFECTS' : 'does not apply, but EFFECTS has a case'}`,
+        ).toBe(spec.commands.includes(c));
       }
     }
   });
 
   const pairs = KEYS.flatMap((k) => CMDS.map((c) => [k, c] as const));
-  it.each(pairs.map(([k, c]) => [(OPTIONS[k] as { flag: string }).flag, c, k] as const))('%s on %s', async (flag, c, k) => {
-    const spec = OPTIONS[k] as { flag: string; commands: readonly CommandName[] };
-    if (!spec.commands.includes(c)) {
-      const r = await mcu([...MINIMAL[c](), ...SAMPLE[k]], cleanCwd);
-      failsNaming(r, `${flag} is not an option of '${c}'`);
-      expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
-      return;
-    }
-    const e = EFFECTS[k][c]!;
-    const cwd = e.cwd?.() ?? cleanCwd;
-    const b = await mcu(e.base(), cwd);
-    const w = await mcu(e.with(), cwd);
-    await e.check(b, w);
-  }, 60_000);
+  it.each(pairs.map(([k, c]) => [(OPTIONS[k] as { flag: string }).flag, c, k] as const))(
+    '%s on %s',
+    async (flag, c, k) => {
+      const spec = OPTIONS[k] as { flag: string; commands: readonly CommandName[] };
+      if (!spec.commands.includes(c)) {
+        const r = await mcu([...MINIMAL[c](), ...SAMPLE[k]], cleanCwd);
+        failsNaming(r, `${flag} is not an option of '${c}'`);
+        expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
+        return;
+      }
+      const e = EFFECTS[k][c]!;
+      const cwd = e.cwd?.() ?? cleanCwd;
+      const b = await mcu(e.base(), cwd);
+      const w = await mcu(e.with(), cwd);
+      await e.check(b, w);
+    },
+    60_000,
+  );
 });
 
 describe('flags refused where they cannot apply', () => {
   const cases: [string, () => string[], RegExp][] = [
-    ['--tau on a classifier', () => ['predict', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification', '--tau', '1'], /--tau 1 sets the model precision τ of regression outputs.*'logits' is classification/],
-    ['--fit-tau on a classifier (evaluate)', () => ['evaluate', F['lenet']!, '--data', F['digitsLabelled']!, ...T, '--task', 'classification', '--fit-tau', F['digitsLabelled']!], /--fit-tau .* sets the model precision τ of regression outputs/],
-    ['--batch-size with --masks', () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--batch-size', '4'], /--masks .* replays fixed masks .* so --batch-size 4 cannot apply/],
+    [
+      '--tau on a classifier',
+      () => ['predict', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'classification', '--tau', '1'],
+      /--tau 1 sets the model precision τ of regression outputs.*'logits' is classification/,
+    ],
+    [
+      '--fit-tau on a classifier (evaluate)',
+      () => ['evaluate', F['lenet']!, '--data', F['digitsLabelled']!, ...T, '--task', 'classification', '--fit-tau', F['digitsLabelled']!],
+      /--fit-tau .* sets the model precision τ of regression outputs/,
+    ],
+    [
+      '--batch-size with --masks',
+      () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--batch-size', '4'],
+      /--masks .* replays fixed masks .* so --batch-size 4 cannot apply/,
+    ],
     ['--samples with --masks', () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--samples', '5'], /so --samples 5 cannot apply/],
     ['--seed with --masks', () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--seed', '5'], /so --seed 5 cannot apply/],
-    ['--mask-scope with --masks', () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--mask-scope', 'point'], /so --mask-scope point cannot apply/],
-    ['--spatial without --insert-dropout', () => P('--spatial'), /--spatial makes the masks of --insert-dropout P channel-wise, but --insert-dropout is missing/],
-    ['--spatial on dense layers only', () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1', '--spatial'], /(--spatial: every inserted site is on a dense layer|insertDropout\.spatial: Gemm .* has no spatial axes)/],
+    [
+      '--mask-scope with --masks',
+      () => ['predict', F['co2']!, '--input', F['x']!, '--masks', F['masks']!, '--mask-scope', 'point'],
+      /so --mask-scope point cannot apply/,
+    ],
+    [
+      '--spatial without --insert-dropout',
+      () => P('--spatial'),
+      /--spatial makes the masks of --insert-dropout P channel-wise, but --insert-dropout is missing/,
+    ],
+    [
+      '--spatial on dense layers only',
+      () => ['predict', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1', '--spatial'],
+      /(--spatial: every inserted site is on a dense layer|insertDropout\.spatial: Gemm .* has no spatial axes)/,
+    ],
     ['--target on predict without --fit-tau', () => P('--target', 'y'), /--target y names the target column of the --fit-tau VALFILE, which is missing/],
     ['--rate naming no Dropout ratio input', () => P('--rate', 'foo=0.3'), /--rate foo=0\.3: 'foo' is not the ratio input of a Dropout node/],
-    ['--insert-dropout for a tfjs model', () => ['predict', F['keras']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'], /--insert-dropout rewrites ONNX graphs, but '.*model\.json' goes to the tfjs backend/],
-    ['--dropout-scaling for a tfjs model', () => ['evaluate', F['keras']!, '--data', F['data']!, ...T, '--dropout-scaling', 'none'], /--dropout-scaling rewrites ONNX graphs/],
-    ['--ep the tfjs backend does not have', () => ['predict', F['keras']!, '--input', F['x']!, ...T, '--ep', 'cuda'], /--ep cuda: the tfjs backend .* has no execution provider 'cuda'; it runs on tensorflow, wasm, cpu/],
+    [
+      '--insert-dropout for a tfjs model',
+      () => ['predict', F['keras']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'],
+      /--insert-dropout rewrites ONNX graphs, but '.*model\.json' goes to the tfjs backend/,
+    ],
+    [
+      '--dropout-scaling for a tfjs model',
+      () => ['evaluate', F['keras']!, '--data', F['data']!, ...T, '--dropout-scaling', 'none'],
+      /--dropout-scaling rewrites ONNX graphs/,
+    ],
+    [
+      '--ep the tfjs backend does not have',
+      () => ['predict', F['keras']!, '--input', F['x']!, ...T, '--ep', 'cuda'],
+      /--ep cuda: the tfjs backend .* has no execution provider 'cuda'; it runs on tensorflow, wasm, cpu/,
+    ],
     ['--ep the onnx backend does not have', () => P('--ep', 'tpu'), /execution provider 'tpu' is not supported by the onnx backend/],
-    ['--backend that is not registered (backends)', () => ['backends', '--backend', 'torch'], /--backend torch: backend 'torch' is not registered; registered: onnx, onnx-web, tfjs/],
+    [
+      '--backend that is not registered (backends)',
+      () => ['backends', '--backend', 'torch'],
+      /--backend torch: backend 'torch' is not registered; registered: onnx, onnx-web, tfjs/,
+    ],
   ];
-  it.each(cases)('%s', async (_name, argv, message) => {
-    const r = await mcu(argv(), cleanCwd);
-    failsNaming(r, message);
-    expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
-  }, 60_000);
+  it.each(cases)(
+    '%s',
+    async (_name, argv, message) => {
+      const r = await mcu(argv(), cleanCwd);
+      failsNaming(r, message);
+      expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
+    },
+    60_000,
+  );
 
   it('the tfjs provider names the CLI checks are the tfjs backend’s', () => {
     expect([...TFJS_PROVIDERS]).toEqual([...TFJS_BACKENDS]);
@@ -1007,6 +1233,8 @@ describe('README', () => {
     const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
     const m = /<!-- flags:begin[^>]*-->\n([\s\S]*?)<!-- flags:end -->/.exec(readme);
     expect(m, 'README.md needs the flag table between <!-- flags:begin --> and <!-- flags:end -->').not.toBeNull();
-    expect(m![1], "README.md's flag table is out of date: run `npx -y pnpm@12.4.2 -r build && node packages/cli/scripts/flag-table.mjs`").toBe(flagTableMarkdown());
+    expect(m![1], "README.md's flag table is out of date: run `npx -y pnpm@12.4.2 -r build && node packages/cli/scripts/flag-table.mjs`").toBe(
+      flagTableMarkdown(),
+    );
   });
 });

@@ -44,10 +44,25 @@ beforeAll(async () => {
   F['ones'] = writeCsv(path.join(dir, 'rotated-ones.csv'), lenet.rotated.images);
   const ref = co2Ref('1.13-small', 'co2_relu');
   const months = fs.readFileSync(MONTHS, 'utf8').trim().split('\n').slice(1).map(Number);
-  F['months2'] = writeCsv(path.join(dir, 'months-2-features.csv'), months.map((x) => [x, x * x]));
-  F['months3'] = writeCsv(path.join(dir, 'months-3-columns.csv'), months.map((x) => [x, x * x, 1]));
+  F['months2'] = writeCsv(
+    path.join(dir, 'months-2-features.csv'),
+    months.map((x) => [x, x * x]),
+  );
+  F['months3'] = writeCsv(
+    path.join(dir, 'months-3-columns.csv'),
+    months.map((x) => [x, x * x, 1]),
+  );
   F['train'] = path.join(dir, 'train.csv');
-  fs.writeFileSync(F['train'], ['x,y', ...ref.x.slice(0, 444).filter((_, i) => i % 10 === 0).map((x, j) => `${x},${ref.y[j * 10]}`)].join('\n') + '\n');
+  fs.writeFileSync(
+    F['train'],
+    `${[
+      'x,y',
+      ...ref.x
+        .slice(0, 444)
+        .filter((_, i) => i % 10 === 0)
+        .map((x, j) => `${x},${ref.y[j * 10]}`),
+    ].join('\n')}\n`,
+  );
   // co2 with a second output y2 = −y
   const m = decodeModel(fixtureBytes('pytorch-1.13-small/co2_relu.preserve.onnx'));
   const g = m.graph!;
@@ -61,26 +76,37 @@ beforeAll(async () => {
   const lg = l.graph!;
   const lo = lg.output![0]!;
   for (const node of lg.node ?? []) node.output = (node.output ?? []).map((o) => (o === lo.name ? `${lo.name}_logits` : o));
-  lg.node!.push({ op_type: 'Softmax', input: [`${lo.name}_logits`], output: [lo.name!], name: 'appended_softmax', attribute: [{ name: 'axis', type: 2, i: 1n }] });
+  lg.node!.push({
+    op_type: 'Softmax',
+    input: [`${lo.name}_logits`],
+    output: [lo.name!],
+    name: 'appended_softmax',
+    attribute: [{ name: 'axis', type: 2, i: 1n }],
+  });
   F['lenetSoftmax'] = path.join(dir, 'lenet-softmax.onnx');
   fs.writeFileSync(F['lenetSoftmax'], encodeModel(l));
   const uci = uciFixture('yacht');
   F['yacht'] = uci.splits[0]!.modelPath;
-  F['yachtX'] = writeCsv(path.join(dir, 'yacht-x.csv'), uci.data.slice(0, 3).map((r) => r.slice(0, -1)));
+  F['yachtX'] = writeCsv(
+    path.join(dir, 'yacht-x.csv'),
+    uci.data.slice(0, 3).map((r) => r.slice(0, -1)),
+  );
   // saved results
   F['co2Result'] = path.join(dir, 'co2-result.json');
   ok(await mcu(['predict', CO2, '--input', MONTHS, '--tau', '50', '--samples', '200', '--seed', '5', '--format', 'json', '-o', F['co2Result']], cwd));
   F['lenetResult'] = path.join(dir, 'lenet-result.json');
   ok(await mcu(['predict', F['lenet'], '--input', F['ones'], '--task', 'classification', '--samples', '50', '--format', 'json', '-o', F['lenetResult']], cwd));
   F['evalResult'] = path.join(dir, 'evaluate.json');
-  fs.writeFileSync(path.join(dir, 'test.csv'), ['x,y', ...[0, 100, 200].map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'test.csv'), `${['x,y', ...[0, 100, 200].map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n')}\n`);
   ok(await mcu(['evaluate', CO2, '--data', path.join(dir, 'test.csv'), '--samples', '20', '-o', F['evalResult']], cwd));
 }, 120_000);
 
 describe('mcu plot: band plots of the bundled CO2 example', () => {
   it('SVG: four bands, the mean, standard dropout and the train-end rule; the run in its metadata', async () => {
     const file = out('svg');
-    const r = ok(await mcu(['plot', CO2, '--input', MONTHS, '--tau', '50', '--samples', '100', '--seed', '2', '--train-end', '1.19', '--standard', '-o', file], cwd));
+    const r = ok(
+      await mcu(['plot', CO2, '--input', MONTHS, '--tau', '50', '--samples', '100', '--seed', '2', '--train-end', '1.19', '--standard', '-o', file], cwd),
+    );
     expect(r.stdout).toBe('');
     const svg = readSvg(file);
     expect(svg.startsWith('<svg')).toBe(true);
@@ -88,11 +114,26 @@ describe('mcu plot: band plots of the bundled CO2 example', () => {
     expect(markItems(svg, 'line')).toHaveLength(2);
     expect(markItems(svg, 'rule')).toEqual([1]);
     expect(markItems(svg, 'symbol')).toEqual([]); // no --data: no points
-    for (const t of ['±½σ', '±σ', '±1½σ', '±2σ', 'predictive mean', 'standard dropout', 'training data ends', 'T = 100 MC dropout samples · seed 2 · mask scope sample · τ = 50 · onnx (cpu)']) {
+    for (const t of [
+      '±½σ',
+      '±σ',
+      '±1½σ',
+      '±2σ',
+      'predictive mean',
+      'standard dropout',
+      'training data ends',
+      'T = 100 MC dropout samples · seed 2 · mask scope sample · τ = 50 · onnx (cpu)',
+    ]) {
       expect(svg).toContain(`>${t}<`);
     }
     const meta = svgMetadata(svg) as Meta;
-    expect(meta).toMatchObject({ output: 'y', task: 'regression', model: CO2, run: { samples: 100, seed: 2, tau: 50, backend: 'onnx' }, figure: { bands: [0.5, 1, 1.5, 2], trainEnd: 1.19, standard: true, rows: 13 } });
+    expect(meta).toMatchObject({
+      output: 'y',
+      task: 'regression',
+      model: CO2,
+      run: { samples: 100, seed: 2, tau: 50, backend: 'onnx' },
+      figure: { bands: [0.5, 1, 1.5, 2], trainEnd: 1.19, standard: true, rows: 13 },
+    });
   });
 
   it('SVG on stdout without -o; --data draws the data points; --sigma-scale 4 labels ±2σ … ±8σ', async () => {
@@ -143,7 +184,15 @@ describe('mcu plot: classification (LeNet, twelve rotated "1"s, the paper’s fi
     const svg = readSvg(file);
     const [logits, probs, markers] = markItems(svg, 'symbol');
     expect([logits, probs, markers]).toEqual([T * 12 * 3, T * 12 * 3, 3 * 12]);
-    for (const t of ['softmax input, 40 passes', 'softmax output, 40 passes', 'predictive entropy', 'mutual information', 'variation ratio', 'class 1', '→ 1']) {
+    for (const t of [
+      'softmax input, 40 passes',
+      'softmax output, 40 passes',
+      'predictive entropy',
+      'mutual information',
+      'variation ratio',
+      'class 1',
+      '→ 1',
+    ]) {
       expect(svg).toContain(`>${t}<`);
     }
     const meta = svgMetadata(svg) as Meta;
@@ -176,48 +225,140 @@ describe('mcu plot: classification (LeNet, twelve rotated "1"s, the paper’s fi
 
 describe('mcu plot refuses, with one line, exit 2 and no file', () => {
   const cases: [string, () => string[], RegExp][] = [
-    ['a classification result with band-plot flags', () => ['plot', '--from', F['lenetResult']!, '--input', F['ones']!, '--train-end', '3', '--sigma-scale', '2'], /--train-end, --sigma-scale draw on a band plot of a regression output, but output 'logits' is classification/],
-    ['a classifier with --standard', () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--standard'], /--standard draws on a band plot of a regression output, but output 'logits' is classification/],
-    ['a classifier with --data', () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--data', F['train']!], /--data draws on a band plot/],
-    ['a regression result with --top-k', () => ['plot', '--from', F['co2Result']!, '--input', MONTHS, '--top-k', '2'], /--top-k applies to a classification plot, but output 'y' is regression \(a band plot\)/],
-    ['a regression model with --top-k', () => ['plot', CO2, '--input', MONTHS, '--top-k', '2'], /--top-k applies to a classification plot, but output 'y' is regression/],
-    ['--top-k above the classes', () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--top-k', '11'], /--top-k 11: output 'logits' has 10 classes; give 1\.\.10/],
-    ['an unknown output (listing the outputs)', () => ['plot', F['twoOut']!, '--input', MONTHS, '--output', 'z'], /--output z: '.*two-outputs\.onnx' has no output 'z'; its outputs: y, y2/],
+    [
+      'a classification result with band-plot flags',
+      () => ['plot', '--from', F['lenetResult']!, '--input', F['ones']!, '--train-end', '3', '--sigma-scale', '2'],
+      /--train-end, --sigma-scale draw on a band plot of a regression output, but output 'logits' is classification/,
+    ],
+    [
+      'a classifier with --standard',
+      () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--standard'],
+      /--standard draws on a band plot of a regression output, but output 'logits' is classification/,
+    ],
+    [
+      'a classifier with --data',
+      () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--data', F['train']!],
+      /--data draws on a band plot/,
+    ],
+    [
+      'a regression result with --top-k',
+      () => ['plot', '--from', F['co2Result']!, '--input', MONTHS, '--top-k', '2'],
+      /--top-k applies to a classification plot, but output 'y' is regression \(a band plot\)/,
+    ],
+    [
+      'a regression model with --top-k',
+      () => ['plot', CO2, '--input', MONTHS, '--top-k', '2'],
+      /--top-k applies to a classification plot, but output 'y' is regression/,
+    ],
+    [
+      '--top-k above the classes',
+      () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--top-k', '11'],
+      /--top-k 11: output 'logits' has 10 classes; give 1\.\.10/,
+    ],
+    [
+      'an unknown output (listing the outputs)',
+      () => ['plot', F['twoOut']!, '--input', MONTHS, '--output', 'z'],
+      /--output z: '.*two-outputs\.onnx' has no output 'z'; its outputs: y, y2/,
+    ],
     ['two outputs and no --output', () => ['plot', F['twoOut']!, '--input', MONTHS], /has 2 outputs \(y, y2\): choose the one to plot with --output NAME/],
-    ['an unknown output of a result', () => ['plot', '--from', F['co2Result']!, '--input', MONTHS, '--output', 'logits'], /--output logits: '.*co2-result\.json' has no output 'logits'; its outputs: y/],
-    ['a 2-feature input for a band plot (--from)', () => ['plot', '--from', F['co2Result']!, '--input', F['months2']!], /a band plot needs exactly one input feature \(its x axis\), but '.*months-2-features\.csv' has 2 per row \(dims \[13, 2\]\)/],
-    ['a 6-feature model for a band plot', () => ['plot', F['yacht']!, '--input', F['yachtX']!], /a band plot needs exactly one input feature \(its x axis\), but '.*yacht-x\.csv' has 6 per row \(dims \[3, 6\]\)/],
-    ['a logits output as a band plot', () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'regression'], /a band plot draws one value per row, but output 'logits' has 10 values per row/],
+    [
+      'an unknown output of a result',
+      () => ['plot', '--from', F['co2Result']!, '--input', MONTHS, '--output', 'logits'],
+      /--output logits: '.*co2-result\.json' has no output 'logits'; its outputs: y/,
+    ],
+    [
+      'a 2-feature input for a band plot (--from)',
+      () => ['plot', '--from', F['co2Result']!, '--input', F['months2']!],
+      /a band plot needs exactly one input feature \(its x axis\), but '.*months-2-features\.csv' has 2 per row \(dims \[13, 2\]\)/,
+    ],
+    [
+      'a 6-feature model for a band plot',
+      () => ['plot', F['yacht']!, '--input', F['yachtX']!],
+      /a band plot needs exactly one input feature \(its x axis\), but '.*yacht-x\.csv' has 6 per row \(dims \[3, 6\]\)/,
+    ],
+    [
+      'a logits output as a band plot',
+      () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'regression'],
+      /a band plot draws one value per row, but output 'logits' has 10 values per row/,
+    ],
     ['logits without --task', () => ['plot', F['lenet']!, '--input', F['ones']!], /output 'logits' has 10 values per row .*--task classification/],
-    ['an evaluate report as --from', () => ['plot', '--from', F['evalResult']!, '--input', MONTHS], /evaluate\.json is not a result of 'mcu predict --format json' \(no "meta" object; its keys: .*\)/],
+    [
+      'an evaluate report as --from',
+      () => ['plot', '--from', F['evalResult']!, '--input', MONTHS],
+      /evaluate\.json is not a result of 'mcu predict --format json' \(no "meta" object; its keys: .*\)/,
+    ],
     ['a model file as --from', () => ['plot', '--from', CO2, '--input', MONTHS], /co2_relu\.preserve\.onnx: invalid JSON/],
-    ['rows that do not match the result', () => ['plot', '--from', F['co2Result']!, '--input', F['ones']!], /output 'y' of '.*co2-result\.json' holds 13 rows, but --input '.*rotated-ones\.csv' has 12 rows/],
-    ['rows that do not match a classification result', () => ['plot', '--from', F['lenetResult']!, '--input', MONTHS], /holds 12 rows, but --input '.*co2-months\.csv' has 13 rows/],
-    ['--standard with --from', () => ['plot', '--from', F['co2Result']!, '--input', MONTHS, '--standard'], /--standard draws the deterministic \("standard dropout"\) pass of MODEL, which a saved result \(--from .*\) does not hold/],
-    ['--samples with --from', () => ['plot', '--from', F['co2Result']!, '--input', MONTHS, '--samples', '5'], /--samples 5 applies when plot runs MODEL, but --from .* plots a saved result/],
+    [
+      'rows that do not match the result',
+      () => ['plot', '--from', F['co2Result']!, '--input', F['ones']!],
+      /output 'y' of '.*co2-result\.json' holds 13 rows, but --input '.*rotated-ones\.csv' has 12 rows/,
+    ],
+    [
+      'rows that do not match a classification result',
+      () => ['plot', '--from', F['lenetResult']!, '--input', MONTHS],
+      /holds 12 rows, but --input '.*co2-months\.csv' has 13 rows/,
+    ],
+    [
+      '--standard with --from',
+      () => ['plot', '--from', F['co2Result']!, '--input', MONTHS, '--standard'],
+      /--standard draws the deterministic \("standard dropout"\) pass of MODEL, which a saved result \(--from .*\) does not hold/,
+    ],
+    [
+      '--samples with --from',
+      () => ['plot', '--from', F['co2Result']!, '--input', MONTHS, '--samples', '5'],
+      /--samples 5 applies when plot runs MODEL, but --from .* plots a saved result/,
+    ],
     ['MODEL and --from', () => ['plot', CO2, '--from', F['co2Result']!, '--input', MONTHS], /give MODEL or --from RESULT, not both/],
-    ['neither MODEL nor --from', () => ['plot', '--input', MONTHS], /plot: missing MODEL \(usage: mcu plot MODEL --input FILE \[options\], or mcu plot --from RESULT\.json --input FILE/],
+    [
+      'neither MODEL nor --from',
+      () => ['plot', '--input', MONTHS],
+      /plot: missing MODEL \(usage: mcu plot MODEL --input FILE \[options\], or mcu plot --from RESULT\.json --input FILE/,
+    ],
     ['no --input', () => ['plot', CO2], /plot: missing --input FILE/],
     ['a PNG on stdout', () => ['plot', CO2, '--input', MONTHS, '--format', 'png'], /a PNG is binary and is not written to stdout: give -o FILE\.png/],
-    ['--format that contradicts -o', () => ['plot', CO2, '--input', MONTHS, '--format', 'svg', '-o', path.join(dir, 'never.png')], /--format svg writes SVG, but -o .*never\.png names a \.png file/],
-    ['an -o that is neither .svg nor .png', () => ['plot', CO2, '--input', MONTHS, '-o', path.join(dir, 'never.jpg')], /plot writes SVG or PNG, but -o .*never\.jpg ends in '\.jpg'/],
+    [
+      '--format that contradicts -o',
+      () => ['plot', CO2, '--input', MONTHS, '--format', 'svg', '-o', path.join(dir, 'never.png')],
+      /--format svg writes SVG, but -o .*never\.png names a \.png file/,
+    ],
+    [
+      'an -o that is neither .svg nor .png',
+      () => ['plot', CO2, '--input', MONTHS, '-o', path.join(dir, 'never.jpg')],
+      /plot writes SVG or PNG, but -o .*never\.jpg ends in '\.jpg'/,
+    ],
     ['--format json', () => ['plot', CO2, '--input', MONTHS, '--format', 'json'], /--format json is not available for 'plot' \(use svg or png\)/],
-    ['--tau on a classifier', () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--tau', '2'], /--tau 2 sets the model precision τ of a regression output .* but output 'logits' is classification: drop it/],
-    ['too many points to scatter', () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--samples', '20000'], /--samples 20000 × 12 inputs × 3 classes = 720000 points to scatter, over 500000: give fewer --samples, inputs or --top-k/],
-    ['--data with 3 columns', () => ['plot', CO2, '--input', MONTHS, '--data', F['months3']!], /--data .*: the data points of a band plot need one x column and a target column, but the file has 3 columns/],
+    [
+      '--tau on a classifier',
+      () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--tau', '2'],
+      /--tau 2 sets the model precision τ of a regression output .* but output 'logits' is classification: drop it/,
+    ],
+    [
+      'too many points to scatter',
+      () => ['plot', F['lenet']!, '--input', F['ones']!, '--task', 'classification', '--samples', '20000'],
+      /--samples 20000 × 12 inputs × 3 classes = 720000 points to scatter, over 500000: give fewer --samples, inputs or --top-k/,
+    ],
+    [
+      '--data with 3 columns',
+      () => ['plot', CO2, '--input', MONTHS, '--data', F['months3']!],
+      /--data .*: the data points of a band plot need one x column and a target column, but the file has 3 columns/,
+    ],
   ];
-  it.each(cases)('%s', async (_name, argv, message) => {
-    const args = argv();
-    const o = out(args.includes('--format') && args[args.indexOf('--format') + 1] === 'png' ? 'png' : 'svg');
-    const withOut = args.includes('-o') || args.includes('--format') ? args : [...args, '-o', o];
-    const before = new Set(fs.readdirSync(dir));
-    const r = await mcu(withOut, cwd);
-    expect(r.code, show(r)).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr, show(r)).toMatch(message);
-    expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
-    expect(fs.readdirSync(dir).filter((f) => !before.has(f))).toEqual([]); // no figure, no temporary file
-  }, 60_000);
+  it.each(cases)(
+    '%s',
+    async (_name, argv, message) => {
+      const args = argv();
+      const o = out(args.includes('--format') && args[args.indexOf('--format') + 1] === 'png' ? 'png' : 'svg');
+      const withOut = args.includes('-o') || args.includes('--format') ? args : [...args, '-o', o];
+      const before = new Set(fs.readdirSync(dir));
+      const r = await mcu(withOut, cwd);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr, show(r)).toMatch(message);
+      expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
+      expect(fs.readdirSync(dir).filter((f) => !before.has(f))).toEqual([]); // no figure, no temporary file
+    },
+    60_000,
+  );
 });
 
 describe('mcu --help does not load vega, vega-lite or resvg', () => {

@@ -28,7 +28,10 @@ describe('mcu predict on a network that ends in Softmax', () => {
     const args = (model: string) => ['predict', model, '--input', images, '--samples', '200', '--seed', '4', '--format', 'json'];
     // logits need --task classification (10 values per row could be 10 regression targets);
     // the Softmax output is detected as classification by --task auto (the default)
-    const a = Object.values(JSON.parse((await runOk([...args(logitsPath), '--task', 'classification'])).stdout).outputs)[0] as Record<string, number[] | number[][]>;
+    const a = Object.values(JSON.parse((await runOk([...args(logitsPath), '--task', 'classification'])).stdout).outputs)[0] as Record<
+      string,
+      number[] | number[][]
+    >;
     const b = Object.values(JSON.parse((await runOk(args(softmaxPath))).stdout).outputs)[0] as Record<string, number[] | number[][]>;
     expect(b['predicted']).toEqual(a['predicted']);
     for (const key of ['entropy', 'mutualInformation', 'variationRatio'] as const) {

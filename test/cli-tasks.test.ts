@@ -34,26 +34,52 @@ beforeAll(() => {
   cwd = tempDir('mcu-tasks-cwd-');
   F['reg2'] = writeKerasDense(path.join(dir, 'reg2'), { inputs: 3, hidden: 16, outputs: 2 });
   F['soft3'] = writeKerasDense(path.join(dir, 'soft3'), { inputs: 3, hidden: 16, outputs: 3, activation: 'softmax' });
-  F['x3'] = writeCsv(path.join(dir, 'x3.csv'), [[0.1, -0.2, 0.3], [1, 0.5, -1], [-0.4, 0.2, 0.9], [0, 0, 0]]);
-  F['x3y'] = writeCsv(path.join(dir, 'x3y.csv'), [[0.1, -0.2, 0.3, 1], [1, 0.5, -1, 0], [-0.4, 0.2, 0.9, 1], [0, 0, 0, 0]]);
+  F['x3'] = writeCsv(path.join(dir, 'x3.csv'), [
+    [0.1, -0.2, 0.3],
+    [1, 0.5, -1],
+    [-0.4, 0.2, 0.9],
+    [0, 0, 0],
+  ]);
+  F['x3y'] = writeCsv(path.join(dir, 'x3y.csv'), [
+    [0.1, -0.2, 0.3, 1],
+    [1, 0.5, -1, 0],
+    [-0.4, 0.2, 0.9, 1],
+    [0, 0, 0, 0],
+  ]);
   F['lenet'] = fixturePath('pytorch-1.13/lenet.preserve.onnx');
   F['lenetSymbolic'] = writeSymbolicOutputModel('pytorch-1.13/lenet.preserve.onnx', path.join(dir, 'lenet-classes.onnx'));
   F['lenetSoftmax'] = writeSoftmaxModel('pytorch-1.13/lenet.preserve.onnx', path.join(dir, 'lenet-softmax.onnx'));
   F['co2Symbolic'] = writeSymbolicOutputModel('pytorch-1.13-small/co2_relu.preserve.onnx', path.join(dir, 'co2-width.onnx'), 1, 'width');
   const ref = lenetRef('1.13');
-  F['digits'] = writeCsv(path.join(dir, 'digits.csv'), ref.test_images_u8.slice(0, 3).map((img) => img.map((b) => b / 255)));
-  F['digitsLabelled'] = writeCsv(path.join(dir, 'digits-y.csv'), ref.test_images_u8.slice(0, 3).map((img, i) => [...img.map((b) => b / 255), ref.test_labels[i]!]));
+  F['digits'] = writeCsv(
+    path.join(dir, 'digits.csv'),
+    ref.test_images_u8.slice(0, 3).map((img) => img.map((b) => b / 255)),
+  );
+  F['digitsLabelled'] = writeCsv(
+    path.join(dir, 'digits-y.csv'),
+    ref.test_images_u8.slice(0, 3).map((img, i) => [...img.map((b) => b / 255), ref.test_labels[i]!]),
+  );
   F['co2'] = path.join(REPO_ROOT, 'examples', 'co2_relu.preserve.onnx');
   F['months'] = path.join(REPO_ROOT, 'examples', 'co2-months.csv');
   // ONNX's Dropout test model: y = dropout(x) with x [3, 4, 5], 20 values per row as [4, 5]
   F['grid'] = fixturePath('onnx-dropout-conformance/test_dropout_default/model.onnx');
-  F['grid3'] = writeCsv(path.join(dir, 'grid.csv'), Array.from({ length: 3 }, (_, i) => Array.from({ length: 20 }, (_, j) => (i + 1) * 0.1 + j * 0.01)));
+  F['grid3'] = writeCsv(
+    path.join(dir, 'grid.csv'),
+    Array.from({ length: 3 }, (_, i) => Array.from({ length: 20 }, (_, j) => (i + 1) * 0.1 + j * 0.01)),
+  );
 }, 120_000);
 
 describe('--task auto', () => {
   it('a 3→16→2 regression net (no Softmax) is refused, naming the output and its per-row size and both fixes', async () => {
     const r = await mcu(['predict', F['reg2']!, '--input', F['x3']!, ...T], cwd);
-    refused(r, /output '\w+' has 2 values per row \(dims \[N, 2\]\)/, /does not end in Softmax or LogSoftmax/, /--task classification if it holds logits/, /--task regression/, /--task \w+=classification/);
+    refused(
+      r,
+      /output '\w+' has 2 values per row \(dims \[N, 2\]\)/,
+      /does not end in Softmax or LogSoftmax/,
+      /--task classification if it holds logits/,
+      /--task regression/,
+      /--task \w+=classification/,
+    );
   });
 
   it('evaluate follows the same rule', async () => {
@@ -79,7 +105,9 @@ describe('--task auto', () => {
 
   it('a per-row size the model leaves symbolic is learnt from its deterministic pass', async () => {
     refused(await mcu(['predict', F['lenetSymbolic']!, '--input', F['digits']!, ...T], cwd), /output 'logits' has 10 values per row/);
-    expect(outputs(await mcu(['predict', F['lenetSymbolic']!, '--input', F['digits']!, ...T, '--task', 'classification'], cwd))['logits']!.task).toBe('classification');
+    expect(outputs(await mcu(['predict', F['lenetSymbolic']!, '--input', F['digits']!, ...T, '--task', 'classification'], cwd))['logits']!.task).toBe(
+      'classification',
+    );
     expect(Object.values(outputs(await mcu(['predict', F['co2Symbolic']!, '--input', F['months']!, ...T], cwd)))[0]!.task).toBe('regression');
   });
 });
@@ -95,7 +123,10 @@ describe('--task given', () => {
     const name = Object.keys(outputs(await mcu(['predict', F['reg2']!, '--input', F['x3']!, ...T, '--task', 'regression'], cwd)))[0]!;
     const o = outputs(await mcu(['predict', F['reg2']!, '--input', F['x3']!, ...T, '--task', `${name}=classification`], cwd))[name]!;
     expect(o.task).toBe('classification');
-    refused(await mcu(['predict', F['reg2']!, '--input', F['x3']!, ...T, '--task', 'nope=regression'], cwd), /--task nope=regression .*no output 'nope'; its outputs: /);
+    refused(
+      await mcu(['predict', F['reg2']!, '--input', F['x3']!, ...T, '--task', 'nope=regression'], cwd),
+      /--task nope=regression .*no output 'nope'; its outputs: /,
+    );
   });
 
   it('mcu.config.json "task": a string or { output: task }', async () => {
@@ -105,7 +136,9 @@ describe('--task given', () => {
     fs.writeFileSync(path.join(c, 'mcu.config.json'), JSON.stringify({ task: 'regression' }));
     expect(outputs(await mcu(['predict', F['lenet']!, '--input', F['digits']!, ...T], c))['logits']!.task).toBe('regression');
     // a flag overrides the config
-    expect(outputs(await mcu(['predict', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'logits=classification'], c))['logits']!.task).toBe('classification');
+    expect(outputs(await mcu(['predict', F['lenet']!, '--input', F['digits']!, ...T, '--task', 'logits=classification'], c))['logits']!.task).toBe(
+      'classification',
+    );
   });
 
   it('classification needs [N, C]: per-position scores are refused (regression suggested); one value per row too', async () => {

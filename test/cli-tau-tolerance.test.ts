@@ -23,19 +23,23 @@ beforeAll(() => {
   const ref = co2Ref('1.13-small', 'co2_relu');
   const rows = [10, 60, 120, 220, 330, 430];
   // targets 1000 standard deviations away: the likelihood keeps rising as τ falls
-  fs.writeFileSync(path.join(dir, 'far.csv'), ['x,y', ...rows.map((i) => `${ref.x[i]},1000`)].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'far.csv'), `${['x,y', ...rows.map((i) => `${ref.x[i]},1000`)].join('\n')}\n`);
   F['far'] = path.join(dir, 'far.csv');
-  fs.writeFileSync(path.join(dir, 'val.csv'), ['x,y', ...rows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'val.csv'), `${['x,y', ...rows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n')}\n`);
   F['val'] = path.join(dir, 'val.csv');
   F['co2'] = path.join(REPO_ROOT, 'examples', 'co2_relu.preserve.onnx');
   F['months'] = path.join(REPO_ROOT, 'examples', 'co2-months.csv');
   const lenet = lenetRef('1.13');
-  F['digits'] = writeCsv(path.join(dir, 'digits.csv'), lenet.test_images_u8.slice(0, 6).map((img, i) => [...img.map((b) => b / 255), lenet.test_labels[i]!]));
+  F['digits'] = writeCsv(
+    path.join(dir, 'digits.csv'),
+    lenet.test_images_u8.slice(0, 6).map((img, i) => [...img.map((b) => b / 255), lenet.test_labels[i]!]),
+  );
   F['lenet'] = fixturePath('pytorch-1.13/lenet.preserve.onnx');
 });
 
 describe('--fit-tau at the edge of the search range', () => {
-  const warning = /^mcu: warning: --fit-tau .*far\.csv: the validation log-likelihood is highest at the lower end of the searched range \[0\.001, 1000000\] \(τ = 0\.001\).*not a fitted optimum.*"boundary"/m;
+  const warning =
+    /^mcu: warning: --fit-tau .*far\.csv: the validation log-likelihood is highest at the lower end of the searched range \[0\.001, 1000000\] \(τ = 0\.001\).*not a fitted optimum.*"boundary"/m;
 
   it('predict: warns naming the range and reports tauFitted "boundary" (with the range)', async () => {
     const r = await mcu(['predict', F['co2']!, '--input', F['months']!, '--samples', '30', '--fit-tau', F['far']!], dir);
@@ -67,8 +71,7 @@ describe('--fit-tau at the edge of the search range', () => {
 });
 
 describe('--tolerance with --batch-size: meta describes every batch', () => {
-  const run = (extra: string[], input = F['months']!) =>
-    mcu(['predict', F['co2']!, '--input', input, '--memory-budget', '0.05', '--seed', '5', ...extra], dir);
+  const run = (extra: string[], input = F['months']!) => mcu(['predict', F['co2']!, '--input', input, '--memory-budget', '0.05', '--seed', '5', ...extra], dir);
 
   it('samples per batch, the most of them as samples, converged only when every batch did, the largest standard error', async () => {
     const whole = meta(await run(['--samples', '400', '--tolerance', '0.05', '--batch-size', '5']));
@@ -81,7 +84,10 @@ describe('--tolerance with --batch-size: meta describes every batch', () => {
     const months = fs.readFileSync(F['months']!, 'utf8').trim().split('\n').slice(1);
     const alone: Meta[] = [];
     for (let k = 0; k < 3; k++) {
-      const file = writeCsv(path.join(dir, `batch-${k}.csv`), months.slice(k * 5, k * 5 + 5).map((v) => [Number(v)]));
+      const file = writeCsv(
+        path.join(dir, `batch-${k}.csv`),
+        months.slice(k * 5, k * 5 + 5).map((v) => [Number(v)]),
+      );
       alone.push(meta(await run(['--samples', '400', '--tolerance', '0.05'], file)));
     }
     expect(b.samples).toEqual(alone.map((m) => m.samples));

@@ -5,12 +5,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, tempDir } from './helpers/cli.js';
-import { expectRefusedInOneLine, mcu, show, type InProcessRun } from './helpers/in-process.js';
+import { expectRefusedInOneLine, mcu } from './helpers/in-process.js';
 import { decodeModel, encodeModel } from '@mcu/backend-onnx';
 
 const TWIN = path.join(REPO_ROOT, 'examples', 'twin');
 let dir: string;
-type Json = { modelTopology: { config: { layers: { class_name: string; config: Record<string, unknown> }[] } }; weightsManifest: { paths: string[]; weights: { name: string; shape: number[] }[] }[] };
+type Json = {
+  modelTopology: { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+  weightsManifest: { paths: string[]; weights: { name: string; shape: number[] }[] }[];
+};
 
 beforeAll(() => {
   dir = tempDir('mcu-tfjs-bad-');

@@ -68,65 +68,87 @@ const gaps: Gap[] = [];
 describe('mcu evaluate on Gal’s UCI splits vs PyTorch 1.13 (T = 10,000, per-point masks, seed 1)', () => {
   beforeAll(() => requireBuiltCli());
 
-  it.each(UCI_DATASETS.map((d) => [d] as const))('%s: all 20 splits', async (dataset) => {
-    const uci = uciFixture(dataset);
-    const reports = await pool(uci.splits, 2, async (s) => {
-      const r = await runOk(
-        ['evaluate', s.modelPath, '--uci', uci.dir, '--split', String(s.split), '--tau', String(s.tau),
-          '--samples', String(T), '--mask-scope', 'point', '--seed', '1', '--format', 'json'],
-        { timeoutMs: 120_000 },
+  it.each(UCI_DATASETS.map((d) => [d] as const))(
+    '%s: all 20 splits',
+    async (dataset) => {
+      const uci = uciFixture(dataset);
+      const reports = await pool(uci.splits, 2, async (s) => {
+        const r = await runOk(
+          [
+            'evaluate',
+            s.modelPath,
+            '--uci',
+            uci.dir,
+            '--split',
+            String(s.split),
+            '--tau',
+            String(s.tau),
+            '--samples',
+            String(T),
+            '--mask-scope',
+            'point',
+            '--seed',
+            '1',
+            '--format',
+            'json',
+          ],
+          { timeoutMs: 120_000 },
+        );
+        return { ...(JSON.parse(r.stdout) as EvaluateRegressionJson), stderr: r.stderr };
+      });
+      const mine: Gap[] = [];
+      uci.splits.forEach((s, k) => {
+        const rep = reports[k]!;
+        const where = `${dataset} split ${s.split}`;
+        expect(rep.task, where).toBe('regression');
+        expect(rep.n, where).toBe(s.n_test);
+        expect(rep.samples, where).toBe(T);
+        expect(rep.tau, where).toBe(s.tau);
+        expect([rep.seed, rep.maskScope], where).toEqual([1, 'point']);
+        // Standard dropout (one deterministic pass) has no Monte Carlo noise: float32 agreement.
+        expect(Math.abs(rep.rmseStandard / s.torch_rmse_standard - 1), `${where} standard RMSE`).toBeLessThan(1e-5);
+        expect(rep.rmseMcError, where).toBeGreaterThan(0);
+        expect(rep.logLikelihoodMcError, where).toBeGreaterThan(0);
+        const g: Gap = {
+          dataset,
+          split: s.split,
+          ll: rep.logLikelihood - s.torch_test_ll,
+          llSe: rep.logLikelihoodMcError,
+          rmse: (rep.rmse - s.torch_rmse_mc) / s.torch_rmse_mc,
+          rmseSe: rep.rmseMcError / s.torch_rmse_mc,
+          steady: rep.logLikelihoodMinEffectiveSamples >= MIN_ESS,
+          strict: false,
+        };
+        g.strict = Math.abs(g.ll) <= LL_BOUND && Math.abs(g.rmse) <= RMSE_BOUND;
+        const llTol = Math.max(LL_BOUND, K_SE * Math.SQRT2 * g.llSe);
+        const rmseTol = Math.max(RMSE_BOUND, K_SE * Math.SQRT2 * g.rmseSe);
+        if (g.steady) {
+          expect(Math.abs(g.ll), `${where}: test LL ${rep.logLikelihood} vs PyTorch ${s.torch_test_ll} (SE ${g.llSe})`).toBeLessThanOrEqual(llTol);
+          expect(rep.stderr, where).toBe('');
+        } else {
+          expect(rep.stderr, where).toMatch(
+            /^mcu: warning: the test log-likelihood of \d+ of \d+ rows rests on fewer than 100 effective samples \(smallest [^)]+ of T = 10000\).*raise --samples/,
+          );
+        }
+        expect(Math.abs(g.rmse), `${where}: RMSE ${rep.rmse} vs PyTorch ${s.torch_rmse_mc} (SE ${rep.rmseMcError})`).toBeLessThanOrEqual(rmseTol);
+        mine.push(g);
+      });
+      const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const llMean = mean(reports.map((r) => r.logLikelihood));
+      const rmseMean = mean(reports.map((r) => r.rmse));
+      const torchLl = mean(uci.splits.map((s) => s.torch_test_ll));
+      const torchRmse = mean(uci.splits.map((s) => s.torch_rmse_mc));
+      console.log(
+        `[uci] ${dataset}: mean test LL ${llMean.toFixed(4)} (PyTorch ${torchLl.toFixed(4)}), mean RMSE ${rmseMean.toFixed(4)} (PyTorch ${torchRmse.toFixed(4)}); ` +
+          `largest split gaps ${Math.max(...mine.map((g) => Math.abs(g.ll))).toFixed(4)} nats, ${(100 * Math.max(...mine.map((g) => Math.abs(g.rmse)))).toFixed(2)} %; ` +
+          `${mine.filter((g) => g.strict).length}/20 splits within 0.02 nats and 1 %; ${mine.filter((g) => !g.steady).length} with rows under ${MIN_ESS} effective samples`,
       );
-      return { ...(JSON.parse(r.stdout) as EvaluateRegressionJson), stderr: r.stderr };
-    });
-    const mine: Gap[] = [];
-    uci.splits.forEach((s, k) => {
-      const rep = reports[k]!;
-      const where = `${dataset} split ${s.split}`;
-      expect(rep.task, where).toBe('regression');
-      expect(rep.n, where).toBe(s.n_test);
-      expect(rep.samples, where).toBe(T);
-      expect(rep.tau, where).toBe(s.tau);
-      expect([rep.seed, rep.maskScope], where).toEqual([1, 'point']);
-      // Standard dropout (one deterministic pass) has no Monte Carlo noise: float32 agreement.
-      expect(Math.abs(rep.rmseStandard / s.torch_rmse_standard - 1), `${where} standard RMSE`).toBeLessThan(1e-5);
-      expect(rep.rmseMcError, where).toBeGreaterThan(0);
-      expect(rep.logLikelihoodMcError, where).toBeGreaterThan(0);
-      const g: Gap = {
-        dataset,
-        split: s.split,
-        ll: rep.logLikelihood - s.torch_test_ll,
-        llSe: rep.logLikelihoodMcError,
-        rmse: (rep.rmse - s.torch_rmse_mc) / s.torch_rmse_mc,
-        rmseSe: rep.rmseMcError / s.torch_rmse_mc,
-        steady: rep.logLikelihoodMinEffectiveSamples >= MIN_ESS,
-        strict: false,
-      };
-      g.strict = Math.abs(g.ll) <= LL_BOUND && Math.abs(g.rmse) <= RMSE_BOUND;
-      const llTol = Math.max(LL_BOUND, K_SE * Math.SQRT2 * g.llSe);
-      const rmseTol = Math.max(RMSE_BOUND, K_SE * Math.SQRT2 * g.rmseSe);
-      if (g.steady) {
-        expect(Math.abs(g.ll), `${where}: test LL ${rep.logLikelihood} vs PyTorch ${s.torch_test_ll} (SE ${g.llSe})`).toBeLessThanOrEqual(llTol);
-        expect(rep.stderr, where).toBe('');
-      } else {
-        expect(rep.stderr, where).toMatch(/^mcu: warning: the test log-likelihood of \d+ of \d+ rows rests on fewer than 100 effective samples \(smallest [^)]+ of T = 10000\).*raise --samples/);
-      }
-      expect(Math.abs(g.rmse), `${where}: RMSE ${rep.rmse} vs PyTorch ${s.torch_rmse_mc} (SE ${rep.rmseMcError})`).toBeLessThanOrEqual(rmseTol);
-      mine.push(g);
-    });
-    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const llMean = mean(reports.map((r) => r.logLikelihood));
-    const rmseMean = mean(reports.map((r) => r.rmse));
-    const torchLl = mean(uci.splits.map((s) => s.torch_test_ll));
-    const torchRmse = mean(uci.splits.map((s) => s.torch_rmse_mc));
-    console.log(
-      `[uci] ${dataset}: mean test LL ${llMean.toFixed(4)} (PyTorch ${torchLl.toFixed(4)}), mean RMSE ${rmseMean.toFixed(4)} (PyTorch ${torchRmse.toFixed(4)}); ` +
-        `largest split gaps ${Math.max(...mine.map((g) => Math.abs(g.ll))).toFixed(4)} nats, ${(100 * Math.max(...mine.map((g) => Math.abs(g.rmse)))).toFixed(2)} %; ` +
-        `${mine.filter((g) => g.strict).length}/20 splits within 0.02 nats and 1 %; ${mine.filter((g) => !g.steady).length} with rows under ${MIN_ESS} effective samples`,
-    );
-    expect(Math.abs(llMean - torchLl)).toBeLessThanOrEqual(LL_BOUND);
-    expect(Math.abs(rmseMean / torchRmse - 1)).toBeLessThanOrEqual(RMSE_BOUND);
-    gaps.push(...mine);
-  }, 900_000);
+      expect(Math.abs(llMean - torchLl)).toBeLessThanOrEqual(LL_BOUND);
+      expect(Math.abs(rmseMean / torchRmse - 1)).toBeLessThanOrEqual(RMSE_BOUND);
+      gaps.push(...mine);
+    },
+    900_000,
+  );
 
   it('the 80 gaps are Monte Carlo noise, not bias', () => {
     expect(gaps).toHaveLength(80);
@@ -137,7 +159,9 @@ describe('mcu evaluate on Gal’s UCI splits vs PyTorch 1.13 (T = 10,000, per-po
       const m = z.reduce((a, b) => a + b, 0) / z.length;
       const rms = Math.sqrt(z.reduce((a, b) => a + b * b, 0) / z.length);
       expect(z.length, what).toBeGreaterThanOrEqual(40);
-      console.log(`[uci] ${what}: gaps in units of √2·SE over ${z.length} splits: mean ${m.toFixed(3)}, rms ${rms.toFixed(3)}, max |z| ${Math.max(...z.map(Math.abs)).toFixed(2)}`);
+      console.log(
+        `[uci] ${what}: gaps in units of √2·SE over ${z.length} splits: mean ${m.toFixed(3)}, rms ${rms.toFixed(3)}, max |z| ${Math.max(...z.map(Math.abs)).toFixed(2)}`,
+      );
       expect(Math.abs(m), what).toBeLessThanOrEqual(0.5);
       expect(rms, what).toBeLessThan(1.5);
     }

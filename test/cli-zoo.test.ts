@@ -94,7 +94,10 @@ describe('a 2-output regressor is never silently a classifier', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/output 'y' has 2 values per row .*--task classification.*--task regression/);
-    const ok = await mcu(['predict', zooModelPath(name), ...inputs[name]!, '--samples', '500', '--mask-scope', 'point', '--seed', '3', '--task', 'regression'], dir);
+    const ok = await mcu(
+      ['predict', zooModelPath(name), ...inputs[name]!, '--samples', '500', '--mask-scope', 'point', '--seed', '3', '--task', 'regression'],
+      dir,
+    );
     expect(ok.code, show(ok)).toBe(0);
     const y = (JSON.parse(ok.stdout) as PredictJson).outputs['y']!;
     expect(y.task).toBe('regression');

@@ -7,7 +7,17 @@
 // refuses are checked to be refused with E_UNSUPPORTED naming the reason.
 import fs from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
-import { createMcu, createSeededSampler, isMcuError, ReplaySampler, type Chunk, type Estimator, type StochasticModel, type StochasticSite, type TensorData } from '@mcu/core';
+import {
+  createMcu,
+  createSeededSampler,
+  isMcuError,
+  ReplaySampler,
+  type Chunk,
+  type Estimator,
+  type StochasticModel,
+  type StochasticSite,
+  type TensorData,
+} from '@mcu/core';
 import { onnxModule } from '@mcu/backend-onnx';
 import { ensureBackend, exclusive, loadTf } from '@mcu/backend-tfjs';
 import { forwardGraph } from '../packages/backend-tfjs/src/executor.js';
@@ -68,7 +78,14 @@ function randomFeeds(model: StochasticModel, seed: number): Record<string, Tenso
   const feeds: Record<string, TensorData> = {};
   model.inputs.forEach((spec, k) => {
     const dims = [N_FIX, ...spec.dims.slice(1).map((d) => Number(d))];
-    feeds[spec.name] = { dtype: 'float32', data: uniform(dims.reduce((a, b) => a * b, 1), seed + k), dims };
+    feeds[spec.name] = {
+      dtype: 'float32',
+      data: uniform(
+        dims.reduce((a, b) => a * b, 1),
+        seed + k,
+      ),
+      dims,
+    };
   });
   return feeds;
 }
@@ -97,18 +114,20 @@ const cases: Case[] = [
     }),
   ),
   ...(['yacht', 'bostonHousing', 'concrete', 'energy'] as const).flatMap((d) =>
-    uciFixture(d).splits.slice(0, 1).map(
-      (s): Case => ({
-        name: `uci/${d}/${s.onnx}`,
-        path: s.modelPath,
-        bytes: () => new Uint8Array(fs.readFileSync(s.modelPath)),
-        feeds: () => {
-          const u = uciFixture(d);
-          const rows = s.testIndex.slice(0, N_FIX).map((r) => u.featureIndex.map((c) => u.data[r]![c]!));
-          return { x: { dtype: 'float32', data: Float32Array.from(rows.flat()), dims: [rows.length, u.featureIndex.length] } };
-        },
-      }),
-    ),
+    uciFixture(d)
+      .splits.slice(0, 1)
+      .map(
+        (s): Case => ({
+          name: `uci/${d}/${s.onnx}`,
+          path: s.modelPath,
+          bytes: () => new Uint8Array(fs.readFileSync(s.modelPath)),
+          feeds: () => {
+            const u = uciFixture(d);
+            const rows = s.testIndex.slice(0, N_FIX).map((r) => u.featureIndex.map((c) => u.data[r]![c]!));
+            return { x: { dtype: 'float32', data: Float32Array.from(rows.flat()), dims: [rows.length, u.featureIndex.length] } };
+          },
+        }),
+      ),
   ),
 ];
 
@@ -136,7 +155,12 @@ for (const name of zooNames()) {
 }
 
 /** Run the translated graph on tfjs cpu: outputs [S·N, ...] flat, by name. */
-async function runTfjs(graph: ExecGraph, feeds: Record<string, TensorData>, masks: Record<string, TensorData>, n: number): Promise<Record<string, Float32Array>> {
+async function runTfjs(
+  graph: ExecGraph,
+  feeds: Record<string, TensorData>,
+  masks: Record<string, TensorData>,
+  n: number,
+): Promise<Record<string, Float32Array>> {
   const tf = await loadTf();
   await ensureBackend(tf, 'cpu');
   return exclusive(tf, 'cpu', () =>
@@ -145,7 +169,8 @@ async function runTfjs(graph: ExecGraph, feeds: Record<string, TensorData>, mask
       const inputs = new Map(
         graph.inputs.map((i) => {
           const f = feeds[i.name]!;
-          const data = i.dtype === 'int32' ? Int32Array.from(f.data as ArrayLike<number | bigint>, (v) => Number(v)) : Float32Array.from(f.data as ArrayLike<number>);
+          const data =
+            i.dtype === 'int32' ? Int32Array.from(f.data as ArrayLike<number | bigint>, (v) => Number(v)) : Float32Array.from(f.data as ArrayLike<number>);
           return [i.name, tf.tensor(data, [...f.dims], i.dtype)];
         }),
       );
@@ -224,6 +249,8 @@ describe('ONNX models: onnxruntime vs the tfjs translation, same masks', () => {
   });
 
   test.each(zooRefusedNames())('%s (a stochastic operator) is refused', (name) => {
-    expect(() => onnxToGraph(new Uint8Array(fs.readFileSync(zooModelPath(name))), { label: name })).toThrow(/draws its own random numbers|Random|Multinomial|Bernoulli/);
+    expect(() => onnxToGraph(new Uint8Array(fs.readFileSync(zooModelPath(name))), { label: name })).toThrow(
+      /draws its own random numbers|Random|Multinomial|Bernoulli/,
+    );
   });
 });

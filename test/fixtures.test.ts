@@ -24,9 +24,7 @@ const REQUIRED_MODELS = [
   ...['train', 'preserve', 'masked', 'eval'].map((v) => `pytorch-1.13/lenet.${v}.onnx`),
   ...['train', 'preserve', 'masked', 'eval', 'dynamo-eval'].map((v) => `pytorch-2.11/lenet.${v}.onnx`),
   'pytorch-2.11/lenet.dynamo-eval.onnx.data',
-  ...['co2_relu', 'co2_tanh'].flatMap((m) =>
-    ['train', 'preserve', 'masked', 'masked-sample', 'eval'].map((v) => `pytorch-1.13-small/${m}.${v}.onnx`),
-  ),
+  ...['co2_relu', 'co2_tanh'].flatMap((m) => ['train', 'preserve', 'masked', 'masked-sample', 'eval'].map((v) => `pytorch-1.13-small/${m}.${v}.onnx`)),
 ];
 
 // sha256 of the originals in the shared fixture set, pinned here independently of the manifest

@@ -32,7 +32,12 @@ async function run(mcu: Mcu, model: string, rows: number[][], scope: 'sample' | 
   return { outputs, backend: r.meta.backend, executionProvider: r.meta.executionProvider };
 }
 
-const onnxA: CreateMcuOptions = { modules: [onnxModule], backends: ['onnx'], backendOptions: { onnx: { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 } }, memoryBudgetBytes: 4096 };
+const onnxA: CreateMcuOptions = {
+  modules: [onnxModule],
+  backends: ['onnx'],
+  backendOptions: { onnx: { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 } },
+  memoryBudgetBytes: 4096,
+};
 const onnxB: CreateMcuOptions = { modules: [onnxModule], backends: ['onnx-web'] };
 const tfjsCpu: CreateMcuOptions = { modules: [tfjsModule], backends: ['tfjs'], backendOptions: { tfjs: { backend: 'cpu' } }, memoryBudgetBytes: 8192 };
 const tfjsWasm: CreateMcuOptions = { modules: [tfjsModule], backends: ['tfjs'], backendOptions: { tfjs: { backend: 'wasm' } } };

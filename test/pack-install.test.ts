@@ -100,7 +100,10 @@ describe('the public packages, packed and installed with npm', () => {
     // Lifecycle scripts off: the packages were just built, and prepack's tsc would rewrite
     // dist/ while other test files run the CLI from it.
     const filters = PUBLIC.flatMap((d) => ['--filter', pkgJson(d)['name'] as string]);
-    const pack = await run('npx', [...PNPM, '--config.ignore-scripts=true', '-r', ...filters, 'pack', '--pack-destination', dest], { cwd: REPO, env: { ...process.env } });
+    const pack = await run('npx', [...PNPM, '--config.ignore-scripts=true', '-r', ...filters, 'pack', '--pack-destination', dest], {
+      cwd: REPO,
+      env: { ...process.env },
+    });
     if (pack.status !== 0) throw new Error(describeRun('pnpm -r pack', pack));
     for (const dir of PUBLIC) {
       const p = pkgJson(dir);
@@ -134,7 +137,9 @@ describe('the public packages, packed and installed with npm', () => {
         `npm install of the packed tarballs failed (${installMs} ms).` +
           (ping.status === 0
             ? ' The npm registry answers `npm ping`, so this is a packaging or dependency problem:'
-            : ' The npm registry cannot be reached (`npm ping` failed): this test needs registry.npmjs.org or an npm cache holding every dependency. npm ping said:\n' + (ping.stderr || ping.stdout).slice(-1500) + '\n') +
+            : ' The npm registry cannot be reached (`npm ping` failed): this test needs registry.npmjs.org or an npm cache holding every dependency. npm ping said:\n' +
+              (ping.stderr || ping.stdout).slice(-1500) +
+              '\n') +
           '\n' +
           describeRun('npm install', installed),
       );
@@ -166,7 +171,11 @@ describe('the public packages, packed and installed with npm', () => {
       for (const [sub, target] of Object.entries(exp)) {
         const targets = typeof target === 'string' ? [target] : Object.values(target as Record<string, string>);
         for (const t of targets) expect(t, `${dir} exports['${sub}']`).toMatch(/^\.\/(dist\/|package\.json$|[\w-]+\.proto$)/);
-        for (const t of targets) expect((p['files'] as string[]).some((f) => t === `./${f}` || t.startsWith(`./${f}/`)) || t === './package.json', `${dir} exports['${sub}'] is published`).toBe(true);
+        for (const t of targets)
+          expect(
+            (p['files'] as string[]).some((f) => t === `./${f}` || t.startsWith(`./${f}/`)) || t === './package.json',
+            `${dir} exports['${sub}'] is published`,
+          ).toBe(true);
       }
       // @mcu/* dependencies pinned to the one version
       for (const [name, spec] of Object.entries({ ...(p['dependencies'] as Record<string, string> | undefined) })) {
@@ -177,7 +186,10 @@ describe('the public packages, packed and installed with npm', () => {
       for (const f of ['package/package.json', 'package/README.md', 'package/LICENSE', 'package/dist/index.js', 'package/dist/index.d.ts']) {
         expect(files, `${dir}: ${f}`).toContain(f);
       }
-      expect(files.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/')), dir).toEqual([]);
+      expect(
+        files.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/')),
+        dir,
+      ).toEqual([]);
       // the workspace package keeps a prepack that builds, for a publish from a clean clone
       expect((pkgJson(dir)['scripts'] as Record<string, string>)['prepack'], `${dir}: prepack`).toMatch(/\btsc\b/);
     }
@@ -198,7 +210,10 @@ describe('the public packages, packed and installed with npm', () => {
     console.log(`[pack-install] npm install of ${PUBLIC.length} tarballs: ${(installMs / 1000).toFixed(1)} s`);
     const r = await run('npx', ['--no', '--', 'mcu', 'predict', EXAMPLE_MODEL, '--input', EXAMPLE_INPUT, '--samples', '20'], { cwd: app, timeoutMs: 60_000 });
     expect(r.status, describeRun('mcu predict', r)).toBe(0);
-    const out = JSON.parse(r.stdout) as { meta: { samples: number; backend: string; version?: string }; outputs: Record<string, { task: string; mean: number[][]; variance: number[][] }> };
+    const out = JSON.parse(r.stdout) as {
+      meta: { samples: number; backend: string; version?: string };
+      outputs: Record<string, { task: string; mean: number[][]; variance: number[][] }>;
+    };
     expect(out.meta.samples).toBe(20);
     expect(out.meta.backend).toBe('onnx');
     if (out.meta.version !== undefined) expect(out.meta.version).toBe('0.1.0');
@@ -238,10 +253,29 @@ describe('the public packages, packed and installed with npm', () => {
     );
     const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
     const typeRoots = path.join(REPO, 'node_modules', '@types'); // @types/node, as a Node project has it
-    const r = await run(process.execPath, [tsc, '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--strict', '--target', 'es2022', '--typeRoots', typeRoots, '--types', 'node', src], {
-      cwd: app,
-      timeoutMs: 90_000,
-    });
+    const r = await run(
+      process.execPath,
+      [
+        tsc,
+        '--noEmit',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--strict',
+        '--target',
+        'es2022',
+        '--typeRoots',
+        typeRoots,
+        '--types',
+        'node',
+        src,
+      ],
+      {
+        cwd: app,
+        timeoutMs: 90_000,
+      },
+    );
     expect(r.status, describeRun('tsc (consumer)', r)).toBe(0);
   }, 120_000);
 
@@ -265,7 +299,10 @@ describe('the public packages, packed and installed with npm', () => {
         '',
       ].join('\n'),
     );
-    for (const [runtime, which] of [['onnxruntime-node', 'node'], ['onnxruntime-web', 'web']] as const) {
+    for (const [runtime, which] of [
+      ['onnxruntime-node', 'node'],
+      ['onnxruntime-web', 'web'],
+    ] as const) {
       const dir = path.join(app, 'node_modules', runtime);
       const hidden = path.join(app, 'node_modules', `.hidden-${runtime}`);
       fs.renameSync(dir, hidden); // as if the user had not installed this optional peer

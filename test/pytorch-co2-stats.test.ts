@@ -68,7 +68,9 @@ describe.each(['co2_relu', 'co2_tanh'] as const)('%s (PyTorch 1.13, 4×512): MC 
     const sample = await run('sample');
     const vsTorch = shareWithin(sample, ref.mc_mean, ref.mc_std, 4);
     const vsPoint = shareWithin(sample, Array.from(results['point']!.mean), Array.from(results['point']!.std), 4);
-    console.log(`${name} 4×512 scope sample: vs PyTorch mean ${(vsTorch.mean * 100).toFixed(1)} %, std ${(vsTorch.std * 100).toFixed(1)} %; vs point ${(vsPoint.mean * 100).toFixed(1)} %, ${(vsPoint.std * 100).toFixed(1)} %`);
+    console.log(
+      `${name} 4×512 scope sample: vs PyTorch mean ${(vsTorch.mean * 100).toFixed(1)} %, std ${(vsTorch.std * 100).toFixed(1)} %; vs point ${(vsPoint.mean * 100).toFixed(1)} %, ${(vsPoint.std * 100).toFixed(1)} %`,
+    );
     for (const v of [vsTorch.mean, vsTorch.std, vsPoint.mean, vsPoint.std]) expect(v).toBeGreaterThanOrEqual(0.99);
   }, 300_000);
 });

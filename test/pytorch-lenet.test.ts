@@ -37,7 +37,7 @@ describe('LeNet rotated "1" (PyTorch 1.13, T = 1000): mcu agrees with PyTorch wi
   }, 300_000);
   afterAll(async () => model?.dispose());
 
-  it('predicts PyTorch\'s classes [1,1,1,1,1,1,1,2,7,7,7,5] with every seed', () => {
+  it("predicts PyTorch's classes [1,1,1,1,1,1,1,2,7,7,7,5] with every seed", () => {
     expect(rot.predicted).toEqual([1, 1, 1, 1, 1, 1, 1, 2, 7, 7, 7, 5]);
     for (const r of runs) expect(r.predicted).toEqual(rot.predicted);
   });

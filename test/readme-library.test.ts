@@ -15,7 +15,11 @@ describe("README's library example", () => {
     const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
     const m = /<!-- library-example:begin -->\n```js\n([\s\S]*?)```\n<!-- library-example:end -->/.exec(readme);
     expect(m, 'README.md needs the library example between <!-- library-example:begin --> and <!-- library-example:end -->').not.toBeNull();
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', m![1]!], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', m![1]!], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     const printed = /^(\S+) (\d+) \[([^\]]*)\] \[([^\]]*)\]$/m.exec(stdout.replace(/\s+$/, '').split('\n').pop()!.replace(/\[ /g, '[').replace(/ \]/g, ']'));
     expect(printed, stdout).not.toBeNull();
     const [, backend, samples, means, stds] = printed!;
@@ -26,7 +30,10 @@ describe("README's library example", () => {
     // the same rows through the CLI
     const dir = tempDir('mcu-readme-');
     const x = writeCsv(path.join(dir, 'x.csv'), [[-1.75], [0.5], [4]]);
-    const r = await mcu(['predict', path.join(REPO_ROOT, 'examples', 'co2_relu.preserve.onnx'), '--input', x, '--samples', '1000', '--seed', '1', '--tau', '50'], dir);
+    const r = await mcu(
+      ['predict', path.join(REPO_ROOT, 'examples', 'co2_relu.preserve.onnx'), '--input', x, '--samples', '1000', '--seed', '1', '--tau', '50'],
+      dir,
+    );
     expect(r.code, show(r)).toBe(0);
     const y = (JSON.parse(r.stdout) as { outputs: { y: { mean: number[][]; std: number[][] } } }).outputs.y;
     expect(mean).toEqual(y.mean.map((row) => row[0]));

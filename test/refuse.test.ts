@@ -35,7 +35,14 @@ const subgraphRandom: NodeProto = {
     {
       name: 'then_branch',
       type: 5,
-      g: { name: 't', node: [{ name: 'noise', op_type: 'RandomNormalLike', input: ['h'], output: ['n'] }, { op_type: 'Add', input: ['h', 'n'], output: ['ty'] }], output: [{ name: 'ty' }] },
+      g: {
+        name: 't',
+        node: [
+          { name: 'noise', op_type: 'RandomNormalLike', input: ['h'], output: ['n'] },
+          { op_type: 'Add', input: ['h', 'n'], output: ['ty'] },
+        ],
+        output: [{ name: 'ty' }],
+      },
     },
     { name: 'else_branch', type: 5, g: { name: 'e', node: [{ op_type: 'Identity', input: ['h'], output: ['ey'] }], output: [{ name: 'ey' }] } },
   ],
@@ -43,11 +50,20 @@ const subgraphRandom: NodeProto = {
 
 const HAND_BUILT: Record<string, { model: ModelProto; pattern: RegExp }> = {
   'aten::rrelu (fallthrough)': {
-    model: handBuilt({ name: '/act/rrelu', op_type: 'rrelu', domain: 'org.pytorch.aten', input: ['h'], output: ['y'] }, 13, [{ domain: 'org.pytorch.aten', version: 1n }]),
+    model: handBuilt({ name: '/act/rrelu', op_type: 'rrelu', domain: 'org.pytorch.aten', input: ['h'], output: ['y'] }, 13, [
+      { domain: 'org.pytorch.aten', version: 1n },
+    ]),
     pattern: /'\/act\/rrelu' is the PyTorch operator aten::rrelu.*fallthrough/,
   },
   'ATen node (ONNX_ATEN_FALLBACK)': {
-    model: handBuilt({ name: '/x/aten', op_type: 'ATen', domain: '', input: ['h'], output: ['y'], attribute: [{ name: 'operator', type: 3, s: new TextEncoder().encode('cdist') }] }),
+    model: handBuilt({
+      name: '/x/aten',
+      op_type: 'ATen',
+      domain: '',
+      input: ['h'],
+      output: ['y'],
+      attribute: [{ name: 'operator', type: 3, s: new TextEncoder().encode('cdist') }],
+    }),
     pattern: /aten::cdist/,
   },
   'RandomNormalLike inside an If branch': {
@@ -59,7 +75,9 @@ const HAND_BUILT: Record<string, { model: ModelProto; pattern: RegExp }> = {
     pattern: /'noise'.*inside a subgraph.*RandomNormalLike/,
   },
   'a custom-domain operator': {
-    model: handBuilt({ name: 'custom', op_type: 'FancyNorm', domain: 'com.example', input: ['h'], output: ['y'] }, 13, [{ domain: 'com.example', version: 1n }]),
+    model: handBuilt({ name: 'custom', op_type: 'FancyNorm', domain: 'com.example', input: ['h'], output: ['y'] }, 13, [
+      { domain: 'com.example', version: 1n },
+    ]),
     pattern: /FancyNorm of domain 'com\.example'/,
   },
 };
@@ -99,7 +117,10 @@ describe('refused by the CLI: exit 2, one line, no numbers', () => {
   beforeAll(() => {
     requireBuiltCli();
     dir = tempDir('mcu-refuse-');
-    input = writeCsv(path.join(dir, 'x.csv'), [[0.1, 0.2, 0.3, 0.4], [1, 2, 3, 4]]);
+    input = writeCsv(path.join(dir, 'x.csv'), [
+      [0.1, 0.2, 0.3, 0.4],
+      [1, 2, 3, 4],
+    ]);
     for (const name of zooRefusedNames()) files[name] = zooModelPath(name);
     for (const [what, { model }] of Object.entries(HAND_BUILT)) {
       const f = path.join(dir, `${what.replace(/\W+/g, '_')}.onnx`);

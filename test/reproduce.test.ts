@@ -17,7 +17,12 @@ describe('pnpm reproduce (--quick)', () => {
     const env = { ...process.env };
     delete env['NODE_OPTIONS'];
     delete env['VITEST'];
-    await run(process.execPath, [path.join(REPO_ROOT, 'scripts/reproduce/reproduce.mjs'), '--quick', '--out', out], { cwd: REPO_ROOT, env, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+    await run(process.execPath, [path.join(REPO_ROOT, 'scripts/reproduce/reproduce.mjs'), '--quick', '--out', out], {
+      cwd: REPO_ROOT,
+      env,
+      timeout: 300_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const md = fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
     for (const h of ['## Figure 2', '## Figure 3', '## Figure 4', '## Table 1', '## Figure 6']) expect(md).toContain(h);
     expect(md).toMatch(/--quick/);

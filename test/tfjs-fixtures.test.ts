@@ -15,7 +15,8 @@ import { TFJS_RNN_FIXTURES, TFJS_RNN_FIXTURES_DIR, tfjsRnnFixture, type TfjsRnnF
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const prod = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: fixture JSON read as written by the Python script
+type Json = Record<string, any>;
 interface TfTensor {
   shape: number[];
   dataSync(): Float32Array;

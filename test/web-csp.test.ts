@@ -56,7 +56,7 @@ interface PageResult {
 
 const chromium = findChromium();
 if (chromium === undefined && process.env.CI) {
-  throw new Error('test/web-csp.test.ts: no Chromium in CI (/usr/bin/chromium); .ci/run installs Debian\'s chromium — check that step');
+  throw new Error("test/web-csp.test.ts: no Chromium in CI (/usr/bin/chromium); .ci/run installs Debian's chromium — check that step");
 }
 
 describe.skipIf(chromium === undefined)(
@@ -68,7 +68,11 @@ describe.skipIf(chromium === undefined)(
       expect(js).not.toMatch(/protobufjs/);
       const ortDir = path.dirname(createRequire(path.join(REPO_ROOT, 'packages/backend-onnx/package.json')).resolve('onnxruntime-web'));
       const assets = (url: string): Asset | undefined => {
-        if (url === '/') return { type: 'text/html', body: '<!doctype html><pre id="out">pending</pre><script src="/listen.js"></script><script type="module" src="/page.mjs"></script>' };
+        if (url === '/')
+          return {
+            type: 'text/html',
+            body: '<!doctype html><pre id="out">pending</pre><script src="/listen.js"></script><script type="module" src="/page.mjs"></script>',
+          };
         if (url === '/listen.js') return { type: 'text/javascript', body: LISTEN };
         if (url === '/page.mjs') return { type: 'text/javascript', body: js };
         if (url === '/model.onnx') return { type: 'application/octet-stream', body: readFileSync(MODEL) };
@@ -92,7 +96,11 @@ describe.skipIf(chromium === undefined)(
       const mcu = createMcu({ backends: ['onnx'], modules: [onnxModule] });
       const model = await mcu.load({ kind: 'path', path: MODEL });
       const est = new RegressionEstimator({ output: model.outputs[0]!.name });
-      await mcu.engine.run(model, { x: { dtype: 'float32', data: Float32Array.from(xs), dims: [xs.length, 1] } }, { samples: T, seed: SEED, estimators: [est] });
+      await mcu.engine.run(
+        model,
+        { x: { dtype: 'float32', data: Float32Array.from(xs), dims: [xs.length, 1] } },
+        { samples: T, seed: SEED, estimators: [est] },
+      );
       const node = Array.from(est.result().mean);
       await model.dispose();
       expect(page.mean!.length).toBe(node.length);

@@ -32,9 +32,24 @@ const allFinite = (a: ArrayLike<number>) => {
 };
 
 const EXPECTED_ZOO = [
-  'bert_like', 'conv1d_ts', 'efficientnet_b0', 'functional_dropout_mlp', 'googlenet', 'gru_text', 'lstm2_text',
-  'mobilenet_v3_small', 'multi_io', 'regressor2_training', 'resnet18', 'selu_alpha_dropout', 'spatial_cnn',
-  'spatial_cnn.eval', 'squeezenet1_1', 'transformer_encoder', 'unet_small', 'vgg11_bn',
+  'bert_like',
+  'conv1d_ts',
+  'efficientnet_b0',
+  'functional_dropout_mlp',
+  'googlenet',
+  'gru_text',
+  'lstm2_text',
+  'mobilenet_v3_small',
+  'multi_io',
+  'regressor2_training',
+  'resnet18',
+  'selu_alpha_dropout',
+  'spatial_cnn',
+  'spatial_cnn.eval',
+  'squeezenet1_1',
+  'transformer_encoder',
+  'unet_small',
+  'vgg11_bn',
 ];
 const EXPECTED_REFUSED = ['refuse.bernoulli', 'refuse.multinomial', 'refuse.rand_like_dropout', 'refuse.randn_like_noise'];
 
@@ -77,7 +92,10 @@ describe.each([...EXPECTED_ZOO, ...EXPECTED_REFUSED])('%s', (name) => {
       expect(r.name).toBe(name);
       expect(r.ops.Dropout ?? 0).toBe(0);
       const random = ['RandomUniformLike', 'RandomNormalLike', 'RandomUniform', 'RandomNormal', 'Bernoulli', 'Multinomial'];
-      expect(Object.keys(r.ops).some((op) => random.includes(op)), JSON.stringify(r.ops)).toBe(true);
+      expect(
+        Object.keys(r.ops).some((op) => random.includes(op)),
+        JSON.stringify(r.ops),
+      ).toBe(true);
       expect(() => zooRef(name)).toThrow(/refusal/);
     });
     return;
@@ -163,7 +181,10 @@ describe.each([...EXPECTED_ZOO, ...EXPECTED_REFUSED])('%s', (name) => {
       }
       expect(s.std.every((v) => v >= 0) && s.m4.every((v) => v >= 0), k).toBe(true);
       // dropout makes at least one output element vary
-      expect(s.std.some((v) => v > 0), k).toBe(true);
+      expect(
+        s.std.some((v) => v > 0),
+        k,
+      ).toBe(true);
     }
     expect(Object.keys(ref.ops).length).toBeGreaterThan(0);
   });

@@ -45,7 +45,9 @@ afterAll(() => {
     (r) =>
       `| ${r.model} | ${r.layout} | ${r.sites} | ${r.replay.toExponential(1)} | ${(100 * r.meanOk).toFixed(1)} % / ${(100 * r.stdOk).toFixed(1)} % | ${r.maxZ.toFixed(2)} |`,
   );
-  console.log(['| model | layout | sites | replay max|Δ|/scale | MC within 4 s.e. (mean / std) | largest |z| |', '|---|---|---|---|---|---|', ...lines].join('\n'));
+  console.log(
+    ['| model | layout | sites | replay max|Δ|/scale | MC within 4 s.e. (mean / std) | largest |z| |', '|---|---|---|---|---|---|', ...lines].join('\n'),
+  );
 });
 
 describe('the zoo against PyTorch 1.13', () => {

@@ -33,9 +33,7 @@ const started = performance.now();
 const log = (msg) => console.log(`[reproduce ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
 const fmt = (v, d = 3) => (v === null || v === undefined || Number.isNaN(v) ? '—' : Number(v).toFixed(d));
 const SEED = 1;
-const CFG = quick
-  ? { T: 50, Tsmall: 10, Tlenet: 20, uciT: 500, uciSplits: 2 }
-  : { T: 1000, Tsmall: 10, Tlenet: 100, uciT: 10000, uciSplits: 20 };
+const CFG = quick ? { T: 50, Tsmall: 10, Tlenet: 20, uciT: 500, uciSplits: 2 } : { T: 1000, Tsmall: 10, Tlenet: 100, uciT: 10000, uciSplits: 20 };
 
 const mcu = createMcu({ backends: ['onnx'], modules: [onnxModule] });
 const md = [];
@@ -47,7 +45,7 @@ async function figure(stem, spec0) {
   // docs figures: no per-mark ARIA labels and coordinates to 0.01 px (the scatter of figure 4 has
   // thousands of marks; the SVG stays a few hundred kB)
   const spec = { ...spec0, config: { ...(spec0.config ?? {}), aria: false } };
-  const svg = (await plot.renderSvg(spec)).replace(/(<metadata[\s\S]*?<\/metadata>)|(\d\.\d{2})\d+/g, (m, meta, num) => meta ?? num);
+  const svg = (await plot.renderSvg(spec)).replace(/(<metadata[\s\S]*?<\/metadata>)|(\d\.\d{2})\d+/g, (_m, meta, num) => meta ?? num);
   fs.writeFileSync(path.join(figDir, `${stem}.svg`), svg);
   fs.writeFileSync(path.join(figDir, `${stem}.png`), await plot.renderPng(spec, { scale: 2 }));
   figures.push(stem);
@@ -121,7 +119,10 @@ async function figure2and3() {
     ...[
       ['ReLU', relu],
       ['TanH', tanh],
-    ].map(([name, run]) => `| ${name} | ${fmt(stdAt(run, run.lastObserved))} ppm | ${fmt(stdAt(run, run.farEnd))} ppm | ${fmt(growth(run), 2)}× | ${fmt(run.standard[run.farEnd], 1)} ppm | ${fmt(run.mean[run.farEnd], 1)} ppm |`),
+    ].map(
+      ([name, run]) =>
+        `| ${name} | ${fmt(stdAt(run, run.lastObserved))} ppm | ${fmt(stdAt(run, run.farEnd))} ppm | ${fmt(growth(run), 2)}× | ${fmt(run.standard[run.farEnd], 1)} ppm | ${fmt(run.mean[run.farEnd], 1)} ppm |`,
+    ),
     '',
     `What the runs show: ReLU's uncertainty ${growth(relu) > 1.5 ? 'grows' : 'does not grow much'} away from the data (${fmt(growth(relu), 2)}× from the last observed month to the far end); ` +
       `TanH's ${growth(tanh) < growth(relu) ? 'grows less' : 'grows as much or more'} (${fmt(growth(tanh), 2)}×)` +
@@ -219,8 +220,10 @@ async function figure4() {
         const H = Array.from(r.entropy);
         const MI = Array.from(r.mutualInformation);
         const sure = H.findIndex((h) => h > 0.1);
-        return `The model is sure of the first ${sure < 0 ? n : sure} images (entropy ≤ 0.1 nats); entropy is largest at image ${1 + argmax(H)} (${degrees[argmax(H)]}°, ${fmt(Math.max(...H))} nats) ` +
-          `and mutual information at image ${1 + argmax(MI)} (${degrees[argmax(MI)]}°, ${fmt(Math.max(...MI))} nats): where the passes disagree — high softmax output for one class in some passes, for another in others.`;
+        return (
+          `The model is sure of the first ${sure < 0 ? n : sure} images (entropy ≤ 0.1 nats); entropy is largest at image ${1 + argmax(H)} (${degrees[argmax(H)]}°, ${fmt(Math.max(...H))} nats) ` +
+          `and mutual information at image ${1 + argmax(MI)} (${degrees[argmax(MI)]}°, ${fmt(Math.max(...MI))} nats): where the passes disagree — high softmax output for one class in some passes, for another in others.`
+        );
       })(),
     '',
   );
@@ -264,7 +267,25 @@ async function table1() {
     log(`table 1: ${dataset}, ${splits.length} splits, T = ${CFG.uciT}`);
     const res = [];
     for (const s of splits) {
-      const r = await evaluate(['evaluate', s.modelPath, '--uci', u.dir, '--split', String(s.split), '--tau', String(s.tau), '--samples', String(CFG.uciT), '--mask-scope', 'point', '--seed', String(SEED), '--format', 'json', '--quiet']);
+      const r = await evaluate([
+        'evaluate',
+        s.modelPath,
+        '--uci',
+        u.dir,
+        '--split',
+        String(s.split),
+        '--tau',
+        String(s.tau),
+        '--samples',
+        String(CFG.uciT),
+        '--mask-scope',
+        'point',
+        '--seed',
+        String(SEED),
+        '--format',
+        'json',
+        '--quiet',
+      ]);
       res.push({ r, s });
     }
     const rmse = meanSe(res.map((x) => x.r.rmse));
@@ -291,7 +312,9 @@ async function table1() {
     }),
     '',
     'Gaps of the dataset means, mcu − PyTorch: ' +
-      rows.map((r) => `${r.dataset} LL ${fmt(r.ll.mean - r.torchLl.mean, 4)} nats, RMSE ${fmt((100 * (r.rmse.mean - r.torchRmse.mean)) / r.torchRmse.mean, 2)} %`).join('; ') +
+      rows
+        .map((r) => `${r.dataset} LL ${fmt(r.ll.mean - r.torchLl.mean, 4)} nats, RMSE ${fmt((100 * (r.rmse.mean - r.torchRmse.mean)) / r.torchRmse.mean, 2)} %`)
+        .join('; ') +
       '.',
     '',
   );
@@ -303,7 +326,9 @@ async function figure6() {
   const plot = await import('@mcu/plot');
   const rl = await import('@mcu/rl');
   const cfg = quick ? { seeds: [1], batches: 6, stepsPerBatch: 40, burnInBatches: 2 } : { ...rl.FULL_RUN, seeds: [...rl.FULL_RUN.seeds] };
-  log(`figure 6: Thompson sampling vs epsilon-greedy, seeds ${cfg.seeds.join(',')}, ${cfg.batches} batches of ${cfg.stepsPerBatch} steps after ${cfg.burnInBatches} of burn-in`);
+  log(
+    `figure 6: Thompson sampling vs epsilon-greedy, seeds ${cfg.seeds.join(',')}, ${cfg.batches} batches of ${cfg.stepsPerBatch} steps after ${cfg.burnInBatches} of burn-in`,
+  );
   const cmp = await rl.runComparison({ ...cfg, parallel: Math.max(1, Math.min(2, os.cpus().length)) });
   const names = { thompson: 'Thompson sampling (dropout)', 'epsilon-greedy': 'epsilon-greedy' };
   const series = Object.values(cmp.policies).map((p) => ({
@@ -380,6 +405,11 @@ await figure2and3();
 await figure4();
 await table1();
 await figure6();
-md.push(`---`, '', `${figures.length} figures in \`figures/\` (SVG and PNG). Total time ${fmt((performance.now() - started) / 1000, 0)} s on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), Node ${process.version}.`, '');
+md.push(
+  `---`,
+  '',
+  `${figures.length} figures in \`figures/\` (SVG and PNG). Total time ${fmt((performance.now() - started) / 1000, 0)} s on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), Node ${process.version}.`,
+  '',
+);
 fs.writeFileSync(path.join(outDir, 'RESULTS.md'), md.join('\n'));
 log(`wrote ${path.join(outDir, 'RESULTS.md')} and ${figures.length * 2} figure files`);

@@ -86,18 +86,14 @@ function sequentialRnn(name, rnn) {
 }
 
 const RNN_MODELS = {
-  lstm: () =>
-    sequentialRnn('lstm', tf.layers.lstm({ ...rnnCommon, inputShape: [T, F], dropout: 0.25, recurrentDropout: 0.3, name: 'lstm' })),
+  lstm: () => sequentialRnn('lstm', tf.layers.lstm({ ...rnnCommon, inputShape: [T, F], dropout: 0.25, recurrentDropout: 0.3, name: 'lstm' })),
   lstm_seq: () => {
     const inp = tf.input({ shape: [T, F], name: 'input' });
-    const h = tf.layers
-      .lstm({ ...rnnCommon, returnSequences: true, dropout: 0.25, recurrentDropout: 0.3, name: 'lstm' })
-      .apply(inp);
+    const h = tf.layers.lstm({ ...rnnCommon, returnSequences: true, dropout: 0.25, recurrentDropout: 0.3, name: 'lstm' }).apply(inp);
     const out = tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 2, name: 'dense' }), name: 'time_distributed' }).apply(h);
     return tf.model({ inputs: inp, outputs: out, name: 'lstm_seq_model' });
   },
-  gru_classic: () =>
-    sequentialRnn('gru_classic', tf.layers.gru({ ...rnnCommon, inputShape: [T, F], dropout: 0.25, recurrentDropout: 0.3, name: 'gru' })),
+  gru_classic: () => sequentialRnn('gru_classic', tf.layers.gru({ ...rnnCommon, inputShape: [T, F], dropout: 0.25, recurrentDropout: 0.3, name: 'gru' })),
   simple_rnn: () =>
     sequentialRnn(
       'simple_rnn',
@@ -117,20 +113,51 @@ function writeGruResetAfter(dir) {
   const gru = {
     class_name: 'GRU',
     config: {
-      name: 'gru', trainable: true, dtype: 'float32', return_sequences: false, return_state: false, go_backwards: false,
-      stateful: false, unroll: false, time_major: false, units: U, activation: 'tanh', recurrent_activation: 'sigmoid',
-      use_bias: true, kernel_initializer: init('GlorotUniform'), recurrent_initializer: init('Orthogonal'),
-      bias_initializer: init('Zeros'), kernel_regularizer: null, recurrent_regularizer: null, bias_regularizer: null,
-      activity_regularizer: null, kernel_constraint: null, recurrent_constraint: null, bias_constraint: null,
-      dropout: 0.25, recurrent_dropout: 0.3, implementation: 2, reset_after: true,
+      name: 'gru',
+      trainable: true,
+      dtype: 'float32',
+      return_sequences: false,
+      return_state: false,
+      go_backwards: false,
+      stateful: false,
+      unroll: false,
+      time_major: false,
+      units: U,
+      activation: 'tanh',
+      recurrent_activation: 'sigmoid',
+      use_bias: true,
+      kernel_initializer: init('GlorotUniform'),
+      recurrent_initializer: init('Orthogonal'),
+      bias_initializer: init('Zeros'),
+      kernel_regularizer: null,
+      recurrent_regularizer: null,
+      bias_regularizer: null,
+      activity_regularizer: null,
+      kernel_constraint: null,
+      recurrent_constraint: null,
+      bias_constraint: null,
+      dropout: 0.25,
+      recurrent_dropout: 0.3,
+      implementation: 2,
+      reset_after: true,
     },
   };
   const dense = {
     class_name: 'Dense',
     config: {
-      name: 'dense', trainable: true, dtype: 'float32', units: 3, activation: 'linear', use_bias: true,
-      kernel_initializer: init('GlorotUniform'), bias_initializer: init('Zeros'), kernel_regularizer: null,
-      bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null,
+      name: 'dense',
+      trainable: true,
+      dtype: 'float32',
+      units: 3,
+      activation: 'linear',
+      use_bias: true,
+      kernel_initializer: init('GlorotUniform'),
+      bias_initializer: init('Zeros'),
+      kernel_regularizer: null,
+      bias_regularizer: null,
+      activity_regularizer: null,
+      kernel_constraint: null,
+      bias_constraint: null,
     },
   };
   const input = { class_name: 'InputLayer', config: { batch_input_shape: [null, T, F], dtype: 'float32', sparse: false, ragged: false, name: 'gru_input' } };
@@ -141,7 +168,13 @@ function writeGruResetAfter(dir) {
     { name: 'dense/kernel', shape: [U, 3], dtype: 'float32' },
     { name: 'dense/bias', shape: [3], dtype: 'float32' },
   ];
-  const parts = specs.map((s) => genFloats(seedOf(`${tag}/${s.name}`), s.shape.reduce((a, b) => a * b, 1), expOf(s.name)));
+  const parts = specs.map((s) =>
+    genFloats(
+      seedOf(`${tag}/${s.name}`),
+      s.shape.reduce((a, b) => a * b, 1),
+      expOf(s.name),
+    ),
+  );
   const json = {
     format: 'layers-model',
     generatedBy: 'keras v2.11.0',
@@ -219,8 +252,7 @@ async function verify(dir) {
         (byLayer[site.layer] ??= {})[site.kind] = maskTensor(m);
       }
       for (const [ln, masks] of Object.entries(byLayer)) {
-        model.getLayer(ln).cell.dropoutFunc = (ones) =>
-          (ones.shape[1] === masks.input.shape[1] ? masks.input : masks.recurrent).clone();
+        model.getLayer(ln).cell.dropoutFunc = (ones) => (ones.shape[1] === masks.input.shape[1] ? masks.input : masks.recurrent).clone();
       }
       const y = await model.apply(x, { training: true }).data();
       dExact.push(maxAbs(y, rec.outputs[outName].data));
@@ -251,7 +283,12 @@ async function loadDir(dir) {
 
 async function twinPredict(dir) {
   const model = await loadDir(dir);
-  const rows = fs.readFileSync(path.join(dir, 'input.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+  const rows = fs
+    .readFileSync(path.join(dir, 'input.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',').map(Number));
   const y = await model.predict(tf.tensor(rows)).data();
   console.log(JSON.stringify(Array.from(y)));
 }

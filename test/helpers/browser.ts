@@ -82,6 +82,10 @@ export async function runPage(
 
 /** The JSON a page wrote into `<pre id="out">`. */
 export function pageOutput(dom: string): unknown {
-  const text = /<pre id="out">([^<]*)<\/pre>/.exec(dom)?.[1]?.replace(/&quot;/g, '"').replace(/&amp;/g, '&') ?? '';
+  const text =
+    /<pre id="out">([^<]*)<\/pre>/
+      .exec(dom)?.[1]
+      ?.replace(/&quot;/g, '"')
+      .replace(/&amp;/g, '&') ?? '';
   return text.startsWith('{') ? JSON.parse(text) : { ok: false, error: text || 'no output in the page' };
 }

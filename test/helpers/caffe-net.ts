@@ -80,8 +80,22 @@ layer {
 /** Seeded weights of the tiny net (conv 4×1×1×1 + bias, ip 1×4 + bias). */
 export function tinyCaffemodel(): Uint8Array {
   return encodeCaffemodel([
-    { name: 'conv1', type: 'Convolution', blobs: [{ shape: [4, 1, 1, 1], data: [0.9, -0.7, 0.5, 1.3] }, { shape: [4], data: [0.1, 0.4, -0.2, 0.05] }] },
-    { name: 'ip1', type: 'InnerProduct', blobs: [{ shape: [1, 4], data: [0.8, -0.6, 0.4, 0.3] }, { shape: [1], data: [0.2] }] },
+    {
+      name: 'conv1',
+      type: 'Convolution',
+      blobs: [
+        { shape: [4, 1, 1, 1], data: [0.9, -0.7, 0.5, 1.3] },
+        { shape: [4], data: [0.1, 0.4, -0.2, 0.05] },
+      ],
+    },
+    {
+      name: 'ip1',
+      type: 'InnerProduct',
+      blobs: [
+        { shape: [1, 4], data: [0.8, -0.6, 0.4, 0.3] },
+        { shape: [1], data: [0.2] },
+      ],
+    },
   ]);
 }
 

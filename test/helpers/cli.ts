@@ -19,9 +19,7 @@ export const MCU_DIST_MAIN = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'ma
 /** Throws (failing the test suite) unless the CLI has been built. */
 export function requireBuiltCli(): void {
   if (!fs.existsSync(MCU_DIST_MAIN)) {
-    throw new Error(
-      `the CLI is not built (${path.relative(REPO_ROOT, MCU_DIST_MAIN)} is missing): run \`npx -y pnpm@12.4.2 -r build\` first`,
-    );
+    throw new Error(`the CLI is not built (${path.relative(REPO_ROOT, MCU_DIST_MAIN)} is missing): run \`npx -y pnpm@12.4.2 -r build\` first`);
   }
 }
 
@@ -112,7 +110,7 @@ export async function runOk(args: readonly string[], options: RunOptions = {}): 
 
 /** Write a numeric CSV (no header) of rows; returns the path. */
 export function writeCsv(file: string, rows: readonly (readonly number[])[]): string {
-  fs.writeFileSync(file, rows.map((r) => r.map((v) => String(v)).join(',')).join('\n') + '\n');
+  fs.writeFileSync(file, `${rows.map((r) => r.map((v) => String(v)).join(',')).join('\n')}\n`);
   return file;
 }
 

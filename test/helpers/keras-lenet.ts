@@ -72,7 +72,16 @@ export function writeKerasLenet(dir: string): string {
       name: 'lenet',
       layers: [
         layer('InputLayer', 'image', { batch_input_shape: [null, 28, 28, 1], dtype: 'float32' }),
-        layer('Conv2D', 'conv1', { filters: 20, kernel_size: [5, 5], strides: [1, 1], padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1], activation: 'linear', use_bias: true }),
+        layer('Conv2D', 'conv1', {
+          filters: 20,
+          kernel_size: [5, 5],
+          strides: [1, 1],
+          padding: 'valid',
+          data_format: 'channels_last',
+          dilation_rate: [1, 1],
+          activation: 'linear',
+          use_bias: true,
+        }),
         layer('MaxPooling2D', 'pool1', { pool_size: [2, 2], strides: [2, 2], padding: 'valid', data_format: 'channels_last' }),
         layer('Conv2D', 'conv2', { filters: 50, kernel_size: 5, padding: 'valid', activation: 'linear' }),
         layer('MaxPooling2D', 'pool2', { pool_size: 2, strides: null }),
@@ -90,4 +99,3 @@ export function writeKerasLenet(dir: string): string {
   fs.writeFileSync(file, JSON.stringify({ format: 'layers-model', modelTopology: topology, weightsManifest: manifest }));
   return file;
 }
-

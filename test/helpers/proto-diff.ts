@@ -5,9 +5,7 @@
 export function protoDiff(a: unknown, b: unknown, path = '$'): string | undefined {
   if (a instanceof Uint8Array || b instanceof Uint8Array) {
     if (!(a instanceof Uint8Array && b instanceof Uint8Array)) return `${path}: bytes vs ${typeof b}`;
-    return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
-      ? undefined
-      : `${path}: bytes differ`;
+    return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)) ? undefined : `${path}: bytes differ`;
   }
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return `${path} (length)`;

@@ -86,7 +86,10 @@ export class OnnxWebBackend extends OrtBackend {
       case 'object':
         return source.value as ModelProto;
       case 'path':
-        throw new McuError('E_UNSUPPORTED', `the onnx-web backend in a browser cannot read '${source.path}': fetch the model and pass its bytes ({ kind: 'bytes', bytes })`);
+        throw new McuError(
+          'E_UNSUPPORTED',
+          `the onnx-web backend in a browser cannot read '${source.path}': fetch the model and pass its bytes ({ kind: 'bytes', bytes })`,
+        );
     }
   }
 
@@ -107,7 +110,10 @@ export class OnnxWebBackend extends OrtBackend {
 
   protected checkProvider(ep: string): void {
     if (ep !== 'wasm') {
-      throw new McuError('E_CONFIG', `execution provider '${ep}' is not supported by the onnx-web backend in mcu; supported: wasm (use backend 'onnx' for cpu, webgpu, cuda)`);
+      throw new McuError(
+        'E_CONFIG',
+        `execution provider '${ep}' is not supported by the onnx-web backend in mcu; supported: wasm (use backend 'onnx' for cpu, webgpu, cuda)`,
+      );
     }
   }
 

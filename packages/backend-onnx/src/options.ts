@@ -18,8 +18,7 @@ const PROVIDERS = 'an array of execution provider names (at least one), e.g. ["c
 const RATE_MAP = 'an object mapping input names to rates';
 const BEFORE = `a non-empty array of ${INSERT_BEFORE_OPS.join(', ')}`;
 
-const rateMap = (description: string) =>
-  v.optional(v.pipe(v.record(v.string(), RateSchema, RATE_MAP), v.description(description)));
+const rateMap = (description: string) => v.optional(v.pipe(v.record(v.string(), RateSchema, RATE_MAP), v.description(description)));
 
 /**
  * Options of the onnx backends (from `mcu.config.json` → backendOptions.onnx, or flags).

@@ -30,7 +30,8 @@ export abstract class OrtBackend implements Backend {
     const options: OnnxLoadOptions = parseOnnxOptions(rawOptions);
     await this.init();
     const read = await this.readSource(source);
-    const { model, externalFolder } = 'model' in read && read.model !== undefined && !('graph' in read) ? (read as SourceModel) : { model: read as ModelProto, externalFolder: undefined };
+    const { model, externalFolder } =
+      'model' in read && read.model !== undefined && !('graph' in read) ? (read as SourceModel) : { model: read as ModelProto, externalFolder: undefined };
     const prepared = await this.prepare(model, options, externalFolder, source.kind === 'path' ? source.path : undefined);
     const extra = externalSessionOptions(externalFolder);
     return SessionModel.create({
@@ -82,7 +83,7 @@ export abstract class OrtBackend implements Backend {
         ...(what !== undefined ? { what } : {}),
       },
       async (probe, feeds) => {
-        let session;
+        let session: Awaited<ReturnType<typeof runtime.InferenceSession.create>>;
         try {
           session = await runtime.InferenceSession.create(encodeModel(probe), {
             logSeverityLevel: 3,
@@ -90,12 +91,14 @@ export abstract class OrtBackend implements Backend {
             ...externalSessionOptions(externalFolder),
           });
         } catch (e) {
-          throw new McuError('E_RUNTIME', `onnxruntime could not load the model as it is: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, { cause: e });
+          throw new McuError('E_RUNTIME', `onnxruntime could not load the model as it is: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, {
+            cause: e,
+          });
         }
         try {
           const ortFeeds: Record<string, Tensor> = {};
           for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new runtime.Tensor(t.dtype, t.data, t.dims);
-          let out;
+          let out: Awaited<ReturnType<typeof session.run>>;
           try {
             out = await session.run(ortFeeds);
           } catch (e) {

@@ -32,23 +32,45 @@ function graph(op: NodeProto, inits: TensorProto[] = [], extraInputs: ValueInfoP
     },
   };
 }
-const node = (op_type: string, input: string[], attribute: AttributeProto[] = []): NodeProto => ({ name: `the${op_type}`, op_type, input, output: ['y'], attribute });
+const node = (op_type: string, input: string[], attribute: AttributeProto[] = []): NodeProto => ({
+  name: `the${op_type}`,
+  op_type,
+  input,
+  output: ['y'],
+  attribute,
+});
 
 const REFUSED: [string, ModelProto, RegExp][] = [
   ['Reshape with a leading -1 that merges rows', graph(node('Reshape', ['d', 's']), [i64('s', [-1, 6])]), /leading -1/],
   ['Slice of the row axis', graph(node('Slice', ['d', 'st', 'en', 'ax']), [i64('st', [1]), i64('en', [3]), i64('ax', [0])]), /slices the row axis/],
   ['Pad on the row axis', graph(node('Pad', ['d', 'pads']), [i64('pads', [1, 0, 0, 0, 0, 0])]), /pads the row axis/],
   ['Tile of the row axis', graph(node('Tile', ['d', 'reps']), [i64('reps', [2, 1, 1])]), /repeats the row axis/],
-  ['Compress without an axis', graph(node('Compress', ['d', 'c']), [{ name: 'c', data_type: 9, dims: [2n], raw_data: Uint8Array.of(1, 0) }]), /flattens its input/],
-  ['Compress on axis 0', graph(node('Compress', ['d', 'c'], [int('axis', 0)]), [{ name: 'c', data_type: 9, dims: [2n], raw_data: Uint8Array.of(1, 0) }]), /selects along the row axis/],
+  [
+    'Compress without an axis',
+    graph(node('Compress', ['d', 'c']), [{ name: 'c', data_type: 9, dims: [2n], raw_data: Uint8Array.of(1, 0) }]),
+    /flattens its input/,
+  ],
+  [
+    'Compress on axis 0',
+    graph(node('Compress', ['d', 'c'], [int('axis', 0)]), [{ name: 'c', data_type: 9, dims: [2n], raw_data: Uint8Array.of(1, 0) }]),
+    /selects along the row axis/,
+  ],
   ['Einsum moving the row index', graph(node('Einsum', ['d'], [str('equation', 'nij->jin')])), /row index leading/],
   ['MeanVarianceNormalization (default axes include 0)', graph(node('MeanVarianceNormalization', ['d'])), /normalises over the row axis/],
   ['LpNormalization on axis 0', graph(node('LpNormalization', ['d'], [int('axis', 0)])), /normalises over the row axis/],
   ['Flatten with a negative axis reaching 0', graph(node('Flatten', ['d'], [int('axis', -3)])), /flattens the row axis/],
   ['Gather from the rows', graph(node('Gather', ['d', 'idx'], [int('axis', 0)]), [i64('idx', [0, 1])]), /selects along the row axis/],
-  ['ScatterND into the rows', graph(node('ScatterND', ['d', 'idx2', 'upd']), [{ ...i64('idx2', [0]), dims: [1n, 1n] }, f32('upd', [1, 4, 6], new Array(24).fill(0))]), /writes by indices/],
+  [
+    'ScatterND into the rows',
+    graph(node('ScatterND', ['d', 'idx2', 'upd']), [{ ...i64('idx2', [0]), dims: [1n, 1n] }, f32('upd', [1, 4, 6], new Array(24).fill(0))]),
+    /writes by indices/,
+  ],
   ['NonZero', graph(node('NonZero', ['d'])), /does not keep rows apart/],
-  ['LSTM reading time from the row axis (layout 0)', graph(node('LSTM', ['d', 'W', 'R'], [int('hidden_size', 2)]), [f32('W', [1, 8, 6], new Array(48).fill(0.1)), f32('R', [1, 8, 2], new Array(16).fill(0.1))]), /sequence-first/],
+  [
+    'LSTM reading time from the row axis (layout 0)',
+    graph(node('LSTM', ['d', 'W', 'R'], [int('hidden_size', 2)]), [f32('W', [1, 8, 6], new Array(48).fill(0.1)), f32('R', [1, 8, 2], new Array(16).fill(0.1))]),
+    /sequence-first/,
+  ],
   ['MatMul contracting over the rows', graph(node('MatMul', ['t', 'd2']), [f32('t', [3, 1], [1, 2, 3])]), /contracts over the row axis|takes the rows/],
   ['Resize scaling the row axis', graph(node('Resize', ['d', '', 'sc']), [f32('sc', [3], [2, 1, 1])]), /scales the row axis/],
 ];
@@ -89,7 +111,13 @@ describe('ops that misread the S·N axis after a site', () => {
           { op_type: 'ArgMax', input: ['d'], output: ['idx'], attribute: [int('axis', 1), int('keepdims', 0)] },
           { op_type: 'Gather', input: ['table', 'idx'], output: ['y'], attribute: [int('axis', 0)] },
         ],
-        initializer: [f32('table', [4, 3], Array.from({ length: 12 }, (_, k) => k))],
+        initializer: [
+          f32(
+            'table',
+            [4, 3],
+            Array.from({ length: 12 }, (_, k) => k),
+          ),
+        ],
         input: [vi('x', ['N', 4])],
         output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
       },
@@ -104,10 +132,11 @@ describe('ops that misread the S·N axis after a site', () => {
     const out = await s.run({ x: new ort.Tensor('float32', x, [2, 4]), [p.sites[0]!.name]: new ort.Tensor('float32', mask, [2, 2, 4]) });
     expect(out.y!.dims).toEqual([4, 3]);
     const rows = Array.from(out.y!.data as Float32Array);
-    for (let t = 0; t < 2; t++) for (let i = 0; i < 2; i++) {
-      const k = (t + i) % 4;
-      expect(rows.slice((t * 2 + i) * 3, (t * 2 + i) * 3 + 3)).toEqual([3 * k, 3 * k + 1, 3 * k + 2]);
-    }
+    for (let t = 0; t < 2; t++)
+      for (let i = 0; i < 2; i++) {
+        const k = (t + i) % 4;
+        expect(rows.slice((t * 2 + i) * 3, (t * 2 + i) * 3 + 3)).toEqual([3 * k, 3 * k + 1, 3 * k + 2]);
+      }
     await s.release();
   });
 });

@@ -38,8 +38,14 @@ function maxAbs(a: ArrayLike<number>): number {
 
 describe('S samples in one run = S separate point-scope runs', () => {
   const cases = [
-    { rel: 'pytorch-1.13-small/co2_relu.train.onnx', input: (n: number, r: () => number) => ({ data: Float32Array.from({ length: n }, () => r() * 4 - 2), dims: [n, 1] }) },
-    { rel: 'pytorch-1.13/lenet.train.onnx', input: (n: number, r: () => number) => ({ data: Float32Array.from({ length: n * 784 }, () => r()), dims: [n, 1, 28, 28] }) },
+    {
+      rel: 'pytorch-1.13-small/co2_relu.train.onnx',
+      input: (n: number, r: () => number) => ({ data: Float32Array.from({ length: n }, () => r() * 4 - 2), dims: [n, 1] }),
+    },
+    {
+      rel: 'pytorch-1.13/lenet.train.onnx',
+      input: (n: number, r: () => number) => ({ data: Float32Array.from({ length: n * 784 }, () => r()), dims: [n, 1, 28, 28] }),
+    },
   ];
   for (const c of cases) {
     for (const scope of ['sample', 'point'] as const) {
@@ -108,15 +114,19 @@ function dropout(opset: number, x: string, y: string, ratio: number, extra: stri
 function dense(x: Float32Array, n: number, w: Float32Array, b: Float32Array, out: number): Float32Array {
   const k = w.length / out;
   const y = new Float32Array(n * out);
-  for (let i = 0; i < n; i++) for (let o = 0; o < out; o++) {
-    let s = b[o]!;
-    for (let j = 0; j < k; j++) s += x[i * k + j]! * w[o * k + j]!;
-    y[i * out + o] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let o = 0; o < out; o++) {
+      let s = b[o]!;
+      for (let j = 0; j < k; j++) s += x[i * k + j]! * w[o * k + j]!;
+      y[i * out + o] = s;
+    }
   return y;
 }
 const gemm = (a: string, w: string, b: string, y: string): NodeProto => ({
-  op_type: 'Gemm', input: [a, w, b], output: [y], attribute: [{ name: 'transB', type: 2, i: 1n }],
+  op_type: 'Gemm',
+  input: [a, w, b],
+  output: [y],
+  attribute: [{ name: 'transB', type: 2, i: 1n }],
 });
 
 describe('rewrite constructs at every opset form', () => {
@@ -141,7 +151,10 @@ describe('rewrite constructs at every opset form', () => {
         [vi('y', 1, ['N', 3])],
       );
       const p = prepareModel(decodeModel(encodeModel(m)));
-      expect(p.sites.map((s) => [s.rate, s.maskShape])).toEqual([[0.25, [8]], [0.5, [8]]]);
+      expect(p.sites.map((s) => [s.rate, s.maskShape])).toEqual([
+        [0.25, [8]],
+        [0.5, [8]],
+      ]);
       expect(p.opset).toBe(opset);
       const unsq = p.model.graph!.node!.filter((n) => n.op_type === 'Unsqueeze');
       for (const u of unsq) expect(u.input!.length).toBe(opset >= 13 ? 2 : 1);
@@ -229,7 +242,12 @@ describe('rewrite constructs at every opset form', () => {
 
   test('a shape read before the first site and used after it is refused', () => {
     refuse(
-      [gemm('x', 'W1', 'B1', 'h'), { op_type: 'Shape', input: ['h'], output: ['s'] }, ...dropout(13, 'h', 'd', 0.5), { op_type: 'Reshape', input: ['d', 's'], output: ['y'] }],
+      [
+        gemm('x', 'W1', 'B1', 'h'),
+        { op_type: 'Shape', input: ['h'], output: ['s'] },
+        ...dropout(13, 'h', 'd', 0.5),
+        { op_type: 'Reshape', input: ['d', 's'], output: ['y'] },
+      ],
       [vi('y', 1, ['N', 8])],
       /shape read before/,
     );
@@ -237,19 +255,18 @@ describe('rewrite constructs at every opset form', () => {
 
   test('moving the row axis after a site is refused', () => {
     refuse(
-      [gemm('x', 'W1', 'B1', 'h'), ...dropout(13, 'h', 'd', 0.5), { op_type: 'Transpose', input: ['d'], output: ['y'], attribute: [{ name: 'perm', type: 7, ints: [1n, 0n] }] }],
+      [
+        gemm('x', 'W1', 'B1', 'h'),
+        ...dropout(13, 'h', 'd', 0.5),
+        { op_type: 'Transpose', input: ['d'], output: ['y'], attribute: [{ name: 'perm', type: 7, ints: [1n, 0n] }] },
+      ],
       [vi('y', 1, [8, 'N'])],
       /row/,
     );
   });
 
   test('dropout on a constant is refused', () => {
-    refuse(
-      [...dropout(13, 'W1', 'wd', 0.5), gemm('x', 'wd', 'B1', 'y')],
-      [vi('y', 1, ['N', 8])],
-      /constant/,
-      {},
-    );
+    refuse([...dropout(13, 'W1', 'wd', 0.5), gemm('x', 'wd', 'B1', 'y')], [vi('y', 1, ['N', 8])], /constant/, {});
   });
 
   test('what the broadcast layout refuses runs tiled by default, with the same numbers as a hand computation', async () => {
@@ -285,7 +302,15 @@ describe('rewrite constructs at every opset form', () => {
       { op_type: 'Unsqueeze', input: ['h', 'ax0'], output: ['hu'] },
       { op_type: 'Concat', input: ['hu', 'hu'], output: ['seq'], attribute: [{ name: 'axis', type: 2, i: 0n }] },
       ...dropout(13, 'seq', 'd', 0.5),
-      { op_type: 'ReduceMean', input: ['d'], output: ['m'], attribute: [{ name: 'axes', type: 7, ints: [0n] }, { name: 'keepdims', type: 2, i: 0n }] },
+      {
+        op_type: 'ReduceMean',
+        input: ['d'],
+        output: ['m'],
+        attribute: [
+          { name: 'axes', type: 7, ints: [0n] },
+          { name: 'keepdims', type: 2, i: 0n },
+        ],
+      },
       gemm('m', 'W2', 'B2', 'y'),
     ];
     const ax0: TensorProto = { name: 'ax0', data_type: 7, dims: [1n], raw_data: new Uint8Array(8) };
@@ -299,11 +324,12 @@ describe('rewrite constructs at every opset form', () => {
     const want = new Float32Array(S * N * 3);
     for (let t = 0; t < S; t++) {
       const m = new Float32Array(N * 8);
-      for (let i = 0; i < N; i++) for (let j = 0; j < 8; j++) {
-        let acc = 0;
-        for (let l = 0; l < L; l++) acc += h[i * 8 + j]! * mask[((t * N + i) * L + l) * 8 + j]!;
-        m[i * 8 + j] = acc / L;
-      }
+      for (let i = 0; i < N; i++)
+        for (let j = 0; j < 8; j++) {
+          let acc = 0;
+          for (let l = 0; l < L; l++) acc += h[i * 8 + j]! * mask[((t * N + i) * L + l) * 8 + j]!;
+          m[i * 8 + j] = acc / L;
+        }
       want.set(dense(m, N, W2, B2, 3), t * N * 3);
     }
     expect(maxAbsDiff(out.y!.data as Float32Array, want)).toBeLessThan(1e-5);

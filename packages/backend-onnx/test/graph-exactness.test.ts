@@ -60,33 +60,30 @@ describe('co2 MLP: every export style reproduces PyTorch (masks of the exact rec
     if (!refs.has(key)) refs.set(key, co2Ref(set, model));
     return refs.get(key)!;
   };
-  test.each(co2Cases.map((c) => [`pytorch-${c.set}/${c.model}.${c.style.file}.onnx (${c.style.style})`, c] as const))(
-    '%s',
-    async (_, c) => {
-      const r = ref(c.set, c.model);
-      const file = `pytorch-${c.set}/${c.model}.${c.style.file}.onnx`;
-      const p = prepareModel(decodeModel(fixtureBytes(file), file), { ...c.style.options(r.p), what: file });
-      expect(p.sites).toHaveLength(4);
-      expect(p.sites.every((s) => s.rate === r.p && s.maskShape.length === 1 && s.maskShape[0] === r.hidden)).toBe(true);
-      expect(p.layout).toBe(c.style.sampleAxis ? 'sample-axis' : 'broadcast');
-      // Masks and (IR 3) initializers listed as graph inputs are not data inputs.
-      expect(p.inputs.map((i) => i.name)).toEqual(['x']);
-      let worst = 0;
-      for (const e of r.exact) {
-        const n = e.rows.length;
-        const x = Float32Array.from(e.rows.map((i) => r.x[i]!));
-        const feeds: Record<string, ort.Tensor> = {
-          [p.inputs[0]!.name]: new ort.Tensor('float32', x, c.style.sampleAxis ? [1, n, 1] : [n, 1]),
-        };
-        p.sites.forEach((s, k) => {
-          feeds[s.name] = new ort.Tensor('float32', Float32Array.from(e.masks[k]!.flat()), [1, n, r.hidden]);
-        });
-        worst = Math.max(worst, relErr(await runPrepared(p, feeds), e.y));
-      }
-      table.push({ fixture: `${c.set}/${c.model}`, style: c.style.style, sites: p.sites.length, maxRelErr: worst });
-      expect(worst).toBeLessThanOrEqual(TOL);
-    },
-  );
+  test.each(co2Cases.map((c) => [`pytorch-${c.set}/${c.model}.${c.style.file}.onnx (${c.style.style})`, c] as const))('%s', async (_, c) => {
+    const r = ref(c.set, c.model);
+    const file = `pytorch-${c.set}/${c.model}.${c.style.file}.onnx`;
+    const p = prepareModel(decodeModel(fixtureBytes(file), file), { ...c.style.options(r.p), what: file });
+    expect(p.sites).toHaveLength(4);
+    expect(p.sites.every((s) => s.rate === r.p && s.maskShape.length === 1 && s.maskShape[0] === r.hidden)).toBe(true);
+    expect(p.layout).toBe(c.style.sampleAxis ? 'sample-axis' : 'broadcast');
+    // Masks and (IR 3) initializers listed as graph inputs are not data inputs.
+    expect(p.inputs.map((i) => i.name)).toEqual(['x']);
+    let worst = 0;
+    for (const e of r.exact) {
+      const n = e.rows.length;
+      const x = Float32Array.from(e.rows.map((i) => r.x[i]!));
+      const feeds: Record<string, ort.Tensor> = {
+        [p.inputs[0]!.name]: new ort.Tensor('float32', x, c.style.sampleAxis ? [1, n, 1] : [n, 1]),
+      };
+      p.sites.forEach((s, k) => {
+        feeds[s.name] = new ort.Tensor('float32', Float32Array.from(e.masks[k]!.flat()), [1, n, r.hidden]);
+      });
+      worst = Math.max(worst, relErr(await runPrepared(p, feeds), e.y));
+    }
+    table.push({ fixture: `${c.set}/${c.model}`, style: c.style.style, sites: p.sites.length, maxRelErr: worst });
+    expect(worst).toBeLessThanOrEqual(TOL);
+  });
 });
 
 describe('LeNet: every export style reproduces PyTorch (rotated "1", exact_mask)', () => {
@@ -127,7 +124,10 @@ afterAll(() => {
   if (table.length === 0) return;
   const lines = table.map((t) => `${t.fixture.padEnd(20)} ${t.style.padEnd(42)} ${String(t.sites).padStart(5)}  ${t.maxRelErr.toExponential(2)}`);
   console.log(
-    ['max |onnxruntime − PyTorch| / max |PyTorch| per fixture and export style (tolerance 1e-5):',
-      `${'fixture'.padEnd(20)} ${'style'.padEnd(42)} sites  max rel err`, ...lines].join('\n'),
+    [
+      'max |onnxruntime − PyTorch| / max |PyTorch| per fixture and export style (tolerance 1e-5):',
+      `${'fixture'.padEnd(20)} ${'style'.padEnd(42)} sites  max rel err`,
+      ...lines,
+    ].join('\n'),
   );
 });

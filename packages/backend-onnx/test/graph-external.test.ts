@@ -55,7 +55,12 @@ describe('loading external data', () => {
     const m = decodeModel(readFileSync(fixturePath(REL)), REL);
     await expectMcuRejection(inlineExternalData(m, undefined, 'bytes'), 'E_MODEL', /external file/, /c1\.weight/);
     // prepareModel never hands a runtime a model whose data it would look up elsewhere.
-    await expectMcuRejection(Promise.resolve().then(() => prepareModel(m, { what: 'bytes' })), 'E_MODEL', /c1\.weight/, /loadModelFile/);
+    await expectMcuRejection(
+      Promise.resolve().then(() => prepareModel(m, { what: 'bytes' })),
+      'E_MODEL',
+      /c1\.weight/,
+      /loadModelFile/,
+    );
     // Given the folder, the same bytes work.
     await inlineExternalData(m, dirname(fixturePath(REL)), REL);
     expect(prepareModel(m).inputs.map((i) => i.name)).toEqual(['image']);
@@ -142,7 +147,11 @@ describe('external data kept in its file (models over protobuf’s 2 GiB)', () =
     expect(f.externalFolder).toBe(dirname(fixturePath(REL)));
     expect(f.externalBytes).toBeGreaterThan(1_000_000n);
     expect(hasExternalData(f.model)).toBe(true); // checked, not read
-    const mcu = createMcu({ backends: ['onnx'], modules: [onnxModule], backendOptions: { onnx: { insertDropout: { rate: 0.5, before: ['Gemm', 'MatMul'] } } } });
+    const mcu = createMcu({
+      backends: ['onnx'],
+      modules: [onnxModule],
+      backendOptions: { onnx: { insertDropout: { rate: 0.5, before: ['Gemm', 'MatMul'] } } },
+    });
     const cwd = process.cwd();
     process.chdir(tmpdir());
     try {
@@ -151,7 +160,16 @@ describe('external data kept in its file (models over protobuf’s 2 GiB)', () =
       expect(hasExternalData(prepared)).toBe(true);
       const inlined = await mcu.load({ kind: 'object', value: await loadModelFile(fixturePath(REL)) });
       const feeds = { image: { dtype: 'float32' as const, data: Float32Array.from({ length: 3 * 784 }, (_, i) => (i % 97) / 97), dims: [3, 1, 28, 28] } };
-      const masks = Object.fromEntries(kept.sites.map((s) => [s.name, { dtype: 'float32' as const, data: Float32Array.from({ length: 2 * 3 * s.maskShape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 3 === 0 ? 0 : 2)), dims: [2, 3, ...s.maskShape] }]));
+      const masks = Object.fromEntries(
+        kept.sites.map((s) => [
+          s.name,
+          {
+            dtype: 'float32' as const,
+            data: Float32Array.from({ length: 2 * 3 * s.maskShape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 3 === 0 ? 0 : 2)),
+            dims: [2, 3, ...s.maskShape],
+          },
+        ]),
+      );
       const a = await kept.run(feeds, masks, { samples: 2, scope: 'point' });
       const b = await inlined.run(feeds, masks, { samples: 2, scope: 'point' });
       expect(Array.from(a.logits!.data as Float32Array)).toEqual(Array.from(b.logits!.data as Float32Array));
@@ -173,7 +191,19 @@ describe('external data kept in its file (models over protobuf’s 2 GiB)', () =
       graph: {
         name: 'g',
         node: [{ op_type: 'Gather', input: ['W', 'i'], output: ['y'] }],
-        initializer: [{ name: 'W', data_type: 1, dims: [1n, 536870912n], data_location: 1, external_data: [{ key: 'location', value: 'w.bin' }, { key: 'offset', value: '0' }, { key: 'length', value: String(2 ** 31) }] }],
+        initializer: [
+          {
+            name: 'W',
+            data_type: 1,
+            dims: [1n, 536870912n],
+            data_location: 1,
+            external_data: [
+              { key: 'location', value: 'w.bin' },
+              { key: 'offset', value: '0' },
+              { key: 'length', value: String(2 ** 31) },
+            ],
+          },
+        ],
         input: [{ name: 'i', type: { tensor_type: { elem_type: 7, shape: { dim: [{ dim_param: 'N' }] } } } }],
         output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
       },

@@ -24,7 +24,11 @@ const str = (name: string, s: string): AttributeProto => ({ name, type: 3, s: ne
 
 function model(opset: number, nodes: NodeProto[], inits: TensorProto[], inputs: ValueInfoProto[], outputs: ValueInfoProto[]): ModelProto {
   return sanitizeModel(
-    { ir_version: 3n, opset_import: [{ domain: '', version: BigInt(opset) }], graph: { name: 'g', node: nodes, initializer: inits, input: inputs, output: outputs } },
+    {
+      ir_version: 3n,
+      opset_import: [{ domain: '', version: BigInt(opset) }],
+      graph: { name: 'g', node: nodes, initializer: inits, input: inputs, output: outputs },
+    },
     'm',
   );
 }
@@ -131,7 +135,13 @@ describe('Split-1 → Split-2', () => {
   });
 
   test('Split-1 with only attributes is Split-2 already', async () => {
-    const m = model(1, [{ op_type: 'Split', input: ['x'], output: ['a', 'b'], attribute: [int('axis', 0), ints('split', [1, 1])] }], [], [vi('x', [2])], [vi('a', [1]), vi('b', [1])]);
+    const m = model(
+      1,
+      [{ op_type: 'Split', input: ['x'], output: ['a', 'b'], attribute: [int('axis', 0), ints('split', [1, 1])] }],
+      [],
+      [vi('x', [2])],
+      [vi('a', [1]), vi('b', [1])],
+    );
     raise(m);
     const out = await run(m, { x: t32([4, 5], [2]) });
     expect([values(out.a), values(out.b)]).toEqual([[4], [5]]);
@@ -140,7 +150,13 @@ describe('Split-1 → Split-2', () => {
 
 describe("Pad-1 'paddings' → Pad-2 'pads'", () => {
   const pad1 = (paddings: number[]) =>
-    model(1, [{ op_type: 'Pad', name: 'pad', input: ['x'], output: ['y'], attribute: [ints('paddings', paddings), flt('value', 9)] }], [], [vi('x', [1, 2])], [vi('y', ['?', '?'])]);
+    model(
+      1,
+      [{ op_type: 'Pad', name: 'pad', input: ['x'], output: ['y'], attribute: [ints('paddings', paddings), flt('value', 9)] }],
+      [],
+      [vi('x', [1, 2])],
+      [vi('y', ['?', '?'])],
+    );
 
   test('paddings that read the same in both of Pad-1 documented layouts are renamed', async () => {
     const m = raise(pad1([0, 1, 1, 1]));
@@ -167,11 +183,17 @@ describe('attribute changes at opset 6', () => {
   });
 
   test('Cast-1 to an unknown type name is refused', () => {
-    expectRefusedUntouched(model(5, [{ op_type: 'Cast', name: 'c', input: ['x'], output: ['y'], attribute: [str('to', 'STRING')] }], [], [vi('x', [3])], [vi('y', [3])]), /Cast node 'c'/, /"STRING"/);
+    expectRefusedUntouched(
+      model(5, [{ op_type: 'Cast', name: 'c', input: ['x'], output: ['y'], attribute: [str('to', 'STRING')] }], [], [vi('x', [3])], [vi('y', [3])]),
+      /Cast node 'c'/,
+      /"STRING"/,
+    );
   });
 
   test("Selu-1's own defaults (alpha 1.6732, gamma 1.0507) are written out; Selu-6's differ", async () => {
-    const m = raise(model(1, [{ op_type: 'Selu', input: ['x'], output: ['y'], attribute: [ints('consumed_inputs', [0])] }], [], [vi('x', [2])], [vi('y', [2])]));
+    const m = raise(
+      model(1, [{ op_type: 'Selu', input: ['x'], output: ['y'], attribute: [ints('consumed_inputs', [0])] }], [], [vi('x', [2])], [vi('y', [2])]),
+    );
     const attrs = Object.fromEntries(m.graph!.node![0]!.attribute!.map((a) => [a.name, a.f]));
     expect(Object.keys(attrs).sort()).toEqual(['alpha', 'gamma']);
     const [y0, y1] = values((await run(m, { x: t32([-1, 2], [2]) })).y);
@@ -182,8 +204,13 @@ describe('attribute changes at opset 6', () => {
   });
 
   test('Selu-1 with explicit coefficients keeps them', () => {
-    const m = raise(model(1, [{ op_type: 'Selu', input: ['x'], output: ['y'], attribute: [flt('alpha', 2), flt('gamma', 1)] }], [], [vi('x', [2])], [vi('y', [2])]));
-    expect(m.graph!.node![0]!.attribute!.map((a) => [a.name, a.f])).toEqual([['alpha', 2], ['gamma', 1]]);
+    const m = raise(
+      model(1, [{ op_type: 'Selu', input: ['x'], output: ['y'], attribute: [flt('alpha', 2), flt('gamma', 1)] }], [], [vi('x', [2])], [vi('y', [2])]),
+    );
+    expect(m.graph!.node![0]!.attribute!.map((a) => [a.name, a.f])).toEqual([
+      ['alpha', 2],
+      ['gamma', 1],
+    ]);
   });
 
   test('Clip-1 without bounds clips nothing, not at ±3.402823e38 (Clip-6 defaults)', async () => {
@@ -233,7 +260,14 @@ describe('BatchNormalization-1/6 → 7', () => {
   test('after prepare-style switching to inference, a training-mode BatchNormalization-1 is raised', () => {
     const m = model(
       1,
-      [{ op_type: 'BatchNormalization', input: ['x', 's', 'b', 'mu', 'var'], output: ['y', 'm1', 'v1', 'sm', 'sv'], attribute: [ints('consumed_inputs', [0, 0, 0, 1, 1])] }],
+      [
+        {
+          op_type: 'BatchNormalization',
+          input: ['x', 's', 'b', 'mu', 'var'],
+          output: ['y', 'm1', 'v1', 'sm', 'sv'],
+          attribute: [ints('consumed_inputs', [0, 0, 0, 1, 1])],
+        },
+      ],
       [f32('s', [2], [1, 1]), f32('b', [2], [0, 0]), f32('mu', [2], [0, 0]), f32('var', [2], [1, 1])],
       [vi('x', [1, 2])],
       [vi('y', [1, 2])],
@@ -247,14 +281,28 @@ describe('BatchNormalization-1/6 → 7', () => {
 
 describe('legacy broadcasting', () => {
   test('a one-element B with an axis broadcasts like numpy', async () => {
-    const m = raise(model(6, [{ op_type: 'Mul', input: ['x', 'k'], output: ['y'], attribute: [int('broadcast', 1), int('axis', 0)] }], [f32('k', [1], [3])], [vi('x', [2, 2])], [vi('y', [2, 2])]));
+    const m = raise(
+      model(
+        6,
+        [{ op_type: 'Mul', input: ['x', 'k'], output: ['y'], attribute: [int('broadcast', 1), int('axis', 0)] }],
+        [f32('k', [1], [3])],
+        [vi('x', [2, 2])],
+        [vi('y', [2, 2])],
+      ),
+    );
     expect(m.graph!.node![0]!.attribute).toEqual([]);
     expect(values((await run(m, { x: t32([1, 2, 3, 4], [2, 2]) })).y)).toEqual([3, 6, 9, 12]);
   });
 
   test('a B of higher rank than A (legacy: one element, output shaped like A) is refused', () => {
     expectRefusedUntouched(
-      model(6, [{ op_type: 'Add', name: 'add', input: ['x', 'k'], output: ['y'], attribute: [int('broadcast', 1)] }], [f32('k', [1, 1], [3])], [vi('x', [2])], [vi('y', [2])]),
+      model(
+        6,
+        [{ op_type: 'Add', name: 'add', input: ['x', 'k'], output: ['y'], attribute: [int('broadcast', 1)] }],
+        [f32('k', [1, 1], [3])],
+        [vi('x', [2])],
+        [vi('y', [2])],
+      ),
       /Add node 'add'/,
       /rank-2 second input onto a rank-1/,
     );
@@ -298,7 +346,15 @@ describe('all or nothing', () => {
   });
 
   test('AveragePool-1 (excludes padding) is AveragePool-7 with its default count_include_pad = 0', async () => {
-    const m = raise(model(1, [{ op_type: 'AveragePool', input: ['x'], output: ['y'], attribute: [ints('kernel_shape', [2, 2]), ints('pads', [1, 1, 1, 1])] }], [], [vi('x', [1, 1, 2, 2])], [vi('y', [1, 1, 3, 3])]));
+    const m = raise(
+      model(
+        1,
+        [{ op_type: 'AveragePool', input: ['x'], output: ['y'], attribute: [ints('kernel_shape', [2, 2]), ints('pads', [1, 1, 1, 1])] }],
+        [],
+        [vi('x', [1, 1, 2, 2])],
+        [vi('y', [1, 1, 3, 3])],
+      ),
+    );
     const out = values((await run(m, { x: t32([4, 4, 4, 4], [1, 1, 2, 2]) })).y);
     expect(out).toEqual(new Array(9).fill(4));
   });

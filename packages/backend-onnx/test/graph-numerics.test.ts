@@ -81,12 +81,7 @@ describe('warnings, each naming the node, the constant, the element, the effect 
     expect(v[0]).toMatch(/element 1 is 0/);
     expect(v[0]).toMatch(/±Infinity/);
     expect(v[0]).toMatch(/give a constant feature std 1/);
-    const scalar = model(
-      [{ op_type: 'Div', input: ['x', 'z'], output: ['y'] }],
-      [f32('z', [], [0])],
-      [vi('x', [2])],
-      [vi('y', [2])],
-    );
+    const scalar = model([{ op_type: 'Div', input: ['x', 'z'], output: ['y'] }], [f32('z', [], [0])], [vi('x', [2])], [vi('y', [2])]);
     const w = pitfalls(scalar);
     expect(w).toHaveLength(1);
     expect(w[0]).toMatch(/Div node producing 'y' divides by constant 'z' whose element 0 is 0: x \/ 0/);
@@ -148,7 +143,14 @@ describe('no warning', () => {
         { op_type: 'Sqrt', input: ['ve'], output: ['sd'] },
         { op_type: 'Div', input: ['d', 'sd'], output: ['y'] },
       ],
-      [f32('sqrt_d', [], [8]), f32('eighth', [], [0.125]), f32('one', [], [1]), f32('minus1e4', [], [-10000]), f32('lowest', [1], [-3.4028234663852886e38]), f32('eps', [], [1e-12])],
+      [
+        f32('sqrt_d', [], [8]),
+        f32('eighth', [], [0.125]),
+        f32('one', [], [1]),
+        f32('minus1e4', [], [-10000]),
+        f32('lowest', [1], [-3.4028234663852886e38]),
+        f32('eps', [], [1e-12]),
+      ],
       [vi('q', ['N', 8]), vi('mask', ['N', 8])],
       [vi('y', ['N', 8])],
     );
@@ -168,8 +170,16 @@ describe('no warning', () => {
       ],
       [
         f32('w', [256], w),
-        f32('small', [256], Array.from({ length: 256 }, (_, i) => 1e-4 * (1 + (i % 7)))),
-        f32('mask', [256], Array.from({ length: 256 }, (_, i) => (i % 5 === 0 ? 1e9 : 0))),
+        f32(
+          'small',
+          [256],
+          Array.from({ length: 256 }, (_, i) => 1e-4 * (1 + (i % 7))),
+        ),
+        f32(
+          'mask',
+          [256],
+          Array.from({ length: 256 }, (_, i) => (i % 5 === 0 ? 1e9 : 0)),
+        ),
         f32('sixteen', [1], [16]),
       ],
       [vi('x', ['N', 256])],

@@ -25,7 +25,11 @@ async function run(model: ModelProto, feeds: Record<string, ort.Tensor>): Promis
 const ones = (n: number) => new Float32Array(n).fill(1);
 
 function graphModel(opset: number, nodes: NodeProto[], inits: TensorProto[], inputs: ValueInfoProto[], outputs: ValueInfoProto[], ir = 7n): ModelProto {
-  return { ir_version: ir, opset_import: [{ domain: '', version: BigInt(opset) }], graph: { name: 'g', node: nodes, initializer: inits, input: inputs, output: outputs } };
+  return {
+    ir_version: ir,
+    opset_import: [{ domain: '', version: BigInt(opset) }],
+    graph: { name: 'g', node: nodes, initializer: inits, input: inputs, output: outputs },
+  };
 }
 
 describe('sites found in each export style', () => {
@@ -49,7 +53,7 @@ describe('sites found in each export style', () => {
     expect(p.warnings.join('\n')).toMatch(/--insert-dropout P --before Gemm,MatMul,Conv/);
   });
 
-  test("masked inputs not declared: treated as data, with a hint to declare them", () => {
+  test('masked inputs not declared: treated as data, with a hint to declare them', () => {
     const p = prepareModel(load('pytorch-1.13-small/co2_relu.masked.onnx'));
     expect(p.sites).toEqual([]);
     expect(p.inputs.map((i) => i.name)).toEqual(['x', 'mask1', 'mask2', 'mask3', 'mask4']);
@@ -84,7 +88,11 @@ describe('sites found in each export style', () => {
 
   test('insertDropout validates its options', () => {
     expectMcuError(() => prepareModel(load('pytorch-1.13-small/co2_relu.eval.onnx'), { insertDropout: { rate: 0.1, before: ['Relu'] } }), 'E_CONFIG', /'Relu'/);
-    expectMcuError(() => prepareModel(load('pytorch-1.13-small/co2_relu.eval.onnx'), { insertDropout: { rate: 1, before: ['Gemm'] } }), 'E_SITE', /outside \[0, 1\)/);
+    expectMcuError(
+      () => prepareModel(load('pytorch-1.13-small/co2_relu.eval.onnx'), { insertDropout: { rate: 1, before: ['Gemm'] } }),
+      'E_SITE',
+      /outside \[0, 1\)/,
+    );
   });
 
   test('maskInputs validates names and rates', () => {
@@ -143,7 +151,16 @@ describe('sites found in each export style', () => {
       13,
       [
         { op_type: 'Constant', output: ['cond'], attribute: [{ name: 'value', type: 4, t: { data_type: 9, dims: [], int32_data: [1] } }] },
-        { op_type: 'If', input: ['cond'], output: ['y'], name: 'branch', attribute: [{ name: 'then_branch', type: 5, g: body }, { name: 'else_branch', type: 5, g: { ...body, name: 'else' } }] },
+        {
+          op_type: 'If',
+          input: ['cond'],
+          output: ['y'],
+          name: 'branch',
+          attribute: [
+            { name: 'then_branch', type: 5, g: body },
+            { name: 'else_branch', type: 5, g: { ...body, name: 'else' } },
+          ],
+        },
       ],
       [],
       [vi('x', ['N', 3])],
@@ -155,7 +172,13 @@ describe('sites found in each export style', () => {
   });
 
   test('a ratio given by a graph input needs `rates`; out-of-range rates are refused', () => {
-    const m = graphModel(13, [{ op_type: 'Dropout', input: ['x', 'ratio', 'training'], output: ['y'] }], [], [vi('x', ['N', 3]), vi('ratio', [], 1), vi('training', [], 9)], [vi('y', ['N', 3])]);
+    const m = graphModel(
+      13,
+      [{ op_type: 'Dropout', input: ['x', 'ratio', 'training'], output: ['y'] }],
+      [],
+      [vi('x', ['N', 3]), vi('ratio', [], 1), vi('training', [], 9)],
+      [vi('y', ['N', 3])],
+    );
     expectMcuError(() => prepareModel(m), 'E_SITE', /'ratio'/, /--rate ratio=P/);
     expectMcuError(() => prepareModel(m, { rates: { ratio: 1.5 } }), 'E_SITE', /1\.5/);
     const p = prepareModel(m, { rates: { ratio: 0.3 } });
@@ -202,12 +225,52 @@ describe('legacy opsets', () => {
     const m = graphModel(
       6,
       [
-        { op_type: 'Gemm', input: ['x', 'W', 'c'], output: ['h'], attribute: [{ name: 'broadcast', type: 2, i: 1n }, { name: 'transB', type: 2, i: 1n }] },
-        { op_type: 'Add', input: ['h', 'b'], output: ['a'], attribute: [{ name: 'broadcast', type: 2, i: 1n }, { name: 'axis', type: 2, i: 1n }] },
-        { op_type: 'BatchNormalization', input: ['a', 'g', 'be', 'mu', 'var'], output: ['n'], attribute: [{ name: 'is_test', type: 2, i: 0n }, { name: 'epsilon', type: 1, f: 0 }] },
-        { op_type: 'Dropout', input: ['n'], output: ['y'], attribute: [{ name: 'is_test', type: 2, i: 1n }, { name: 'ratio', type: 1, f: 0.2 }] },
+        {
+          op_type: 'Gemm',
+          input: ['x', 'W', 'c'],
+          output: ['h'],
+          attribute: [
+            { name: 'broadcast', type: 2, i: 1n },
+            { name: 'transB', type: 2, i: 1n },
+          ],
+        },
+        {
+          op_type: 'Add',
+          input: ['h', 'b'],
+          output: ['a'],
+          attribute: [
+            { name: 'broadcast', type: 2, i: 1n },
+            { name: 'axis', type: 2, i: 1n },
+          ],
+        },
+        {
+          op_type: 'BatchNormalization',
+          input: ['a', 'g', 'be', 'mu', 'var'],
+          output: ['n'],
+          attribute: [
+            { name: 'is_test', type: 2, i: 0n },
+            { name: 'epsilon', type: 1, f: 0 },
+          ],
+        },
+        {
+          op_type: 'Dropout',
+          input: ['n'],
+          output: ['y'],
+          attribute: [
+            { name: 'is_test', type: 2, i: 1n },
+            { name: 'ratio', type: 1, f: 0.2 },
+          ],
+        },
       ],
-      [f32('W', [3, 2], W), f32('c', [1], [0.5]), f32('b', [3], [1, 1, 1]), f32('g', [3], [2, 2, 2]), f32('be', [3], [0, 0, 1]), f32('mu', [3], [1, 0, 0]), f32('var', [3], [1, 4, 1])],
+      [
+        f32('W', [3, 2], W),
+        f32('c', [1], [0.5]),
+        f32('b', [3], [1, 1, 1]),
+        f32('g', [3], [2, 2, 2]),
+        f32('be', [3], [0, 0, 1]),
+        f32('mu', [3], [1, 0, 0]),
+        f32('var', [3], [1, 4, 1]),
+      ],
       [vi('x', ['N', 2])],
       [vi('y', ['N', 3])],
       3n,
@@ -237,7 +300,15 @@ describe('legacy opsets', () => {
       1,
       [
         { op_type: 'Relu', input: ['x'], output: ['r'], attribute: [{ name: 'consumed_inputs', type: 7, ints: [0n] }] },
-        { op_type: 'Dropout', input: ['r'], output: ['d'], attribute: [{ name: 'ratio', type: 1, f: 0.5 }, { name: 'is_test', type: 2, i: 0n }] },
+        {
+          op_type: 'Dropout',
+          input: ['r'],
+          output: ['d'],
+          attribute: [
+            { name: 'ratio', type: 1, f: 0.5 },
+            { name: 'is_test', type: 2, i: 0n },
+          ],
+        },
         { op_type: 'Reshape', input: ['d'], output: ['y'], attribute: [{ name: 'shape', type: 7, ints: [0n, 2n, 2n] }] },
       ],
       [],
@@ -260,7 +331,18 @@ describe('legacy opsets', () => {
   test('opset 6 Add broadcasting from a leading axis is refused, naming it', () => {
     const m = graphModel(
       6,
-      [{ op_type: 'Add', input: ['x', 'b'], output: ['y'], name: 'lead', attribute: [{ name: 'broadcast', type: 2, i: 1n }, { name: 'axis', type: 2, i: 0n }] }],
+      [
+        {
+          op_type: 'Add',
+          input: ['x', 'b'],
+          output: ['y'],
+          name: 'lead',
+          attribute: [
+            { name: 'broadcast', type: 2, i: 1n },
+            { name: 'axis', type: 2, i: 0n },
+          ],
+        },
+      ],
       [f32('b', [2], [1, 2])],
       [vi('x', [2, 3])],
       [vi('y', [2, 3])],
@@ -280,7 +362,16 @@ describe('BatchNormalization exported in training mode', () => {
     const m = graphModel(
       15,
       [
-        { op_type: 'BatchNormalization', input: ['x', 'g', 'b', 'mu', 'var'], output: ['n', 'rm', 'rv'], name: 'bn', attribute: [{ name: 'training_mode', type: 2, i: 1n }, { name: 'epsilon', type: 1, f: 0 }] },
+        {
+          op_type: 'BatchNormalization',
+          input: ['x', 'g', 'b', 'mu', 'var'],
+          output: ['n', 'rm', 'rv'],
+          name: 'bn',
+          attribute: [
+            { name: 'training_mode', type: 2, i: 1n },
+            { name: 'epsilon', type: 1, f: 0 },
+          ],
+        },
         { op_type: 'Constant', output: ['r'], attribute: [{ name: 'value', type: 4, t: f32('', [], [0.5]) }] },
         { op_type: 'Dropout', input: ['n', 'r'], output: ['y'] },
       ],
@@ -309,7 +400,7 @@ describe('inspect and FLOPs', () => {
     expect(i.layout).toBe('broadcast');
   });
 
-  test("LeNet: 99.8 % of the FLOPs come before its only dropout", () => {
+  test('LeNet: 99.8 % of the FLOPs come before its only dropout', () => {
     const f = countFlops(prepareModel(load('pytorch-1.13/lenet.train.onnx')));
     expect(f.complete).toBe(true);
     expect(f.perRow).toBe(2 * (20 * 25 * 24 * 24 + 50 * 20 * 25 * 8 * 8 + 800 * 500 + 500 * 10));

@@ -1,13 +1,12 @@
 // Where static inference cannot place the rows in a site tensor, the backend measures them by
 // running the model as it is on 1 and 2 synthetic rows (graph/probe.ts), then rewrites.
 import { describe, expect, test } from 'vitest';
-import { McuError } from '@mcu/core';
+import type { McuError } from '@mcu/core';
 import { OnnxNodeBackend } from '../src/backend.js';
 import { prepareModel } from '../src/graph/prepare.js';
 import { NeedsSiteShapes } from '../src/graph/sites.js';
-import type { ModelProto, TensorProto } from '../src/proto/types.js';
+import type { ModelProto } from '../src/proto/types.js';
 import { f32, i64 } from './builders.js';
-
 
 /**
  * x [N, 6] → Tile by a count computed at run time (a ReduceMax over a constant table that
@@ -57,11 +56,12 @@ describe('site shapes measured by running the model', () => {
     const out = await model.run(x, { [model.sites[0]!.name]: { dtype: 'float32', data: mask, dims: [3, 2, 18] } }, { samples: 3, scope: 'point' });
     // each row's 18 values are its 6 features tiled 3 times; the mask keeps odd positions ×2
     const want: number[] = [];
-    for (let t = 0; t < 3; t++) for (let i = 0; i < 2; i++) {
-      let s = 0;
-      for (let j = 0; j < 18; j++) s += (i * 6 + (j % 6)) * (j % 2) * 2;
-      want.push(s);
-    }
+    for (let t = 0; t < 3; t++)
+      for (let i = 0; i < 2; i++) {
+        let s = 0;
+        for (let j = 0; j < 18; j++) s += (i * 6 + (j % 6)) * (j % 2) * 2;
+        want.push(s);
+      }
     expect(Array.from(out.y!.data as Float32Array)).toEqual(want);
     await model.dispose();
   });

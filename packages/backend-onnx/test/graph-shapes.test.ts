@@ -59,13 +59,7 @@ function constI64(output: string, values: number[], scalar = false): NodeProto {
   return node('Constant', [], [output], { value: { t: i64('', values, scalar ? [] : [values.length]) } });
 }
 
-function model(
-  opset: number,
-  nodes: NodeProto[],
-  inputs: ValueInfoProto[],
-  outputs: (string | [string, number])[],
-  inits: TensorProto[] = [],
-): ModelProto {
+function model(opset: number, nodes: NodeProto[], inputs: ValueInfoProto[], outputs: (string | [string, number])[], inits: TensorProto[] = []): ModelProto {
   return {
     ir_version: 8n,
     opset_import: [{ domain: '', version: BigInt(opset) }],
@@ -98,14 +92,26 @@ function concrete(d: Dim, sizes: Record<string, number>): number | undefined {
 }
 
 function feedFor(v: ValueInfoProto, sizes: Record<string, number>): ort.Tensor {
-  const dims = (v.type!.tensor_type!.shape!.dim ?? []).map((d) =>
-    d.dim_value !== undefined ? Number(d.dim_value) : sizes[d.dim_param!]!,
-  );
+  const dims = (v.type!.tensor_type!.shape!.dim ?? []).map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : sizes[d.dim_param!]!));
   const n = dims.reduce((a, b) => a * b, 1);
   const elem = v.type!.tensor_type!.elem_type;
-  if (elem === DataType.INT64) return new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 2)), dims);
-  if (elem === DataType.BOOL) return new ort.Tensor('bool', Uint8Array.from({ length: n }, (_, i) => i % 2), dims);
-  return new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1)), dims);
+  if (elem === DataType.INT64)
+    return new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 2)),
+      dims,
+    );
+  if (elem === DataType.BOOL)
+    return new ort.Tensor(
+      'bool',
+      Uint8Array.from({ length: n }, (_, i) => i % 2),
+      dims,
+    );
+  return new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1)),
+    dims,
+  );
 }
 
 /** Runs `m` with the symbols set to `sizes` and expects every output's inferred dims to match. */
@@ -120,9 +126,10 @@ async function expectOrtAgrees(m: ModelProto, sizes: Record<string, number> = { 
     for (const o of m.graph!.output ?? []) {
       const inferred = shapes.get(o.name!)?.dims;
       expect(inferred, `dims of ${o.name}`).toBeDefined();
-      expect(inferred!.map((d) => concrete(d, sizes)), `dims of ${o.name} (${JSON.stringify(inferred)})`).toEqual(
-        res[o.name!]!.dims.map(Number),
-      );
+      expect(
+        inferred!.map((d) => concrete(d, sizes)),
+        `dims of ${o.name} (${JSON.stringify(inferred)})`,
+      ).toEqual(res[o.name!]!.dims.map(Number));
     }
   } finally {
     await s.release();
@@ -397,8 +404,18 @@ describe('arithmetic on shape values', () => {
       ],
       [vi('x', ['batch', 6, 4])],
       [],
-      [i64('three', [3]), i64('st', [1]), i64('en', [3]), i64('st0', [0]), i64('big', [2 ** 62]), i64('two', [2]),
-        i64('rs', [-1]), i64('rend', [-(2 ** 62)]), i64('ax', [0]), i64('step', [-1])],
+      [
+        i64('three', [3]),
+        i64('st', [1]),
+        i64('en', [3]),
+        i64('st0', [0]),
+        i64('big', [2 ** 62]),
+        i64('two', [2]),
+        i64('rs', [-1]),
+        i64('rend', [-(2 ** 62)]),
+        i64('ax', [0]),
+        i64('step', [-1]),
+      ],
     );
     const s = infer(m);
     const v = (n: string) => s.get(n)?.value;
@@ -500,13 +517,11 @@ describe('recurrent layers', () => {
     if (opts.hidden !== false) attrs.hidden_size = H;
     if (layout !== 0) attrs.layout = layout;
     nodes.push(node(op, inputs, outputs, attrs));
-    return model(
-      14,
-      nodes,
-      [vi('x', layout === 0 ? [T, 'batch', I] : ['batch', T, I])],
-      outputs,
-      [f32('W', [dirs, gates * H, I]), f32('R', [dirs, gates * H, H]), f32('B', [dirs, 2 * gates * H])],
-    );
+    return model(14, nodes, [vi('x', layout === 0 ? [T, 'batch', I] : ['batch', T, I])], outputs, [
+      f32('W', [dirs, gates * H, I]),
+      f32('R', [dirs, gates * H, H]),
+      f32('B', [dirs, 2 * gates * H]),
+    ]);
   }
 
   for (const op of ['RNN', 'GRU', 'LSTM'] as const) {
@@ -601,16 +616,27 @@ describe('Split, Pad, Tile, Where, Einsum', () => {
   test('Split: attribute (opset 11), input (13), equal parts, num_outputs (18)', async () => {
     const x = [vi('x', ['batch', 6])];
     const a = model(11, [node('Split', ['x'], ['a', 'b'], { axis: 1, split: [2, 4] })], x, ['a', 'b']);
-    expect([dimsOf(a, 'a'), dimsOf(a, 'b')]).toEqual([['batch', 2], ['batch', 4]]);
+    expect([dimsOf(a, 'a'), dimsOf(a, 'b')]).toEqual([
+      ['batch', 2],
+      ['batch', 4],
+    ]);
     await expectOrtAgrees(a);
     const b = model(13, [node('Split', ['x', 'sp'], ['a', 'b', 'c'], { axis: -1 })], x, ['a', 'b', 'c'], [i64('sp', [1, 2, 3])]);
-    expect([dimsOf(b, 'a'), dimsOf(b, 'b'), dimsOf(b, 'c')]).toEqual([['batch', 1], ['batch', 2], ['batch', 3]]);
+    expect([dimsOf(b, 'a'), dimsOf(b, 'b'), dimsOf(b, 'c')]).toEqual([
+      ['batch', 1],
+      ['batch', 2],
+      ['batch', 3],
+    ]);
     await expectOrtAgrees(b);
     const c = model(13, [node('Split', ['x'], ['a', 'b', 'c'], { axis: 1 })], x, ['a', 'b', 'c']);
     expect(dimsOf(c, 'c')).toEqual(['batch', 2]);
     await expectOrtAgrees(c);
     const d = model(18, [node('Split', ['x7'], ['a', 'b', 'c'], { axis: 1, num_outputs: 3 })], [vi('x7', ['batch', 7])], ['a', 'b', 'c']);
-    expect([dimsOf(d, 'a'), dimsOf(d, 'b'), dimsOf(d, 'c')]).toEqual([['batch', 3], ['batch', 3], ['batch', 1]]);
+    expect([dimsOf(d, 'a'), dimsOf(d, 'b'), dimsOf(d, 'c')]).toEqual([
+      ['batch', 3],
+      ['batch', 3],
+      ['batch', 1],
+    ]);
     await expectOrtAgrees(d);
     const e = model(13, [node('Split', ['xs'], ['a', 'b'], { axis: 0 })], [vi('xs', ['batch*4', 8])], ['a', 'b']);
     expect(dimsOf(e, 'a')).toEqual(['batch*2', 8]);
@@ -642,12 +668,7 @@ describe('Split, Pad, Tile, Where, Einsum', () => {
   });
 
   test('Where broadcasts three ways', async () => {
-    const m = model(
-      13,
-      [node('Where', ['c', 'a', 'b'], ['y'])],
-      [vi('c', ['batch', 1, 4], DataType.BOOL), vi('a', [3, 1]), vi('b', [1])],
-      ['y'],
-    );
+    const m = model(13, [node('Where', ['c', 'a', 'b'], ['y'])], [vi('c', ['batch', 1, 4], DataType.BOOL), vi('a', [3, 1]), vi('b', [1])], ['y']);
     expect(dimsOf(m, 'y')).toEqual(['batch', 3, 4]);
     expect(infer(m).get('y')?.elem).toBe(DataType.FLOAT);
     await expectOrtAgrees(m);
@@ -655,13 +676,53 @@ describe('Split, Pad, Tile, Where, Einsum', () => {
 
   test('Einsum', async () => {
     const e = (eq: string, dims: Dim[][]) =>
-      model(12, [node('Einsum', dims.map((_, i) => `x${i}`), ['y'], { equation: eq })], dims.map((d, i) => vi(`x${i}`, d)), ['y']);
+      model(
+        12,
+        [
+          node(
+            'Einsum',
+            dims.map((_, i) => `x${i}`),
+            ['y'],
+            { equation: eq },
+          ),
+        ],
+        dims.map((d, i) => vi(`x${i}`, d)),
+        ['y'],
+      );
     const cases: [string, Dim[][], Dim[]][] = [
-      ['bij,bjk->bik', [['batch', 2, 3], ['batch', 3, 4]], ['batch', 2, 4]],
-      ['bhqd,bhkd->bhqk', [['batch', 4, 5, 8], ['batch', 4, 6, 8]], ['batch', 4, 5, 6]],
-      ['ij,jk', [[2, 3], [3, 4]], [2, 4]],
+      [
+        'bij,bjk->bik',
+        [
+          ['batch', 2, 3],
+          ['batch', 3, 4],
+        ],
+        ['batch', 2, 4],
+      ],
+      [
+        'bhqd,bhkd->bhqk',
+        [
+          ['batch', 4, 5, 8],
+          ['batch', 4, 6, 8],
+        ],
+        ['batch', 4, 5, 6],
+      ],
+      [
+        'ij,jk',
+        [
+          [2, 3],
+          [3, 4],
+        ],
+        [2, 4],
+      ],
       ['bi->b', [['batch', 3]], ['batch']],
-      ['...ij,...jk->...ik', [['batch', 2, 3], [1, 3, 4]], ['batch', 2, 4]],
+      [
+        '...ij,...jk->...ik',
+        [
+          ['batch', 2, 3],
+          [1, 3, 4],
+        ],
+        ['batch', 2, 4],
+      ],
       ['ij->ji', [['batch', 3]], [3, 'batch']],
     ];
     for (const [eq, dims, want] of cases) {
@@ -766,13 +827,7 @@ describe('resampling and rearranging', () => {
   });
 
   test('Expand with symbolic values; Flatten of symbolic products', async () => {
-    const a = model(
-      13,
-      [node('Shape', ['x'], ['s']), node('Expand', ['c', 's'], ['y'])],
-      [vi('x', ['batch', 3, 4])],
-      ['y'],
-      [f32('c', [1, 1, 4])],
-    );
+    const a = model(13, [node('Shape', ['x'], ['s']), node('Expand', ['c', 's'], ['y'])], [vi('x', ['batch', 3, 4])], ['y'], [f32('c', [1, 1, 4])]);
     expect(dimsOf(a, 'y')).toEqual(['batch', 3, 4]);
     await expectOrtAgrees(a);
     const b = model(
@@ -813,7 +868,13 @@ describe('normalisation and shape-preserving ops', () => {
     expect(s.get('mean')).toMatchObject({ elem: DataType.FLOAT, dims: ['batch', 5, 1] });
     expect(s.get('inv')?.dims).toEqual(['batch', 5, 1]);
     await expectOrtAgrees(m);
-    const axis1 = model(17, [node('LayerNormalization', ['x', 'g'], ['y', 'mean'], { axis: 1 })], [vi('x', ['batch', 5, 8])], ['y', 'mean'], [f32('g', [5, 8])]);
+    const axis1 = model(
+      17,
+      [node('LayerNormalization', ['x', 'g'], ['y', 'mean'], { axis: 1 })],
+      [vi('x', ['batch', 5, 8])],
+      ['y', 'mean'],
+      [f32('g', [5, 8])],
+    );
     expect(dimsOf(axis1, 'mean')).toEqual(['batch', 1, 1]);
   });
 
@@ -916,18 +977,72 @@ describe('odd models never make it throw', () => {
 
   test('random graphs', () => {
     const ops = [
-      'Shape', 'Gather', 'Mul', 'Div', 'Add', 'Sub', 'Concat', 'Unsqueeze', 'Squeeze', 'Reshape', 'Slice', 'Expand',
-      'Tile', 'Split', 'Pad', 'Range', 'Where', 'Einsum', 'ReduceMean', 'ReduceSum', 'ArgMax', 'TopK', 'Resize',
-      'ConvTranspose', 'Conv', 'LSTM', 'GRU', 'RNN', 'LayerNormalization', 'Flatten', 'ConstantOfShape', 'Cast', 'Equal',
-      'MatMul', 'Gemm', 'Transpose', 'NonZero', 'DepthToSpace', 'Max', 'Min', 'Neg', 'Abs', 'Range', 'Size',
+      'Shape',
+      'Gather',
+      'Mul',
+      'Div',
+      'Add',
+      'Sub',
+      'Concat',
+      'Unsqueeze',
+      'Squeeze',
+      'Reshape',
+      'Slice',
+      'Expand',
+      'Tile',
+      'Split',
+      'Pad',
+      'Range',
+      'Where',
+      'Einsum',
+      'ReduceMean',
+      'ReduceSum',
+      'ArgMax',
+      'TopK',
+      'Resize',
+      'ConvTranspose',
+      'Conv',
+      'LSTM',
+      'GRU',
+      'RNN',
+      'LayerNormalization',
+      'Flatten',
+      'ConstantOfShape',
+      'Cast',
+      'Equal',
+      'MatMul',
+      'Gemm',
+      'Transpose',
+      'NonZero',
+      'DepthToSpace',
+      'Max',
+      'Min',
+      'Neg',
+      'Abs',
+      'Range',
+      'Size',
     ];
     let seed = 12345;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
     const attrPool: [string, Attr][] = [
-      ['axis', -1], ['axis', 0], ['axis', 2], ['axes', [0]], ['axes', [-1, 1]], ['perm', [1, 0]], ['keepdims', 0],
-      ['hidden_size', 3], ['direction', 'bidirectional'], ['layout', 1], ['strides', [2, 2]], ['split', [1, 1]],
-      ['equation', 'ij,jk->ik'], ['blocksize', 2], ['num_outputs', 2], ['to', DataType.INT64], ['group', 2],
+      ['axis', -1],
+      ['axis', 0],
+      ['axis', 2],
+      ['axes', [0]],
+      ['axes', [-1, 1]],
+      ['perm', [1, 0]],
+      ['keepdims', 0],
+      ['hidden_size', 3],
+      ['direction', 'bidirectional'],
+      ['layout', 1],
+      ['strides', [2, 2]],
+      ['split', [1, 1]],
+      ['equation', 'ij,jk->ik'],
+      ['blocksize', 2],
+      ['num_outputs', 2],
+      ['to', DataType.INT64],
+      ['group', 2],
     ];
     for (let g = 0; g < 200; g++) {
       const names = ['x', 'v', 'c'];

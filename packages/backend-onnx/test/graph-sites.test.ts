@@ -1,7 +1,7 @@
 // Site kinds beyond plain Dropout: exporter-marked feature dropout, spatial insertion, ATen
 // dropout layers (torch.onnx ONNX_FALLTHROUGH), and the float32 pitfall warning in prepare.
 import { describe, expect, test } from 'vitest';
-import { McuError } from '@mcu/core';
+import type { McuError } from '@mcu/core';
 import { prepareModel } from '../src/graph/prepare.js';
 import type { ModelProto, NodeProto, TensorProto } from '../src/proto/types.js';
 import { f32 } from './builders.js';
@@ -14,7 +14,7 @@ const dbl = (name: string, v: number): TensorProto => {
 const conv = (x: string, w: string, y: string): NodeProto => ({ op_type: 'Conv', input: [x, w], output: [y], name: `conv_${y}` });
 
 /** x [N, 2, 6, 6] → Conv(2→3) → (middle) → Conv(3→1) → y */
-function convNet(middle: NodeProto[], mid = 'c1', last = 'c1', extra: TensorProto[] = []): ModelProto {
+function convNet(middle: NodeProto[], _mid = 'c1', last = 'c1', extra: TensorProto[] = []): ModelProto {
   return {
     ir_version: 8n,
     opset_import: [{ domain: '', version: 13n }],
@@ -22,16 +22,19 @@ function convNet(middle: NodeProto[], mid = 'c1', last = 'c1', extra: TensorProt
       name: 'g',
       node: [conv('x', 'w1', 'c1'), ...middle, conv(last, 'w2', 'y')],
       initializer: [f32('w1', [3, 2, 3, 3], new Array(54).fill(0.1)), f32('w2', [1, 3, 3, 3], new Array(27).fill(0.1)), ...extra],
-      input: [{ name: 'x', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'N' }, { dim_value: 2n }, { dim_value: 6n }, { dim_value: 6n }] } } } }],
+      input: [
+        { name: 'x', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'N' }, { dim_value: 2n }, { dim_value: 6n }, { dim_value: 6n }] } } } },
+      ],
       output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
     },
   };
-  void mid;
 }
 
 describe('channel-wise (feature) dropout', () => {
   test('a Dropout node the exporter names as feature dropout gets one mask value per channel', () => {
-    const p = prepareModel(convNet([{ op_type: 'Dropout', name: '/features/Dropout2d_1', input: ['c1', 'r'], output: ['d'] }], 'c1', 'd', [f32('r', [], [0.3])]));
+    const p = prepareModel(
+      convNet([{ op_type: 'Dropout', name: '/features/Dropout2d_1', input: ['c1', 'r'], output: ['d'] }], 'c1', 'd', [f32('r', [], [0.3])]),
+    );
     expect(p.sites.map((s) => [s.rate, [...s.maskShape]])).toEqual([[0.3, [3, 1, 1]]]);
     expect(p.changes.join('\n')).toMatch(/named as feature \(channel-wise\) dropout/);
   });
@@ -49,7 +52,10 @@ describe('channel-wise (feature) dropout', () => {
       opset_import: [{ domain: '', version: 13n }],
       graph: {
         name: 'g',
-        node: [{ op_type: 'Gemm', input: ['x', 'w', 'b'], output: ['h'] }, { op_type: 'Gemm', input: ['h', 'w', 'b'], output: ['y'] }],
+        node: [
+          { op_type: 'Gemm', input: ['x', 'w', 'b'], output: ['h'] },
+          { op_type: 'Gemm', input: ['h', 'w', 'b'], output: ['y'] },
+        ],
         initializer: [f32('w', [4, 4], new Array(16).fill(0.1)), f32('b', [4], [0, 0, 0, 0])],
         input: [{ name: 'x', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'N' }, { dim_value: 4n }] } } } }],
         output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
@@ -68,12 +74,10 @@ describe('channel-wise (feature) dropout', () => {
 
 describe('ATen dropout layers (ONNX_FALLTHROUGH)', () => {
   const aten = (op: string, train: boolean): ModelProto =>
-    convNet(
-      [{ op_type: op, domain: 'org.pytorch.aten', name: `/d/${op}`, input: ['c1', 'p', 't'], output: ['d'] }],
-      'c1',
-      'd',
-      [dbl('p', 0.2), { name: 't', data_type: 9, dims: [], raw_data: Uint8Array.of(train ? 1 : 0) }],
-    );
+    convNet([{ op_type: op, domain: 'org.pytorch.aten', name: `/d/${op}`, input: ['c1', 'p', 't'], output: ['d'] }], 'c1', 'd', [
+      dbl('p', 0.2),
+      { name: 't', data_type: 9, dims: [], raw_data: Uint8Array.of(train ? 1 : 0) },
+    ]);
   test.each([
     ['dropout', 'bernoulli', [3, 4, 4]],
     ['feature_dropout', 'bernoulli', [3, 1, 1]],
@@ -118,11 +122,16 @@ describe('rates (--rate NAME=P) name Dropout ratio inputs only', () => {
   test('a rate for a name that is no Dropout ratio input is refused, not ignored', () => {
     let err: unknown;
     try {
-      prepareModel(convNet([{ op_type: 'Dropout', name: 'd', input: ['c1', 'r'], output: ['d'] }], 'c1', 'd', [f32('r', [], [0.3])]), { rates: { foo: 0.2 }, what: 'm.onnx' });
+      prepareModel(convNet([{ op_type: 'Dropout', name: 'd', input: ['c1', 'r'], output: ['d'] }], 'c1', 'd', [f32('r', [], [0.3])]), {
+        rates: { foo: 0.2 },
+        what: 'm.onnx',
+      });
     } catch (e) {
       err = e;
     }
     expect((err as McuError).code).toBe('E_USAGE');
-    expect((err as Error).message).toMatch(/--rate foo=0\.2: 'foo' is not the ratio input of a Dropout node of 'm\.onnx' \(its Dropout ratios given as graph inputs: none\)/);
+    expect((err as Error).message).toMatch(
+      /--rate foo=0\.2: 'foo' is not the ratio input of a Dropout node of 'm\.onnx' \(its Dropout ratios given as graph inputs: none\)/,
+    );
   });
 });

@@ -30,15 +30,23 @@ describe('parseOnnxOptions (OnnxOptionsSchema)', () => {
   });
 
   it('bad values name the option, what it expects and what it got', () => {
-    expect(bad({ executionProviders: [] })).toBe(`onnx option 'executionProviders' expects an array of execution provider names (at least one), e.g. ["cuda", "cpu"], got []`);
+    expect(bad({ executionProviders: [] })).toBe(
+      `onnx option 'executionProviders' expects an array of execution provider names (at least one), e.g. ["cuda", "cpu"], got []`,
+    );
     expect(bad({ executionProviders: ['cpu', 3] })).toBe("onnx option 'executionProviders[1]' expects a provider name, got 3");
-    expect(bad({ graphOptimizationLevel: 'max' })).toBe(`onnx option 'graphOptimizationLevel' expects one of "disabled", "basic", "extended", "all", got "max"`);
+    expect(bad({ graphOptimizationLevel: 'max' })).toBe(
+      `onnx option 'graphOptimizationLevel' expects one of "disabled", "basic", "extended", "all", got "max"`,
+    );
     expect(bad({ intraOpNumThreads: 1.5 })).toBe("onnx option 'intraOpNumThreads' expects an integer ≥ 0, got 1.5");
     expect(bad({ rates: { ratio: 1 } })).toBe("onnx option 'rates.ratio' expects a rate p in [0, 1), got 1");
     expect(bad({ maskInputs: [0.5] })).toBe("onnx option 'maskInputs' expects an object mapping input names to rates, got an array");
     expect(bad({ insertDropout: { before: ['Conv'] } })).toBe("onnx option 'insertDropout.rate' is required");
-    expect(bad({ insertDropout: { rate: 0.1, before: ['Relu'] } })).toBe(`onnx option 'insertDropout.before[0]' expects one of "Gemm", "MatMul", "Conv", got "Relu"`);
-    expect(bad({ insertDropout: { rate: 0.1, before: [] } })).toBe("onnx option 'insertDropout.before' expects a non-empty array of Gemm, MatMul, Conv, got []");
+    expect(bad({ insertDropout: { rate: 0.1, before: ['Relu'] } })).toBe(
+      `onnx option 'insertDropout.before[0]' expects one of "Gemm", "MatMul", "Conv", got "Relu"`,
+    );
+    expect(bad({ insertDropout: { rate: 0.1, before: [] } })).toBe(
+      "onnx option 'insertDropout.before' expects a non-empty array of Gemm, MatMul, Conv, got []",
+    );
     expect(bad({ insertDropout: { rate: 0.1, spatial: 'yes' } })).toBe(`onnx option 'insertDropout.spatial' expects true or false, got "yes"`);
     expect(bad({ scaling: 'half' })).toBe(`onnx option 'scaling' expects one of "inverted", "none", got "half"`);
     expect(bad({ rewrite: 'fast' })).toBe(`onnx option 'rewrite' expects one of "auto", "broadcast", "tiled", got "fast"`);

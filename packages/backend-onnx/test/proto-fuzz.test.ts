@@ -43,11 +43,7 @@ function mutate(src: Uint8Array, rand: () => number): { bytes: Uint8Array; how: 
   return { bytes: Uint8Array.from(b), how: steps.join(',') };
 }
 
-const OPTIONS: PrepareOptions[] = [
-  {},
-  { insertDropout: { rate: 0.1, before: ['Gemm', 'MatMul', 'Conv'] } },
-  { rates: { r: 0.5 }, maskInputs: {} },
-];
+const OPTIONS: PrepareOptions[] = [{}, { insertDropout: { rate: 0.1, before: ['Gemm', 'MatMul', 'Conv'] } }, { rates: { r: 0.5 }, maskInputs: {} }];
 
 function check(bytes: Uint8Array, options: PrepareOptions): string | undefined {
   try {
@@ -110,8 +106,16 @@ function mutateObject(model: ModelProto, rand: () => number): string {
   const paths: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = [];
   const walk = (v: unknown, depth: number) => {
     if (depth > 8 || v === null || typeof v !== 'object' || v instanceof Uint8Array) return;
-    if (Array.isArray(v)) v.forEach((x, i) => { paths.push({ parent: v, key: i }); walk(x, depth + 1); });
-    else for (const [k, x] of Object.entries(v)) { paths.push({ parent: v as Record<string, unknown>, key: k }); walk(x, depth + 1); }
+    if (Array.isArray(v))
+      v.forEach((x, i) => {
+        paths.push({ parent: v, key: i });
+        walk(x, depth + 1);
+      });
+    else
+      for (const [k, x] of Object.entries(v)) {
+        paths.push({ parent: v as Record<string, unknown>, key: k });
+        walk(x, depth + 1);
+      }
   };
   walk(model, 0);
   const names = [
@@ -155,7 +159,12 @@ function mutateObject(model: ModelProto, rand: () => number): string {
 }
 
 describe('structural fuzz: odd decoded models through prepareModel', () => {
-  const bases = ['uci/yacht/split00.onnx', 'pytorch-2.11/lenet.dynamo-eval.onnx', 'onnx-dropout-conformance/test_training_dropout_mask/model.onnx', 'pytorch-1.13-small/co2_relu.masked.onnx'];
+  const bases = [
+    'uci/yacht/split00.onnx',
+    'pytorch-2.11/lenet.dynamo-eval.onnx',
+    'onnx-dropout-conformance/test_training_dropout_mask/model.onnx',
+    'pytorch-1.13-small/co2_relu.masked.onnx',
+  ];
   test.each(bases)('%s', (rel) => {
     const base = decodeModel(fixtureBytes(rel), rel);
     const rand = mulberry32(0xf00d ^ rel.length);

@@ -35,9 +35,27 @@ describe('every fixture model round-trips', () => {
 describe('onnxruntime gives identical outputs for original and re-encoded models', () => {
   const cases: { rel: string; feeds: () => Record<string, ort.Tensor> }[] = [
     { rel: 'pytorch-1.13/co2_relu.eval.onnx', feeds: () => ({ x: new ort.Tensor('float32', Float32Array.of(-1.5, 0, 0.25, 2), [4, 1]) }) },
-    { rel: 'pytorch-2.11/lenet.eval.onnx', feeds: () => ({ image: new ort.Tensor('float32', Float32Array.from({ length: 2 * 784 }, (_, i) => (i % 29) / 29), [2, 1, 28, 28]) }) },
+    {
+      rel: 'pytorch-2.11/lenet.eval.onnx',
+      feeds: () => ({
+        image: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 2 * 784 }, (_, i) => (i % 29) / 29),
+          [2, 1, 28, 28],
+        ),
+      }),
+    },
     { rel: 'pytorch-1.13/co2_relu.opset7.onnx', feeds: () => ({ x: new ort.Tensor('float32', Float32Array.of(-1.5, 0, 0.25, 2), [4, 1]) }) },
-    { rel: 'uci/yacht/split00.onnx', feeds: () => ({ x: new ort.Tensor('float32', Float32Array.from({ length: 3 * 6 }, (_, i) => i / 3), [3, 6]) }) },
+    {
+      rel: 'uci/yacht/split00.onnx',
+      feeds: () => ({
+        x: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: 3 * 6 }, (_, i) => i / 3),
+          [3, 6],
+        ),
+      }),
+    },
   ];
   test.each(cases.map((c) => [c.rel, c] as const))('%s', async (rel, c) => {
     const original = fixtureBytes(rel);
@@ -59,7 +77,10 @@ function kitchenSink(): ModelProto {
   const tensorType = { tensor_type: { elem_type: 1, shape: { dim: [{ dim_param: 'N', denotation: 'DATA_BATCH' }, { dim_value: 3n }] } } };
   return {
     ir_version: 10n,
-    opset_import: [{ domain: '', version: 21n }, { domain: 'local', version: 1n }],
+    opset_import: [
+      { domain: '', version: 21n },
+      { domain: 'local', version: 1n },
+    ],
     producer_name: 'mcu-test',
     producer_version: '1',
     domain: 'ai.mcu',
@@ -122,7 +143,9 @@ function kitchenSink(): ModelProto {
         },
         { name: 'raw', data_type: 1, dims: [2n], raw_data: new Uint8Array(8), doc_string: 'raw doc' },
       ],
-      sparse_initializer: [{ values: { name: 'sp', dims: [1n], data_type: 1, float_data: [1] }, indices: { dims: [1n], data_type: 7, int64_data: [3n] }, dims: [9n] }],
+      sparse_initializer: [
+        { values: { name: 'sp', dims: [1n], data_type: 1, float_data: [1] }, indices: { dims: [1n], data_type: 7, int64_data: [3n] }, dims: [9n] },
+      ],
       input: [{ name: 'x', type: tensorType, doc_string: 'in', metadata_props: [kv('q', 'r')] }],
       output: [{ name: 'y', type: { sparse_tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: 9n }] } }, denotation: 'TENSOR' } }],
       value_info: [{ name: 'v', type: { opaque_type: { domain: 'd', name: 'n' } } }],
@@ -176,7 +199,7 @@ describe('every message type and int64 extreme survives', () => {
   });
 
   test('an unsafe number for an int64 field is refused', () => {
-    expectMcuError(() => encodeModel({ ir_version: 2 ** 60 as unknown as bigint }), 'E_MODEL', /ir_version/);
+    expectMcuError(() => encodeModel({ ir_version: (2 ** 60) as unknown as bigint }), 'E_MODEL', /ir_version/);
   });
 
   test('Slice with ends = INT64_MAX runs the same after a round trip', async () => {

@@ -23,7 +23,14 @@ function brokenRewrite(): Uint8Array {
   const swapped = 'broken/mask_samples_as_rows';
   const nodes: NodeProto[] = [
     { name: 'broken/shape', op_type: 'Shape', domain: '', input: [mask], output: ['broken/mask_shape'] },
-    { name: 'broken/transpose', op_type: 'Transpose', domain: '', input: [mask], output: ['broken/mask_t'], attribute: [{ name: 'perm', type: 7, ints: [1n, 0n, 2n] }] },
+    {
+      name: 'broken/transpose',
+      op_type: 'Transpose',
+      domain: '',
+      input: [mask],
+      output: ['broken/mask_t'],
+      attribute: [{ name: 'perm', type: 7, ints: [1n, 0n, 2n] }],
+    },
     { name: 'broken/reshape', op_type: 'Reshape', domain: '', input: ['broken/mask_t', 'broken/mask_shape'], output: [swapped] },
   ];
   for (const n of g.node ?? []) n.input = (n.input ?? []).map((i) => (i === mask ? swapped : i));
@@ -48,7 +55,9 @@ describe('self-check on onnxruntime', () => {
     // A prepared model (metadata mcu.sites) is run as it is: the broken graph reaches the session.
     const model: StochasticModel = await m.load({ kind: 'bytes', bytes: brokenRewrite() });
     // Its runs with one sample or one row look fine …
-    const ones = Object.fromEntries(model.sites.map((s) => [s.name, { dtype: 'float32', data: new Float32Array(128).fill(1), dims: [1, 1, 128] } as TensorData]));
+    const ones = Object.fromEntries(
+      model.sites.map((s) => [s.name, { dtype: 'float32', data: new Float32Array(128).fill(1), dims: [1, 1, 128] } as TensorData]),
+    );
     const one = await model.run(x(3), ones, { samples: 1, scope: 'sample' });
     expect(one[model.outputs[0]!.name]!.dims[0]).toBe(3);
     // … but the self-check's joint run exposes the mixing, before any statistics.

@@ -35,11 +35,22 @@ describe("onnx-web and onnxruntime-web's env.wasm", () => {
 
   it('refuses another wasmPaths than the page (or another instance) set, or once the runtime started from its default', () => {
     const set: OrtWasmFlags = { wasmPaths: '/cdn/ort/' };
-    const err = expectMcuError(() => applyWasmFlags(set, { wasmPaths: '/ort/' }), 'E_CONFIG', "wasmPaths '/ort/' was asked for", "already '/cdn/ort/'", 'give every onnxWebModule the same wasmPaths');
+    const err = expectMcuError(
+      () => applyWasmFlags(set, { wasmPaths: '/ort/' }),
+      'E_CONFIG',
+      "wasmPaths '/ort/' was asked for",
+      "already '/cdn/ort/'",
+      'give every onnxWebModule the same wasmPaths',
+    );
     expect(err.message).toMatch(/once per page/);
     expect(set).toEqual({ wasmPaths: '/cdn/ort/' });
     const started: OrtWasmFlags = { numThreads: 1, initTimeout: 0, proxy: false, trace: false };
-    expectMcuError(() => applyWasmFlags(started, { wasmPaths: '/ort/' }), 'E_CONFIG', 'already started its WebAssembly runtime', 'pass wasmPaths to the first onnxWebModule');
+    expectMcuError(
+      () => applyWasmFlags(started, { wasmPaths: '/ort/' }),
+      'E_CONFIG',
+      'already started its WebAssembly runtime',
+      'pass wasmPaths to the first onnxWebModule',
+    );
     expect(started.wasmPaths).toBeUndefined();
   });
 

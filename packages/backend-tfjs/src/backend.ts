@@ -89,7 +89,10 @@ async function readSource(source: ModelSource): Promise<ExecGraph> {
         // A parsed model.json without a folder: only weight-free models can load this way.
         return parseLayersModel(v, { label: 'model.json (object)' });
       }
-      throw new McuError('E_UNSUPPORTED', 'the tfjs backend takes an MlpSpec object, a model.json or model.onnx path, or model.json / ONNX bytes (with baseDir for the weight shards)');
+      throw new McuError(
+        'E_UNSUPPORTED',
+        'the tfjs backend takes an MlpSpec object, a model.json or model.onnx path, or model.json / ONNX bytes (with baseDir for the weight shards)',
+      );
     }
     default:
       throw new McuError('E_UNSUPPORTED', `the tfjs backend cannot load a model given as '${(source as { kind?: unknown }).kind}'`);

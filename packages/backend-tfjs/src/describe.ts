@@ -9,7 +9,13 @@ export async function describeRuntimes(backend: string, names: readonly TfjsRunt
     tf = await loadTf();
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    return { name: backend, available: false, probed: true, reason, executionProviders: names.map((name) => ({ name, available: false, reason: '@tensorflow/tfjs is not available' })) };
+    return {
+      name: backend,
+      available: false,
+      probed: true,
+      reason,
+      executionProviders: names.map((name) => ({ name, available: false, reason: '@tensorflow/tfjs is not available' })),
+    };
   }
   const executionProviders = await Promise.all(
     names.map(async (name) => {

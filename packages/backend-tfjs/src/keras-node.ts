@@ -23,7 +23,7 @@ export function folderShardReader(baseDir: string, label: string): (path: string
 /** Read a layers model from a model.json path (or a folder that holds model.json). */
 export async function loadLayersModelFile(path: string): Promise<ExecGraph> {
   let file = path;
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
   } catch {
@@ -40,11 +40,14 @@ export async function loadLayersModelFile(path: string): Promise<ExecGraph> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new McuError('E_FILE', `cannot read '${file}' (${(e as { code?: string }).code ?? String(e)})${info.isDirectory() ? ': the folder has no model.json' : ''}`, { cause: e });
+    throw new McuError(
+      'E_FILE',
+      `cannot read '${file}' (${(e as { code?: string }).code ?? String(e)})${info.isDirectory() ? ': the folder has no model.json' : ''}`,
+      { cause: e },
+    );
   }
   return parseLayersModelJson(text, { label: file, readShard: folderShardReader(dirname(resolve(file)), file) });
 }
-
 
 /** A shard path must stay inside the model's folder (no absolute paths, URLs or `..`). */
 async function shardPath(baseDir: string, p: string, label: string): Promise<string> {
@@ -64,11 +67,14 @@ async function shardPath(baseDir: string, p: string, label: string): Promise<str
   try {
     [real, realDir] = await Promise.all([realpath(full), realpath(baseDir)]);
   } catch (e) {
-    throw new McuError('E_FILE', `weight shard '${p}' of '${label}' cannot be read (${(e as { code?: string }).code ?? String(e)}): it must lie next to model.json`, { cause: e });
+    throw new McuError(
+      'E_FILE',
+      `weight shard '${p}' of '${label}' cannot be read (${(e as { code?: string }).code ?? String(e)}): it must lie next to model.json`,
+      { cause: e },
+    );
   }
   if (!inside(realDir, real)) {
     throw new McuError('E_MODEL', `weight shard '${p}' in '${label}' links outside the model's folder; shards must be files next to model.json`);
   }
   return real;
 }
-

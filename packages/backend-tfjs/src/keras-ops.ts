@@ -31,7 +31,11 @@ const dense: OpFn = ({ tf }, [x, kernel, bias], node) => {
 /** Causal padding of Conv1D: (kernel − 1)·dilation zeros before the first step. */
 function causalPad(tf: Tf, x: Tensor, a: Attrs): Tensor {
   const left = (nums(a, 'kernelSize')[0]! - 1) * nums(a, 'dilations')[0]!;
-  return tf.pad(x, [[0, 0], [left, 0], [0, 0]]);
+  return tf.pad(x, [
+    [0, 0],
+    [left, 0],
+    [0, 0],
+  ]);
 }
 
 /** Conv1D / Conv2D / Conv3D (channels_last); attrs: rank, strides, dilations, padding, kernelSize, activation. */
@@ -51,7 +55,14 @@ const conv: OpFn = ({ tf }, [x, kernel, bias], node) => {
       y = tf.conv2d(x as Tensor4D, kernel as Tensor4D, strides as [number, number], padding as 'valid' | 'same', 'NHWC', dilations as [number, number]);
       break;
     default:
-      y = tf.conv3d(x as Tensor5D, kernel as Tensor5D, strides as [number, number, number], padding as 'valid' | 'same', 'NDHWC', dilations as [number, number, number]);
+      y = tf.conv3d(
+        x as Tensor5D,
+        kernel as Tensor5D,
+        strides as [number, number, number],
+        padding as 'valid' | 'same',
+        'NDHWC',
+        dilations as [number, number, number],
+      );
   }
   if (bias !== undefined) y = tf.add(y, bias);
   return applyActivation(tf, y, act(a));
@@ -86,7 +97,9 @@ const separableConv: OpFn = ({ tf }, [x, depthwise, pointwise, bias], node) => {
   const d = nums(a, 'dilations');
   const strides: [number, number] = rank === 2 ? [s[0]!, s[1]!] : [1, s[0]!];
   const dilations: [number, number] = rank === 2 ? [d[0]!, d[1]!] : [1, d[0]!];
-  let y = as2d(tf, x!, rank, (x4) => tf.separableConv2d(x4, depthwise as Tensor4D, pointwise as Tensor4D, strides, a['padding'] as 'valid' | 'same', dilations, 'NHWC'));
+  let y = as2d(tf, x!, rank, (x4) =>
+    tf.separableConv2d(x4, depthwise as Tensor4D, pointwise as Tensor4D, strides, a['padding'] as 'valid' | 'same', dilations, 'NHWC'),
+  );
   if (bias !== undefined) y = tf.add(y, bias);
   return applyActivation(tf, y, act(a));
 };
@@ -95,7 +108,13 @@ const separableConv: OpFn = ({ tf }, [x, depthwise, pointwise, bias], node) => {
 const conv2dTranspose: OpFn = ({ tf }, [x, kernel, bias], node) => {
   const a = node.attrs;
   const out = nums(a, 'outDims') as [number, number, number];
-  let y: Tensor = tf.conv2dTranspose(x as Tensor4D, kernel as Tensor4D, [x!.shape[0]!, ...out], nums(a, 'strides') as [number, number], a['padding'] as 'valid' | 'same');
+  let y: Tensor = tf.conv2dTranspose(
+    x as Tensor4D,
+    kernel as Tensor4D,
+    [x!.shape[0]!, ...out],
+    nums(a, 'strides') as [number, number],
+    a['padding'] as 'valid' | 'same',
+  );
   if (bias !== undefined) y = tf.add(y, bias);
   return applyActivation(tf, y, act(a));
 };
@@ -227,7 +246,10 @@ const merge: OpFn = ({ tf }, xs, node) => {
     case 'minimum':
       return list.slice(1).reduce((a, b) => tf.minimum(a, b), list[0]!);
     case 'average':
-      return tf.div(list.slice(1).reduce((a, b) => tf.add(a, b), list[0]!), list.length);
+      return tf.div(
+        list.slice(1).reduce((a, b) => tf.add(a, b), list[0]!),
+        list.length,
+      );
     default:
       return list.slice(1).reduce((a, b) => tf.add(a, b), list[0]!);
   }

@@ -107,7 +107,9 @@ export async function parseLayersModelJson(text: string | Uint8Array, origin: La
   try {
     json = JSON.parse(typeof text === 'string' ? text : new TextDecoder().decode(text));
   } catch (e) {
-    throw new McuError('E_MODEL', `'${origin.label}' is not valid JSON (${e instanceof Error ? e.message : String(e)}); expected a TensorFlow.js model.json`, { cause: e });
+    throw new McuError('E_MODEL', `'${origin.label}' is not valid JSON (${e instanceof Error ? e.message : String(e)}); expected a TensorFlow.js model.json`, {
+      cause: e,
+    });
   }
   return parseLayersModel(json, origin);
 }
@@ -222,9 +224,13 @@ function inboundCalls(def: LayerDef): NodeRef[][] {
     if (Array.isArray(node)) {
       // Keras 2 / tfjs: [[layerName, nodeIndex, tensorIndex, kwargs], ...]
       return node.map((t) => {
-        if (!Array.isArray(t) || typeof t[0] !== 'string') throw new McuError('E_MODEL', `${layerLabel(def)} has a malformed inbound node entry ${JSON.stringify(t)}`);
+        if (!Array.isArray(t) || typeof t[0] !== 'string')
+          throw new McuError('E_MODEL', `${layerLabel(def)} has a malformed inbound node entry ${JSON.stringify(t)}`);
         if (isRecord(t[3]) && Object.keys(t[3]).some((k) => k !== 'training' && k !== 'mask' && t[3][k] !== null)) {
-          throw new McuError('E_UNSUPPORTED', `${layerLabel(def)} is called with keyword arguments ${JSON.stringify(t[3])}; the tfjs backend passes positional inputs only — export the model to ONNX and run it on the onnx backend`);
+          throw new McuError(
+            'E_UNSUPPORTED',
+            `${layerLabel(def)} is called with keyword arguments ${JSON.stringify(t[3])}; the tfjs backend passes positional inputs only — export the model to ONNX and run it on the onnx backend`,
+          );
         }
         return { layer: t[0], node: Number(t[1] ?? 0), tensor: Number(t[2] ?? 0) };
       });
@@ -244,7 +250,10 @@ function inboundCalls(def: LayerDef): NodeRef[][] {
     const viaKwargs: NodeRef[] = [];
     if (isRecord(node)) visit(node['kwargs'], viaKwargs);
     if (viaKwargs.length > 0) {
-      throw new McuError('E_UNSUPPORTED', `${layerLabel(def)} takes tensors through keyword arguments (${Object.keys(node['kwargs'] as Json).join(', ')}); the tfjs backend passes positional inputs only — export the model to ONNX and run it on the onnx backend`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${layerLabel(def)} takes tensors through keyword arguments (${Object.keys(node['kwargs'] as Json).join(', ')}); the tfjs backend passes positional inputs only — export the model to ONNX and run it on the onnx backend`,
+      );
     }
     return refs;
   });
@@ -365,7 +374,10 @@ class WeightTable {
     if (missing === undefined) {
       this.positional = undefined;
       const unused = list.filter((_, i) => !used.has(i)).map((w) => w.name);
-      if (unused.length > 0) warnings.push(`'${label}': ${unused.length} weight(s) of the manifest belong to no layer and are ignored: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', …' : ''}`);
+      if (unused.length > 0)
+        warnings.push(
+          `'${label}': ${unused.length} weight(s) of the manifest belong to no layer and are ignored: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', …' : ''}`,
+        );
       return;
     }
     // Not every parameter is found by name: take them in manifest order.
@@ -382,7 +394,10 @@ class WeightTable {
       this.#assigned.set(`${def.path}/${param}`, w);
     });
     if (slots.length !== list.length) {
-      throw new McuError('E_MODEL', `'${label}' has ${list.length} weights but its layers use ${slots.length}; ${this.positional}, and they cannot be assigned`);
+      throw new McuError(
+        'E_MODEL',
+        `'${label}' has ${list.length} weights but its layers use ${slots.length}; ${this.positional}, and they cannot be assigned`,
+      );
     }
   }
 
@@ -482,7 +497,10 @@ class Builder {
 
   #shapeError(def: LayerDef, param: string, want: readonly number[], w: WeightEntry): never {
     const hint = this.weights.positional ? ` (${this.weights.positional})` : '';
-    throw new McuError('E_MODEL', `${def.className} layer '${def.name}' needs a [${want.join(', ')}] ${param}, but weight '${w.name}' has shape [${w.shape.join(', ')}]${hint}`);
+    throw new McuError(
+      'E_MODEL',
+      `${def.className} layer '${def.name}' needs a [${want.join(', ')}] ${param}, but weight '${w.name}' has shape [${w.shape.join(', ')}]${hint}`,
+    );
   }
 
   addSite(site: StochasticSite): void {
@@ -593,7 +611,10 @@ function ints(def: LayerDef, key: string, n: number, dflt?: number): number[] {
   const v = def.config[key] ?? dflt;
   const xs = typeof v === 'number' ? Array<number>(n).fill(v) : v;
   if (!Array.isArray(xs) || xs.length !== n || !xs.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new McuError('E_MODEL', `${def.className} layer '${def.name}' has ${key} ${JSON.stringify(v)}; expected a positive integer${n > 1 ? ` or ${n} of them` : ''}`);
+    throw new McuError(
+      'E_MODEL',
+      `${def.className} layer '${def.name}' has ${key} ${JSON.stringify(v)}; expected a positive integer${n > 1 ? ` or ${n} of them` : ''}`,
+    );
   }
   return xs as number[];
 }
@@ -609,7 +630,10 @@ function positiveInt(def: LayerDef, key: string): number {
 function paddingOf(def: LayerDef, causal = false): 'valid' | 'same' | 'causal' {
   const p = def.config['padding'] ?? 'valid';
   if (p !== 'valid' && p !== 'same' && !(causal && p === 'causal')) {
-    throw new McuError('E_UNSUPPORTED', `${def.className} layer '${def.name}' has padding ${JSON.stringify(p)}; the tfjs backend runs 'valid' and 'same'${causal ? " (and 'causal')" : ''}`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `${def.className} layer '${def.name}' has padding ${JSON.stringify(p)}; the tfjs backend runs 'valid' and 'same'${causal ? " (and 'causal')" : ''}`,
+    );
   }
   return p;
 }
@@ -620,7 +644,14 @@ function windowOut(size: number, window: number, stride: number, dilation: numbe
   return Math.floor((size - (window - 1) * dilation - 1) / stride) + 1;
 }
 
-function spatialOut(def: LayerDef, dims: readonly number[], window: readonly number[], strides: readonly number[], dilations: readonly number[], padding: string): number[] {
+function spatialOut(
+  def: LayerDef,
+  dims: readonly number[],
+  window: readonly number[],
+  strides: readonly number[],
+  dilations: readonly number[],
+  padding: string,
+): number[] {
   const out = window.map((w, k) => windowOut(dims[k]!, w, strides[k]!, dilations[k]!, padding));
   if (!out.every((d) => d >= 1)) {
     throw new McuError('E_MODEL', `${layerLabel(def)}: a ${window.join('×')} window does not fit rows of dims [${dims.join(', ')}] with padding '${padding}'`);
@@ -632,7 +663,10 @@ function spatialOut(def: LayerDef, dims: readonly number[], window: readonly num
 function padPairs(def: LayerDef, key: string, rank: number, dflt: number): [number, number][] {
   const v = def.config[key] ?? dflt;
   const bad = (): never => {
-    throw new McuError('E_MODEL', `${def.className} layer '${def.name}' has ${key} ${JSON.stringify(v)}; expected an integer, ${rank} integers, or ${rank} [before, after] pairs`);
+    throw new McuError(
+      'E_MODEL',
+      `${def.className} layer '${def.name}' has ${key} ${JSON.stringify(v)}; expected an integer, ${rank} integers, or ${rank} [before, after] pairs`,
+    );
   };
   const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 0;
   if (ok(v)) return Array.from({ length: rank }, () => [v, v]);
@@ -646,7 +680,10 @@ function padPairs(def: LayerDef, key: string, rank: number, dflt: number): [numb
 function axisOf(def: LayerDef, v: unknown, rank: number, key = 'axis'): number {
   const a = typeof v === 'number' && v < 0 ? rank + v : v;
   if (!(Number.isInteger(a) && (a as number) >= 1 && (a as number) < rank)) {
-    throw new McuError('E_MODEL', `${def.className} layer '${def.name}' has ${key} ${JSON.stringify(v)}, which is no axis of its rows (rank ${rank} with the batch axis)`);
+    throw new McuError(
+      'E_MODEL',
+      `${def.className} layer '${def.name}' has ${key} ${JSON.stringify(v)}, which is no axis of its rows (rank ${rank} with the batch axis)`,
+    );
   }
   return a as number;
 }
@@ -681,14 +718,20 @@ function conv(b: Builder, def: LayerDef, call: string, x: Value, rank: number): 
   const filters = positiveInt(def, 'filters');
   const groups = def.config['groups'];
   if (groups !== undefined && groups !== null && groups !== 1) {
-    throw new McuError('E_UNSUPPORTED', `${def.className} layer '${def.name}' has groups ${JSON.stringify(groups)}; the tfjs backend runs groups = 1 — export the model to ONNX and run it on the onnx backend`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `${def.className} layer '${def.name}' has groups ${JSON.stringify(groups)}; the tfjs backend runs groups = 1 — export the model to ONNX and run it on the onnx backend`,
+    );
   }
   const kernelSize = ints(def, 'kernel_size', rank);
   const strides = ints(def, 'strides', rank, 1);
   const dilations = ints(def, 'dilation_rate', rank, 1);
   const padding = paddingOf(def, rank === 1);
   if (strides.some((s) => s > 1) && dilations.some((d) => d > 1)) {
-    throw new McuError('E_UNSUPPORTED', `${def.className} layer '${def.name}' combines strides ${strides.join('×')} with dilation ${dilations.join('×')}, which TensorFlow does not run`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `${def.className} layer '${def.name}' combines strides ${strides.join('×')} with dilation ${dilations.join('×')}, which TensorFlow does not run`,
+    );
   }
   const inC = x.dims.at(-1)!;
   const kernel = b.weight(def, 'kernel', [...kernelSize, inC, filters]);
@@ -702,7 +745,8 @@ function conv(b: Builder, def: LayerDef, call: string, x: Value, rank: number): 
 function depthMultiplier(b: Builder, def: LayerDef): number {
   const v = def.config['depth_multiplier'];
   if (v === undefined || v === null) return b.weights.get(def, 'depthwise_kernel').shape.at(-1) ?? 1;
-  if (!(Number.isInteger(v) && (v as number) > 0)) throw new McuError('E_MODEL', `${def.className} layer '${def.name}' has depth_multiplier ${JSON.stringify(v)}; expected a positive integer`);
+  if (!(Number.isInteger(v) && (v as number) > 0))
+    throw new McuError('E_MODEL', `${def.className} layer '${def.name}' has depth_multiplier ${JSON.stringify(v)}; expected a positive integer`);
   return v as number;
 }
 
@@ -750,7 +794,10 @@ function convTranspose(b: Builder, def: LayerDef, call: string, x: Value): Value
   const strides = ints(def, 'strides', 2, 1);
   const dilations = ints(def, 'dilation_rate', 2, 1);
   if (dilations.some((d) => d !== 1)) {
-    throw new McuError('E_UNSUPPORTED', `Conv2DTranspose layer '${def.name}' has dilation_rate ${dilations.join('×')}; the tfjs backend runs transposed convolutions without dilation — export the model to ONNX and run it on the onnx backend`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `Conv2DTranspose layer '${def.name}' has dilation_rate ${dilations.join('×')}; the tfjs backend runs transposed convolutions without dilation — export the model to ONNX and run it on the onnx backend`,
+    );
   }
   const padding = paddingOf(def) as 'valid' | 'same';
   const op = def.config['output_padding'];
@@ -776,7 +823,17 @@ function pooling(b: Builder, def: LayerDef, call: string, x: Value, rank: number
   const poolSize = ints(def, 'pool_size', rank, 2);
   const strides = def.config['strides'] === null || def.config['strides'] === undefined ? poolSize : ints(def, 'strides', rank);
   const padding = paddingOf(def);
-  const out = [...spatialOut(def, x.dims, poolSize, strides, poolSize.map(() => 1), padding), x.dims.at(-1)!];
+  const out = [
+    ...spatialOut(
+      def,
+      x.dims,
+      poolSize,
+      strides,
+      poolSize.map(() => 1),
+      padding,
+    ),
+    x.dims.at(-1)!,
+  ];
   return b.op('keras.pool', call, [x.name], out, { kind, rank, poolSize, strides, padding });
 }
 
@@ -794,7 +851,13 @@ function zeroPadding(b: Builder, def: LayerDef, call: string, x: Value, rank: nu
   needRank(def, x, rank + 1, rank === 1 ? 'W, C' : rank === 2 ? 'H, W, C' : 'D, H, W, C');
   const pairs = padPairs(def, 'padding', rank, 1);
   const paddings = [...pairs, [0, 0] as [number, number]];
-  return b.op('keras.pad', call, [x.name], x.dims.map((d, k) => d + paddings[k]![0] + paddings[k]![1]), { paddings });
+  return b.op(
+    'keras.pad',
+    call,
+    [x.name],
+    x.dims.map((d, k) => d + paddings[k]![0] + paddings[k]![1]),
+    { paddings },
+  );
 }
 
 function cropping(b: Builder, def: LayerDef, call: string, x: Value, rank: number): Value {
@@ -812,7 +875,10 @@ function upSampling(b: Builder, def: LayerDef, call: string, x: Value, rank: num
   const factors = ints(def, 'size', rank, 2);
   const interpolation = def.config['interpolation'] ?? 'nearest';
   if (interpolation !== 'nearest' && !(rank === 2 && interpolation === 'bilinear')) {
-    throw new McuError('E_UNSUPPORTED', `${def.className} layer '${def.name}' has interpolation ${JSON.stringify(interpolation)}; the tfjs backend runs 'nearest'${rank === 2 ? " and 'bilinear'" : ''}`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `${def.className} layer '${def.name}' has interpolation ${JSON.stringify(interpolation)}; the tfjs backend runs 'nearest'${rank === 2 ? " and 'bilinear'" : ''}`,
+    );
   }
   const out = x.dims.map((d, k) => (k < rank ? d * factors[k]! : d));
   // Keras (TF 2's tf.image.resize) samples at half-pixel centres; tfjs-layers' UpSampling2D does not.
@@ -830,7 +896,10 @@ function reshapeLayer(b: Builder, def: LayerDef, call: string, x: Value): Value 
   const known = prod((target as number[]).filter((d) => d !== -1));
   const dims = (target as number[]).map((d) => (d === -1 ? n / known : d));
   if (prod(dims) !== n || !dims.every((d) => Number.isInteger(d))) {
-    throw new McuError('E_MODEL', `Reshape layer '${def.name}' cannot reshape rows of dims [${x.dims.join(', ')}] (${n} values) to [${(target as number[]).join(', ')}]`);
+    throw new McuError(
+      'E_MODEL',
+      `Reshape layer '${def.name}' cannot reshape rows of dims [${x.dims.join(', ')}] (${n} values) to [${(target as number[]).join(', ')}]`,
+    );
   }
   return b.op('keras.reshape', call, [x.name], dims, { dims });
 }
@@ -839,17 +908,29 @@ function permute(b: Builder, def: LayerDef, call: string, x: Value): Value {
   const dims = def.config['dims'];
   const r = x.dims.length;
   if (!Array.isArray(dims) || dims.length !== r || [...dims].sort((p, q) => p - q).some((d, k) => d !== k + 1)) {
-    throw new McuError('E_MODEL', `Permute layer '${def.name}' has dims ${JSON.stringify(dims)}; expected a permutation of 1…${r} for rows of dims [${x.dims.join(', ')}]`);
+    throw new McuError(
+      'E_MODEL',
+      `Permute layer '${def.name}' has dims ${JSON.stringify(dims)}; expected a permutation of 1…${r} for rows of dims [${x.dims.join(', ')}]`,
+    );
   }
   const perm = dims as number[];
-  return b.op('keras.transpose', call, [x.name], perm.map((d) => x.dims[d - 1]!), { perm });
+  return b.op(
+    'keras.transpose',
+    call,
+    [x.name],
+    perm.map((d) => x.dims[d - 1]!),
+    { perm },
+  );
 }
 
 function batchNorm(b: Builder, def: LayerDef, call: string, x: Value): Value {
   const c = def.config;
   for (const k of ['renorm', 'virtual_batch_size', 'adjustment']) {
     if (c[k] !== undefined && c[k] !== null && c[k] !== false) {
-      throw new McuError('E_UNSUPPORTED', `BatchNormalization layer '${def.name}' uses ${k}; the tfjs backend runs plain BatchNormalization — export the model to ONNX and run it on the onnx backend`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `BatchNormalization layer '${def.name}' uses ${k}; the tfjs backend runs plain BatchNormalization — export the model to ONNX and run it on the onnx backend`,
+      );
     }
   }
   const rank = x.dims.length + 1;
@@ -860,12 +941,17 @@ function batchNorm(b: Builder, def: LayerDef, call: string, x: Value): Value {
   const axis = axisOf(def, Array.isArray(raw) ? raw[0] : raw, rank);
   const n = x.dims[axis - 1]!;
   const eps = c['epsilon'] ?? 1e-3;
-  if (typeof eps !== 'number' || !(eps >= 0)) throw new McuError('E_MODEL', `BatchNormalization layer '${def.name}' has epsilon ${JSON.stringify(eps)}; expected a number ≥ 0`);
+  if (typeof eps !== 'number' || !(eps >= 0))
+    throw new McuError('E_MODEL', `BatchNormalization layer '${def.name}' has epsilon ${JSON.stringify(eps)}; expected a number ≥ 0`);
   // Check every parameter's shape first (messages name the weight), then fold them.
   const get = (param: string): Float32Array | null => {
     if (!paramsOf(def).includes(param)) return null;
     const w = b.weights.get(def, param);
-    if (!sameDims(w.shape, [n])) throw new McuError('E_MODEL', `BatchNormalization layer '${def.name}' needs a [${n}] ${param}, but weight '${w.name}' has shape [${w.shape.join(', ')}]${b.weights.positional ? ` (${b.weights.positional})` : ''}`);
+    if (!sameDims(w.shape, [n]))
+      throw new McuError(
+        'E_MODEL',
+        `BatchNormalization layer '${def.name}' needs a [${n}] ${param}, but weight '${w.name}' has shape [${w.shape.join(', ')}]${b.weights.positional ? ` (${b.weights.positional})` : ''}`,
+      );
     return w.data;
   };
   const gamma = get('gamma');
@@ -888,7 +974,10 @@ function batchNorm(b: Builder, def: LayerDef, call: string, x: Value): Value {
 function layerNorm(b: Builder, def: LayerDef, call: string, x: Value): Value {
   const c = def.config;
   if (c['rms_scaling'] === true) {
-    throw new McuError('E_UNSUPPORTED', `LayerNormalization layer '${def.name}' uses rms_scaling; the tfjs backend runs the mean/variance form — export the model to ONNX and run it on the onnx backend`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `LayerNormalization layer '${def.name}' uses rms_scaling; the tfjs backend runs the mean/variance form — export the model to ONNX and run it on the onnx backend`,
+    );
   }
   const rank = x.dims.length + 1;
   const raw = c['axis'] ?? -1;
@@ -929,7 +1018,10 @@ function siteLayer(b: Builder, def: LayerDef, call: string, x: Value): Value {
     // Keras noise_shape [batch, ...]: a 1 shares one mask value along that axis.
     const per = noise.slice(1);
     if (per.length !== x.dims.length || per.some((d, k) => !(d === null || d === 1 || d === x.dims[k]))) {
-      throw new McuError('E_UNSUPPORTED', `${cls} layer '${def.name}' has noise_shape ${JSON.stringify(noise)}, which does not broadcast over its input [N, ${x.dims.join(', ')}]`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${cls} layer '${def.name}' has noise_shape ${JSON.stringify(noise)}, which does not broadcast over its input [N, ${x.dims.join(', ')}]`,
+      );
     }
     maskShape = per.map((d, k) => (d === null ? x.dims[k]! : (d as number)));
   }
@@ -945,26 +1037,51 @@ function siteLayer(b: Builder, def: LayerDef, call: string, x: Value): Value {
 /** Merge layers: every input's dims equal, or 1 where they broadcast. */
 function mergeLayer(b: Builder, def: LayerDef, call: string, xs: readonly Value[], mode: string): Value {
   if (xs.length < 2 || (mode === 'subtract' && xs.length !== 2)) {
-    throw new McuError('E_MODEL', `${def.className} layer '${def.name}' takes ${mode === 'subtract' ? 'exactly 2' : 'at least 2'} inputs, but is called with ${xs.length}`);
+    throw new McuError(
+      'E_MODEL',
+      `${def.className} layer '${def.name}' takes ${mode === 'subtract' ? 'exactly 2' : 'at least 2'} inputs, but is called with ${xs.length}`,
+    );
   }
   const rank = xs[0]!.dims.length;
   if (xs.some((x) => x.dims.length !== rank)) {
-    throw new McuError('E_UNSUPPORTED', `${def.className} layer '${def.name}' merges rows of dims ${xs.map((x) => `[${x.dims.join(', ')}]`).join(', ')}; the tfjs backend merges rows of one rank`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `${def.className} layer '${def.name}' merges rows of dims ${xs.map((x) => `[${x.dims.join(', ')}]`).join(', ')}; the tfjs backend merges rows of one rank`,
+    );
   }
   const dims = xs[0]!.dims.map((_, k) => Math.max(...xs.map((x) => x.dims[k]!)));
   if (xs.some((x) => x.dims.some((d, k) => d !== dims[k] && d !== 1))) {
-    throw new McuError('E_MODEL', `${def.className} layer '${def.name}' merges rows of dims ${xs.map((x) => `[${x.dims.join(', ')}]`).join(', ')}, which do not broadcast`);
+    throw new McuError(
+      'E_MODEL',
+      `${def.className} layer '${def.name}' merges rows of dims ${xs.map((x) => `[${x.dims.join(', ')}]`).join(', ')}, which do not broadcast`,
+    );
   }
-  return b.op('keras.merge', call, xs.map((x) => x.name), dims, { mode });
+  return b.op(
+    'keras.merge',
+    call,
+    xs.map((x) => x.name),
+    dims,
+    { mode },
+  );
 }
 
 function concatenate(b: Builder, def: LayerDef, call: string, xs: readonly Value[]): Value {
   const rank = xs[0]!.dims.length + 1;
   const axis = axisOf(def, def.config['axis'] ?? -1, rank);
   const ok = xs.every((x) => x.dims.length === rank - 1 && x.dims.every((d, k) => k === axis - 1 || d === xs[0]!.dims[k]));
-  if (!ok) throw new McuError('E_MODEL', `Concatenate layer '${def.name}' joins rows of dims ${xs.map((x) => `[${x.dims.join(', ')}]`).join(', ')} along axis ${axis}, which differ elsewhere`);
+  if (!ok)
+    throw new McuError(
+      'E_MODEL',
+      `Concatenate layer '${def.name}' joins rows of dims ${xs.map((x) => `[${x.dims.join(', ')}]`).join(', ')} along axis ${axis}, which differ elsewhere`,
+    );
   const dims = xs[0]!.dims.map((d, k) => (k === axis - 1 ? xs.reduce((a, x) => a + x.dims[k]!, 0) : d));
-  return b.op('keras.concat', call, xs.map((x) => x.name), dims, { axis });
+  return b.op(
+    'keras.concat',
+    call,
+    xs.map((x) => x.name),
+    dims,
+    { axis },
+  );
 }
 
 function dotLayer(b: Builder, def: LayerDef, call: string, xs: readonly Value[]): Value {
@@ -972,13 +1089,19 @@ function dotLayer(b: Builder, def: LayerDef, call: string, xs: readonly Value[])
   const [x, y] = xs as [Value, Value];
   const rank = x.dims.length + 1;
   if (y.dims.length + 1 !== rank || (rank !== 2 && rank !== 3)) {
-    throw new McuError('E_UNSUPPORTED', `Dot layer '${def.name}' multiplies rows of dims [${x.dims.join(', ')}] and [${y.dims.join(', ')}]; the tfjs backend runs Dot on rank-1 or rank-2 rows of one rank`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `Dot layer '${def.name}' multiplies rows of dims [${x.dims.join(', ')}] and [${y.dims.join(', ')}]; the tfjs backend runs Dot on rank-1 or rank-2 rows of one rank`,
+    );
   }
   const raw = def.config['axes'];
   const pairRaw = Array.isArray(raw) ? raw : [raw, raw];
   const axes = pairRaw.map((a) => axisOf(def, a, rank, 'axes')) as [number, number];
   if (x.dims[axes[0] - 1] !== y.dims[axes[1] - 1]) {
-    throw new McuError('E_MODEL', `Dot layer '${def.name}' contracts axis ${axes[0]} of [${x.dims.join(', ')}] with axis ${axes[1]} of [${y.dims.join(', ')}], which differ in size`);
+    throw new McuError(
+      'E_MODEL',
+      `Dot layer '${def.name}' contracts axis ${axes[0]} of [${x.dims.join(', ')}] with axis ${axes[1]} of [${y.dims.join(', ')}], which differ in size`,
+    );
   }
   const dims = rank === 2 ? [1] : [x.dims[2 - axes[0]]!, y.dims[2 - axes[1]]!];
   return b.op('keras.dot', call, [x.name, y.name], dims, { axes, normalize: def.config['normalize'] === true });
@@ -989,7 +1112,10 @@ function recurrentLayer(b: Builder, def: LayerDef, call: string, x: Value): Valu
   const c = def.config;
   const cls = def.className;
   if (c['stateful'] === true) {
-    throw new McuError('E_UNSUPPORTED', `${cls} layer '${def.name}' is stateful; the tfjs backend runs every sequence from a zero state — export the model to ONNX and run it on the onnx backend`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `${cls} layer '${def.name}' is stateful; the tfjs backend runs every sequence from a zero state — export the model to ONNX and run it on the onnx backend`,
+    );
   }
   if (c['time_major'] === true) throw new McuError('E_UNSUPPORTED', `${cls} layer '${def.name}' is time_major; the tfjs backend runs batch-major sequences`);
   needRank(def, x, 2, 'T, features');
@@ -1033,7 +1159,14 @@ function recurrentLayer(b: Builder, def: LayerDef, call: string, x: Value): Valu
     attrs['inputSite'] = site.name;
   }
   if (recurrentDropout > 0) {
-    const site: StochasticSite = { name: `${call}/recurrent_dropout`, kind: 'bernoulli', rate: recurrentDropout, maskShape: [units], scaling: 'inverted', origin };
+    const site: StochasticSite = {
+      name: `${call}/recurrent_dropout`,
+      kind: 'bernoulli',
+      rate: recurrentDropout,
+      maskShape: [units],
+      scaling: 'inverted',
+      origin,
+    };
     b.addSite(site);
     sites.push(site.name);
     attrs['stateSite'] = site.name;
@@ -1062,9 +1195,16 @@ function bidirectional(b: Builder, def: LayerDef, call: string, x: Value): Value
   const bwd = def.backward!;
   for (const d of [fwd, bwd]) {
     if (!['LSTM', 'GRU', 'SimpleRNN'].includes(d.className)) {
-      throw new McuError('E_UNSUPPORTED', `Bidirectional layer '${def.name}' wraps a ${d.className}; the tfjs backend runs Bidirectional LSTM, GRU and SimpleRNN`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `Bidirectional layer '${def.name}' wraps a ${d.className}; the tfjs backend runs Bidirectional LSTM, GRU and SimpleRNN`,
+      );
     }
-    if (d.config['return_state'] === true) throw new McuError('E_UNSUPPORTED', `Bidirectional layer '${def.name}' returns its states; the tfjs backend runs Bidirectional layers without return_state`);
+    if (d.config['return_state'] === true)
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `Bidirectional layer '${def.name}' returns its states; the tfjs backend runs Bidirectional layers without return_state`,
+      );
   }
   const f = recurrentLayer(b, fwd, `${call}/forward`, x)[0]!;
   let r = recurrentLayer(b, bwd, `${call}/backward`, x)[0]!;
@@ -1072,7 +1212,11 @@ function bidirectional(b: Builder, def: LayerDef, call: string, x: Value): Value
   if (bwd.config['return_sequences'] === true) r = b.op('keras.reverse', `${call}/backward_reversed`, [r.name], r.dims, {});
   const mode = def.config['merge_mode'] === undefined ? 'concat' : def.config['merge_mode'];
   if (mode === null) return [f, r];
-  if (!sameDims(f.dims, r.dims)) throw new McuError('E_MODEL', `Bidirectional layer '${def.name}': its forward and backward layers give rows of dims [${f.dims.join(', ')}] and [${r.dims.join(', ')}]`);
+  if (!sameDims(f.dims, r.dims))
+    throw new McuError(
+      'E_MODEL',
+      `Bidirectional layer '${def.name}': its forward and backward layers give rows of dims [${f.dims.join(', ')}] and [${r.dims.join(', ')}]`,
+    );
   switch (mode) {
     case 'concat':
       return [b.op('keras.concat', call, [f.name, r.name], [...f.dims.slice(0, -1), 2 * f.dims.at(-1)!], { axis: f.dims.length })];
@@ -1083,7 +1227,10 @@ function bidirectional(b: Builder, def: LayerDef, call: string, x: Value): Value
     case 'ave':
       return [b.op('keras.merge', call, [f.name, r.name], f.dims, { mode: 'average' })];
     default:
-      throw new McuError('E_UNSUPPORTED', `Bidirectional layer '${def.name}' has merge_mode ${JSON.stringify(mode)}; the tfjs backend runs concat, sum, mul, ave and None`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `Bidirectional layer '${def.name}' has merge_mode ${JSON.stringify(mode)}; the tfjs backend runs concat, sum, mul, ave and None`,
+      );
   }
 }
 
@@ -1095,7 +1242,8 @@ function timeDistributed(b: Builder, def: LayerDef, call: string, x: Value): Val
   const mark = { nodes: b.nodes.length, sites: b.sites.length };
   const placeholder: Value = { name: b.fresh(`${call}/step`), dims: step };
   const out = callLayer(b, inner, call, [placeholder]);
-  if (out.length !== 1) throw new McuError('E_UNSUPPORTED', `TimeDistributed layer '${def.name}' wraps ${layerLabel(inner)}, which gives ${out.length} outputs`);
+  if (out.length !== 1)
+    throw new McuError('E_UNSUPPORTED', `TimeDistributed layer '${def.name}' wraps ${layerLabel(inner)}, which gives ${out.length} outputs`);
   const added = b.nodes.splice(mark.nodes);
   const sites = b.sites.splice(mark.sites);
   b.release([placeholder.name, ...added.flatMap((n) => n.outputs)]);
@@ -1114,7 +1262,14 @@ function timeDistributed(b: Builder, def: LayerDef, call: string, x: Value): Val
     return b.site({ ...site, maskShape: [steps, ...site.maskShape] }, x, call);
   }
   if (node.op === 'identity') return x;
-  return b.op('keras.time_distributed', call, [x.name, ...node.inputs.slice(1)], [steps, ...y.dims], { op: node.op, attrs: node.attrs, steps, inDims: step, outDims: y.dims }, y.dist);
+  return b.op(
+    'keras.time_distributed',
+    call,
+    [x.name, ...node.inputs.slice(1)],
+    [steps, ...y.dims],
+    { op: node.op, attrs: node.attrs, steps, inDims: step, outDims: y.dims },
+    y.dist,
+  );
 }
 
 /** Compile one call of a layer on its input values; returns its output values. */
@@ -1179,7 +1334,10 @@ function callLayer(b: Builder, def: LayerDef, call: string, inputs: readonly Val
       return [upSampling(b, def, call, x, Number(cls.at(-2)))];
     case 'Flatten':
       if (c['data_format'] === 'channels_first' && x.dims.length > 1) {
-        throw new McuError('E_UNSUPPORTED', `Flatten layer '${def.name}' uses data_format channels_first on a rank-${x.dims.length + 1} input; the tfjs backend flattens channels_last only — export the model to ONNX and run it on the onnx backend`);
+        throw new McuError(
+          'E_UNSUPPORTED',
+          `Flatten layer '${def.name}' uses data_format channels_first on a rank-${x.dims.length + 1} input; the tfjs backend flattens channels_last only — export the model to ONNX and run it on the onnx backend`,
+        );
       }
       return [b.op('keras.reshape', call, [x.name], [prod(x.dims)], { dims: [prod(x.dims)] })];
     case 'Reshape':
@@ -1193,7 +1351,10 @@ function callLayer(b: Builder, def: LayerDef, call: string, inputs: readonly Val
     }
     case 'Embedding': {
       if (c['mask_zero'] === true) {
-        throw new McuError('E_UNSUPPORTED', `Embedding layer '${def.name}' has mask_zero: the tfjs backend does not propagate Keras masks — export the model to ONNX and run it on the onnx backend`);
+        throw new McuError(
+          'E_UNSUPPORTED',
+          `Embedding layer '${def.name}' has mask_zero: the tfjs backend does not propagate Keras masks — export the model to ONNX and run it on the onnx backend`,
+        );
       }
       const inputDim = positiveInt(def, 'input_dim');
       const outputDim = positiveInt(def, 'output_dim');
@@ -1295,7 +1456,8 @@ function runSequential(b: Builder, model: LayerDef, prefix: string, given: reado
     x = given[0]!;
     checkGiven(b, model, first, declared, x);
   } else {
-    if (declared === undefined) throw new McuError('E_MODEL', `the first layer '${first.name}' of '${b.ctx.label}' declares no input shape (batch_input_shape)`);
+    if (declared === undefined)
+      throw new McuError('E_MODEL', `the first layer '${first.name}' of '${b.ctx.label}' declares no input shape (batch_input_shape)`);
     x = addInput(b, hasInput ? first.name : `${first.name}_input`, fixedDims(declared, first));
   }
   for (const layer of hasInput ? layers.slice(1) : layers) {
@@ -1337,7 +1499,8 @@ function runFunctional(b: Builder, model: LayerDef, prefix: string, given: reado
   }
   inputRefs.forEach((ref, k) => {
     const d = defs.get(ref.layer);
-    if (d === undefined || d.className !== 'InputLayer') throw new McuError('E_MODEL', `${where} lists '${ref.layer}' as an input, which is no InputLayer of it`);
+    if (d === undefined || d.className !== 'InputLayer')
+      throw new McuError('E_MODEL', `${where} lists '${ref.layer}' as an input, which is no InputLayer of it`);
     const declared = rowDimsFrom(d.config);
     if (given !== undefined) {
       checkGiven(b, model, d, declared, given[k]!);
@@ -1439,7 +1602,10 @@ function storage(entry: Json, label: string): { stored: string; size: number; qu
   const stored = q ? String(q['dtype']) : String(entry['dtype'] ?? 'float32');
   const width = BYTES[stored];
   if (width === undefined || (!q && !['float32', 'int32', 'bool'].includes(stored))) {
-    throw new McuError('E_UNSUPPORTED', `weight '${name}' in '${label}' is stored as ${stored}; the tfjs backend reads float32, int32, bool and uint8/uint16/float16-quantised weights`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `weight '${name}' in '${label}' is stored as ${stored}; the tfjs backend reads float32, int32, bool and uint8/uint16/float16-quantised weights`,
+    );
   }
   return { stored, size: n * width, quantized: q };
 }

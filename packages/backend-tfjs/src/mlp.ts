@@ -46,7 +46,13 @@ export function mlpNetwork(spec: MlpSpec): ExecGraph {
         constants.set(w, { dims: [width, out], dtype: 'float32', data: kernel });
         constants.set(b, { dims: [out], dtype: 'float32', data: Float32Array.from(l.bias) });
         const y = fresh(`dense${k}`);
-        nodes.push({ op: 'keras.dense', name: `dense${k}`, inputs: [x, w, b], outputs: [y], attrs: { inUnits: width, units: out, outDims: [out], activation: 'linear' } });
+        nodes.push({
+          op: 'keras.dense',
+          name: `dense${k}`,
+          inputs: [x, w, b],
+          outputs: [y],
+          attrs: { inUnits: width, units: out, outDims: [out], activation: 'linear' },
+        });
         x = y;
         break;
       }

@@ -35,7 +35,12 @@ export class TfjsModel implements StochasticModel {
   readonly #constants: Map<string, Tensor>;
   #disposed = false;
 
-  private constructor(tf: Tf, readonly executionProvider: TfjsRuntimeName, graph: ExecGraph, constants: Map<string, Tensor>) {
+  private constructor(
+    tf: Tf,
+    readonly executionProvider: TfjsRuntimeName,
+    graph: ExecGraph,
+    constants: Map<string, Tensor>,
+  ) {
     this.#tf = tf;
     this.#graph = graph;
     this.#constants = constants;
@@ -92,7 +97,10 @@ export class TfjsModel implements StochasticModel {
       }
       const rows = x.dims[0] ?? 0;
       if (x.dims.length !== spec.dims.length + 1 || spec.dims.some((d, k) => x.dims[k + 1] !== d) || sizeOf(x.dims) !== x.data.length) {
-        throw new McuError('E_INPUT', `input '${spec.name}' expects dims [N, ${spec.dims.join(', ')}], got [${x.dims.join(', ')}] with ${x.data.length} values`);
+        throw new McuError(
+          'E_INPUT',
+          `input '${spec.name}' expects dims [N, ${spec.dims.join(', ')}], got [${x.dims.join(', ')}] with ${x.data.length} values`,
+        );
       }
       if (n !== undefined && rows !== n) throw new McuError('E_INPUT', `inputs have different numbers of rows (${n} and ${rows} for '${spec.name}')`);
       n = rows;
@@ -106,7 +114,10 @@ export class TfjsModel implements StochasticModel {
       if (m === undefined) throw new McuError('E_MASK', `no mask was given for site '${site.name}'`);
       const want = [s, maskRows, ...site.maskShape];
       if (m.dims.length !== want.length || want.some((d, k) => m.dims[k] !== d) || sizeOf(m.dims) !== m.data.length) {
-        throw new McuError('E_MASK', `mask '${site.name}' expects dims [${want.join(', ')}] (scope ${options.scope}), got [${m.dims.join(', ')}] with ${m.data.length} values`);
+        throw new McuError(
+          'E_MASK',
+          `mask '${site.name}' expects dims [${want.join(', ')}] (scope ${options.scope}), got [${m.dims.join(', ')}] with ${m.data.length} values`,
+        );
       }
       maskData.set(site.name, { data: toFloat32(m, `mask '${site.name}'`), dims: want });
     }
@@ -137,7 +148,11 @@ export class TfjsModel implements StochasticModel {
       return out;
     } catch (e) {
       if (isMcuError(e)) throw e;
-      throw new McuError('E_RUNTIME', `tfjs (${this.executionProvider}) failed while running the model: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, { cause: e });
+      throw new McuError(
+        'E_RUNTIME',
+        `tfjs (${this.executionProvider}) failed while running the model: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+        { cause: e },
+      );
     }
   }
 

@@ -122,7 +122,7 @@ async function initTensorflow(tf: Tf): Promise<void> {
   try {
     await import(specifier);
   } catch (e) {
-    const missing = /cannot find (module|package)|ERR_MODULE_NOT_FOUND/i.test(String((e as { code?: string }).code ?? '') + ' ' + firstLine(e));
+    const missing = /cannot find (module|package)|ERR_MODULE_NOT_FOUND/i.test(`${String((e as { code?: string }).code ?? '')} ${firstLine(e)}`);
     throw new McuError(
       'E_PROVIDER',
       missing
@@ -144,7 +144,11 @@ async function initWasm(tf: Tf): Promise<void> {
   try {
     wasm = await import('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
-    throw new McuError('E_PROVIDER', `tfjs backend 'wasm' is not available: @tensorflow/tfjs-backend-wasm cannot be loaded (${firstLine(e)}); reinstall it, or use --ep cpu`, { cause: e });
+    throw new McuError(
+      'E_PROVIDER',
+      `tfjs backend 'wasm' is not available: @tensorflow/tfjs-backend-wasm cannot be loaded (${firstLine(e)}); reinstall it, or use --ep cpu`,
+      { cause: e },
+    );
   }
   if (tf.findBackendFactory('wasm') === null) {
     throw new McuError(
@@ -174,10 +178,17 @@ async function initWebgpu(tf: Tf): Promise<void> {
   try {
     await import(/* @vite-ignore */ specifier);
   } catch (e) {
-    throw new McuError('E_PROVIDER', `tfjs backend 'webgpu' is not available: @tensorflow/tfjs-backend-webgpu cannot be loaded (${firstLine(e)}); install it next to @mcu/backend-tfjs, or use webgl, wasm or cpu`, { cause: e });
+    throw new McuError(
+      'E_PROVIDER',
+      `tfjs backend 'webgpu' is not available: @tensorflow/tfjs-backend-webgpu cannot be loaded (${firstLine(e)}); install it next to @mcu/backend-tfjs, or use webgl, wasm or cpu`,
+      { cause: e },
+    );
   }
   if (tf.findBackendFactory('webgpu') === null) {
-    throw new McuError('E_PROVIDER', "tfjs backend 'webgpu' is not available: @tensorflow/tfjs-backend-webgpu registered itself with another copy of @tensorflow/tfjs-core — install matching versions, or use webgl, wasm or cpu");
+    throw new McuError(
+      'E_PROVIDER',
+      "tfjs backend 'webgpu' is not available: @tensorflow/tfjs-backend-webgpu registered itself with another copy of @tensorflow/tfjs-core — install matching versions, or use webgl, wasm or cpu",
+    );
   }
 }
 
@@ -202,7 +213,8 @@ export function ensureBackend(tf: Tf, name: TfjsRuntimeName, settings: TfjsRunti
       else if (name === 'wasm') await initWasm(tf);
       else if (name === 'webgpu') await initWebgpu(tf);
       else if (name === 'webgl') {
-        if (tf.findBackendFactory('webgl') === null) throw new McuError('E_PROVIDER', "tfjs backend 'webgl' is not registered: @tensorflow/tfjs is incomplete — reinstall it, or use wasm or cpu");
+        if (tf.findBackendFactory('webgl') === null)
+          throw new McuError('E_PROVIDER', "tfjs backend 'webgl' is not registered: @tensorflow/tfjs is incomplete — reinstall it, or use wasm or cpu");
       } else if (tf.findBackendFactory('cpu') === null) {
         throw new McuError('E_PROVIDER', "tfjs backend 'cpu' is not registered: @tensorflow/tfjs is incomplete — reinstall it");
       }
@@ -247,12 +259,14 @@ async function activate(tf: Tf, name: TfjsRuntimeName): Promise<void> {
   try {
     ok = await tf.setBackend(name);
   } catch (e) {
-    throw new McuError('E_PROVIDER', `tfjs backend '${name}' could not be initialised: ${firstLine(e)}${name === 'cpu' ? '' : ' — use --ep cpu'}`, { cause: e });
+    throw new McuError('E_PROVIDER', `tfjs backend '${name}' could not be initialised: ${firstLine(e)}${name === 'cpu' ? '' : ' — use --ep cpu'}`, {
+      cause: e,
+    });
   }
   if (!ok) {
     throw new McuError(
       'E_PROVIDER',
-      `tfjs backend '${name}' could not be initialised (tfjs reported failure${name === 'wasm' ? '; its .wasm binaries are looked for in ' + wasmDir(tf) : ''})${name === 'cpu' ? '' : ' — use --ep cpu'}`,
+      `tfjs backend '${name}' could not be initialised (tfjs reported failure${name === 'wasm' ? `; its .wasm binaries are looked for in ${wasmDir(tf)}` : ''})${name === 'cpu' ? '' : ' — use --ep cpu'}`,
     );
   }
 }

@@ -54,7 +54,10 @@ function dagModel(spec: MlpSpec): tf.LayersModel {
     const joined = tf.layers.concatenate({ axis: -1, name: `cat${k}` }).apply([ya, yb]) as tf.SymbolicTensor;
     const last = k === ps.length - 1;
     const summed = tf.layers.add({ name: last && p.act === 'linear' ? spec.output : `add${k}` }).apply([joined, yz]) as tf.SymbolicTensor;
-    h = p.act === 'linear' ? summed : (tf.layers.activation({ activation: p.act as 'tanh', name: last ? spec.output : `act${k}` }).apply(summed) as tf.SymbolicTensor);
+    h =
+      p.act === 'linear'
+        ? summed
+        : (tf.layers.activation({ activation: p.act as 'tanh', name: last ? spec.output : `act${k}` }).apply(summed) as tf.SymbolicTensor);
   });
   return tf.model({ inputs: x, outputs: h });
 }
@@ -81,7 +84,10 @@ function recurrentModel(spec: MlpSpec): tf.LayersModel {
   return tf.model({ inputs: x, outputs: h });
 }
 
-for (const [kind, build] of [['DAG', dagModel], ['recurrent', recurrentModel]] as const) {
+for (const [kind, build] of [
+  ['DAG', dagModel],
+  ['recurrent', recurrentModel],
+] as const) {
   for (const backend of ['cpu', 'wasm'] as const) {
     describeBackendConformance({
       name: `tfjs (${backend}), ${kind} Keras model`,

@@ -74,7 +74,6 @@ export async function expectCode(p: Promise<unknown> | (() => unknown), code: st
   if (message) expect((err as Error).message).toMatch(message);
 }
 
-
 // ---------------------------------------------------------------------------------------
 // Running an ExecGraph straight through the executor (no TfjsModel): constants uploaded,
 // feeds with N rows, masks [S, 1|N, ...maskShape] — S·N output rows, sample-major.

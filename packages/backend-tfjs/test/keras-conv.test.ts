@@ -66,7 +66,9 @@ describe('Keras conv nets on the tfjs backend', () => {
       const n = 5;
       const x = images(n);
       const ones = { drop: { dtype: 'float32' as const, data: new Float32Array(10).fill(1), dims: [1, 1, 10] } };
-      const y = (await model.run({ [model.inputs[0]!.name]: { dtype: 'float32', data: x, dims: [n, 12, 12, 3] } }, ones, { samples: 1, scope: 'sample' }))['out']!;
+      const y = (await model.run({ [model.inputs[0]!.name]: { dtype: 'float32', data: x, dims: [n, 12, 12, 3] } }, ones, { samples: 1, scope: 'sample' }))[
+        'out'
+      ]!;
       const want = (keras.predict(tf.tensor4d(x, [n, 12, 12, 3])) as tf.Tensor).dataSync();
       expect(y.dims).toEqual([n, 4]);
       // The same float32 kernels in another order: 1e-5 of the output scale.
@@ -78,44 +80,47 @@ describe('Keras conv nets on the tfjs backend', () => {
     }
   });
 
-  it.each(['sample', 'point'] as const)('SpatialDropout2D drops whole feature maps; masked samples equal tfjs-layers run in pieces (scope %s)', async (scope) => {
-    const { keras, path } = await saved();
-    insertLayer(path, 'p1', { class_name: 'SpatialDropout2D', config: { name: 'sd1', rate: 0.25, data_format: 'channels_last', trainable: true } });
-    let model: StochasticModel | undefined;
-    try {
-      model = await new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path });
-      expect(model.sites.map((s) => [s.name, s.kind, s.rate, s.maskShape])).toEqual([
-        ['sd1', 'bernoulli', 0.25, [1, 1, 8]],
-        ['drop', 'bernoulli', 0.3, [10]],
-      ]);
-      const n = 3;
-      const S = 4;
-      const x = images(n);
-      const masks = masksFor(model, S, n, scope);
-      const y = (await model.run({ [model.inputs[0]!.name]: { dtype: 'float32', data: x, dims: [n, 12, 12, 3] } }, masks, { samples: S, scope }))['out']!;
+  it.each(['sample', 'point'] as const)(
+    'SpatialDropout2D drops whole feature maps; masked samples equal tfjs-layers run in pieces (scope %s)',
+    async (scope) => {
+      const { keras, path } = await saved();
+      insertLayer(path, 'p1', { class_name: 'SpatialDropout2D', config: { name: 'sd1', rate: 0.25, data_format: 'channels_last', trainable: true } });
+      let model: StochasticModel | undefined;
+      try {
+        model = await new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path });
+        expect(model.sites.map((s) => [s.name, s.kind, s.rate, s.maskShape])).toEqual([
+          ['sd1', 'bernoulli', 0.25, [1, 1, 8]],
+          ['drop', 'bernoulli', 0.3, [10]],
+        ]);
+        const n = 3;
+        const S = 4;
+        const x = images(n);
+        const masks = masksFor(model, S, n, scope);
+        const y = (await model.run({ [model.inputs[0]!.name]: { dtype: 'float32', data: x, dims: [n, 12, 12, 3] } }, masks, { samples: S, scope }))['out']!;
 
-      // Reference: tfjs-layers' own layers, split at the two sites, masks applied by hand.
-      const want = tf.tidy(() => {
-        const front = tf.model({ inputs: keras.inputs, outputs: keras.getLayer('p1').output as tf.SymbolicTensor });
-        const h = front.predict(tf.tensor4d(x, [n, 12, 12, 3])) as tf.Tensor4D; // [n, 6, 6, 8]
-        const m1 = tf.tensor(masks['sd1']!.data as Float32Array, [S, scope === 'point' ? n : 1, 1, 1, 8]);
-        let z: tf.Tensor = tf.reshape(tf.mul(tf.expandDims(h, 0), m1), [S * n, 6, 6, 8]);
-        for (const name of ['c2', 'c3', 'p2', 'flat']) z = keras.getLayer(name).apply(z) as tf.Tensor;
-        const m2 = tf.tensor(masks['drop']!.data as Float32Array, [S, scope === 'point' ? n : 1, 10]);
-        z = tf.reshape(tf.mul(tf.reshape(z, [S, n, 10]), m2), [S * n, 10]);
-        return (keras.getLayer('out').apply(z) as tf.Tensor).dataSync();
-      });
-      expect(y.dims).toEqual([S * n, 4]);
-      const scale = Math.max(...Array.from(want, Math.abs));
-      expect(maxDiff(y.data as Float32Array, want)).toBeLessThan(1e-5 * scale);
-      // The feature-map masks really are per channel: some but not all of the 8 are dropped.
-      const m = masks['sd1']!.data as Float32Array;
-      expect(m.some((v) => v === 0) && m.some((v) => v > 1)).toBe(true);
-    } finally {
-      await model?.dispose();
-      keras.dispose();
-    }
-  });
+        // Reference: tfjs-layers' own layers, split at the two sites, masks applied by hand.
+        const want = tf.tidy(() => {
+          const front = tf.model({ inputs: keras.inputs, outputs: keras.getLayer('p1').output as tf.SymbolicTensor });
+          const h = front.predict(tf.tensor4d(x, [n, 12, 12, 3])) as tf.Tensor4D; // [n, 6, 6, 8]
+          const m1 = tf.tensor(masks['sd1']!.data as Float32Array, [S, scope === 'point' ? n : 1, 1, 1, 8]);
+          let z: tf.Tensor = tf.reshape(tf.mul(tf.expandDims(h, 0), m1), [S * n, 6, 6, 8]);
+          for (const name of ['c2', 'c3', 'p2', 'flat']) z = keras.getLayer(name).apply(z) as tf.Tensor;
+          const m2 = tf.tensor(masks['drop']!.data as Float32Array, [S, scope === 'point' ? n : 1, 10]);
+          z = tf.reshape(tf.mul(tf.reshape(z, [S, n, 10]), m2), [S * n, 10]);
+          return (keras.getLayer('out').apply(z) as tf.Tensor).dataSync();
+        });
+        expect(y.dims).toEqual([S * n, 4]);
+        const scale = Math.max(...Array.from(want, Math.abs));
+        expect(maxDiff(y.data as Float32Array, want)).toBeLessThan(1e-5 * scale);
+        // The feature-map masks really are per channel: some but not all of the 8 are dropped.
+        const m = masks['sd1']!.data as Float32Array;
+        expect(m.some((v) => v === 0) && m.some((v) => v > 1)).toBe(true);
+      } finally {
+        await model?.dispose();
+        keras.dispose();
+      }
+    },
+  );
 
   it.each(['GlobalAveragePooling2D', 'GlobalMaxPooling2D'] as const)('%s (and keepdims) matches tfjs-layers', async (cls) => {
     const keras = tf.sequential();
@@ -134,7 +139,8 @@ describe('Keras conv nets on the tfjs backend', () => {
       try {
         expect(model.sites.map((site) => site.maskShape)).toEqual([[6]]);
         const ones = { d: { dtype: 'float32' as const, data: new Float32Array(6).fill(1), dims: [1, 1, 6] } };
-        return (await model.run({ [model.inputs[0]!.name]: { dtype: 'float32', data: x, dims: [n, 9, 7, 2] } }, ones, { samples: 1, scope: 'sample' }))['out']!.data as Float32Array;
+        return (await model.run({ [model.inputs[0]!.name]: { dtype: 'float32', data: x, dims: [n, 9, 7, 2] } }, ones, { samples: 1, scope: 'sample' }))['out']!
+          .data as Float32Array;
       } finally {
         await model.dispose();
       }

@@ -39,7 +39,9 @@ function fixture(): tf.LayersModel {
   const y3 = inner.apply(cat2) as tf.SymbolicTensor;
   const dot = tf.layers.dot({ axes: 1, name: 'dot' }).apply([sa, sb]) as tf.SymbolicTensor;
   const cos = tf.layers.dot({ axes: -1, normalize: true, name: 'cos' }).apply([sa, sb]) as tf.SymbolicTensor;
-  const y2 = tf.layers.dense({ units: 3, activation: 'softmax', name: 'head2' }).apply(tf.layers.concatenate({ axis: 1, name: 'cat3' }).apply([dot, cos, y1]) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const y2 = tf.layers
+    .dense({ units: 3, activation: 'softmax', name: 'head2' })
+    .apply(tf.layers.concatenate({ axis: 1, name: 'cat3' }).apply([dot, cos, y1]) as tf.SymbolicTensor) as tf.SymbolicTensor;
   return tf.model({ inputs: [a, b], outputs: [y1, y2, y3], name: 'outer' });
 }
 
@@ -60,7 +62,10 @@ describe('Functional DAGs', () => {
     const path = await saveLayersModel(keras, dir, 3);
     const graph = await loadLayersModelFile(path);
 
-    expect(graph.inputs.map((i) => [i.name, [...i.dims]])).toEqual([['a', [6]], ['b', [6]]]);
+    expect(graph.inputs.map((i) => [i.name, [...i.dims]])).toEqual([
+      ['a', [6]],
+      ['b', [6]],
+    ]);
     expect(graph.outputs.map((o) => [o.name, [...o.dims!], o.activation])).toEqual([
       ['inner/iout', [4], undefined],
       ['head2', [3], 'softmax'],
@@ -74,7 +79,12 @@ describe('Functional DAGs', () => {
     // The shared layer: two nodes, one kernel; the nested model's weights once, by its layers' names.
     const sharedNodes = graph.nodes.filter((nd) => nd.op === 'keras.dense' && nd.inputs[1] === 'shared/kernel');
     expect(sharedNodes.map((nd) => nd.name)).toEqual(['shared', 'shared@1']);
-    expect([...graph.constants.keys()].filter((k) => k.includes('kernel')).sort()).toEqual(['head2/kernel', 'inner/idense/kernel', 'inner/iout/kernel', 'shared/kernel']);
+    expect([...graph.constants.keys()].filter((k) => k.includes('kernel')).sort()).toEqual([
+      'head2/kernel',
+      'inner/idense/kernel',
+      'inner/iout/kernel',
+      'shared/kernel',
+    ]);
     // Topological: every input of a node is produced before it.
     const known = new Set([...graph.inputs.map((i) => i.name), ...graph.constants.keys(), '']);
     for (const nd of graph.nodes) {
@@ -120,7 +130,10 @@ describe('Functional DAGs', () => {
   });
 
   it('Keras 3 functional JSON: a shared layer called twice, a nested functional model (weights prefixed by its name), Subtract', async () => {
-    const tensor = (from: string, node = 0) => ({ class_name: '__keras_tensor__', config: { shape: [null, 2], dtype: 'float32', keras_history: [from, node, 0] } });
+    const tensor = (from: string, node = 0) => ({
+      class_name: '__keras_tensor__',
+      config: { shape: [null, 2], dtype: 'float32', keras_history: [from, node, 0] },
+    });
     const innerModel = {
       module: 'keras',
       class_name: 'Functional',
@@ -144,7 +157,15 @@ describe('Functional DAGs', () => {
           name: 'top',
           layers: [
             { class_name: 'InputLayer', name: 'x', config: { name: 'x', batch_shape: [null, 2] }, inbound_nodes: [] },
-            { class_name: 'Dense', name: 'sh', config: { name: 'sh', units: 2 }, inbound_nodes: [{ args: [tensor('x')], kwargs: {} }, { args: [tensor('sh')], kwargs: {} }] },
+            {
+              class_name: 'Dense',
+              name: 'sh',
+              config: { name: 'sh', units: 2 },
+              inbound_nodes: [
+                { args: [tensor('x')], kwargs: {} },
+                { args: [tensor('sh')], kwargs: {} },
+              ],
+            },
             innerModel,
             { class_name: 'Subtract', name: 'plus', config: { name: 'plus' }, inbound_nodes: [{ args: [[tensor('sub', 1), tensor('x')]], kwargs: {} }] },
           ],
@@ -153,9 +174,15 @@ describe('Functional DAGs', () => {
         },
       },
     };
-    const W = [[0.5, -1], [1.5, 0.25]];
+    const W = [
+      [0.5, -1],
+      [1.5, 0.25],
+    ];
     const B = [0.1, -0.2];
-    const S = [[1, -0.5], [0.25, 2]];
+    const S = [
+      [1, -0.5],
+      [0.25, 2],
+    ];
     const SB = [0.3, 0];
     const dir = tempDir();
     writeFileSync(join(dir, 'w.bin'), new Uint8Array(Float32Array.from([...W.flat(), ...B, ...S.flat(), ...SB]).buffer));
@@ -164,7 +191,17 @@ describe('Functional DAGs', () => {
       JSON.stringify({
         format: 'layers-model',
         modelTopology: topology,
-        weightsManifest: [{ paths: ['w.bin'], weights: [['sh/kernel', [2, 2]], ['sh/bias', [2]], ['sub/sd/kernel', [2, 2]], ['sub/sd/bias', [2]]].map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }],
+        weightsManifest: [
+          {
+            paths: ['w.bin'],
+            weights: [
+              ['sh/kernel', [2, 2]],
+              ['sh/bias', [2]],
+              ['sub/sd/kernel', [2, 2]],
+              ['sub/sd/bias', [2]],
+            ].map(([name, shape]) => ({ name, shape, dtype: 'float32' })),
+          },
+        ],
       }),
     );
     const graph = await loadLayersModelFile(join(dir, 'model.json'));
@@ -186,7 +223,11 @@ describe('errors name what is wrong', () => {
     m.add(tf.layers.masking({ name: 'mask' }));
     const path = await saveLayersModel(m, tempDir());
     m.dispose();
-    await expectCode(loadLayersModelFile(path), 'E_UNSUPPORTED', /layer 'mask' of class Masking is not supported.*supported: InputLayer, Dense,.*LSTM.*export the model to ONNX.*onnx backend/);
+    await expectCode(
+      loadLayersModelFile(path),
+      'E_UNSUPPORTED',
+      /layer 'mask' of class Masking is not supported.*supported: InputLayer, Dense,.*LSTM.*export the model to ONNX.*onnx backend/,
+    );
   });
 
   it('a weight of the wrong shape, a missing shard, a short shard, channels_first', async () => {
@@ -198,7 +239,12 @@ describe('errors name what is wrong', () => {
     const path = await saveLayersModel(m, dir, 2);
     m.dispose();
     const original = readFileSync(path, 'utf8');
-    const edit = (f: (json: { modelTopology: { config: { layers: { config: Record<string, unknown> }[] } }; weightsManifest: { weights: { shape: number[] }[] }[] }) => void) => {
+    const edit = (
+      f: (json: {
+        modelTopology: { config: { layers: { config: Record<string, unknown> }[] } };
+        weightsManifest: { weights: { shape: number[] }[] }[];
+      }) => void,
+    ) => {
       const json = JSON.parse(original);
       f(json);
       writeFileSync(path, JSON.stringify(json));
@@ -211,7 +257,13 @@ describe('errors name what is wrong', () => {
     const shard2 = join(dir, 'group1-shard2of2.bin');
     const bytes = readFileSync(shard2);
     writeFileSync(shard2, bytes.subarray(0, bytes.length - 8));
-    await expectCode(loadLayersModelFile(path), 'E_MODEL', new RegExp(`'group1-shard1of2.bin', 'group1-shard2of2.bin' of .* are short: the manifest's 4 weights need ${(8 + 2 + 54 + 3) * 4} bytes, the shards hold ${(8 + 2 + 54 + 3) * 4 - 8}`));
+    await expectCode(
+      loadLayersModelFile(path),
+      'E_MODEL',
+      new RegExp(
+        `'group1-shard1of2.bin', 'group1-shard2of2.bin' of .* are short: the manifest's 4 weights need ${(8 + 2 + 54 + 3) * 4} bytes, the shards hold ${(8 + 2 + 54 + 3) * 4 - 8}`,
+      ),
+    );
     rmSync(shard2);
     await expectCode(loadLayersModelFile(path), 'E_FILE', /weight shard 'group1-shard2of2.bin' .* cannot be read \(ENOENT\)/);
   });

@@ -39,7 +39,10 @@ function writeModel(topology: unknown, weights: W[]): string {
 }
 
 // y = act(W2ᵀ · (mask ⊙ relu(W1ᵀ x + b1)) + b2), written out by hand.
-const W1 = [[0.5, -1, 2], [1.5, 0.25, -0.5]]; // [2, 3]
+const W1 = [
+  [0.5, -1, 2],
+  [1.5, 0.25, -0.5],
+]; // [2, 3]
 const B1 = [0.1, 0.2, -0.3];
 const W2 = [[1], [-2], [0.5]]; // [3, 1]
 const B2 = [0.25];
@@ -61,10 +64,18 @@ async function check(path: string, input: string, output: string, act: (v: numbe
   expect(model.inputs.map((i) => [i.name, [...i.dims]])).toEqual([[input, ['N', 2]]]);
   expect(model.outputs.map((o) => [o.name, [...o.dims]])).toEqual([[output, ['N', 1]]]);
   expect(model.sites.map((s) => [s.name, s.kind, s.rate, [...s.maskShape]])).toEqual([['dropout', 'bernoulli', 0.1, [3]]]);
-  const xs = [[1, -0.5], [-2, 3]];
-  const masks = [[1 / 0.9, 0, 1 / 0.9], [0, 1 / 0.9, 1 / 0.9]];
+  const xs = [
+    [1, -0.5],
+    [-2, 3],
+  ];
+  const masks = [
+    [1 / 0.9, 0, 1 / 0.9],
+    [0, 1 / 0.9, 1 / 0.9],
+  ];
   const feeds: NamedTensors = { [input]: { dtype: 'float32', data: Float32Array.from(xs.flat()), dims: [2, 2] } };
-  const y = (await model.run(feeds, { dropout: { dtype: 'float32', data: Float32Array.from(masks.flat()), dims: [2, 1, 3] } }, { samples: 2, scope: 'sample' }))[output]!;
+  const y = (
+    await model.run(feeds, { dropout: { dtype: 'float32', data: Float32Array.from(masks.flat()), dims: [2, 1, 3] } }, { samples: 2, scope: 'sample' })
+  )[output]!;
   const want = masks.flatMap((m) => xs.map((x) => forward(x, m, act)));
   expect(y.dims).toEqual([4, 1]);
   [...y.data].forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
@@ -109,10 +120,34 @@ describe('converter-style model.json layouts', () => {
           config: {
             name: 'functional',
             layers: [
-              { module: 'keras.layers', class_name: 'InputLayer', config: { batch_shape: [null, 2], dtype: 'float32', sparse: false, name: 'input_layer' }, name: 'input_layer', inbound_nodes: [] },
-              { module: 'keras.layers', class_name: 'Dense', config: { name: 'dense', units: 3, activation: 'relu', use_bias: true }, name: 'dense', inbound_nodes: [{ args: [tensor('input_layer')], kwargs: {} }] },
-              { module: 'keras.layers', class_name: 'Dropout', config: { name: 'dropout', rate: 0.1, seed: null, noise_shape: null }, name: 'dropout', inbound_nodes: [{ args: [tensor('dense')], kwargs: { training: false } }] },
-              { module: 'keras.layers', class_name: 'Dense', config: { name: 'dense_1', units: 1, activation: 'hard_sigmoid', use_bias: true }, name: 'dense_1', inbound_nodes: [{ args: [tensor('dropout')], kwargs: {} }] },
+              {
+                module: 'keras.layers',
+                class_name: 'InputLayer',
+                config: { batch_shape: [null, 2], dtype: 'float32', sparse: false, name: 'input_layer' },
+                name: 'input_layer',
+                inbound_nodes: [],
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'Dense',
+                config: { name: 'dense', units: 3, activation: 'relu', use_bias: true },
+                name: 'dense',
+                inbound_nodes: [{ args: [tensor('input_layer')], kwargs: {} }],
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'Dropout',
+                config: { name: 'dropout', rate: 0.1, seed: null, noise_shape: null },
+                name: 'dropout',
+                inbound_nodes: [{ args: [tensor('dense')], kwargs: { training: false } }],
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'Dense',
+                config: { name: 'dense_1', units: 1, activation: 'hard_sigmoid', use_bias: true },
+                name: 'dense_1',
+                inbound_nodes: [{ args: [tensor('dropout')], kwargs: {} }],
+              },
             ],
             input_layers: [['input_layer', 0, 0]],
             output_layers: ['dense_1', 0, 0],
@@ -140,7 +175,10 @@ describe('converter-style model.json layouts', () => {
     await check(writeModel(topology, weights(['v0', 'v1', 'v2', 'v3'])), 'dense_input', 'dense_1', (v) => v);
     // Too few weights: the error names the layer.
     const broken = writeModel(topology, weights(['v0', 'v1', 'v2', 'v3']).slice(0, 3));
-    await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path: broken })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/dense_1/) });
+    await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path: broken })).rejects.toMatchObject({
+      code: 'E_MODEL',
+      message: expect.stringMatching(/dense_1/),
+    });
   });
 
   it('an output that ends in softmax (or log-softmax) is marked, so it is not taken for logits', async () => {
@@ -177,7 +215,17 @@ describe('converter-style model.json layouts', () => {
           layers: [
             { name: 'a', class_name: 'InputLayer', config: { batch_input_shape: [null, 2], name: 'a' }, inbound_nodes: [] },
             { name: 'b', class_name: 'InputLayer', config: { batch_input_shape: [null, 2], name: 'b' }, inbound_nodes: [] },
-            { name: 'sum', class_name: 'Add', config: { name: 'sum' }, inbound_nodes: [[['a', 0, 0, {}], ['b', 0, 0, {}]]] },
+            {
+              name: 'sum',
+              class_name: 'Add',
+              config: { name: 'sum' },
+              inbound_nodes: [
+                [
+                  ['a', 0, 0, {}],
+                  ['b', 0, 0, {}],
+                ],
+              ],
+            },
           ],
           input_layers: [['a', 0, 0]],
           output_layers: [['sum', 0, 0]],
@@ -185,12 +233,21 @@ describe('converter-style model.json layouts', () => {
       },
       [],
     );
-    await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/InputLayer 'b', which its input_layers do not list/) });
+    await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path })).rejects.toMatchObject({
+      code: 'E_MODEL',
+      message: expect.stringMatching(/InputLayer 'b', which its input_layers do not list/),
+    });
     const act = writeModel(
-      { class_name: 'Sequential', config: { layers: [{ class_name: 'Activation', config: { name: 'weird', activation: 'leaky_relu', batch_input_shape: [null, 2] } }] } },
+      {
+        class_name: 'Sequential',
+        config: { layers: [{ class_name: 'Activation', config: { name: 'weird', activation: 'leaky_relu', batch_input_shape: [null, 2] } }] },
+      },
       [],
     );
-    await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path: act })).rejects.toMatchObject({ code: 'E_UNSUPPORTED', message: expect.stringMatching(/leaky_relu.*weird/) });
+    await expect(new TfjsBackend({ backend: 'cpu' }).load({ kind: 'path', path: act })).rejects.toMatchObject({
+      code: 'E_UNSUPPORTED',
+      message: expect.stringMatching(/leaky_relu.*weird/),
+    });
     const rate = writeModel(
       { class_name: 'Sequential', config: { layers: [{ class_name: 'Dropout', config: { name: 'd', rate: 1, batch_input_shape: [null, 2] } }] } },
       [],

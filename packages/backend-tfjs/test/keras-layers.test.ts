@@ -18,80 +18,164 @@ type Build = (m: tf.Sequential) => void;
 
 /** [name, one row's input dims, layers]. Non-trivial weights: tfjs' own initialisers, BN statistics set by hand. */
 const CASES: [string, number[], Build][] = [
-  ['Conv1D valid/same, strides, dilation', [12, 3], (m) => {
-    m.add(tf.layers.conv1d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [12, 3] }));
-    m.add(tf.layers.conv1d({ filters: 5, kernelSize: 2, dilationRate: 2 }));
-    m.add(tf.layers.conv1d({ filters: 3, kernelSize: 3, strides: 2, activation: 'tanh' }));
-  }],
-  ['Conv2D + DepthwiseConv2D + SeparableConv2D', [9, 8, 3], (m) => {
-    m.add(tf.layers.conv2d({ filters: 4, kernelSize: [3, 2], padding: 'same', inputShape: [9, 8, 3], activation: 'elu' }));
-    m.add(tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'valid', activation: 'relu' }));
-    m.add(tf.layers.separableConv2d({ filters: 5, kernelSize: 2, depthMultiplier: 2, padding: 'same', strides: 2 }));
-  }],
-  ['Conv2DTranspose valid and same with strides', [5, 4, 3], (m) => {
-    m.add(tf.layers.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', inputShape: [5, 4, 3] }));
-    m.add(tf.layers.conv2dTranspose({ filters: 2, kernelSize: [2, 3], strides: [1, 2], padding: 'valid', activation: 'relu' }));
-  }],
-  ['pooling 1D/2D, global pooling', [8, 6, 2], (m) => {
-    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 1, padding: 'same', inputShape: [8, 6, 2] }));
-    m.add(tf.layers.averagePooling2d({ poolSize: [3, 2], padding: 'valid' }));
-    m.add(tf.layers.reshape({ targetShape: [-1, 2] }));
-    m.add(tf.layers.maxPooling1d({ poolSize: 2, padding: 'same' }));
-    m.add(tf.layers.averagePooling1d({ poolSize: 2, strides: 1 }));
-    m.add(tf.layers.globalMaxPooling1d({}));
-  }],
-  ['GlobalAveragePooling1D', [7, 3], (m) => {
-    m.add(tf.layers.globalAveragePooling1d({ inputShape: [7, 3] }));
-  }],
-  ['ZeroPadding, Cropping, UpSampling (nearest)', [6, 5, 2], (m) => {
-    m.add(tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]], inputShape: [6, 5, 2] }));
-    m.add(tf.layers.cropping2D({ cropping: [[2, 0], [1, 1]] }));
-    m.add(tf.layers.upSampling2d({ size: [2, 3] }));
-  }],
-  ['UpSampling2D bilinear', [3, 4, 2], (m) => {
-    m.add(tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear', inputShape: [3, 4, 2] }));
-  }],
-  ['Flatten, Reshape, Permute, RepeatVector, Dense on rank-3 rows', [3, 4], (m) => {
-    m.add(tf.layers.permute({ dims: [2, 1], inputShape: [3, 4] }));
-    m.add(tf.layers.dense({ units: 5, activation: 'softplus' }));
-    m.add(tf.layers.flatten({}));
-    m.add(tf.layers.repeatVector({ n: 3 }));
-    m.add(tf.layers.reshape({ targetShape: [4, 15] }));
-  }],
-  ['BatchNormalization, LayerNormalization (last axis and two axes)', [4, 6], (m) => {
-    m.add(tf.layers.batchNormalization({ inputShape: [4, 6], epsilon: 0.01 }));
-    m.add(tf.layers.layerNormalization({ epsilon: 1e-4 }));
-    m.add(tf.layers.layerNormalization({ axis: [1, 2], center: false }));
-  }],
-  ['activation layers', [10], (m) => {
-    m.add(tf.layers.dense({ units: 10, inputShape: [10] }));
-    m.add(tf.layers.leakyReLU({ alpha: 0.2 }));
-    m.add(tf.layers.dense({ units: 10 }));
-    m.add(tf.layers.elu({}));
-    m.add(tf.layers.dense({ units: 10 }));
-    m.add(tf.layers.reLU({ maxValue: 0.8 }));
-    m.add(tf.layers.dense({ units: 10 }));
-    m.add(tf.layers.prelu({ alphaInitializer: tf.initializers.randomUniform({ minval: 0.1, maxval: 0.5 }) }));
-    m.add(tf.layers.thresholdedReLU({ theta: 0.1 }));
-    m.add(tf.layers.dense({ units: 6 }));
-    m.add(tf.layers.softmax({}));
-  }],
-  ['every Activation', [5], (m) => {
-    m.add(tf.layers.dense({ units: 5, inputShape: [5] }));
-    for (const a of ['relu', 'relu6', 'elu', 'selu', 'tanh', 'sigmoid', 'hardSigmoid', 'softplus', 'softsign', 'swish', 'mish', 'gelu', 'gelu_new', 'linear', 'logSoftmax', 'softmax']) {
-      m.add(tf.layers.activation({ activation: a as never }));
-      m.add(tf.layers.dense({ units: 5 }));
-    }
-  }],
-  ['Embedding', [6], (m) => {
-    m.add(tf.layers.embedding({ inputDim: 10, outputDim: 3, inputShape: [6] }));
-    m.add(tf.layers.flatten({}));
-  }],
-  ['TimeDistributed(Dense), TimeDistributed(Conv2D)', [4, 5, 5, 2], (m) => {
-    m.add(tf.layers.timeDistributed({ layer: tf.layers.conv2d({ filters: 3, kernelSize: 2 }), inputShape: [4, 5, 5, 2] }));
-    m.add(tf.layers.timeDistributed({ layer: tf.layers.flatten({}) }));
-    m.add(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 2, activation: 'tanh' }) }));
-  }],
+  [
+    'Conv1D valid/same, strides, dilation',
+    [12, 3],
+    (m) => {
+      m.add(tf.layers.conv1d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [12, 3] }));
+      m.add(tf.layers.conv1d({ filters: 5, kernelSize: 2, dilationRate: 2 }));
+      m.add(tf.layers.conv1d({ filters: 3, kernelSize: 3, strides: 2, activation: 'tanh' }));
+    },
+  ],
+  [
+    'Conv2D + DepthwiseConv2D + SeparableConv2D',
+    [9, 8, 3],
+    (m) => {
+      m.add(tf.layers.conv2d({ filters: 4, kernelSize: [3, 2], padding: 'same', inputShape: [9, 8, 3], activation: 'elu' }));
+      m.add(tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'valid', activation: 'relu' }));
+      m.add(tf.layers.separableConv2d({ filters: 5, kernelSize: 2, depthMultiplier: 2, padding: 'same', strides: 2 }));
+    },
+  ],
+  [
+    'Conv2DTranspose valid and same with strides',
+    [5, 4, 3],
+    (m) => {
+      m.add(tf.layers.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', inputShape: [5, 4, 3] }));
+      m.add(tf.layers.conv2dTranspose({ filters: 2, kernelSize: [2, 3], strides: [1, 2], padding: 'valid', activation: 'relu' }));
+    },
+  ],
+  [
+    'pooling 1D/2D, global pooling',
+    [8, 6, 2],
+    (m) => {
+      m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 1, padding: 'same', inputShape: [8, 6, 2] }));
+      m.add(tf.layers.averagePooling2d({ poolSize: [3, 2], padding: 'valid' }));
+      m.add(tf.layers.reshape({ targetShape: [-1, 2] }));
+      m.add(tf.layers.maxPooling1d({ poolSize: 2, padding: 'same' }));
+      m.add(tf.layers.averagePooling1d({ poolSize: 2, strides: 1 }));
+      m.add(tf.layers.globalMaxPooling1d({}));
+    },
+  ],
+  [
+    'GlobalAveragePooling1D',
+    [7, 3],
+    (m) => {
+      m.add(tf.layers.globalAveragePooling1d({ inputShape: [7, 3] }));
+    },
+  ],
+  [
+    'ZeroPadding, Cropping, UpSampling (nearest)',
+    [6, 5, 2],
+    (m) => {
+      m.add(
+        tf.layers.zeroPadding2d({
+          padding: [
+            [1, 2],
+            [0, 1],
+          ],
+          inputShape: [6, 5, 2],
+        }),
+      );
+      m.add(
+        tf.layers.cropping2D({
+          cropping: [
+            [2, 0],
+            [1, 1],
+          ],
+        }),
+      );
+      m.add(tf.layers.upSampling2d({ size: [2, 3] }));
+    },
+  ],
+  [
+    'UpSampling2D bilinear',
+    [3, 4, 2],
+    (m) => {
+      m.add(tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear', inputShape: [3, 4, 2] }));
+    },
+  ],
+  [
+    'Flatten, Reshape, Permute, RepeatVector, Dense on rank-3 rows',
+    [3, 4],
+    (m) => {
+      m.add(tf.layers.permute({ dims: [2, 1], inputShape: [3, 4] }));
+      m.add(tf.layers.dense({ units: 5, activation: 'softplus' }));
+      m.add(tf.layers.flatten({}));
+      m.add(tf.layers.repeatVector({ n: 3 }));
+      m.add(tf.layers.reshape({ targetShape: [4, 15] }));
+    },
+  ],
+  [
+    'BatchNormalization, LayerNormalization (last axis and two axes)',
+    [4, 6],
+    (m) => {
+      m.add(tf.layers.batchNormalization({ inputShape: [4, 6], epsilon: 0.01 }));
+      m.add(tf.layers.layerNormalization({ epsilon: 1e-4 }));
+      m.add(tf.layers.layerNormalization({ axis: [1, 2], center: false }));
+    },
+  ],
+  [
+    'activation layers',
+    [10],
+    (m) => {
+      m.add(tf.layers.dense({ units: 10, inputShape: [10] }));
+      m.add(tf.layers.leakyReLU({ alpha: 0.2 }));
+      m.add(tf.layers.dense({ units: 10 }));
+      m.add(tf.layers.elu({}));
+      m.add(tf.layers.dense({ units: 10 }));
+      m.add(tf.layers.reLU({ maxValue: 0.8 }));
+      m.add(tf.layers.dense({ units: 10 }));
+      m.add(tf.layers.prelu({ alphaInitializer: tf.initializers.randomUniform({ minval: 0.1, maxval: 0.5 }) }));
+      m.add(tf.layers.thresholdedReLU({ theta: 0.1 }));
+      m.add(tf.layers.dense({ units: 6 }));
+      m.add(tf.layers.softmax({}));
+    },
+  ],
+  [
+    'every Activation',
+    [5],
+    (m) => {
+      m.add(tf.layers.dense({ units: 5, inputShape: [5] }));
+      for (const a of [
+        'relu',
+        'relu6',
+        'elu',
+        'selu',
+        'tanh',
+        'sigmoid',
+        'hardSigmoid',
+        'softplus',
+        'softsign',
+        'swish',
+        'mish',
+        'gelu',
+        'gelu_new',
+        'linear',
+        'logSoftmax',
+        'softmax',
+      ]) {
+        m.add(tf.layers.activation({ activation: a as never }));
+        m.add(tf.layers.dense({ units: 5 }));
+      }
+    },
+  ],
+  [
+    'Embedding',
+    [6],
+    (m) => {
+      m.add(tf.layers.embedding({ inputDim: 10, outputDim: 3, inputShape: [6] }));
+      m.add(tf.layers.flatten({}));
+    },
+  ],
+  [
+    'TimeDistributed(Dense), TimeDistributed(Conv2D)',
+    [4, 5, 5, 2],
+    (m) => {
+      m.add(tf.layers.timeDistributed({ layer: tf.layers.conv2d({ filters: 3, kernelSize: 2 }), inputShape: [4, 5, 5, 2] }));
+      m.add(tf.layers.timeDistributed({ layer: tf.layers.flatten({}) }));
+      m.add(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 2, activation: 'tanh' }) }));
+    },
+  ],
 ];
 
 function input(dims: number[], rows: number, embedding: boolean): Float32Array {
@@ -106,7 +190,9 @@ describe('Keras layers: the deterministic pass equals tfjs-layers’ predict', (
     for (const layer of m.layers) {
       if (layer.getClassName() === 'BatchNormalization') {
         // Moving statistics and affine parameters that are not the identity.
-        layer.setWeights(layer.getWeights().map((w, k) => tf.tidy(() => tf.add(tf.mul(tf.randomUniform(w.shape, 0, 1, 'float32', 7 + k), 0.5), k === 3 ? 0.5 : 0.1))));
+        layer.setWeights(
+          layer.getWeights().map((w, k) => tf.tidy(() => tf.add(tf.mul(tf.randomUniform(w.shape, 0, 1, 'float32', 7 + k), 0.5), k === 3 ? 0.5 : 0.1))),
+        );
       }
     }
     const rows = 3;
@@ -223,7 +309,13 @@ describe('layers tfjs-layers runs differently or not at all, against JS referenc
       { class_name: 'BatchNormalization', config: { name: 'bn', axis: 1, epsilon: 0.01, batch_input_shape: [null, 3, 2] } },
       { class_name: 'Conv1D', config: { name: 'c', filters: 1, kernel_size: 2, padding: 'causal', dilation_rate: 2, use_bias: false } },
     ];
-    const names = [['bn/gamma', [3]], ['bn/beta', [3]], ['bn/moving_mean', [3]], ['bn/moving_variance', [3]], ['c/kernel', [2, 2, 1]]];
+    const names = [
+      ['bn/gamma', [3]],
+      ['bn/beta', [3]],
+      ['bn/moving_mean', [3]],
+      ['bn/moving_variance', [3]],
+      ['c/kernel', [2, 2, 1]],
+    ];
     writeFileSync(
       join(dir, 'model.json'),
       JSON.stringify({

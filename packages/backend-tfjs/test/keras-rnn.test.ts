@@ -45,7 +45,10 @@ function rnnRef(
     const hm = h.map((v, j) => v * (opts.mh?.[j] ?? 1));
     const xw = Array.from({ length: g }, (_, j) => xt.reduce((a, v, d) => a + v * w.kernel[d * g + j]!, 0) + (w.bias ? w.bias[j]! : 0));
     const hu = (hv: number[], from: number, to: number) =>
-      Array.from({ length: to - from }, (_, j) => hv.reduce((a, v, i) => a + v * w.rec[i * g + from + j]!, 0) + (opts.resetAfter && w.bias ? w.bias[g + from + j]! : 0));
+      Array.from(
+        { length: to - from },
+        (_, j) => hv.reduce((a, v, i) => a + v * w.rec[i * g + from + j]!, 0) + (opts.resetAfter && w.bias ? w.bias[g + from + j]! : 0),
+      );
     if (cell === 'LSTM') {
       const z = hu(hm, 0, g).map((v, j) => v + xw[j]!);
       const gate = (q: number, f: Fn) => Array.from({ length: units }, (_, j) => f(z[q * units + j]!));
@@ -56,7 +59,13 @@ function rnnRef(
       const inner = hu(hm, 0, opts.resetAfter ? g : 2 * units);
       const z = Array.from({ length: units }, (_, j) => opts.recAct(xw[j]! + inner[j]!));
       const r = Array.from({ length: units }, (_, j) => opts.recAct(xw[units + j]! + inner[units + j]!));
-      const recH = opts.resetAfter ? r.map((v, j) => v * inner[2 * units + j]!) : hu(hm.map((v, j) => v * r[j]!), 2 * units, g);
+      const recH = opts.resetAfter
+        ? r.map((v, j) => v * inner[2 * units + j]!)
+        : hu(
+            hm.map((v, j) => v * r[j]!),
+            2 * units,
+            g,
+          );
       const hh = Array.from({ length: units }, (_, j) => Math.tanh(xw[2 * units + j]! + recH[j]!));
       h = hm.map((v, j) => z[j]! * v + (1 - z[j]!) * hh[j]!);
     } else {
@@ -95,7 +104,8 @@ describe.each([
 ] as const)('%s (return_sequences %s, go_backwards %s) with dropout and recurrent_dropout', (cell, returnSequences, goBackwards) => {
   it('sites, the deterministic pass = predict, random masks = a JS time loop', async () => {
     const args = { units: UNITS, dropout: 0.3, recurrentDropout: 0.25, returnSequences, goBackwards, inputShape: [STEPS, IN], name: 'rnn' };
-    const layer = cell === 'LSTM' ? tf.layers.lstm(args) : cell === 'GRU' ? tf.layers.gru({ ...args, recurrentActivation: 'sigmoid' }) : tf.layers.simpleRNN(args);
+    const layer =
+      cell === 'LSTM' ? tf.layers.lstm(args) : cell === 'GRU' ? tf.layers.gru({ ...args, recurrentActivation: 'sigmoid' }) : tf.layers.simpleRNN(args);
     const m = tf.sequential();
     m.add(layer);
     m.add(tf.layers.dense({ units: 2, name: 'out' }));
@@ -123,16 +133,27 @@ describe.each([
       const masks = graphMasks(graph, s, n, scope, 5);
       const [got] = runGraph(graph, { rnn_input: x }, masks, s);
       const [k, r, b] = layer.getWeights().map((t) => t.dataSync() as Float32Array);
-      const [dk, db] = m.getLayer('out').getWeights().map((t) => t.dataSync() as Float32Array);
+      const [dk, db] = m
+        .getLayer('out')
+        .getWeights()
+        .map((t) => t.dataSync() as Float32Array);
       const ref: number[] = [];
       for (let row = 0; row < s * n; row++) {
-        const seq = x.data.subarray((row % n) * STEPS * IN, (row % n + 1) * STEPS * IN);
-        const hs = rnnRef(cell, seq, STEPS, IN, UNITS, { kernel: k!, rec: r!, bias: b! }, {
-          mx: maskRow(masks['rnn/dropout']!, row, n),
-          mh: maskRow(masks['rnn/recurrent_dropout']!, row, n),
-          recAct: cell === 'GRU' ? sigmoid : hardSigmoid,
-          backwards: goBackwards,
-        });
+        const seq = x.data.subarray((row % n) * STEPS * IN, ((row % n) + 1) * STEPS * IN);
+        const hs = rnnRef(
+          cell,
+          seq,
+          STEPS,
+          IN,
+          UNITS,
+          { kernel: k!, rec: r!, bias: b! },
+          {
+            mx: maskRow(masks['rnn/dropout']!, row, n),
+            mh: maskRow(masks['rnn/recurrent_dropout']!, row, n),
+            recAct: cell === 'GRU' ? sigmoid : hardSigmoid,
+            backwards: goBackwards,
+          },
+        );
         for (const h of returnSequences ? hs : [hs.at(-1)!]) ref.push(...denseRef(h, dk!, db!));
       }
       expect(got!.dims).toEqual([s * n, ...(returnSequences ? [STEPS, 2] : [2])]);
@@ -165,7 +186,18 @@ describe('GRU with reset_after (Keras 2/3 default, written by Keras: tfjs-layers
       { class_name: 'InputLayer', config: { name: 'seq', batch_input_shape: [null, STEPS, IN], dtype: 'float32' } },
       {
         class_name: 'GRU',
-        config: { name: 'gru', units: UNITS, activation: 'tanh', recurrent_activation: 'sigmoid', use_bias: true, dropout: 0.2, recurrent_dropout: 0.4, reset_after: true, return_sequences: false, implementation: 2 },
+        config: {
+          name: 'gru',
+          units: UNITS,
+          activation: 'tanh',
+          recurrent_activation: 'sigmoid',
+          use_bias: true,
+          dropout: 0.2,
+          recurrent_dropout: 0.4,
+          reset_after: true,
+          return_sequences: false,
+          implementation: 2,
+        },
       },
       { class_name: 'Dense', config: { name: 'head', units: 2, activation: 'linear' } },
     ];
@@ -194,12 +226,20 @@ describe('GRU with reset_after (Keras 2/3 default, written by Keras: tfjs-layers
       const [got] = runGraph(graph, { seq: x }, masks, samples);
       const ref: number[] = [];
       for (let row = 0; row < samples * n; row++) {
-        const hs = rnnRef('GRU', x.data.subarray((row % n) * STEPS * IN, (row % n + 1) * STEPS * IN), STEPS, IN, UNITS, { kernel, rec, bias }, {
-          mx: samples === 1 ? undefined : maskRow(masks['gru/dropout']!, row, n),
-          mh: samples === 1 ? undefined : maskRow(masks['gru/recurrent_dropout']!, row, n),
-          recAct: sigmoid,
-          resetAfter: true,
-        });
+        const hs = rnnRef(
+          'GRU',
+          x.data.subarray((row % n) * STEPS * IN, ((row % n) + 1) * STEPS * IN),
+          STEPS,
+          IN,
+          UNITS,
+          { kernel, rec, bias },
+          {
+            mx: samples === 1 ? undefined : maskRow(masks['gru/dropout']!, row, n),
+            mh: samples === 1 ? undefined : maskRow(masks['gru/recurrent_dropout']!, row, n),
+            recAct: sigmoid,
+            resetAfter: true,
+          },
+        );
         ref.push(...denseRef(hs.at(-1)!, dk, db));
       }
       expect(relErr(got!.data, ref)).toBeLessThan(1e-5);
@@ -217,25 +257,44 @@ describe('Bidirectional', () => {
     const x = { data: wave(n * STEPS * IN), dims: [n, STEPS, IN] };
     const [want] = predict(m, [x]);
     const graph = await loadLayersModelFile(await saveLayersModel(m, tempDir()));
-    expect(graph.sites.map((s) => s.name)).toEqual(['bi/forward/dropout', 'bi/forward/recurrent_dropout', 'bi/backward/dropout', 'bi/backward/recurrent_dropout']);
+    expect(graph.sites.map((s) => s.name)).toEqual([
+      'bi/forward/dropout',
+      'bi/forward/recurrent_dropout',
+      'bi/backward/dropout',
+      'bi/backward/recurrent_dropout',
+    ]);
     const [det] = runGraph(graph, { bi_input: x }, deterministicMasks(graph));
     expect(relErr(det!.data, want!)).toBeLessThan(1e-5);
 
     const s = 2;
     const masks = graphMasks(graph, s, n, 'point', 3);
     const [got] = runGraph(graph, { bi_input: x }, masks, s);
-    const w = m.getLayer('bi').getWeights().map((t) => t.dataSync() as Float32Array);
-    const [dk, db] = m.getLayer('out').getWeights().map((t) => t.dataSync() as Float32Array);
+    const w = m
+      .getLayer('bi')
+      .getWeights()
+      .map((t) => t.dataSync() as Float32Array);
+    const [dk, db] = m
+      .getLayer('out')
+      .getWeights()
+      .map((t) => t.dataSync() as Float32Array);
     const ref: number[] = [];
     for (let row = 0; row < s * n; row++) {
-      const seq = x.data.subarray((row % n) * STEPS * IN, (row % n + 1) * STEPS * IN);
+      const seq = x.data.subarray((row % n) * STEPS * IN, ((row % n) + 1) * STEPS * IN);
       const run = (k: number, dir: 'forward' | 'backward') =>
-        rnnRef('LSTM', seq, STEPS, IN, UNITS, { kernel: w[k]!, rec: w[k + 1]!, bias: w[k + 2]! }, {
-          mx: maskRow(masks[`bi/${dir}/dropout`]!, row, n),
-          mh: maskRow(masks[`bi/${dir}/recurrent_dropout`]!, row, n),
-          recAct: hardSigmoid,
-          backwards: dir === 'backward',
-        });
+        rnnRef(
+          'LSTM',
+          seq,
+          STEPS,
+          IN,
+          UNITS,
+          { kernel: w[k]!, rec: w[k + 1]!, bias: w[k + 2]! },
+          {
+            mx: maskRow(masks[`bi/${dir}/dropout`]!, row, n),
+            mh: maskRow(masks[`bi/${dir}/recurrent_dropout`]!, row, n),
+            recAct: hardSigmoid,
+            backwards: dir === 'backward',
+          },
+        );
       const f = run(0, 'forward');
       const b = run(3, 'backward').reverse();
       for (let t = 0; t < STEPS; t++) {

@@ -2,15 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import {
-  createSeededSampler,
-  McEngine,
-  ReferenceBackend,
-  type MlpLayer,
-  type MlpSpec,
-  type NamedTensors,
-  type TensorData,
-} from '@mcu/core';
+import { createSeededSampler, McEngine, ReferenceBackend, type MlpLayer, type MlpSpec, type NamedTensors, type TensorData } from '@mcu/core';
 import { TfjsBackend } from '../src/index.js';
 import { expectCode, masksFor, maxDiff, saveLayersModel, tempDir } from './helpers.js';
 
@@ -255,7 +247,15 @@ describe('tfjs backend: sites, memory, options', () => {
       output: 'y',
       inputSize: 3,
       layers: [
-        { type: 'dense', weights: [[0.5, -1, 0.25, 2], [1, 0.5, -0.5, 0], [-0.25, 1.5, 1, -1]], bias: [0.1, 0, -0.2, 0.3] },
+        {
+          type: 'dense',
+          weights: [
+            [0.5, -1, 0.25, 2],
+            [1, 0.5, -0.5, 0],
+            [-0.25, 1.5, 1, -1],
+          ],
+          bias: [0.1, 0, -0.2, 0.3],
+        },
         { type: 'tanh' },
         { type: 'dropout', name: 'g', rate: 0.3, kind: 'gaussian' },
         { type: 'dense', weights: [[1], [-1], [0.5], [2]], bias: [0.05] },
@@ -311,7 +311,15 @@ describe('tfjs backend: sites, memory, options', () => {
   }
 
   it('validates inputs and masks', async () => {
-    const spec: MlpSpec = { input: 'x', output: 'y', inputSize: 2, layers: [{ type: 'dropout', name: 'm', rate: 0.5 }, { type: 'dense', weights: [[1], [2]], bias: [0] }] };
+    const spec: MlpSpec = {
+      input: 'x',
+      output: 'y',
+      inputSize: 2,
+      layers: [
+        { type: 'dropout', name: 'm', rate: 0.5 },
+        { type: 'dense', weights: [[1], [2]], bias: [0] },
+      ],
+    };
     const model = await new TfjsBackend({ backend: 'cpu' }).load({ kind: 'object', value: spec });
     const x = feeds('x', 3, 2);
     const ones = (dims: number[]): TensorData => ({ dtype: 'float32', data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(1), dims });

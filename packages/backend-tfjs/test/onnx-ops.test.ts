@@ -206,9 +206,18 @@ describe('convolutions and pools (NCHW) against naive loops', () => {
     ['depthwise (multiplier 2)', { strides: [2, 2], dilations: [1, 1], pads: [1, 1, 1, 1], group: 4, m: 8 }],
   ])('Conv %s', (_name, c) => {
     const wd = [c.m, 4 / c.group, 3, 3];
-    const w = seq(wd.reduce((a, b) => a * b, 1), 0.2);
+    const w = seq(
+      wd.reduce((a, b) => a * b, 1),
+      0.2,
+    );
     const b = seq(c.m, 0.1);
-    const [y] = run('Conv', [t(x, xd), t(w, wd), t(b, [c.m])], { strides: c.strides, dilations: c.dilations, pads: c.pads, group: c.group, kernel_shape: [3, 3] });
+    const [y] = run('Conv', [t(x, xd), t(w, wd), t(b, [c.m])], {
+      strides: c.strides,
+      dilations: c.dilations,
+      pads: c.pads,
+      group: c.group,
+      kernel_shape: [3, 3],
+    });
     const want = convRef(x, xd, w, wd, b, c.strides, c.dilations, c.pads, c.group);
     expect(y!.dims).toEqual(want.dims);
     close(y!.v, want.v);
@@ -280,12 +289,20 @@ describe('convolutions and pools (NCHW) against naive loops', () => {
 describe('normalisation and softmax', () => {
   it('BatchNormalization (inference), LayerNormalization, InstanceNormalization', () => {
     const xv = seq(2 * 3 * 4);
-    const [scale, bias, mean, vr] = [[1, 2, 0.5], [0, 1, -1], [0.1, -0.2, 0.3], [1, 0.5, 2]];
+    const [scale, bias, mean, vr] = [
+      [1, 2, 0.5],
+      [0, 1, -1],
+      [0.1, -0.2, 0.3],
+      [1, 0.5, 2],
+    ];
     const [bn] = run('BatchNormalization', [t(xv, [2, 3, 4]), t(scale!, [3]), t(bias!, [3]), t(mean!, [3]), t(vr!, [3])], { epsilon: 1e-3 });
-    close(bn!.v, xv.map((v, i) => {
-      const c = Math.floor(i / 4) % 3;
-      return ((v - mean![c]!) / Math.sqrt(vr![c]! + 1e-3)) * scale![c]! + bias![c]!;
-    }));
+    close(
+      bn!.v,
+      xv.map((v, i) => {
+        const c = Math.floor(i / 4) % 3;
+        return ((v - mean![c]!) / Math.sqrt(vr![c]! + 1e-3)) * scale![c]! + bias![c]!;
+      }),
+    );
     const [ln] = run('LayerNormalization', [t(xv, [2, 3, 4]), t([1, 2, 3, 4], [4]), t([0, 0, 1, 1], [4])], { axis: -1, epsilon: 1e-5 });
     const lnWant: number[] = [];
     for (let r = 0; r < 6; r++) {
@@ -296,12 +313,16 @@ describe('normalisation and softmax', () => {
     }
     close(ln!.v, lnWant, 1e-4);
     const [inorm] = run('InstanceNormalization', [t(xv, [2, 3, 4]), t([1, 1, 1], [3]), t([0, 0, 0], [3])], { epsilon: 1e-5 });
-    close(inorm!.v, lnWant.map((_, i) => {
-      const row = xv.slice(Math.floor(i / 4) * 4, Math.floor(i / 4) * 4 + 4);
-      const m = row.reduce((a, b) => a + b) / 4;
-      const v = row.reduce((a, b) => a + (b - m) ** 2, 0) / 4;
-      return (xv[i]! - m) / Math.sqrt(v + 1e-5);
-    }), 1e-4);
+    close(
+      inorm!.v,
+      lnWant.map((_, i) => {
+        const row = xv.slice(Math.floor(i / 4) * 4, Math.floor(i / 4) * 4 + 4);
+        const m = row.reduce((a, b) => a + b) / 4;
+        const v = row.reduce((a, b) => a + (b - m) ** 2, 0) / 4;
+        return (xv[i]! - m) / Math.sqrt(v + 1e-5);
+      }),
+      1e-4,
+    );
   });
 
   it('Softmax: opset ≥ 13 on one axis, opset < 13 coerced to 2-D at axis (exactly)', () => {
@@ -371,7 +392,11 @@ describe('shape ops', () => {
     expect(s).toEqual({ dims: [], v: [6] });
     expect(run('Concat', [t([1, 2], [1, 2]), t([3, 4, 5, 6], [2, 2])], { axis: 0 })[0]).toEqual({ dims: [3, 2], v: [1, 2, 3, 4, 5, 6] });
     const parts = run('Split', [t(x.slice(0, 6), [6])], { axis: 0 }, 3);
-    expect(parts.map((p) => p.v)).toEqual([[0, 1], [2, 3], [4, 5]]);
+    expect(parts.map((p) => p.v)).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
     expect(run('Split', [t(x.slice(0, 6), [6])], { split: [1, 5] }, 2).map((p) => p.dims)).toEqual([[1], [5]]);
   });
 
@@ -426,11 +451,15 @@ function err(f: () => unknown): { code?: string; message: string } {
 describe('onnxToGraph: sites', () => {
   it('opset ≥ 12: the ratio from a Constant node or an initializer; training_mode ignored; sites named mcu_mask_k in graph order', () => {
     const g = onnxToGraph(
-      mlp([
-        { op: 'Constant', inputs: [], outputs: ['r'], attrs: { value: { tensor: floats('r', [], [0.25]) } } },
-        { op: 'Dropout', inputs: ['h', 'r', 'train'], outputs: ['d0'], name: 'drop0' },
-        { op: 'Dropout', inputs: ['d0', 'r2'], outputs: ['d', 'unused_mask'], name: 'drop1' },
-      ], 13, { initializers: [floats('r2', [], [0.1]), { name: 'train', dims: [], type: 9, int32s: [1] }] }),
+      mlp(
+        [
+          { op: 'Constant', inputs: [], outputs: ['r'], attrs: { value: { tensor: floats('r', [], [0.25]) } } },
+          { op: 'Dropout', inputs: ['h', 'r', 'train'], outputs: ['d0'], name: 'drop0' },
+          { op: 'Dropout', inputs: ['d0', 'r2'], outputs: ['d', 'unused_mask'], name: 'drop1' },
+        ],
+        13,
+        { initializers: [floats('r2', [], [0.1]), { name: 'train', dims: [], type: 9, int32s: [1] }] },
+      ),
       { label: 'mlp' },
     );
     expect(g.sites).toEqual([
@@ -464,9 +493,18 @@ describe('onnxToGraph: sites', () => {
   });
 
   it('refusals: the mask output consumed, stochastic ops, unsupported ops listed with counts, already-converted models', () => {
-    const masked = mlp([{ op: 'Dropout', inputs: ['h'], outputs: ['d0', 'm'] }, { op: 'Mul', inputs: ['d0', 'm'], outputs: ['d'] }], 10);
+    const masked = mlp(
+      [
+        { op: 'Dropout', inputs: ['h'], outputs: ['d0', 'm'] },
+        { op: 'Mul', inputs: ['d0', 'm'], outputs: ['d'] },
+      ],
+      10,
+    );
     expect(err(() => onnxToGraph(masked, { label: 'm' }))).toMatchObject({ code: 'E_UNSUPPORTED', message: expect.stringMatching(/mask output 'm'/) });
-    const random = mlp([{ op: 'RandomUniformLike', inputs: ['h'], outputs: ['u'] }, { op: 'Mul', inputs: ['h', 'u'], outputs: ['d'] }]);
+    const random = mlp([
+      { op: 'RandomUniformLike', inputs: ['h'], outputs: ['u'] },
+      { op: 'Mul', inputs: ['h', 'u'], outputs: ['d'] },
+    ]);
     expect(err(() => onnxToGraph(random, { label: 'm' }))).toMatchObject({ code: 'E_UNSUPPORTED', message: expect.stringMatching(/RandomUniformLike/) });
     const odd = mlp([
       { op: 'LSTM', inputs: ['h'], outputs: ['l1'] },
@@ -477,7 +515,9 @@ describe('onnxToGraph: sites', () => {
     const e = err(() => onnxToGraph(odd, { label: 'm' }));
     expect(e.code).toBe('E_UNSUPPORTED');
     expect(e.message).toMatch(/LSTM ×2, Einsum ×1, com\.example::Custom ×1.*onnx backend/);
-    const converted = model({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dims: ['N', 2] }], outputs: [{ name: 'y' }] }, 13, { 'mcu.sites': '[]' });
+    const converted = model({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dims: ['N', 2] }], outputs: [{ name: 'y' }] }, 13, {
+      'mcu.sites': '[]',
+    });
     expect(err(() => onnxToGraph(converted, { label: 'm' })).code).toBe('E_UNSUPPORTED');
     expect(SUPPORTED_ONNX_OPS).toContain('Conv');
     expect(SUPPORTED_ONNX_OPS).not.toContain('SiteRows');
@@ -508,7 +548,10 @@ describe('onnxToGraph: sites', () => {
     // run it: S = 2 samples of N = 2 rows, masks [S, N, 3, 2]
     const out = tf.tidy(() => {
       const constants = new Map([...g.constants].map(([k, c]) => [k, tf.tensor(c.data, [...c.dims], c.dtype)]));
-      const xs = tf.tensor(Array.from({ length: 12 }, (_, i) => i), [2, 6]);
+      const xs = tf.tensor(
+        Array.from({ length: 12 }, (_, i) => i),
+        [2, 6],
+      );
       const mask = Float32Array.from({ length: 24 }, (_, i) => (i % 5 === 0 ? 0 : 1.25));
       const [y] = forwardGraph(tf, g, constants, new Map([['x', xs]]), new Map([['mcu_mask_1', { data: mask, dims: [2, 2, 3, 2] }]]), 2, 2);
       return { dims: y!.shape, v: Array.from(y!.dataSync()), mask };
@@ -538,21 +581,34 @@ describe('onnxToGraph: sites', () => {
     const site = g.nodes[1]!;
     expect(site).toMatchObject({ op: 'onnx.SiteRows', sites: ['mcu_mask_1'] });
     const out = tf.tidy(() => {
-      const xs = tf.tensor(Array.from({ length: 12 }, (_, i) => i + 1), [2, 3, 2]);
+      const xs = tf.tensor(
+        Array.from({ length: 12 }, (_, i) => i + 1),
+        [2, 3, 2],
+      );
       const mask = Float32Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 0 : 2));
       const [y] = forwardGraph(tf, g, new Map(), new Map([['x', xs]]), new Map([['mcu_mask_1', { data: mask, dims: [1, 2, 3, 2] }]]), 1, 2);
       return { v: Array.from(y!.dataSync()), mask };
     });
     // back in [N, L, E] order, each row times its own mask
-    close(out.v, Array.from({ length: 12 }, (_, i) => (i + 1) * out.mask[i]!));
+    close(
+      out.v,
+      Array.from({ length: 12 }, (_, i) => (i + 1) * out.mask[i]!),
+    );
   });
 
   it('marks outputs that end in Softmax / LogSoftmax (through Identity)', () => {
-    const bytes = model({
-      nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['s'], attrs: { axis: 1 } }, { op: 'Identity', inputs: ['s'], outputs: ['y'] }, { op: 'LogSoftmax', inputs: ['x'], outputs: ['z'] }],
-      inputs: [{ name: 'x', dims: ['N', 4] }],
-      outputs: [{ name: 'y' }, { name: 'z' }],
-    }, 11);
+    const bytes = model(
+      {
+        nodes: [
+          { op: 'Softmax', inputs: ['x'], outputs: ['s'], attrs: { axis: 1 } },
+          { op: 'Identity', inputs: ['s'], outputs: ['y'] },
+          { op: 'LogSoftmax', inputs: ['x'], outputs: ['z'] },
+        ],
+        inputs: [{ name: 'x', dims: ['N', 4] }],
+        outputs: [{ name: 'y' }, { name: 'z' }],
+      },
+      11,
+    );
     const g = onnxToGraph(bytes, { label: 'soft' });
     expect(g.outputs.map((o) => o.activation)).toEqual(['softmax', 'log-softmax']);
     expect(g.nodes[0]!.attrs.coerce2d).toBe(true);
@@ -562,7 +618,10 @@ describe('onnxToGraph: sites', () => {
     const seqIn = model({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dims: ['N', 'seq'] }], outputs: [{ name: 'y' }] });
     expect(err(() => onnxToGraph(seqIn, { label: 'm' })).code).toBe('E_UNSUPPORTED');
     const big = model({
-      nodes: [{ op: 'Cast', inputs: ['x'], outputs: ['xi'], attrs: { to: 7 } }, { op: 'Add', inputs: ['xi', 'k'], outputs: ['y'] }],
+      nodes: [
+        { op: 'Cast', inputs: ['x'], outputs: ['xi'], attrs: { to: 7 } },
+        { op: 'Add', inputs: ['xi', 'k'], outputs: ['y'] },
+      ],
       inputs: [{ name: 'x', dims: ['N', 1] }],
       outputs: [{ name: 'y' }],
       initializers: [int64s('k', [1], [2 ** 40])],

@@ -22,7 +22,7 @@ describe('parseTfjsOptions (TfjsOptionsSchema)', () => {
     const names = TFJS_BACKENDS.map((b) => `"${b}"`).join(', ');
     expect(bad({ backend: 'webgl' })).toBe(`tfjs option 'backend' expects one of ${names}, got "webgl"`);
     expect(bad({ executionProviders: ['cpu', 'cuda'] })).toBe(`tfjs option 'executionProviders[1]' expects one of ${names}, got "cuda"`);
-    expect(bad({ executionProviders: [] })).toBe('tfjs option \'executionProviders\' expects a non-empty array of tensorflow, wasm, cpu, got []');
+    expect(bad({ executionProviders: [] })).toBe("tfjs option 'executionProviders' expects a non-empty array of tensorflow, wasm, cpu, got []");
     expect(bad({ executionProviders: 'cpu' })).toBe(`tfjs option 'executionProviders' expects a non-empty array of tensorflow, wasm, cpu, got "cpu"`);
     expect(bad({ backend: 'cpu', executionProviders: ['cpu'] })).toBe("tfjs options: 'backend' and 'executionProviders' were both given; give one");
     expect(bad([])).toBe('tfjs options: expected an object, got an array');

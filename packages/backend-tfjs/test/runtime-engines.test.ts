@@ -24,7 +24,14 @@ describe('tfjs runtime state is per engine', () => {
     setWasmLocation(a, () => '/a/');
     setWasmLocation(b, () => '/b/'); // another engine: its own location
     setWasmLocation(a, () => '/a/');
-    expectMcuError(() => setWasmLocation(a, () => '/b/'), 'E_CONFIG', "asked for in '/b/'", 'was told by another mcu instance', "in '/a/'", 'give every tfjs backend the same wasmPaths');
+    expectMcuError(
+      () => setWasmLocation(a, () => '/b/'),
+      'E_CONFIG',
+      "asked for in '/b/'",
+      'was told by another mcu instance',
+      "in '/a/'",
+      'give every tfjs backend the same wasmPaths',
+    );
   });
 
   it('applies the deprecated one-argument form to the next engine it works with', () => {

@@ -10,5 +10,8 @@ const readme = fileURLToPath(new URL('../../../README.md', import.meta.url));
 const text = fs.readFileSync(readme, 'utf8');
 const re = /(<!-- flags:begin[^>]*-->\n)[\s\S]*?(<!-- flags:end -->)/;
 if (!re.test(text)) throw new Error(`${readme}: no <!-- flags:begin --> … <!-- flags:end --> markers`);
-fs.writeFileSync(readme, text.replace(re, (_, begin, end) => `${begin}${flagTableMarkdown()}${end}`));
+fs.writeFileSync(
+  readme,
+  text.replace(re, (_, begin, end) => `${begin}${flagTableMarkdown()}${end}`),
+);
 console.log(`updated the flag table in ${readme}`);

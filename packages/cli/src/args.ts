@@ -265,7 +265,7 @@ export const OPTIONS = {
         return { ...prev, all: oneOf(TASKS, raw) };
       }
       const [name, value] = splitNameValue(raw);
-      if (Object.prototype.hasOwnProperty.call(prev.outputs, name)) throw new BadValue(`output '${name}' given twice`);
+      if (Object.hasOwn(prev.outputs, name)) throw new BadValue(`output '${name}' given twice`);
       return { ...prev, outputs: { ...prev.outputs, [name]: oneOf(TASKS, value) } };
     },
   },
@@ -381,7 +381,8 @@ export const OPTIONS = {
     type: 'int',
     commands: ['predict'],
     refusedFor: {
-      evaluate: 'evaluate scores all test rows in one engine run (its Monte Carlo errors need every row under the same masks); --memory-budget bounds the samples per backend call',
+      evaluate:
+        'evaluate scores all test rows in one engine run (its Monte Carlo errors need every row under the same masks); --memory-budget bounds the samples per backend call',
       plot: 'plot runs all input rows in one engine run; --memory-budget bounds the samples per backend call',
     },
     metavar: 'N',
@@ -467,7 +468,7 @@ export const OPTIONS = {
     help: 'rate of a Dropout whose ratio is a graph input NAME (repeatable)',
     parse: (raw, prev = {}) => {
       const [name, value] = splitNameValue(raw);
-      if (Object.prototype.hasOwnProperty.call(prev, name)) throw new BadValue(`'${name}' given twice`);
+      if (Object.hasOwn(prev, name)) throw new BadValue(`'${name}' given twice`);
       const p = parseNum(value, (n) => n >= 0 && n < 1);
       return Object.fromEntries([...Object.entries(prev), [name, p]]) as Record<string, number>;
     },
@@ -481,7 +482,7 @@ export const OPTIONS = {
     help: 'a model input NAME that already takes a dropout mask, with its rate P (repeatable)',
     parse: (raw, prev = {}) => {
       const [name, value] = splitNameValue(raw);
-      if (Object.prototype.hasOwnProperty.call(prev, name)) throw new BadValue(`'${name}' given twice`);
+      if (Object.hasOwn(prev, name)) throw new BadValue(`'${name}' given twice`);
       const p = parseNum(value, (n) => n >= 0 && n < 1);
       return Object.fromEntries([...Object.entries(prev), [name, p]]) as Record<string, number>;
     },
@@ -634,7 +635,7 @@ export const OPTIONS = {
     commands: RUN,
     metavar: 'FILE',
     expects: 'a file name',
-    help: "Caffe: read the weight decay λ from this solver.prototxt (its weight_decay); with --length-scale and --n-train gives τ by eq. 7",
+    help: 'Caffe: read the weight decay λ from this solver.prototxt (its weight_decay); with --length-scale and --n-train gives τ by eq. 7',
     parse: once(nonEmpty),
   },
 } satisfies OptionTable;
@@ -712,9 +713,28 @@ const NEEDS_MODEL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'e
 
 /** The options of `plot` that run MODEL: refused with --from (a saved result runs nothing). */
 const PLOT_RUN_OPTIONS: readonly (keyof CliOptions)[] = [
-  'samples', 'seed', 'task', 'tau', 'weightDecay', 'lengthScale', 'nTrain', 'fitTau', 'backend', 'ep', 'maskScope',
-  'memoryBudgetMB', 'insertDropout', 'spatial', 'before', 'rate', 'maskInput', 'dropoutScaling', 'standard',
-  'weights', 'inputShape', 'solver',
+  'samples',
+  'seed',
+  'task',
+  'tau',
+  'weightDecay',
+  'lengthScale',
+  'nTrain',
+  'fitTau',
+  'backend',
+  'ep',
+  'maskScope',
+  'memoryBudgetMB',
+  'insertDropout',
+  'spatial',
+  'before',
+  'rate',
+  'maskInput',
+  'dropoutScaling',
+  'standard',
+  'weights',
+  'inputShape',
+  'solver',
 ];
 
 function isCommand(s: string): s is CommandName {
@@ -734,8 +754,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const dashdash = argv.indexOf('--');
   const flagsPart = dashdash < 0 ? argv : argv.slice(0, dashdash);
   const first = argv[0]!;
-  const topicOf = (): CommandName | undefined =>
-    isCommand(first) && first !== 'help' ? first : undefined;
+  const topicOf = (): CommandName | undefined => (isCommand(first) && first !== 'help' ? first : undefined);
   // Help wins over everything else, so `mcu predict --samples 0 --help` still shows help.
   if (flagsPart.includes('--help') || flagsPart.includes('-h')) {
     const topic = topicOf();
@@ -748,9 +767,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   }
   if (!isCommand(first)) {
     const hint = closest(first, COMMANDS);
-    throw usage(
-      `unknown command '${first}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${COMMANDS.join(', ')})`,
-    );
+    throw usage(`unknown command '${first}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${COMMANDS.join(', ')})`);
   }
   const command = first;
 
@@ -792,17 +809,16 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const inline = eq < 0 ? undefined : tok.slice(eq + 1);
     const key = FLAG_TO_KEY.get(flag);
     if (key === undefined) {
-      const hint = closest(flag, [...FLAG_TO_KEY.keys()].filter((f) => f.startsWith('--')));
-      throw usage(
-        `unknown option '${flag}'${hint ? `; did you mean '${hint}'?` : ''} (see mcu ${command} --help)`,
+      const hint = closest(
+        flag,
+        [...FLAG_TO_KEY.keys()].filter((f) => f.startsWith('--')),
       );
+      throw usage(`unknown option '${flag}'${hint ? `; did you mean '${hint}'?` : ''} (see mcu ${command} --help)`);
     }
     const spec = specOf(key);
     if (!spec.commands.includes(command)) {
       const why = spec.refusedFor?.[command];
-      throw usage(
-        `${spec.flag} is not an option of '${command}'${why ? `: ${why}` : ''} (it applies to: ${spec.commands.join(', ')})`,
-      );
+      throw usage(`${spec.flag} is not an option of '${command}'${why ? `: ${why}` : ''} (it applies to: ${spec.commands.join(', ')})`);
     }
 
     let raw: string;
@@ -813,12 +829,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       raw = inline;
     } else {
       const next = argv[i];
-      const nextIsValue =
-        next !== undefined && next !== '--' && (!next.startsWith('-') || next === '-' || looksNumeric(next));
+      const nextIsValue = next !== undefined && next !== '--' && (!next.startsWith('-') || next === '-' || looksNumeric(next));
       if (!nextIsValue) {
-        throw usage(
-          `${spec.flag} expects a value (${spec.expects})${next === undefined ? '' : `, got option '${next}'`}`,
-        );
+        throw usage(`${spec.flag} expects a value (${spec.expects})${next === undefined ? '' : `, got option '${next}'`}`);
       }
       raw = next;
       i++;
@@ -877,9 +890,7 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
   const given = triple.filter(([, v]) => v !== undefined).map(([f]) => f);
   if (given.length > 0 && given.length < 3) {
     const missing = triple.filter(([, v]) => v === undefined).map(([f]) => f);
-    throw usage(
-      `${decayFlag}, --length-scale and --n-train go together to give τ; got ${given.join(', ')} without ${missing.join(', ')}`,
-    );
+    throw usage(`${decayFlag}, --length-scale and --n-train go together to give τ; got ${given.join(', ')} without ${missing.join(', ')}`);
   }
   if (o.tau !== undefined && given.length === 3) {
     throw usage(`--tau ${o.tau} and ${decayFlag}/--length-scale/--n-train both set τ; give one of them`);
@@ -891,7 +902,9 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
     throw usage(`--before ${o.before.join(',')} applies to --insert-dropout P, which is missing`);
   }
   if (o.spatial === true && o.insertDropout === undefined) {
-    throw usage('--spatial makes the masks of --insert-dropout P channel-wise, but --insert-dropout is missing (sites of the model itself keep their own shape)');
+    throw usage(
+      '--spatial makes the masks of --insert-dropout P channel-wise, but --insert-dropout is missing (sites of the model itself keep their own shape)',
+    );
   }
   if (o.masks !== undefined) {
     // The given masks are the one sample of every row: nothing is sampled.
@@ -927,9 +940,7 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
     }
     const unnamed = o.input.filter((a) => a.name === undefined);
     if (unnamed.length > 0 && o.input.length > 1) {
-      throw usage(
-        `--input '${unnamed[0]!.path}' has no name, but --input is given ${o.input.length} times: use --input NAME=FILE for each model input`,
-      );
+      throw usage(`--input '${unnamed[0]!.path}' has no name, but --input is given ${o.input.length} times: use --input NAME=FILE for each model input`);
     }
     const seen = new Set<string>();
     for (const a of o.input) {
@@ -988,7 +999,9 @@ function displayValue(v: unknown): string {
   if (typeof v === 'object' && v !== null) {
     const t = v as Partial<TaskArg> & Record<string, unknown>;
     if ('outputs' in t) return [...(t.all !== undefined ? [t.all] : []), ...Object.entries(t.outputs ?? {}).map(([k, x]) => `${k}=${x}`)].join(' ');
-    return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`).join(' ');
+    return Object.entries(v)
+      .map(([k, x]) => `${k}=${String(x)}`)
+      .join(' ');
   }
   return String(v);
 }
@@ -1010,7 +1023,8 @@ export const FORMATS_BY_COMMAND: Readonly<Record<CommandName, readonly OutputFor
 
 const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about: string; examples: string[] }> = {
   predict: {
-    usage: 'mcu predict MODEL --input FILE [options]    (MODEL: model.onnx, a TensorFlow.js model.json / its folder, or a Caffe deploy.prototxt with --weights net.caffemodel)',
+    usage:
+      'mcu predict MODEL --input FILE [options]    (MODEL: model.onnx, a TensorFlow.js model.json / its folder, or a Caffe deploy.prototxt with --weights net.caffemodel)',
     about: 'Run the model T times with dropout on and report the predictive mean and uncertainty.',
     examples: [
       'mcu predict model.onnx --input x.csv --samples 200 --format table',
@@ -1024,7 +1038,11 @@ const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about:
   inspect: {
     usage: 'mcu inspect MODEL [options]',
     about: 'Show the inputs, outputs and stochastic sites (dropout layers) mcu finds in a model.',
-    examples: ['mcu inspect model.onnx --format table', 'mcu inspect model.onnx --insert-dropout 0.2', 'mcu inspect deploy.prototxt --weights net.caffemodel --format table'],
+    examples: [
+      'mcu inspect model.onnx --format table',
+      'mcu inspect model.onnx --insert-dropout 0.2',
+      'mcu inspect deploy.prototxt --weights net.caffemodel --format table',
+    ],
   },
   convert: {
     usage: 'mcu convert MODEL.onnx -o OUT.onnx [options]    (or MODEL.prototxt --weights NET.caffemodel)',
@@ -1076,18 +1094,7 @@ function optionLines(command: CommandName): string[] {
 
 function commandHelp(command: Exclude<CommandName, 'help'>): string {
   const d = COMMAND_DOCS[command];
-  return [
-    `Usage: ${d.usage}`,
-    '',
-    d.about,
-    '',
-    'Options:',
-    ...optionLines(command),
-    '',
-    'Examples:',
-    ...d.examples.map((e) => `  ${e}`),
-    '',
-  ].join('\n');
+  return [`Usage: ${d.usage}`, '', d.about, '', 'Options:', ...optionLines(command), '', 'Examples:', ...d.examples.map((e) => `  ${e}`), ''].join('\n');
 }
 
 const GLOBAL_HELP = [
@@ -1096,9 +1103,7 @@ const GLOBAL_HELP = [
   'Usage: mcu <command> [MODEL] [options]',
   '',
   'Commands:',
-  ...(Object.keys(COMMAND_DOCS) as Exclude<CommandName, 'help'>[]).map(
-    (c) => `  ${c.padEnd(10)}  ${COMMAND_DOCS[c].about}`,
-  ),
+  ...(Object.keys(COMMAND_DOCS) as Exclude<CommandName, 'help'>[]).map((c) => `  ${c.padEnd(10)}  ${COMMAND_DOCS[c].about}`),
   `  ${'help'.padEnd(10)}  Show help for a command: mcu help predict`,
   '',
   'Options for every command: --config FILE (default ./mcu.config.json), --debug, -h/--help; mcu --version',
@@ -1143,5 +1148,5 @@ export function flagTableMarkdown(): string {
     const cells = OPTION_COMMANDS.map((c) => (s.commands.includes(c) ? '✓' : ''));
     return `| ${name.replace(/\|/g, '\\|')} | ${cells.join(' | ')} | ${s.help.replace(/\|/g, '\\|')} |`;
   });
-  return [head, rule, ...rows].join('\n') + '\n';
+  return `${[head, rule, ...rows].join('\n')}\n`;
 }

@@ -52,7 +52,11 @@ const BACKEND = 'a backend name (a non-empty string)';
 export const ConfigSchema = v.strictObject(
   {
     backend: v.optional(
-      v.pipe(v.string(BACKEND), v.regex(/\S/, BACKEND), v.description('The backend to run on (onnx, onnx-web, tfjs); default: the best available one that reads the model.')),
+      v.pipe(
+        v.string(BACKEND),
+        v.regex(/\S/, BACKEND),
+        v.description('The backend to run on (onnx, onnx-web, tfjs); default: the best available one that reads the model.'),
+      ),
     ),
     backendOptions: v.optional(
       v.pipe(
@@ -191,7 +195,14 @@ export interface Settings {
   readonly inputShapes: readonly InputShapeArg[];
   readonly solverPrior?: { readonly solver: string; readonly lengthScale: number; readonly nTrain: number };
   /** Where each defaulted/configurable value came from (for --debug). */
-  readonly sources: Readonly<Partial<Record<'samples' | 'seed' | 'task' | 'maskScope' | 'format' | 'memoryBudgetMB' | 'batchSize' | 'backend' | 'executionProviders' | 'tau' | 'dropoutScaling', SettingSource>>>;
+  readonly sources: Readonly<
+    Partial<
+      Record<
+        'samples' | 'seed' | 'task' | 'maskScope' | 'format' | 'memoryBudgetMB' | 'batchSize' | 'backend' | 'executionProviders' | 'tau' | 'dropoutScaling',
+        SettingSource
+      >
+    >
+  >;
 }
 
 /** Merge: flags (parsed.options) override the config, which overrides DEFAULTS. */
@@ -217,8 +228,7 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
   };
 
   const command = parsed.command;
-  const allowed: readonly OutputFormat[] =
-    command === 'version' || FORMATS_BY_COMMAND[command].length === 0 ? ['json'] : FORMATS_BY_COMMAND[command];
+  const allowed: readonly OutputFormat[] = command === 'version' || FORMATS_BY_COMMAND[command].length === 0 ? ['json'] : FORMATS_BY_COMMAND[command];
   const confFormat = config.format !== undefined && allowed.includes(config.format) ? config.format : undefined;
 
   const tauFromFlags = o.weightDecay !== undefined || o.solver !== undefined || o.fitTau !== undefined;

@@ -72,8 +72,8 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
     }
     return 0;
   } catch (e) {
-    io.stderr.write(oneLine(e) + '\n');
-    if (debug && e instanceof Error && e.stack) io.stderr.write(e.stack + '\n');
+    io.stderr.write(`${oneLine(e)}\n`);
+    if (debug && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
     return exitCodeFor(e);
   }
 }

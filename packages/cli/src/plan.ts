@@ -256,9 +256,9 @@ export function makePlan(s: Settings): Plan {
         ? { kind: 'prior', ...s.tauPrior }
         : s.solverPrior !== undefined
           ? { kind: 'prior', ...s.solverPrior }
-        : s.tau !== undefined
-          ? { kind: 'value', tau: s.tau, source: s.sources.tau ?? 'flag' }
-          : { kind: 'none' };
+          : s.tau !== undefined
+            ? { kind: 'value', tau: s.tau, source: s.sources.tau ?? 'flag' }
+            : { kind: 'none' };
 
   const testSet: TestSet | undefined =
     command !== 'evaluate'
@@ -312,14 +312,23 @@ export const CAFFE_MODEL = /\.(prototxt|caffemodel)$/i;
 function caffePlan(s: Settings, path: string | undefined): CaffePlan | undefined {
   const isCaffe = path !== undefined && CAFFE_MODEL.test(path);
   if (!isCaffe) {
-    if (s.weights !== undefined) throw usage(`--weights ${s.weights} gives the .caffemodel of a Caffe MODEL.prototxt, but MODEL '${s.model ?? ''}' is not a .prototxt${s.model === undefined ? '' : ' (other formats carry their weights)'}`);
-    if (s.inputShapes.length > 0) throw usage(`--input-shape gives the shape of a Caffe input that its prototxt does not declare, but MODEL '${s.model ?? ''}' is not a Caffe net (.prototxt / .caffemodel); its inputs declare their shapes`);
+    if (s.weights !== undefined)
+      throw usage(
+        `--weights ${s.weights} gives the .caffemodel of a Caffe MODEL.prototxt, but MODEL '${s.model ?? ''}' is not a .prototxt${s.model === undefined ? '' : ' (other formats carry their weights)'}`,
+      );
+    if (s.inputShapes.length > 0)
+      throw usage(
+        `--input-shape gives the shape of a Caffe input that its prototxt does not declare, but MODEL '${s.model ?? ''}' is not a Caffe net (.prototxt / .caffemodel); its inputs declare their shapes`,
+      );
     return undefined;
   }
   const inputShapes: Record<string, readonly number[]> = {};
   for (const a of s.inputShapes) inputShapes[a.name ?? ''] = a.dims;
   if (/\.caffemodel$/i.test(path)) {
-    if (s.weights !== undefined) throw usage(`MODEL '${s.model}' is already a .caffemodel; give the network definition as MODEL and the weights with --weights: mcu ${s.command} NET.prototxt --weights ${s.model}`);
+    if (s.weights !== undefined)
+      throw usage(
+        `MODEL '${s.model}' is already a .caffemodel; give the network definition as MODEL and the weights with --weights: mcu ${s.command} NET.prototxt --weights ${s.model}`,
+      );
     return { caffemodel: path, inputShapes };
   }
   return { prototxt: path, ...(s.weights !== undefined ? { caffemodel: s.weights } : {}), inputShapes };

@@ -68,9 +68,7 @@ describe('parseArgs: commands and positionals', () => {
   });
 
   it('missing MODEL', () => {
-    expect(msg(['predict', '--input', 'x.csv'])).toBe(
-      'predict: missing MODEL (usage: mcu predict MODEL [options]; see mcu predict --help)',
-    );
+    expect(msg(['predict', '--input', 'x.csv'])).toBe('predict: missing MODEL (usage: mcu predict MODEL [options]; see mcu predict --help)');
     expect(msg(['inspect'])).toMatch(/^inspect: missing MODEL/);
   });
 
@@ -109,7 +107,7 @@ describe('parseArgs: every option', () => {
     [['--out', 'o.json'], { out: 'o.json' }],
     [['-o', 'o.json'], { out: 'o.json' }],
     [['--config', 'c.json'], { config: 'c.json' }],
-    [['--insert-dropout', '0.1'], { insertDropout: 0.1, }],
+    [['--insert-dropout', '0.1'], { insertDropout: 0.1 }],
     [['--insert-dropout', '0'], { insertDropout: 0 }],
     [['--insert-dropout', '0.2', '--before', 'gemm,MatMul'], { insertDropout: 0.2, before: ['Gemm', 'MatMul'] }],
     [['--rate', 'ratio=0.1', '--rate', 'r2=0.5'], { rate: { ratio: 0.1, r2: 0.5 } }],
@@ -213,9 +211,7 @@ describe('parseArgs: every option', () => {
 
 describe('parseArgs: errors', () => {
   it('unknown flag suggests the closest known flag', () => {
-    expect(msg(['predict', 'm.onnx', '--sample', '3'])).toBe(
-      "unknown option '--sample'; did you mean '--samples'? (see mcu predict --help)",
-    );
+    expect(msg(['predict', 'm.onnx', '--sample', '3'])).toBe("unknown option '--sample'; did you mean '--samples'? (see mcu predict --help)");
     expect(msg(['predict', 'm.onnx', '--mask_scope', 'point'])).toMatch(/did you mean '--mask-scope'/);
     expect(msg(['predict', 'm.onnx', '--zzzzzzzz'])).toBe("unknown option '--zzzzzzzz' (see mcu predict --help)");
     expect(msg(['predict', 'm.onnx', '-x'])).toMatch(/unknown option '-x'/);
@@ -223,9 +219,7 @@ describe('parseArgs: errors', () => {
 
   it('missing value', () => {
     expect(msg(['predict', 'm.onnx', '--input', 'x.csv', '--samples'])).toBe('--samples expects a value (an integer ≥ 1)');
-    expect(msg(['predict', 'm.onnx', '--samples', '--seed', '1'])).toBe(
-      "--samples expects a value (an integer ≥ 1), got option '--seed'",
-    );
+    expect(msg(['predict', 'm.onnx', '--samples', '--seed', '1'])).toBe("--samples expects a value (an integer ≥ 1), got option '--seed'");
     expect(msg(['predict', 'm.onnx', '--samples='])).toBe("--samples expects a value (an integer ≥ 1), got ''");
   });
 
@@ -270,9 +264,7 @@ describe('parseArgs: errors', () => {
   });
 
   it('option not valid for this command', () => {
-    expect(msg(['inspect', 'm.onnx', '--samples', '10'])).toBe(
-      "--samples is not an option of 'inspect' (it applies to: predict, evaluate, plot)",
-    );
+    expect(msg(['inspect', 'm.onnx', '--samples', '10'])).toBe("--samples is not an option of 'inspect' (it applies to: predict, evaluate, plot)");
     expect(msg(['backends', '--input', 'x.csv'])).toMatch(/--input is not an option of 'backends'/);
     expect(msg(['predict', 'm.onnx', '--uci', 'd'])).toMatch(/--uci is not an option of 'predict'/);
     expect(msg(['convert', 'm.onnx', '-o', 'x', '--format', 'json'])).toMatch(/--format is not an option of 'convert'/);
@@ -286,23 +278,36 @@ describe('parseArgs: errors', () => {
     expect(msg(['predict', 'm.onnx', '--input', 'x', '--weight-decay', '1e-4'])).toBe(
       '--weight-decay, --length-scale and --n-train go together to give τ; got --weight-decay without --length-scale, --n-train',
     );
-    expect(
-      msg(['predict', 'm.onnx', '--input', 'x', '--tau', '1', '--weight-decay', '1', '--length-scale', '1', '--n-train', '5']),
-    ).toMatch(/both set τ; give one of them/);
+    expect(msg(['predict', 'm.onnx', '--input', 'x', '--tau', '1', '--weight-decay', '1', '--length-scale', '1', '--n-train', '5'])).toMatch(
+      /both set τ; give one of them/,
+    );
     expect(msg(['predict', 'm.onnx', '--input', 'x', '--tau', '1', '--fit-tau', 'v.csv'])).toMatch(/--fit-tau chooses τ itself; drop --tau/);
   });
 
   it('other combinations', () => {
     expect(msg(['predict', 'm.onnx', '--input', 'x', '--before', 'Gemm'])).toMatch(/--before Gemm applies to --insert-dropout P, which is missing/);
-    expect(msg(['predict', 'm.onnx', '--input', 'x', '--masks', 'm.json', '--tolerance', '0.1'])).toMatch(/--masks m\.json replays fixed masks .* so --tolerance 0\.1 cannot apply/);
-    for (const [flag, value] of [['--samples', '5'], ['--seed', '2'], ['--mask-scope', 'point'], ['--memory-budget', '8'], ['--batch-size', '4'], ['--fit-tau', 'v.csv']]) {
+    expect(msg(['predict', 'm.onnx', '--input', 'x', '--masks', 'm.json', '--tolerance', '0.1'])).toMatch(
+      /--masks m\.json replays fixed masks .* so --tolerance 0\.1 cannot apply/,
+    );
+    for (const [flag, value] of [
+      ['--samples', '5'],
+      ['--seed', '2'],
+      ['--mask-scope', 'point'],
+      ['--memory-budget', '8'],
+      ['--batch-size', '4'],
+      ['--fit-tau', 'v.csv'],
+    ]) {
       expect(msg(['predict', 'm.onnx', '--input', 'x', '--masks', 'm.json', flag!, value!])).toMatch(new RegExp(`so ${flag} ${value} cannot apply`));
     }
     expect(msg(['predict', 'm.onnx', '--input', 'x', '--spatial'])).toMatch(/--spatial .* --insert-dropout is missing/);
-    expect(msg(['predict', 'm.onnx', '--input', 'x', '--target', 'y'])).toMatch(/--target y names the target column of the --fit-tau VALFILE, which is missing/);
+    expect(msg(['predict', 'm.onnx', '--input', 'x', '--target', 'y'])).toMatch(
+      /--target y names the target column of the --fit-tau VALFILE, which is missing/,
+    );
     expect(parseArgs(['predict', 'm.onnx', '--input', 'x', '--fit-tau', 'v.csv', '--target', 'y']).options.target).toBe('y');
     expect(parseArgs(['evaluate', 'm.onnx', '--uci', 'b', '--fit-tau', 'v.csv', '--target', '2']).options.target).toBe(2);
-    expect(msg(['evaluate', 'm.onnx', '--data', 'd', '--batch-size', '4'])).toMatch(/--batch-size is not an option of 'evaluate': evaluate scores all test rows in one engine run/);
+    expect(msg(['evaluate', 'm.onnx', '--data', 'd', '--batch-size', '4'])).toMatch(
+      /--batch-size is not an option of 'evaluate': evaluate scores all test rows in one engine run/,
+    );
     expect(msg(['inspect', 'm.onnx', '--quiet'])).toMatch(/--quiet is not an option of 'inspect': inspect writes nothing on stderr/);
     expect(msg(['evaluate', 'm.onnx', '--data', 'a', '--uci', 'b'])).toMatch(/give one/);
     expect(msg(['evaluate', 'm.onnx', '--uci', 'b', '--target', 'y'])).toMatch(/--target y applies to --data FILE or the --fit-tau VALFILE/);

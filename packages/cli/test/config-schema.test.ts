@@ -130,10 +130,25 @@ function exampleConfigs(): unknown[] {
       $schema: './node_modules/@mcu/cli/dist/mcu.config.schema.json',
       backend: 'onnx',
       backendOptions: {
-        onnx: { executionProviders: ['cuda', 'cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: 4, rates: { ratio: 0.1 }, insertDropout: { rate: 0.1, spatial: true }, scaling: 'none', rewrite: 'tiled' },
+        onnx: {
+          executionProviders: ['cuda', 'cpu'],
+          graphOptimizationLevel: 'all',
+          intraOpNumThreads: 4,
+          rates: { ratio: 0.1 },
+          insertDropout: { rate: 0.1, spatial: true },
+          scaling: 'none',
+          rewrite: 'tiled',
+        },
         tfjs: { executionProviders: ['wasm', 'cpu'] },
       },
-      samples: 500, seed: 3, maskScope: 'sample', memoryBudgetMB: 64.5, batchSize: 8, tau: 12, task: { y: 'regression' }, format: 'table',
+      samples: 500,
+      seed: 3,
+      maskScope: 'sample',
+      memoryBudgetMB: 64.5,
+      batchSize: 8,
+      tau: 12,
+      task: { y: 'regression' },
+      format: 'table',
     },
   ];
 }
@@ -147,7 +162,13 @@ describe('mcu.config.schema.json', () => {
   });
 
   it('a typo key is rejected by both, at any level', () => {
-    for (const config of [{ sampels: 10 }, { backendOptions: { onnx: { ep: ['cpu'] } } }, { backendOptions: { tfjs: { backnd: 'cpu' } } }, { backendOptions: { onnx: { insertDropout: { rate: 0.1, spacial: true } } } }, { backendOptions: { torch: {} } }]) {
+    for (const config of [
+      { sampels: 10 },
+      { backendOptions: { onnx: { ep: ['cpu'] } } },
+      { backendOptions: { tfjs: { backnd: 'cpu' } } },
+      { backendOptions: { onnx: { insertDropout: { rate: 0.1, spacial: true } } } },
+      { backendOptions: { torch: {} } },
+    ]) {
       expect(validByMcu(config), JSON.stringify(config)).toBe(false);
       expect(jsonSchemaError(schema, config), JSON.stringify(config)).toMatch(/is not allowed/);
     }
@@ -155,13 +176,34 @@ describe('mcu.config.schema.json', () => {
 
   it('bad values are rejected by both', () => {
     const bad: unknown[] = [
-      { samples: 0 }, { samples: 1.5 }, { samples: '100' }, { seed: -1 }, { maskScope: 'row' }, { memoryBudgetMB: 0 }, { batchSize: 0 }, { tau: 0 },
-      { task: 'clf' }, { task: {} }, { task: { y: 'clf' } }, { format: 'xml' }, { backend: '' }, { backend: '  ' }, { $schema: 1 },
-      { backendOptions: 3 }, { backendOptions: { onnx: { executionProviders: [] } } }, { backendOptions: { onnx: { executionProviders: 'cpu' } } },
-      { backendOptions: { onnx: { graphOptimizationLevel: 'max' } } }, { backendOptions: { onnx: { intraOpNumThreads: -1 } } },
-      { backendOptions: { onnx: { rates: { r: 1 } } } }, { backendOptions: { onnx: { insertDropout: { before: ['Conv'] } } } },
-      { backendOptions: { onnx: { insertDropout: { rate: 0.1, before: ['Relu'] } } } }, { backendOptions: { onnx: { scaling: 'half' } } },
-      { backendOptions: { tfjs: { backend: 'webgl' } } }, { backendOptions: { tfjs: { executionProviders: ['cpu', 'cuda'] } } }, null, 'samples',
+      { samples: 0 },
+      { samples: 1.5 },
+      { samples: '100' },
+      { seed: -1 },
+      { maskScope: 'row' },
+      { memoryBudgetMB: 0 },
+      { batchSize: 0 },
+      { tau: 0 },
+      { task: 'clf' },
+      { task: {} },
+      { task: { y: 'clf' } },
+      { format: 'xml' },
+      { backend: '' },
+      { backend: '  ' },
+      { $schema: 1 },
+      { backendOptions: 3 },
+      { backendOptions: { onnx: { executionProviders: [] } } },
+      { backendOptions: { onnx: { executionProviders: 'cpu' } } },
+      { backendOptions: { onnx: { graphOptimizationLevel: 'max' } } },
+      { backendOptions: { onnx: { intraOpNumThreads: -1 } } },
+      { backendOptions: { onnx: { rates: { r: 1 } } } },
+      { backendOptions: { onnx: { insertDropout: { before: ['Conv'] } } } },
+      { backendOptions: { onnx: { insertDropout: { rate: 0.1, before: ['Relu'] } } } },
+      { backendOptions: { onnx: { scaling: 'half' } } },
+      { backendOptions: { tfjs: { backend: 'webgl' } } },
+      { backendOptions: { tfjs: { executionProviders: ['cpu', 'cuda'] } } },
+      null,
+      'samples',
     ];
     for (const config of bad) {
       expect(validByMcu(config), JSON.stringify(config)).toBe(false);

@@ -64,7 +64,9 @@ describe('validateConfig', () => {
       /'backendOptions.onnx.graphOptimizationLevel' expects one of "disabled", "basic", "extended", "all", got "max"/,
     );
     expect(bad({ backendOptions: { onnx: { intraOpNumThreads: -1 } } })).toMatch(/'backendOptions.onnx.intraOpNumThreads' expects an integer ≥ 0/);
-    expect(bad({ backendOptions: { tfjs: { backend: 'webgl' } } })).toMatch(/'backendOptions.tfjs.backend' expects one of "tensorflow", "wasm", "cpu", got "webgl"/);
+    expect(bad({ backendOptions: { tfjs: { backend: 'webgl' } } })).toMatch(
+      /'backendOptions.tfjs.backend' expects one of "tensorflow", "wasm", "cpu", got "webgl"/,
+    );
     expect(bad({ backendOptions: 3 })).toMatch(/'backendOptions' expects an object, got 3/);
     expect(bad({ backendOptions: { onnx: [] } })).toMatch(/'backendOptions.onnx' expects an object, got an array/);
     expect(bad([1])).toMatch(/expected a JSON object at the top, got an array/);
@@ -179,8 +181,26 @@ describe('mergeSettings', () => {
     const fromFlags = mergeSettings(
       config,
       predict(
-        '--samples', '7', '--seed', '1', '--mask-scope', 'sample', '--task', 'classification', '--format', 'table',
-        '--memory-budget', '8', '--batch-size', '3', '--backend', 'onnx', '--tau', '9', '--ep', 'webgpu',
+        '--samples',
+        '7',
+        '--seed',
+        '1',
+        '--mask-scope',
+        'sample',
+        '--task',
+        'classification',
+        '--format',
+        'table',
+        '--memory-budget',
+        '8',
+        '--batch-size',
+        '3',
+        '--backend',
+        'onnx',
+        '--tau',
+        '9',
+        '--ep',
+        'webgpu',
       ),
     );
     expect(fromFlags).toMatchObject({

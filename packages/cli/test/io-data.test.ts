@@ -73,9 +73,9 @@ function makeUci(root: string, indicesAsFloats = false): void {
   const fmt = (v: number) => (indicesAsFloats ? v.toExponential(18) : String(v));
   const d = join(root, 'data');
   mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, 'data.txt'), rows.map((r) => r.join(' ')).join('\n') + '\n');
-  writeFileSync(join(d, 'index_features.txt'), [0, 2].map(fmt).join('\n') + '\n');
-  writeFileSync(join(d, 'index_target.txt'), fmt(3) + '\n');
+  writeFileSync(join(d, 'data.txt'), `${rows.map((r) => r.join(' ')).join('\n')}\n`);
+  writeFileSync(join(d, 'index_features.txt'), `${[0, 2].map(fmt).join('\n')}\n`);
+  writeFileSync(join(d, 'index_target.txt'), `${fmt(3)}\n`);
   writeFileSync(join(d, 'index_train_0.txt'), [0, 1, 2, 3].map(fmt).join('\n'));
   writeFileSync(join(d, 'index_test_0.txt'), [4, 5].map(fmt).join('\n'));
   writeFileSync(join(d, 'index_train_1.txt'), [5, 4, 3, 2].map(fmt).join('\n'));
@@ -113,7 +113,7 @@ describe('readUci', () => {
     expect(readUci(root, 0).features).toEqual([0, 2]);
   });
 
-  it('normalisation statistics as in Gal\'s code', () => {
+  it("normalisation statistics as in Gal's code", () => {
     const root = join(dir, 'uci', 'norm');
     makeUci(root);
     const s = readUci(root, 0);

@@ -83,9 +83,7 @@ describe('formatResult csv', () => {
 
   it('classification: predicted, entropy, mutual_information, variation_ratio, prob_k', () => {
     const lines = formatResult(classification, 'csv').trimEnd().split('\n');
-    expect(lines[0]).toBe(
-      'row,logits_predicted,logits_entropy,logits_mutual_information,logits_variation_ratio,logits_prob_0,logits_prob_1,logits_prob_2',
-    );
+    expect(lines[0]).toBe('row,logits_predicted,logits_entropy,logits_mutual_information,logits_variation_ratio,logits_prob_0,logits_prob_1,logits_prob_2');
     expect(lines[1]).toBe('0,0,0.8018,0.01,0.05,0.7,0.2,0.1');
     expect(lines).toHaveLength(3);
   });
@@ -179,8 +177,6 @@ describe('formatResult npy', () => {
 
   it('more than one output: E_USAGE telling to use json', () => {
     const two: PredictResult = { meta, outputs: { y: regression.outputs['y']!, p: classification.outputs['logits']! } };
-    expect(code(() => formatResult(two, 'npy'))).toBe(
-      'E_USAGE: --format npy writes one array, but the result has 2 outputs (y, p); use --format json',
-    );
+    expect(code(() => formatResult(two, 'npy'))).toBe('E_USAGE: --format npy writes one array, but the result has 2 outputs (y, p); use --format json');
   });
 });

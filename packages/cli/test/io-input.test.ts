@@ -86,7 +86,21 @@ describe('readInputFile: JSON', () => {
   });
 
   it('nested arrays keep their shape', () => {
-    const r = readInputFile(file('c.json', JSON.stringify([[[1, 2], [3, 4]], [[5, 6], [7, 8]]])));
+    const r = readInputFile(
+      file(
+        'c.json',
+        JSON.stringify([
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          [
+            [5, 6],
+            [7, 8],
+          ],
+        ]),
+      ),
+    );
     expect(r.dims).toEqual([2, 2, 2]);
     expect(Array.from(r.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
@@ -103,9 +117,13 @@ describe('readInputFile: JSON', () => {
     expect(err(() => readInputFile(file('h.json', '[1, null]')))).toMatch(/row 2: expected a number, got null/);
     expect(err(() => readInputFile(file('i.json', '[]')))).toMatch(/the JSON array is empty/);
     expect(err(() => readInputFile(file('j.json', '{"x": [1]}')))).toMatch(/expected a JSON array of rows .* got object/);
-    expect(err(() => readInputFile(file('k.json', '[[1,2],[3,4]')))).toMatch(/k\.json: invalid JSON at line 1, column 13 \(position 12\): unexpected end of file/);
+    expect(err(() => readInputFile(file('k.json', '[[1,2],[3,4]')))).toMatch(
+      /k\.json: invalid JSON at line 1, column 13 \(position 12\): unexpected end of file/,
+    );
     expect(err(() => readInputFile(file('l.json', '[[]]')))).toMatch(/row 1 is empty/);
-    expect(err(() => readInputFile(file('m.json', '[[[1],[2]],[[1],[2,3]]]')))).toMatch(/row 2, element \[1\]: expected 1 value \(as the first element\), got 2/);
+    expect(err(() => readInputFile(file('m.json', '[[[1],[2]],[[1],[2,3]]]')))).toMatch(
+      /row 2, element \[1\]: expected 1 value \(as the first element\), got 2/,
+    );
   });
 });
 
@@ -143,19 +161,11 @@ describe('reshapeRows and readInputFile with a model spec', () => {
   });
 
   it('size mismatch message', () => {
-    expect(err(() => reshapeRows(new Float32Array(6), 2, 3, mnist.dims, 'x'))).toBe(
-      "input 'x' expects 784 values per row ([N, 1, 28, 28]), got 3 columns",
-    );
-    expect(err(() => reshapeRows(new Float32Array(6), 2, 3, [-1, 784], 'x'))).toBe(
-      "input 'x' expects 784 values per row ([N, 784]), got 3 columns",
-    );
+    expect(err(() => reshapeRows(new Float32Array(6), 2, 3, mnist.dims, 'x'))).toBe("input 'x' expects 784 values per row ([N, 1, 28, 28]), got 3 columns");
+    expect(err(() => reshapeRows(new Float32Array(6), 2, 3, [-1, 784], 'x'))).toBe("input 'x' expects 784 values per row ([N, 784]), got 3 columns");
     const three = file('three.csv', '1,2,3\n');
-    expect(err(() => readInputFile(three, mnist))).toBe(
-      `${three}: input 'x' expects 784 values per row ([N, 1, 28, 28]), got 3 columns`,
-    );
-    expect(err(() => reshapeRows(new Float32Array(2), 2, 1, ['batch', 4]))).toBe(
-      'the model input expects 4 values per row ([N, 4]), got 1 column',
-    );
+    expect(err(() => readInputFile(three, mnist))).toBe(`${three}: input 'x' expects 784 values per row ([N, 1, 28, 28]), got 3 columns`);
+    expect(err(() => reshapeRows(new Float32Array(2), 2, 1, ['batch', 4]))).toBe('the model input expects 4 values per row ([N, 4]), got 1 column');
   });
 
   it('matching dims are kept; a free axis is inferred; 1-D inputs', () => {

@@ -9,7 +9,7 @@ function handNpy(header: string, payload: Uint8Array, opts: { version?: 1 | 2; a
   const pre = version === 1 ? 10 : 12;
   let h = header;
   const pad = (align - ((pre + h.length + 1) % align)) % align;
-  h = h + ' '.repeat(pad) + '\n';
+  h = `${h + ' '.repeat(pad)}\n`;
   const out = new Uint8Array(pre + h.length + payload.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
   const view = new DataView(out.buffer);
@@ -117,15 +117,9 @@ describe('writeNpy / readNpy', () => {
     expect(inputError(() => readNpy(handNpy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", f8), 'x.npy'))).toMatch(
       /^x\.npy: NPY array is in Fortran order; save it in C order/,
     );
-    expect(inputError(() => readNpy(handNpy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", f8)))).toMatch(
-      /structured NPY arrays/,
-    );
-    expect(inputError(() => readNpy(handNpy("{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", f8)))).toMatch(
-      /NPY dtype '<f2' is not supported/,
-    );
-    expect(inputError(() => readNpy(handNpy("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", f8)))).toMatch(
-      /NPY dtype '<c16' is not supported/,
-    );
+    expect(inputError(() => readNpy(handNpy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", f8)))).toMatch(/structured NPY arrays/);
+    expect(inputError(() => readNpy(handNpy("{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", f8)))).toMatch(/NPY dtype '<f2' is not supported/);
+    expect(inputError(() => readNpy(handNpy("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", f8)))).toMatch(/NPY dtype '<c16' is not supported/);
     expect(inputError(() => readNpy(handNpy("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }", f8), 'y.npy'))).toBe(
       'y.npy: NPY data is truncated: shape (3, 2) needs 48 bytes, file has 32',
     );

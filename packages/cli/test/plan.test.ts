@@ -12,14 +12,24 @@ describe('makePlan: backends and their options', () => {
   it("--dropout-scaling overrides the config's backendOptions.onnx.scaling, even with the default value", () => {
     const config: ConfigFile = { backendOptions: { onnx: { scaling: 'none' } } };
     expect(plan(['predict', 'm.onnx', '--input', 'x.csv'], config).backend.options.onnx).toMatchObject({ scaling: 'none' });
-    expect(plan(['predict', 'm.onnx', '--input', 'x.csv', '--dropout-scaling', 'inverted'], config).backend.options.onnx).toMatchObject({ scaling: 'inverted' });
+    expect(plan(['predict', 'm.onnx', '--input', 'x.csv', '--dropout-scaling', 'inverted'], config).backend.options.onnx).toMatchObject({
+      scaling: 'inverted',
+    });
   });
 
   it('an ONNX model: the graph rewrite and --ep go to onnx and onnx-web, not to tfjs', () => {
     const p = predict('m.onnx', '--ep', 'cuda,cpu', '--insert-dropout', '0.2', '--before', 'Conv', '--spatial', '--dropout-scaling', 'none');
     expect(p.backend.family).toBe('onnx');
-    expect(p.backend.options.onnx).toEqual({ executionProviders: ['cuda', 'cpu'], insertDropout: { rate: 0.2, before: ['Conv'], spatial: true }, scaling: 'none' });
-    expect(p.backend.options['onnx-web']).toEqual({ executionProviders: ['cuda', 'cpu'], insertDropout: { rate: 0.2, before: ['Conv'], spatial: true }, scaling: 'none' });
+    expect(p.backend.options.onnx).toEqual({
+      executionProviders: ['cuda', 'cpu'],
+      insertDropout: { rate: 0.2, before: ['Conv'], spatial: true },
+      scaling: 'none',
+    });
+    expect(p.backend.options['onnx-web']).toEqual({
+      executionProviders: ['cuda', 'cpu'],
+      insertDropout: { rate: 0.2, before: ['Conv'], spatial: true },
+      scaling: 'none',
+    });
     expect(p.backend.options.tfjs).toEqual({});
     // without --spatial the backend option is the plain one
     expect(predict('m.onnx', '--insert-dropout', '0.2').backend.options.onnx).toEqual({ insertDropout: { rate: 0.2, before: ['Gemm', 'MatMul', 'Conv'] } });
@@ -30,16 +40,30 @@ describe('makePlan: backends and their options', () => {
     expect(p.backend.family).toBe('tfjs');
     expect(p.backend.options.tfjs).toEqual({ executionProviders: ['wasm', 'cpu'] });
     const c = predict('web/model.json', '--ep', 'cpu');
-    expect(makePlan(mergeSettings({ backendOptions: { tfjs: { backend: 'wasm' } } }, parseArgs(['predict', 'web/model.json', '--input', 'x', '--ep', 'cpu']))).backend.options.tfjs).toEqual({ executionProviders: ['cpu'] });
+    expect(
+      makePlan(mergeSettings({ backendOptions: { tfjs: { backend: 'wasm' } } }, parseArgs(['predict', 'web/model.json', '--input', 'x', '--ep', 'cpu'])))
+        .backend.options.tfjs,
+    ).toEqual({ executionProviders: ['cpu'] });
     expect(c.backend.options.tfjs).toEqual({ executionProviders: ['cpu'] });
-    const fromConfig = makePlan(mergeSettings({ backendOptions: { onnx: { executionProviders: ['cuda'] }, tfjs: { backend: 'cpu' } } }, parseArgs(['predict', 'web/model.json', '--input', 'x'])));
+    const fromConfig = makePlan(
+      mergeSettings(
+        { backendOptions: { onnx: { executionProviders: ['cuda'] }, tfjs: { backend: 'cpu' } } },
+        parseArgs(['predict', 'web/model.json', '--input', 'x']),
+      ),
+    );
     expect(fromConfig.backend.options.tfjs).toEqual({ backend: 'cpu' });
     // --backend tfjs sends any model there
     expect(predict('m.onnx', '--backend', 'tfjs', '--ep', 'cpu').backend.options.tfjs).toEqual({ executionProviders: ['cpu'] });
   });
 
   it('refuses tfjs provider names the tfjs backend does not have, naming --ep (E_CONFIG)', () => {
-    expectMcuError(() => predict('web/model.json', '--ep', 'cuda,cpu'), 'E_CONFIG', "--ep cuda,cpu: the tfjs backend", "no execution provider 'cuda'", 'tensorflow, wasm, cpu');
+    expectMcuError(
+      () => predict('web/model.json', '--ep', 'cuda,cpu'),
+      'E_CONFIG',
+      '--ep cuda,cpu: the tfjs backend',
+      "no execution provider 'cuda'",
+      'tensorflow, wasm, cpu',
+    );
   });
 
   it('refuses ONNX graph rewrites for a model that goes to tfjs, naming the flags', () => {
@@ -54,7 +78,12 @@ describe('makePlan: backends and their options', () => {
     expect(p.backend.memoryBudgetBytes).toBe(2 * 1024 * 1024);
     expect(p.tau).toEqual({ kind: 'value', tau: 3, source: 'flag' });
     expect(predict('m.onnx', '--fit-tau', 'v.csv', '--target', 'y').tau).toEqual({ kind: 'fit', file: 'v.csv', target: 'y' });
-    expect(predict('m.onnx', '--weight-decay', '1', '--length-scale', '2', '--n-train', '3').tau).toEqual({ kind: 'prior', weightDecay: 1, lengthScale: 2, nTrain: 3 });
+    expect(predict('m.onnx', '--weight-decay', '1', '--length-scale', '2', '--n-train', '3').tau).toEqual({
+      kind: 'prior',
+      weightDecay: 1,
+      lengthScale: 2,
+      nTrain: 3,
+    });
     expect(makePlan(mergeSettings({ tau: 5 }, parseArgs(['predict', 'm.onnx', '--input', 'x']))).tau).toEqual({ kind: 'value', tau: 5, source: 'config' });
   });
 
@@ -80,29 +109,65 @@ describe('decideTask (README "Tasks")', () => {
   });
 
   it('auto: ≥ 2 values per row without Softmax is an E_USAGE naming the output, its size and both fixes', () => {
-    expectMcuError(() => decideTask('y', 'auto', undefined, [2]), 'E_USAGE', "output 'y' has 2 values per row (dims [N, 2])", '--task classification', '--task regression', '--task y=classification');
+    expectMcuError(
+      () => decideTask('y', 'auto', undefined, [2]),
+      'E_USAGE',
+      "output 'y' has 2 values per row (dims [N, 2])",
+      '--task classification',
+      '--task regression',
+      '--task y=classification',
+    );
   });
 
   it('asked for: regression always; classification only for [N, C] with C ≥ 2', () => {
     expect(decideTask('y', 'regression', 'softmax', [3, 32, 32])).toMatchObject({ task: 'regression', width: 3072 });
     expect(decideTask('y', 'classification', undefined, [2])).toMatchObject({ task: 'classification', holds: 'logits', reason: 'asked' });
     expect(decideTask('y', 'classification', undefined, [1, 5])).toMatchObject({ task: 'classification' });
-    expectMcuError(() => decideTask('seg', 'classification', undefined, [3, 32, 32]), 'E_USAGE', "output 'seg'", '[3, 32, 32]', 'only [N, C] outputs', '--task seg=regression');
+    expectMcuError(
+      () => decideTask('seg', 'classification', undefined, [3, 32, 32]),
+      'E_USAGE',
+      "output 'seg'",
+      '[3, 32, 32]',
+      'only [N, C] outputs',
+      '--task seg=regression',
+    );
     expectMcuError(() => decideTask('seg', 'auto', 'softmax', [3, 32, 32]), 'E_USAGE', "output 'seg' ends in Softmax", '--task seg=regression');
     expectMcuError(() => decideTask('y', 'classification', undefined, [1]), 'E_USAGE', '1 value per row', 'C ≥ 2');
   });
 });
 
 describe('resolveTasks', () => {
-  const spec = (name: string, dims: (number | string)[], activation?: 'softmax'): TensorSpec => ({ name, dtype: 'float32', dims, ...(activation ? { activation } : {}) });
+  const spec = (name: string, dims: (number | string)[], activation?: 'softmax'): TensorSpec => ({
+    name,
+    dtype: 'float32',
+    dims,
+    ...(activation ? { activation } : {}),
+  });
   const model = (outputs: TensorSpec[]): StochasticModel =>
-    ({ inputs: [spec('x', ['N', 3])], outputs, sites: [], backend: 'test', executionProvider: 'cpu', warnings: [], run: async () => ({}), dispose: async () => {} }) as unknown as StochasticModel;
+    ({
+      inputs: [spec('x', ['N', 3])],
+      outputs,
+      sites: [],
+      backend: 'test',
+      executionProvider: 'cpu',
+      warnings: [],
+      run: async () => ({}),
+      dispose: async () => {},
+    }) as unknown as StochasticModel;
 
   it('per-output tasks; an unknown output name lists the outputs', async () => {
     const m = model([spec('y', ['N', 1]), spec('logits', ['N', 4])]);
     const r = await resolveTasks({ default: 'auto', byOutput: { logits: 'classification' } }, m, async () => ({}));
-    expect(r.map((o) => [o.name, o.task])).toEqual([['y', 'regression'], ['logits', 'classification']]);
-    await expectMcuRejection(resolveTasks({ default: 'auto', byOutput: { z: 'regression' } }, m, async () => ({})), 'E_USAGE', "no output 'z'", 'its outputs: y, logits');
+    expect(r.map((o) => [o.name, o.task])).toEqual([
+      ['y', 'regression'],
+      ['logits', 'classification'],
+    ]);
+    await expectMcuRejection(
+      resolveTasks({ default: 'auto', byOutput: { z: 'regression' } }, m, async () => ({})),
+      'E_USAGE',
+      "no output 'z'",
+      'its outputs: y, logits',
+    );
   });
 
   it('a symbolic per-row size comes from one deterministic pass, run once', async () => {
@@ -110,21 +175,38 @@ describe('resolveTasks', () => {
     let calls = 0;
     const probe = async () => {
       calls++;
-      return { a: { dtype: 'float32' as const, data: new Float32Array(1), dims: [1, 1] }, b: { dtype: 'float32' as const, data: new Float32Array(7), dims: [1, 7] } };
+      return {
+        a: { dtype: 'float32' as const, data: new Float32Array(1), dims: [1, 1] },
+        b: { dtype: 'float32' as const, data: new Float32Array(7), dims: [1, 7] },
+      };
     };
     await expectMcuRejection(resolveTasks({ default: 'auto', byOutput: {} }, m, probe), 'E_USAGE', "output 'b' has 7 values per row");
     const r = await resolveTasks({ default: 'auto', byOutput: { b: 'classification' } }, m, probe);
-    expect(r.map((o) => [o.task, o.width])).toEqual([['regression', 1], ['classification', 7]]);
+    expect(r.map((o) => [o.task, o.width])).toEqual([
+      ['regression', 1],
+      ['classification', 7],
+    ]);
     expect(calls).toBe(2); // once per resolution
   });
 });
 
 describe('checkSpatial', () => {
-  const site = (name: string, maskShape: number[], op = 'Dropout (inserted before Conv)'): StochasticSite => ({ name, kind: 'bernoulli', rate: 0.1, maskShape, origin: { op } });
+  const site = (name: string, maskShape: number[], op = 'Dropout (inserted before Conv)'): StochasticSite => ({
+    name,
+    kind: 'bernoulli',
+    rate: 0.1,
+    maskShape,
+    origin: { op },
+  });
   const p = predict('m.onnx', '--insert-dropout', '0.1', '--spatial');
   it('passes channel-wise inserted masks, refuses element-wise ones and dense-only insertion', () => {
     expect(() => checkSpatial(p, [site('a', [20, 1, 1]), site('b', [800], 'Dropout (inserted before Gemm)')], 'onnx')).not.toThrow();
-    expectMcuError(() => checkSpatial(p, [site('a', [20, 12, 12])], 'onnx'), 'E_UNSUPPORTED', "--spatial: the onnx backend inserted site 'a' with an element-wise mask [20, 12, 12]", '[20, 1, 1]');
+    expectMcuError(
+      () => checkSpatial(p, [site('a', [20, 12, 12])], 'onnx'),
+      'E_UNSUPPORTED',
+      "--spatial: the onnx backend inserted site 'a' with an element-wise mask [20, 12, 12]",
+      '[20, 1, 1]',
+    );
     expectMcuError(() => checkSpatial(p, [site('a', [128], 'Dropout (inserted before Gemm)')], 'onnx'), 'E_USAGE', 'every inserted site is on a dense layer');
     // the model's own sites are not --spatial's business
     expect(() => checkSpatial(p, [site('own', [20, 12, 12], 'Dropout')], 'onnx')).not.toThrow();

@@ -41,10 +41,7 @@ export type Task = v.InferOutput<typeof TaskSchema>;
 
 const TASK_OPTION = `one of ${quoted(TASKS)}, or an object mapping output names to one of them`;
 /** One task for every output, or some by output name (the rest: `auto`). */
-export const TaskOptionSchema = v.union(
-  [TaskSchema, v.pipe(v.record(v.string(), TaskSchema, TASK_OPTION), v.minEntries(1, TASK_OPTION))],
-  TASK_OPTION,
-);
+export const TaskOptionSchema = v.union([TaskSchema, v.pipe(v.record(v.string(), TaskSchema, TASK_OPTION), v.minEntries(1, TASK_OPTION))], TASK_OPTION);
 /** Tasks as asked for: one for every output, or some by output name (the rest: `auto`). */
 export type TaskOption = Task | Readonly<Record<string, Task>>;
 
@@ -72,15 +69,11 @@ export const RUN_OPTIONS_ENTRIES = {
   seed: v.optional(
     v.pipe(integerAtLeast(0, `an integer in 0..${Number.MAX_SAFE_INTEGER}`), v.description('Seed of the counter-based mask generator (default 0).')),
   ),
-  maskScope: v.optional(
-    v.pipe(MaskScopeSchema, v.description("'sample' (default): one mask per MC sample shared by every row; 'point': a mask per row.")),
-  ),
+  maskScope: v.optional(v.pipe(MaskScopeSchema, v.description("'sample' (default): one mask per MC sample shared by every row; 'point': a mask per row."))),
   memoryBudgetMB: v.optional(v.pipe(PositiveNumberSchema, v.description('Memory for the MC samples of one backend call, in MB (default 512).'))),
   batchSize: v.optional(v.pipe(integerAtLeast(1), v.description('Rows per batch (predict).'))),
   tau: v.optional(v.pipe(PositiveNumberSchema, v.description('Model precision τ for regression outputs.'))),
-  task: v.optional(
-    v.pipe(TaskOptionSchema, v.description('The task of every output, or an object mapping output names to tasks (the rest: auto).')),
-  ),
+  task: v.optional(v.pipe(TaskOptionSchema, v.description('The task of every output, or an object mapping output names to tasks (the rest: auto).'))),
 } as const;
 /** The run options of a JSON document on their own (unknown keys are errors). */
 export const RunOptionsSchema = v.strictObject(RUN_OPTIONS_ENTRIES, 'an object');
@@ -133,7 +126,8 @@ function schemaAt(schema: AnySchema, keys: readonly unknown[]): AnySchema | unde
       s = s.options.find((o) => o.entries !== undefined && Object.hasOwn(o.entries, String(key))) ?? s.options.find((o) => o.value !== undefined);
     }
     if (s === undefined) return undefined;
-    const child: AnySchema | undefined = s.entries !== undefined ? (Object.hasOwn(s.entries, String(key)) ? s.entries[String(key)] : undefined) : (s.item ?? s.value);
+    const child: AnySchema | undefined =
+      s.entries !== undefined ? (Object.hasOwn(s.entries, String(key)) ? s.entries[String(key)] : undefined) : (s.item ?? s.value);
     s = child === undefined ? undefined : unwrap(child);
   }
   return s;
@@ -175,7 +169,11 @@ export function optionsIssueMessage(schema: v.GenericSchema, issue: v.BaseIssue<
  * The path of the first array where `schema` wants an object: valibot's object and record
  * schemas take arrays (as objects with index keys), JSON options must not.
  */
-function arrayForObject(schema: AnySchema, value: unknown, keys: readonly (string | number)[]): { keys: readonly (string | number)[]; expects: string } | undefined {
+function arrayForObject(
+  schema: AnySchema,
+  value: unknown,
+  keys: readonly (string | number)[],
+): { keys: readonly (string | number)[]; expects: string } | undefined {
   const s = unwrap(schema);
   if (value === null || typeof value !== 'object') return undefined;
   if (s.type === 'union') {

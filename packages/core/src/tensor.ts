@@ -2,13 +2,7 @@ import { McuError } from './errors.js';
 
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool';
 
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Int8Array;
+export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
 /** A dense, row-major tensor. `bool` is stored as Uint8Array (0/1), `int64` as BigInt64Array. */
 export interface TensorData {
@@ -43,10 +37,7 @@ export function zeros(dtype: DType, dims: readonly number[]): TensorData {
 export function tensor(dtype: DType, data: TypedArray, dims: readonly number[]): TensorData {
   const n = sizeOf(dims);
   if (data.length !== n) {
-    throw new McuError(
-      'E_INPUT',
-      `tensor of dims [${dims.join(', ')}] needs ${n} values, got ${data.length}`,
-    );
+    throw new McuError('E_INPUT', `tensor of dims [${dims.join(', ')}] needs ${n} values, got ${data.length}`);
   }
   return { dtype, data, dims: [...dims] };
 }

@@ -40,7 +40,9 @@ const clsSpec = randomMlp({ sizes: [3, 12, 3], rates: [0.3], seed: 9 });
 function rows(n: number, d: number): number[][] {
   return Array.from({ length: n }, (_, i) => Array.from({ length: d }, (_, j) => Math.sin(1.3 * i + 0.7 * j) * 1.5));
 }
-const feedsOf = (r: number[][], name = 'x'): NamedTensors => ({ [name]: { dtype: 'float32', data: Float32Array.from(r.flat()), dims: [r.length, r[0]!.length] } });
+const feedsOf = (r: number[][], name = 'x'): NamedTensors => ({
+  [name]: { dtype: 'float32', data: Float32Array.from(r.flat()), dims: [r.length, r[0]!.length] },
+});
 
 /** The model with some fields replaced. */
 function wrap(m: StochasticModel, o: Partial<StochasticModel>): StochasticModel {
@@ -105,7 +107,16 @@ describe('predict: regression', () => {
       expect(got.variance).toEqual(want.variance);
       expect(got.std).toEqual(want.std);
       expect(got.standardError).toEqual(want.standardError);
-      expect(r.meta).toMatchObject({ version: VERSION, modelHash: null, backend: 'reference', executionProvider: 'typescript', seed: 3, samples: 40, scope, tau: 50 });
+      expect(r.meta).toMatchObject({
+        version: VERSION,
+        modelHash: null,
+        backend: 'reference',
+        executionProvider: 'typescript',
+        seed: 3,
+        samples: 40,
+        scope,
+        tau: 50,
+      });
       expect(r.meta.sites).toEqual(meta.sites);
       expect(r.meta.tasks[0]).toMatchObject({ name: 'y', task: 'regression', reason: 'one value' });
     });
@@ -133,7 +144,7 @@ describe('predict: regression', () => {
     });
   }
 
-  it('τ from weight decay is eq. 7 with the sites\' one rate (tauFromWeightDecay)', async () => {
+  it("τ from weight decay is eq. 7 with the sites' one rate (tauFromWeightDecay)", async () => {
     const model = await load(regSpec);
     const prior = { weightDecay: 1e-4, lengthScale: 0.01, nTrain: 100 };
     const tau = tauFromWeightDecay({ dropoutRate: 0.2, ...prior });
@@ -191,7 +202,7 @@ describe('predict: classification and the task rule', () => {
 });
 
 describe('predict: inputs', () => {
-  it('nested [N][D] rows are laid out in the input\'s per-row dims ([N, 4] → [N, 1, 2, 2]); typed arrays too', async () => {
+  it("nested [N][D] rows are laid out in the input's per-row dims ([N, 4] → [N, 1, 2, 2]); typed arrays too", async () => {
     const base = await load(randomMlp({ sizes: [4, 8, 1], rates: [0.25], seed: 2 }));
     // a model whose input is [N, 1, 2, 2] (an image), running the MLP on the flattened pixels
     const image = wrap(base, {
@@ -212,7 +223,14 @@ describe('predict: inputs', () => {
     expect((await predict(image, { data: x.flat(), dims: [5, 4] }, { samples: 15, seed: 4 })).outputs).toEqual(want.outputs);
     expect(await code(predict(image, rows(2, 3)))).toBe('E_INPUT');
     await expect(predict(image, rows(2, 3))).rejects.toThrow(/input 'x' expects 4 values per row \(\[N, 1, 2, 2\]\), got 3/);
-    expect(await code(predict(image, [[1, 2, 3, 4], [1, 2]]))).toBe('E_INPUT');
+    expect(
+      await code(
+        predict(image, [
+          [1, 2, 3, 4],
+          [1, 2],
+        ]),
+      ),
+    ).toBe('E_INPUT');
   });
 
   it('a one-feature model takes [N] numbers as N rows', async () => {
@@ -294,7 +312,15 @@ describe('evaluate', () => {
     expect(r.brierMcError).toBe(want.brierStandardError);
     expect(r.ece).toBe(want.ece);
     expect(r.standardDropout.accuracy).toBeGreaterThanOrEqual(0);
-    expect(await code(evaluate(model, x, labels.map((v) => v + 0.5)))).toBe('E_INPUT');
+    expect(
+      await code(
+        evaluate(
+          model,
+          x,
+          labels.map((v) => v + 0.5),
+        ),
+      ),
+    ).toBe('E_INPUT');
     expect(await code(evaluate(model, x, labels, { tau: 3 }))).toBe('E_USAGE');
   });
 });
@@ -357,11 +383,18 @@ describe('the options the CLI maps its flags onto', () => {
     await expect(predict(cls, rows(2, 3), { tau: 5, wording })).rejects.toThrow(/^--tau 5 sets the model precision τ .*: drop it$/);
     await expect(predict(cls, rows(2, 3), { fitTau: { data: rows(2, 3), targets: [1, 2] }, wording })).rejects.toThrow(/^--tau 5 sets the model precision/);
     const reg = await load(regSpec);
-    const r = await evaluate(reg, rows(20, 3), Array.from({ length: 20 }, () => 0), { samples: 8, wording });
+    const r = await evaluate(
+      reg,
+      rows(20, 3),
+      Array.from({ length: 20 }, () => 0),
+      { samples: 8, wording },
+    );
     expect(r.meta.warnings).toContain('no model precision τ, so no test log-likelihood: give --tau X');
     // a fitted τ at the end of the range: the boundary warning names the option and the fix
     const far = await predict(reg, rows(2, 3), { samples: 8, fitTau: { data: rows(6, 3), targets: Array(6).fill(1e4) }, wording });
     expect(far.meta.tauFitted).toBe('boundary');
-    expect(far.meta.warnings.join('\n')).toMatch(/^--fit-tau val\.csv: the validation log-likelihood is highest at the lower end .*tauFitted "boundary"\); check that the model predicts the targets, or give --tau instead$/m);
+    expect(far.meta.warnings.join('\n')).toMatch(
+      /^--fit-tau val\.csv: the validation log-likelihood is highest at the lower end .*tauFitted "boundary"\); check that the model predicts the targets, or give --tau instead$/m,
+    );
   });
 });

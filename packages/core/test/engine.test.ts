@@ -54,8 +54,7 @@ describe('McEngine on a linear model with every mask enumerated (closed form)', 
     [-1, 0.5, 0.25],
   ];
   const all = Array.from({ length: 8 }, (_, k) => [k & 1, (k >> 1) & 1, (k >> 2) & 1].map((b) => b * 2));
-  const replay = (model: StochasticModel) =>
-    new ReplaySampler({ m: { dtype: 'float32', data: Float32Array.from(all.flat()), dims: [8, 1, 3] } }, model.sites);
+  const replay = (model: StochasticModel) => new ReplaySampler({ m: { dtype: 'float32', data: Float32Array.from(all.flat()), dims: [8, 1, 3] } }, model.sites);
 
   for (const chunkSamples of [1, 3, 8]) {
     it(`mean and variance are exact (chunks of ${chunkSamples}); τ⁻¹ is added to the variance`, async () => {
@@ -93,7 +92,15 @@ describe('McEngine reproducibility', () => {
       const T = 100;
       const results: string[] = [];
       for (const chunkSamples of [1, 7, 64, T]) {
-        const reg = new RegressionEstimator({ output: 'y', tau: 2, targets: [[0, 0, 0], [1, 1, 1], [2, 2, 2]] });
+        const reg = new RegressionEstimator({
+          output: 'y',
+          tau: 2,
+          targets: [
+            [0, 0, 0],
+            [1, 1, 1],
+            [2, 2, 2],
+          ],
+        });
         const cls = new ClassificationEstimator({ output: 'y', labels: [0, 1, 2] });
         await engine().run(model, input, { samples: T, seed: 42, scope, chunkSamples, estimators: [reg, cls] });
         const r = reg.result();
@@ -242,7 +249,15 @@ describe('McEngine chunking, progress, cancellation, adaptive T', () => {
 
   it('the deterministic pass uses mask means (1, or 1 − p without inverted scaling)', async () => {
     const w = [[2]];
-    const inverted: MlpSpec = { input: 'x', output: 'y', inputSize: 1, layers: [{ type: 'dropout', name: 'm', rate: 0.25 }, { type: 'dense', weights: w, bias: [0] }] };
+    const inverted: MlpSpec = {
+      input: 'x',
+      output: 'y',
+      inputSize: 1,
+      layers: [
+        { type: 'dropout', name: 'm', rate: 0.25 },
+        { type: 'dense', weights: w, bias: [0] },
+      ],
+    };
     const out = await engine().deterministic(await load(inverted), x([[3]]));
     expect(Array.from(out.y!.data as Float32Array)).toEqual([6]);
     const model = await load(inverted);

@@ -101,7 +101,13 @@ describe('ClassificationEstimator: hand-built sets', () => {
   it('ECE over several points with 15 bins, by hand', () => {
     // Three points, certain logits so that p̄ is known: confidences ≈ 1, 0.75, 0.75.
     const L3 = Math.log(3);
-    const logits = [[[50, 0], [L3, 0], [0, L3]]];
+    const logits = [
+      [
+        [50, 0],
+        [L3, 0],
+        [0, L3],
+      ],
+    ];
     const r = run(new ClassificationEstimator({ output: 'logits', labels: [0, 1, 1] }), chunksOf(logits, 1));
     // Point 0: conf ≈ 1, correct → bin 15 gap ≈ 0. Points 1, 2 in bin (0.733, 0.8]: conf .75,
     // accuracy 1/2 → gap .25, weight 2/3. ECE = 1/3·(1 − conf0) + 2/3·0.25.
@@ -116,9 +122,7 @@ describe('ClassificationEstimator: streaming equals one-shot', () => {
   const N = 7;
   const C = 4;
   const rand = lcg(777);
-  const logits = Array.from({ length: T }, () =>
-    Array.from({ length: N }, () => Array.from({ length: C }, () => 6 * (rand() - 0.5))),
-  );
+  const logits = Array.from({ length: T }, () => Array.from({ length: N }, () => Array.from({ length: C }, () => 6 * (rand() - 0.5))));
   const labels = Array.from({ length: N }, () => Math.floor(rand() * C));
 
   /** Naive one-shot reference: direct softmax, direct logs (fine for moderate logits). */
@@ -146,9 +150,7 @@ describe('ClassificationEstimator: streaming equals one-shot', () => {
     it(`${dtype}: chunk sizes 1, 7, 64 and T → byte-identical, equal to the reference`, () => {
       const used = dtype === 'float32' ? logits.map((s) => s.map((r) => r.map((v) => Math.fround(v)))) : logits;
       const ref = reference(used);
-      const results = [1, 7, 64, T].map((size) =>
-        run(new ClassificationEstimator({ output: 'logits', labels }), chunksOf(used, size, dtype)),
-      );
+      const results = [1, 7, 64, T].map((size) => run(new ClassificationEstimator({ output: 'logits', labels }), chunksOf(used, size, dtype)));
       for (const r of results) {
         for (let k = 0; k < N * C; k++) {
           // Sums of ~80 probabilities in [0, 1] in different orders/forms: 1e-12 relative.
@@ -172,8 +174,16 @@ describe('ClassificationEstimator: streaming equals one-shot', () => {
       const base = results[0];
       for (const r of results.slice(1)) {
         for (const key of [
-          'probs', 'probsStandardError', 'predicted', 'confidence', 'votes', 'entropy',
-          'expectedEntropy', 'mutualInformation', 'variationRatio', 'logLikelihood',
+          'probs',
+          'probsStandardError',
+          'predicted',
+          'confidence',
+          'votes',
+          'entropy',
+          'expectedEntropy',
+          'mutualInformation',
+          'variationRatio',
+          'logLikelihood',
         ] as const) {
           expect(bytes(r[key] as Float64Array).equals(bytes(base[key] as Float64Array))).toBe(true);
         }
@@ -217,7 +227,15 @@ describe('ClassificationEstimator: large logits', () => {
 });
 
 describe('ClassificationEstimator: validation', () => {
-  const one = chunksOf([[[0, 1], [1, 0]]], 1);
+  const one = chunksOf(
+    [
+      [
+        [0, 1],
+        [1, 0],
+      ],
+    ],
+    1,
+  );
 
   it('rejects a single class, out-of-range or non-integer labels, wrong label count (E_INPUT)', () => {
     const single: Chunk = { outputs: { logits: { dtype: 'float64', data: new Float64Array(2), dims: [2, 1] } }, samples: 1, rows: 2, firstSample: 0 };
@@ -233,7 +251,12 @@ describe('ClassificationEstimator: validation', () => {
   it('rejects bad options (E_CONFIG), NaN/Inf logits (E_RUNTIME), empty results', () => {
     expect(codeOf(() => new ClassificationEstimator({ output: 'logits', eceBins: 0 }))).toBe('E_CONFIG');
     expect(codeOf(() => new ClassificationEstimator({ output: '' }))).toBe('E_CONFIG');
-    const inf: Chunk = { outputs: { logits: { dtype: 'float32', data: Float32Array.from([0, Infinity, 1, 0]), dims: [2, 2] } }, samples: 1, rows: 2, firstSample: 0 };
+    const inf: Chunk = {
+      outputs: { logits: { dtype: 'float32', data: Float32Array.from([0, Infinity, 1, 0]), dims: [2, 2] } },
+      samples: 1,
+      rows: 2,
+      firstSample: 0,
+    };
     expect(codeOf(() => new ClassificationEstimator({ output: 'logits' }).update(inf))).toBe('E_RUNTIME');
     expect(codeOf(() => new ClassificationEstimator({ output: 'logits' }).result())).toBe('E_RUNTIME');
   });

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { McuError } from '../src/errors.js';
-import {
-  StreamingLogSumExp,
-  argmax,
-  entropy,
-  expectedCalibrationError,
-  rootMeanSquaredError,
-  softmaxEntropy,
-  softmaxInto,
-} from '../src/estimators/index.js';
+import { StreamingLogSumExp, argmax, entropy, expectedCalibrationError, rootMeanSquaredError, softmaxEntropy, softmaxInto } from '../src/estimators/index.js';
 import { lcg } from '../../../test/helpers/check.js';
 
 /** Two-pass reference: max, then Σ exp(v − max). */

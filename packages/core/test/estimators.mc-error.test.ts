@@ -125,8 +125,14 @@ describe('Monte Carlo standard errors (batch means)', () => {
     // 300 runs of T = 512 on a 10-row case.
     const small = testCase(10, 11);
     const runs = Array.from({ length: 300 }, (_, k) => estimate(small, 512, { tau, seed: 100 + k }));
-    expectCalibrated(runs.map((r) => [r.meanLogLikelihood!, r.logLikelihoodStandardError!]), 'log-likelihood');
-    expectCalibrated(runs.map((r) => [r.rmse!, r.rmseStandardError!]), 'RMSE');
+    expectCalibrated(
+      runs.map((r) => [r.meanLogLikelihood!, r.logLikelihoodStandardError!]),
+      'log-likelihood',
+    );
+    expectCalibrated(
+      runs.map((r) => [r.rmse!, r.rmseStandardError!]),
+      'RMSE',
+    );
   });
 
   it('does not depend on how the samples are chunked', () => {
@@ -188,7 +194,12 @@ describe('Monte Carlo standard errors (batch means)', () => {
   it('is null without targets, τ (log-likelihood only), batches or a second sample; bad mcBatches is E_CONFIG', () => {
     const one = (opts: object, T: number): RegressionResult => {
       const est = new RegressionEstimator({ output: 'y', ...opts });
-      est.update({ outputs: { y: { dtype: 'float64', data: Float64Array.from({ length: T * 2 }, (_, k) => k % 5), dims: [T * 2, 1] } }, samples: T, rows: 2, firstSample: 0 });
+      est.update({
+        outputs: { y: { dtype: 'float64', data: Float64Array.from({ length: T * 2 }, (_, k) => k % 5), dims: [T * 2, 1] } },
+        samples: T,
+        rows: 2,
+        firstSample: 0,
+      });
       return est.result();
     };
     const none = one({ tau: 1 }, 10);
@@ -222,13 +233,24 @@ describe('Monte Carlo standard errors (batch means)', () => {
       return est.result();
     };
     const runs = Array.from({ length: 300 }, (_, k) => run(500 + k, 400));
-    expectCalibrated(runs.map((r) => [r.meanLogLikelihood!, r.logLikelihoodStandardError!]), 'NLL');
-    expectCalibrated(runs.map((r) => [r.brier!, r.brierStandardError!]), 'Brier');
+    expectCalibrated(
+      runs.map((r) => [r.meanLogLikelihood!, r.logLikelihoodStandardError!]),
+      'NLL',
+    );
+    expectCalibrated(
+      runs.map((r) => [r.brier!, r.brierStandardError!]),
+      'Brier',
+    );
     // effective samples: between 1 and T, and exactly T when every sample agrees
     const r = run(1, 400);
     for (const e of r.logLikelihoodEffectiveSamples!) expect(e > 1 && e <= 400).toBe(true);
     const same = new ClassificationEstimator({ output: 'z', labels: [0] });
-    same.update({ outputs: { z: { dtype: 'float64', data: Float64Array.from({ length: 50 * 2 }, (_, k) => k % 2), dims: [50, 2] } }, samples: 50, rows: 1, firstSample: 0 });
+    same.update({
+      outputs: { z: { dtype: 'float64', data: Float64Array.from({ length: 50 * 2 }, (_, k) => k % 2), dims: [50, 2] } },
+      samples: 50,
+      rows: 1,
+      firstSample: 0,
+    });
     expect(same.result().logLikelihoodEffectiveSamples![0]).toBeCloseTo(50, 9);
     expect(codeOf(() => new ClassificationEstimator({ output: 'z', labels: [0], mcBatches: 1 }))).toBe('E_CONFIG');
   });

@@ -7,13 +7,7 @@ import { codeOf, lcg } from '../../../test/helpers/check.js';
 // ---- helpers ------------------------------------------------------------------------------
 
 /** samples[t][i][d] → chunks of `size` samples, dims [S·N, ...rest]. */
-function chunksOf(
-  samples: number[][][],
-  size: number,
-  rest: number[],
-  dtype: 'float32' | 'float64' = 'float64',
-  name = 'y',
-): Chunk[] {
+function chunksOf(samples: number[][][], size: number, rest: number[], dtype: 'float32' | 'float64' = 'float64', name = 'y'): Chunk[] {
   const T = samples.length;
   const N = samples[0].length;
   const chunks: Chunk[] = [];
@@ -92,9 +86,7 @@ function reference(samples: number[][][], targets: number[][] | null, tau: numbe
 }
 
 function randomSamples(rand: () => number, T: number, N: number, D: number, scale = 1): number[][][] {
-  return Array.from({ length: T }, () =>
-    Array.from({ length: N }, () => Array.from({ length: D }, () => scale * (2 * rand() - 1) + 3)),
-  );
+  return Array.from({ length: T }, () => Array.from({ length: N }, () => Array.from({ length: D }, () => scale * (2 * rand() - 1) + 3)));
 }
 
 // ---- tests --------------------------------------------------------------------------------
@@ -151,16 +143,17 @@ describe('RegressionEstimator: closed forms', () => {
   });
 
   it('eq. 8 with T = 1 is the Gaussian log density log N(y; ŷ, τ⁻¹ I)', () => {
-    const yhat = [[0.3, -1.2], [2.0, 0.5]];
-    const y = [[0.1, -1.0], [2.5, -0.25]];
+    const yhat = [
+      [0.3, -1.2],
+      [2.0, 0.5],
+    ];
+    const y = [
+      [0.1, -1.0],
+      [2.5, -0.25],
+    ];
     const tau = 2.5;
     const r = run(new RegressionEstimator({ output: 'y', tau, targets: y }), chunksOf([yhat], 1, [2]));
-    const expected = yhat.map((row, i) =>
-      row.reduce(
-        (acc, m, d) => acc + (-0.5 * Math.log(2 * Math.PI / tau) - (tau / 2) * (y[i][d] - m) ** 2),
-        0,
-      ),
-    );
+    const expected = yhat.map((row, i) => row.reduce((acc, m, d) => acc + (-0.5 * Math.log((2 * Math.PI) / tau) - (tau / 2) * (y[i][d] - m) ** 2), 0));
     // Same quantity, differently grouped float64 arithmetic: 1e-12 absolute.
     expectRel(r.logLikelihood as Float64Array, expected, 0, 1e-12);
     expect(r.meanLogLikelihood).toBeCloseTo((expected[0] + expected[1]) / 2, 12);
@@ -169,7 +162,10 @@ describe('RegressionEstimator: closed forms', () => {
   });
 
   it('RMSE of the MC mean and a targets-as-flat-array input', () => {
-    const samples = [[[1], [2]], [[3], [6]]]; // mean [2, 4]
+    const samples = [
+      [[1], [2]],
+      [[3], [6]],
+    ]; // mean [2, 4]
     const targets = Float64Array.from([1, 7]); // errors 1, −3 → RMSE sqrt(5)
     const r = run(new RegressionEstimator({ output: 'y', targets }), chunksOf(samples, 1, [1]));
     expect(r.rmse).toBe(Math.sqrt(5));
@@ -203,12 +199,9 @@ describe('RegressionEstimator: streaming equals one-shot', () => {
   for (const dtype of ['float64', 'float32'] as const) {
     it(`${dtype}: chunk sizes 1, 7, 64 and T give byte-identical results equal to the two-pass reference`, () => {
       // float32 inputs are exactly representable in float64, so the reference uses the rounded values.
-      const used =
-        dtype === 'float32' ? samples.map((s) => s.map((r) => r.map((v) => Math.fround(v)))) : samples;
+      const used = dtype === 'float32' ? samples.map((s) => s.map((r) => r.map((v) => Math.fround(v)))) : samples;
       const refUsed = dtype === 'float32' ? reference(used, targets, tau) : ref;
-      const results = [1, 7, 64, T].map((size) =>
-        run(new RegressionEstimator({ output: 'y', tau, targets }), chunksOf(used, size, [D], dtype)),
-      );
+      const results = [1, 7, 64, T].map((size) => run(new RegressionEstimator({ output: 'y', tau, targets }), chunksOf(used, size, [D], dtype)));
       for (const r of results) {
         // Welford vs two-pass over ~100 values of O(1): rounding ~1e-15 relative; 1e-12 is ample.
         expectRel(r.mean, refUsed.mean, 1e-12);
@@ -302,7 +295,14 @@ describe('deterministicRegression', () => {
 });
 
 describe('RegressionEstimator: validation', () => {
-  const good = chunksOf([[[1], [2]], [[3], [4]]], 1, [1]);
+  const good = chunksOf(
+    [
+      [[1], [2]],
+      [[3], [4]],
+    ],
+    1,
+    [1],
+  );
 
   it('rejects bad options with E_CONFIG', () => {
     expect(codeOf(() => new RegressionEstimator({ output: '' }))).toBe('E_CONFIG');
@@ -333,7 +333,16 @@ describe('RegressionEstimator: validation', () => {
     } catch (e) {
       expect((e as Error).message).toMatch(/expected 2 .*got 3/);
     }
-    const otherRest = chunksOf([[[1, 1], [2, 2]]], 1, [2])[0];
+    const otherRest = chunksOf(
+      [
+        [
+          [1, 1],
+          [2, 2],
+        ],
+      ],
+      1,
+      [2],
+    )[0];
     expect(codeOf(() => e2.update({ ...otherRest, firstSample: 1 }))).toBe('E_INPUT');
     expect(codeOf(() => e2.update(good[0]))).toBe('E_INPUT'); // firstSample 0 again
     e2.update(good[1]);

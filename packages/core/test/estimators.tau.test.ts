@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Chunk } from '../src/estimators/estimator.js';
-import {
-  RegressionEstimator,
-  SquaredErrorCollector,
-  fitTau,
-  logLikelihoodForTau,
-  tauFromWeightDecay,
-  weightDecayFromTau,
-} from '../src/estimators/index.js';
+import { RegressionEstimator, SquaredErrorCollector, fitTau, logLikelihoodForTau, tauFromWeightDecay, weightDecayFromTau } from '../src/estimators/index.js';
 import { codeOf, lcg } from '../../../test/helpers/check.js';
 
 function chunk(values: number[], S: number, N: number, D: number, first: number): Chunk {
@@ -74,12 +67,24 @@ describe('tauFromWeightDecay (eq. 7, p = drop rate)', () => {
 
 describe('SquaredErrorCollector', () => {
   it('stores ‖y − ŷ_t‖² per (t, i), identical for any chunking', () => {
-    const targets = [[1, 2], [0, 0]];
+    const targets = [
+      [1, 2],
+      [0, 0],
+    ];
     // T = 3, N = 2, D = 2.
     const samples = [
-      [[1, 3], [1, 1]],
-      [[0, 2], [2, 0]],
-      [[1, 2], [0, 3]],
+      [
+        [1, 3],
+        [1, 1],
+      ],
+      [
+        [0, 2],
+        [2, 0],
+      ],
+      [
+        [1, 2],
+        [0, 3],
+      ],
     ];
     const expected = [1, 2, 1, 4, 0, 9];
     const flat = (t0: number, t1: number) => samples.slice(t0, t1).flat(2);
@@ -92,7 +97,11 @@ describe('SquaredErrorCollector', () => {
       const r = c.result();
       expect(Array.from(r.errors)).toEqual(expected);
       expect([r.samples, r.rows, r.width]).toEqual([3, 2, 2]);
-      expect(c.errorsBySample().map((row) => Array.from(row))).toEqual([[1, 2], [1, 4], [0, 9]]);
+      expect(c.errorsBySample().map((row) => Array.from(row))).toEqual([
+        [1, 2],
+        [1, 4],
+        [0, 9],
+      ]);
     }
   });
 

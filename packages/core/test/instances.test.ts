@@ -96,11 +96,7 @@ describe('two createMcu instances in one process', () => {
     await expectMcuRejection(modelA.run(feeds, {}, { samples: 1, scope: 'sample' }), 'E_RUNTIME', /disposed/);
     await expectMcuRejection(a.load(source), 'E_CONFIG', /this Mcu was disposed; create a new one with createMcu\(\)/);
     const other = await b.load(source);
-    await expectMcuRejection(
-      a.engine.run(other, feeds, { samples: 4, estimators: [] }),
-      'E_CONFIG',
-      /this engine \(and its Mcu\) was disposed/,
-    );
+    await expectMcuRejection(a.engine.run(other, feeds, { samples: 4, estimators: [] }), 'E_CONFIG', /this engine \(and its Mcu\) was disposed/);
 
     expect(kb.memoryBytes).toBe(bytesB);
     expect(await run(b, 'point')).toEqual(expected);

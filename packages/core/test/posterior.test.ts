@@ -10,7 +10,12 @@ import type { NamedTensors } from '../src/tensor.js';
 const engine = () => new McEngine(createSeededSampler, {});
 const spec = randomMlp({ sizes: [2, 16, 16, 3], rates: [0.3, 0.3], seed: 5 });
 const x = (rows: number[][]): NamedTensors => ({ x: { dtype: 'float32', data: Float32Array.from(rows.flat()), dims: [rows.length, 2] } });
-const rows = [[0.5, 1], [1, -1], [1.5, 0.25], [-2, 0]];
+const rows = [
+  [0.5, 1],
+  [1, -1],
+  [1.5, 0.25],
+  [-2, 0],
+];
 
 describe('sampleFunction: one function of the approximate posterior', () => {
   it('is sample t of a seeded run (scope sample): the same masks for every row and call', async () => {

@@ -43,12 +43,7 @@ describe('BackendRegistry inside the container', () => {
 
   it('falls through failing backends by priority and remembers why each failed', async () => {
     const mcu = createMcu({
-      modules: [
-        moduleOf(
-          { name: 'a', priority: 9, create: () => fake('a', { fail: 'no GPU' }) },
-          { name: 'b', priority: 1, create: () => fake('b') },
-        ),
-      ],
+      modules: [moduleOf({ name: 'a', priority: 9, create: () => fake('a', { fail: 'no GPU' }) }, { name: 'b', priority: 1, create: () => fake('b') })],
     });
     expect((await mcu.registry.resolve()).name).toBe('b');
     expect(mcu.registry.status()).toEqual([
@@ -62,7 +57,13 @@ describe('BackendRegistry inside the container', () => {
       modules: [
         moduleOf(
           { name: 'a', priority: 2, create: () => fake('a', { fail: 'native binding missing' }) },
-          { name: 'b', priority: 1, create: () => { throw new Error('wasm not found'); } },
+          {
+            name: 'b',
+            priority: 1,
+            create: () => {
+              throw new Error('wasm not found');
+            },
+          },
         ),
       ],
     });
@@ -77,24 +78,25 @@ describe('BackendRegistry inside the container', () => {
     const mcu = createMcu({
       backends: ['gpu'],
       modules: [
-        moduleOf(
-          { name: 'gpu', priority: 1, create: () => fake('gpu', { fail: 'no device' }) },
-          { name: 'cpu', priority: 5, create: () => fake('cpu') },
-        ),
+        moduleOf({ name: 'gpu', priority: 1, create: () => fake('gpu', { fail: 'no device' }) }, { name: 'cpu', priority: 5, create: () => fake('cpu') }),
       ],
     });
     await expect(mcu.backend()).rejects.toThrow(/requested: gpu: no device/);
   });
 
   it('an unknown backend name names the registered alternatives', async () => {
-    const mcu = createMcu({ modules: [moduleOf({ name: 'onnx', priority: 1, create: () => fake('onnx') }, { name: 'tfjs', priority: 0, create: () => fake('tfjs') })] });
+    const mcu = createMcu({
+      modules: [moduleOf({ name: 'onnx', priority: 1, create: () => fake('onnx') }, { name: 'tfjs', priority: 0, create: () => fake('tfjs') })],
+    });
     const err = (await mcu.registry.resolve(['tfjs-gpu']).catch((e: unknown) => e)) as McuError;
     expect(err.code).toBe('E_BACKEND_UNKNOWN');
     expect(err.message).toBe("backend 'tfjs-gpu' is not registered; registered: onnx, tfjs");
   });
 
   it('with no backends at all, says which module to load', async () => {
-    const err = (await createMcu().registry.resolve().catch((e: unknown) => e)) as McuError;
+    const err = (await createMcu()
+      .registry.resolve()
+      .catch((e: unknown) => e)) as McuError;
     expect(err.code).toBe('E_BACKEND');
     expect(err.message).toMatch(/no backend is registered; load a backend module/);
   });
@@ -103,7 +105,16 @@ describe('BackendRegistry inside the container', () => {
     let inits = 0;
     let creates = 0;
     const mcu = createMcu({
-      modules: [moduleOf({ name: 'x', priority: 1, create: () => { creates++; return fake('x', { onInit: () => inits++ }); } })],
+      modules: [
+        moduleOf({
+          name: 'x',
+          priority: 1,
+          create: () => {
+            creates++;
+            return fake('x', { onInit: () => inits++ });
+          },
+        }),
+      ],
     });
     const [a, b, c] = await Promise.all([mcu.registry.resolve(), mcu.registry.resolve(['x']), mcu.backend()]);
     expect(a).toBe(b);
@@ -174,7 +185,14 @@ describe('choosing a backend by model format', () => {
     expect((await mcu.registry.resolve(['graph'], 'tfjs-layers')).name).toBe('graph');
     expect(mcu.registry.status().map((s) => s.formats)).toEqual([['onnx'], ['tfjs-layers'], undefined]);
 
-    const onlyOnnx = createMcu({ modules: [moduleOf({ name: 'graph', priority: 10, formats: ['onnx'], create: () => fake('graph') }, { name: 'keras', priority: -1, formats: ['tfjs-layers'], create: () => fake('keras') })] });
+    const onlyOnnx = createMcu({
+      modules: [
+        moduleOf(
+          { name: 'graph', priority: 10, formats: ['onnx'], create: () => fake('graph') },
+          { name: 'keras', priority: -1, formats: ['tfjs-layers'], create: () => fake('keras') },
+        ),
+      ],
+    });
     const err = await onlyOnnx.registry.resolve(undefined, 'tfjs-layers').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(McuError);
     expect((err as McuError).code).toBe('E_UNSUPPORTED');
@@ -183,9 +201,20 @@ describe('choosing a backend by model format', () => {
 
   it('mcu.load sends a model.json path to the layers backend', async () => {
     const seen: string[] = [];
-    const loader = (name: string): Backend => ({ ...fake(name), load: async () => { seen.push(name); throw new McuError('E_FILE', 'stop here'); } });
+    const loader = (name: string): Backend => ({
+      ...fake(name),
+      load: async () => {
+        seen.push(name);
+        throw new McuError('E_FILE', 'stop here');
+      },
+    });
     const mcu = createMcu({
-      modules: [moduleOf({ name: 'graph', priority: 10, formats: ['onnx'], create: () => loader('graph') }, { name: 'layers', priority: 1, formats: ['tfjs-layers'], create: () => loader('layers') })],
+      modules: [
+        moduleOf(
+          { name: 'graph', priority: 10, formats: ['onnx'], create: () => loader('graph') },
+          { name: 'layers', priority: 1, formats: ['tfjs-layers'], create: () => loader('layers') },
+        ),
+      ],
     });
     await mcu.load({ kind: 'path', path: 'a/model.json' }).catch(() => undefined);
     await mcu.load({ kind: 'path', path: 'a/model.onnx' }).catch(() => undefined);
@@ -196,15 +225,30 @@ describe('choosing a backend by model format', () => {
 describe('BackendRegistry.describe', () => {
   const info = (name: string, probed: boolean) => ({ name, available: true, probed, executionProviders: [{ name: 'cpu', available: true }] });
 
-  it('without probe: the descriptor\'s installed() (nothing created), else the backend\'s describe() uninitialised; with probe: initialised', async () => {
+  it("without probe: the descriptor's installed() (nothing created), else the backend's describe() uninitialised; with probe: initialised", async () => {
     let created = 0;
     let inited = 0;
     const describing = (name: string): Backend => ({ ...fake(name, { onInit: () => inited++ }), describe: async (o) => info(name, o?.probe === true) });
     const mcu = createMcu({
       modules: [
         moduleOf(
-          { name: 'files', priority: 2, create: () => (created++, describing('files')), installed: () => info('files', false) },
-          { name: 'plain', priority: 1, create: () => (created++, describing('plain')) },
+          {
+            name: 'files',
+            priority: 2,
+            create: () => {
+              created++;
+              return describing('files');
+            },
+            installed: () => info('files', false),
+          },
+          {
+            name: 'plain',
+            priority: 1,
+            create: () => {
+              created++;
+              return describing('plain');
+            },
+          },
         ),
       ],
     });
@@ -221,7 +265,13 @@ describe('BackendRegistry.describe', () => {
 
   it('a backend that cannot start is reported unavailable with the reason; an unknown name is E_BACKEND_UNKNOWN', async () => {
     const mcu = createMcu({ modules: [moduleOf({ name: 'broken', priority: 1, create: () => fake('broken', { fail: 'no runtime here' }) })] });
-    expect(await mcu.registry.describe('broken', { probe: true })).toEqual({ name: 'broken', available: false, probed: true, reason: expect.stringContaining('no runtime here'), executionProviders: [] });
+    expect(await mcu.registry.describe('broken', { probe: true })).toEqual({
+      name: 'broken',
+      available: false,
+      probed: true,
+      reason: expect.stringContaining('no runtime here'),
+      executionProviders: [],
+    });
     expect(await mcu.registry.describe('broken')).toEqual({ name: 'broken', available: true, probed: false, executionProviders: [] });
     await expect(mcu.registry.describe('torch')).rejects.toMatchObject({ code: 'E_BACKEND_UNKNOWN' });
   });

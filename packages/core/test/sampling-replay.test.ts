@@ -28,10 +28,7 @@ function f64(values: number[], dims: number[]): TensorData {
 describe('ReplaySampler: replaying', () => {
   it('returns samples [first, first+count) per site in the sample layout, as float32', () => {
     // dense: T=4, R=1, [3]; chan: T=4, R=1, [2,1,1] given as float64
-    const r = new ReplaySampler(
-      { 'fc1.drop': f32(ramp(12), [4, 1, 3]), 'conv.drop': f64(ramp(8, 0.5), [4, 1, 2, 1, 1]) },
-      [dense, chan],
-    );
+    const r = new ReplaySampler({ 'fc1.drop': f32(ramp(12), [4, 1, 3]), 'conv.drop': f64(ramp(8, 0.5), [4, 1, 2, 1, 1]) }, [dense, chan]);
     expect(r.samples).toBe(4);
     expect(r.description).toMatch(/replay/);
     const a = r.sample(req(dense, 1, 2));
@@ -131,7 +128,14 @@ describe('ReplaySampler: validation at construction', () => {
   });
 
   it('refuses a wrong mask shape or rank, naming expected and received dims', () => {
-    expectMcuError(() => new ReplaySampler({ ...good(), 'fc1.drop': f32(ramp(4), [1, 1, 4]) }, [dense, chan]), 'E_MASK', /fc1\.drop/, /\[T, 1 or N, 3\]/, /got \[1, 1, 4\]/, /reshape/);
+    expectMcuError(
+      () => new ReplaySampler({ ...good(), 'fc1.drop': f32(ramp(4), [1, 1, 4]) }, [dense, chan]),
+      'E_MASK',
+      /fc1\.drop/,
+      /\[T, 1 or N, 3\]/,
+      /got \[1, 1, 4\]/,
+      /reshape/,
+    );
     expectMcuError(() => new ReplaySampler({ ...good(), 'fc1.drop': f32(ramp(3), [1, 3]) }, [dense, chan]), 'E_MASK', /got \[1, 3\]/);
     expectMcuError(() => new ReplaySampler({ ...good(), 'conv.drop': f32(ramp(2), [1, 1, 2]) }, [dense, chan]), 'E_MASK', /conv\.drop/, /\[2, 1, 1\]/);
   });
@@ -151,7 +155,14 @@ describe('ReplaySampler: validation at construction', () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
       const v = [1, 1, 1, 1, 1, 1];
       v[4] = bad;
-      expectMcuError(() => new ReplaySampler({ 'fc1.drop': f64(v, [1, 2, 3]) }, [dense]), 'E_MASK', /fc1\.drop/, new RegExp(`value ${bad}`), /sample 0, row 1, element 1/, /not finite/);
+      expectMcuError(
+        () => new ReplaySampler({ 'fc1.drop': f64(v, [1, 2, 3]) }, [dense]),
+        'E_MASK',
+        /fc1\.drop/,
+        new RegExp(`value ${bad}`),
+        /sample 0, row 1, element 1/,
+        /not finite/,
+      );
     }
     // finite in float64 but not in float32
     expectMcuError(() => new ReplaySampler({ 'fc1.drop': f64([1e39, 1, 1], [1, 1, 3]) }, [dense]), 'E_MASK', /overflows float32/);
@@ -203,7 +214,13 @@ describe('replayFromRows (the CLI JSON shape)', () => {
   });
 
   it('refuses the wrong number of entries, naming the sites', () => {
-    expectMcuError(() => replayFromRows([dense, chan], [[[1, 1, 1]]]), 'E_MASK', /one entry per stochastic site/, /\(2: "fc1\.drop", "conv\.drop"\)/, /got 1 entries/);
+    expectMcuError(
+      () => replayFromRows([dense, chan], [[[1, 1, 1]]]),
+      'E_MASK',
+      /one entry per stochastic site/,
+      /\(2: "fc1\.drop", "conv\.drop"\)/,
+      /got 1 entries/,
+    );
     expectMcuError(() => replayFromRows([dense], {} as unknown as number[][][]), 'E_MASK', /got \{\}/);
   });
 
@@ -211,7 +228,22 @@ describe('replayFromRows (the CLI JSON shape)', () => {
     expectMcuError(() => replayFromRows([dense], [[[1, 1]]]), 'E_MASK', /row 0 of site "fc1\.drop"/, /3 numbers/, /got 2 values/);
     expectMcuError(() => replayFromRows([dense], [[[1, '1', 1] as unknown as number[]]]), 'E_MASK', /element 1 must be a number/, /"1"/);
     expectMcuError(() => replayFromRows([dense], [[]]), 'E_MASK', /non-empty list of mask rows/);
-    expectMcuError(() => replayFromRows([dense, chan], [[[1, 1, 1]], [[1, 1], [1, 1]]]), 'E_MASK', /"conv\.drop" \(entry 1\) have 2 rows/, /"fc1\.drop" has 1/);
+    expectMcuError(
+      () =>
+        replayFromRows(
+          [dense, chan],
+          [
+            [[1, 1, 1]],
+            [
+              [1, 1],
+              [1, 1],
+            ],
+          ],
+        ),
+      'E_MASK',
+      /"conv\.drop" \(entry 1\) have 2 rows/,
+      /"fc1\.drop" has 1/,
+    );
   });
 
   it('applies the same value checks as the constructor', () => {

@@ -68,12 +68,8 @@ function* xorshift(seed: number): Generator<number> {
 describe('philox4x32-10', () => {
   it('matches the Random123 known-answer vectors (kat_vectors, philox4x32_10)', () => {
     expect(hex(philox4x32([0, 0, 0, 0], [0, 0]))).toBe('6627e8d5 e169c58d bc57ac4c 9b00dbd8');
-    expect(hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff]))).toBe(
-      '408f276d 41c83b0e a20bc7c6 6d5451fd',
-    );
-    expect(hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]))).toBe(
-      'd16cfe09 94fdcceb 5001e420 24126ea1',
-    );
+    expect(hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff]))).toBe('408f276d 41c83b0e a20bc7c6 6d5451fd');
+    expect(hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]))).toBe('d16cfe09 94fdcceb 5001e420 24126ea1');
   });
 
   it('mulhi32/mullo32 are the exact 64-bit product halves (checked against BigInt)', () => {
@@ -148,7 +144,13 @@ describe('SeededSampler: seed and site validation', () => {
   it('rejects rates outside [0, 1), naming the site, the rate and the range', () => {
     const s = new SeededSampler({ seed: 1 });
     for (const rate of [1, 1.5, -0.1, Number.NaN]) {
-      expectMcuError(() => s.sample(req(site('drop7', 'bernoulli', rate, [4]), 0, 0, 1)), 'E_SITE', /drop7/, new RegExp(String(rate).replace('.', '\\.')), /\[0, 1\)/);
+      expectMcuError(
+        () => s.sample(req(site('drop7', 'bernoulli', rate, [4]), 0, 0, 1)),
+        'E_SITE',
+        /drop7/,
+        new RegExp(String(rate).replace('.', '\\.')),
+        /\[0, 1\)/,
+      );
     }
     expectMcuError(() => s.sample(req(site('g', 'gaussian', 1, [4]), 0, 0, 1)), 'E_SITE', /"g"/);
   });
@@ -156,12 +158,7 @@ describe('SeededSampler: seed and site validation', () => {
   it('rejects unknown kinds, scalings and bad mask shapes', () => {
     const s = new SeededSampler({ seed: 1 });
     expectMcuError(() => s.sample(req(site('a', 'uniform' as SiteKind, 0.1, [4]), 0, 0, 1)), 'E_SITE', /"a"/, /uniform/);
-    expectMcuError(
-      () => s.sample(req(site('b', 'bernoulli', 0.1, [4], { scaling: 'scaled' as 'none' }), 0, 0, 1)),
-      'E_SITE',
-      /"b"/,
-      /scaled/,
-    );
+    expectMcuError(() => s.sample(req(site('b', 'bernoulli', 0.1, [4], { scaling: 'scaled' as 'none' }), 0, 0, 1)), 'E_SITE', /"b"/, /scaled/);
     expectMcuError(() => s.sample(req(site('c', 'bernoulli', 0.1, [4, -1]), 0, 0, 1)), 'E_SITE', /"c"/, /maskShape/);
   });
 
@@ -299,11 +296,7 @@ describe('SeededSampler: values, layout and reproducibility', () => {
 
   it('gives all-ones masks for rate 0, for both kinds and both scalings', () => {
     const s = new SeededSampler({ seed: 3 });
-    for (const st of [
-      site('a', 'bernoulli', 0, [7]),
-      site('b', 'bernoulli', 0, [7], { scaling: 'none' }),
-      site('c', 'gaussian', 0, [7]),
-    ]) {
+    for (const st of [site('a', 'bernoulli', 0, [7]), site('b', 'bernoulli', 0, [7], { scaling: 'none' }), site('c', 'gaussian', 0, [7])]) {
       const out = s.sample(req(st, 0, 0, 5, 'point', 2));
       expect(out.dims).toEqual([5, 2, 7]);
       expect([...out.data].every((v) => v === 1)).toBe(true);
@@ -497,6 +490,10 @@ describe('SeededSampler: additive (Gaussian noise) sites', () => {
   });
 
   it('needs a stddev σ > 0', () => {
-    expectMcuError(() => createSeededSampler({ seed: 1 }).sample({ site: { ...site, stddev: 0 }, siteIndex: 0, firstSample: 0, count: 1, rows: 1, scope: 'sample' }), 'E_SITE', /needs stddev σ > 0/);
+    expectMcuError(
+      () => createSeededSampler({ seed: 1 }).sample({ site: { ...site, stddev: 0 }, siteIndex: 0, firstSample: 0, count: 1, rows: 1, scope: 'sample' }),
+      'E_SITE',
+      /needs stddev σ > 0/,
+    );
   });
 });

@@ -15,10 +15,18 @@ const load = () => new ReferenceBackend().load({ kind: 'object', value: spec });
 const x = (rows: number[][]): NamedTensors => ({
   x: { dtype: 'float32', data: Float32Array.from(rows.flat()), dims: [rows.length, rows[0]!.length] },
 });
-const rows3 = x([[0.5, 1], [1, -1], [1.5, 0.25]]);
+const rows3 = x([
+  [0.5, 1],
+  [1, -1],
+  [1.5, 0.25],
+]);
 
 /** Wraps a model; `transform` may corrupt its masks before every run. */
-function wrap(model: StochasticModel, transform: (m: NamedTensors, o: RunOptions) => NamedTensors, extra: Partial<StochasticModel> = {}): StochasticModel & { calls: number } {
+function wrap(
+  model: StochasticModel,
+  transform: (m: NamedTensors, o: RunOptions) => NamedTensors,
+  extra: Partial<StochasticModel> = {},
+): StochasticModel & { calls: number } {
   const w = {
     calls: 0,
     inputs: model.inputs,
@@ -47,11 +55,12 @@ function samplesAsRows(m: NamedTensors, o: RunOptions): NamedTensors {
     const [s, r] = [t.dims[0]!, t.dims[1]!];
     const per = t.data.length / (s * r);
     const data = new Float32Array(t.data.length);
-    for (let a = 0; a < s; a++) for (let b = 0; b < r; b++) {
-      const flat = a * r + b; // read element (a, b) from position (b, a) of an [R, S] view
-      const src = (flat % r) * s + Math.floor(flat / r);
-      data.set((t.data as Float32Array).subarray(src * per, src * per + per), flat * per);
-    }
+    for (let a = 0; a < s; a++)
+      for (let b = 0; b < r; b++) {
+        const flat = a * r + b; // read element (a, b) from position (b, a) of an [R, S] view
+        const src = (flat % r) * s + Math.floor(flat / r);
+        data.set((t.data as Float32Array).subarray(src * per, src * per + per), flat * per);
+      }
     out[k] = { ...t, data };
   }
   void o;

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { deterministicMaskValue, type StochasticSite } from '../src/model.js';
 import { SeededSampler } from '../src/sampling/seeded.js';
 
-const site = (kind: StochasticSite['kind'], extra: Partial<StochasticSite> = {}): StochasticSite => ({ name: 'm', kind, rate: 0.25, maskShape: [64], ...extra });
+const site = (kind: StochasticSite['kind'], extra: Partial<StochasticSite> = {}): StochasticSite => ({
+  name: 'm',
+  kind,
+  rate: 0.25,
+  maskShape: [64],
+  ...extra,
+});
 
 describe('site kinds', () => {
   it('alpha sites draw keep indicators {0, 1} from the same counter walk as Bernoulli dropout', () => {

@@ -38,7 +38,10 @@ function resolveUnnamedShape(net: CaffeNet, options: CaffeToOnnxOptions): CaffeT
   for (const [name, dims] of Object.entries(shapes)) {
     if (name !== '') {
       if (!net.inputs.some((i) => i.name === name)) {
-        throw new McuError('E_INPUT', `input shape for '${name}': the net has no input '${name}'; its inputs: ${net.inputs.map((i) => i.name).join(', ') || 'none'}`);
+        throw new McuError(
+          'E_INPUT',
+          `input shape for '${name}': the net has no input '${name}'; its inputs: ${net.inputs.map((i) => i.name).join(', ') || 'none'}`,
+        );
       }
       out[name] = dims;
       continue;

@@ -56,7 +56,10 @@ export function readCaffe(source: CaffeSource): CaffeNet {
   const protoFile = source.names?.prototxt ?? 'prototxt';
   const modelFile = source.names?.caffemodel ?? 'caffemodel';
   if (source.prototxt === undefined && source.caffemodel === undefined) {
-    throw new McuError('E_USAGE', 'readCaffe: expected a prototxt and/or a caffemodel, got neither; give the net definition (deploy.prototxt), the weights (.caffemodel), or both');
+    throw new McuError(
+      'E_USAGE',
+      'readCaffe: expected a prototxt and/or a caffemodel, got neither; give the net definition (deploy.prototxt), the weights (.caffemodel), or both',
+    );
   }
   const warnings: string[] = [];
   let textNet: Message | undefined;
@@ -95,7 +98,10 @@ export function readCaffe(source: CaffeSource): CaffeNet {
     const name = l.layer.name;
     const type = typeof l.layer.type === 'string' ? l.layer.type : '';
     if (typeof name !== 'string' || name === '') {
-      throw new McuError('E_MODEL', `${where(l)}: expected a name for layer ${i + 1} (${type || 'no type'}), got none; add name: "…" (mcu matches weights and names Dropout sites by layer name)`);
+      throw new McuError(
+        'E_MODEL',
+        `${where(l)}: expected a name for layer ${i + 1} (${type || 'no type'}), got none; add name: "…" (mcu matches weights and names Dropout sites by layer name)`,
+      );
     }
     if (type === '') throw new McuError('E_MODEL', `${where(l)}: expected a type for layer '${name}', got none; add type: "…"`);
     const why = phaseExclusion(l.layer, state, where(l));
@@ -112,7 +118,9 @@ export function readCaffe(source: CaffeSource): CaffeNet {
     if (why === undefined || !isDataLayer(l.layer) || first === undefined || declared.has(first) || !used.has(first)) continue;
     excluded.delete(l);
     topsOf(l.layer).forEach((t) => declared.add(t));
-    warnings.push(`${where(l)}: data layer '${String(l.layer.name)}' (${why}) is the only declaration of '${first}'; its top is used as the graph input (a caffemodel saved during training holds the TRAIN net)`);
+    warnings.push(
+      `${where(l)}: data layer '${String(l.layer.name)}' (${why}) is the only declaration of '${first}'; its top is used as the graph input (a caffemodel saved during training holds the TRAIN net)`,
+    );
   }
   const active = up.layers.filter((l) => !excluded.has(l));
   for (const l of up.layers) {
@@ -124,7 +132,10 @@ export function readCaffe(source: CaffeSource): CaffeNet {
     const name = l.layer.name as string;
     const prev = firstSeen.get(name);
     if (prev !== undefined) {
-      throw new McuError('E_MODEL', `${where(l)}: expected unique layer names in the TEST net, got a second layer '${name}' (the first is at ${where(prev)}); rename one (weights are matched by layer name)`);
+      throw new McuError(
+        'E_MODEL',
+        `${where(l)}: expected unique layer names in the TEST net, got a second layer '${name}' (the first is at ${where(prev)}); rename one (weights are matched by layer name)`,
+      );
     }
     firstSeen.set(name, l);
   }
@@ -133,7 +144,10 @@ export function readCaffe(source: CaffeSource): CaffeNet {
   const addInput = (inp: CaffeInput, at: string): void => {
     const prev = inputNames.get(inp.name);
     if (prev !== undefined) {
-      throw new McuError('E_MODEL', `${at}: expected each graph input declared once, got '${inp.name}' from ${inp.from} and from ${prev}; keep one declaration`);
+      throw new McuError(
+        'E_MODEL',
+        `${at}: expected each graph input declared once, got '${inp.name}' from ${inp.from} and from ${prev}; keep one declaration`,
+      );
     }
     inputNames.set(inp.name, inp.from);
     inputs.push(inp);
@@ -156,7 +170,11 @@ export function readCaffe(source: CaffeSource): CaffeNet {
       const asInputs = type === 'Input' ? tops : tops.slice(0, 1);
       asInputs.forEach((t, i) => addInput({ name: t, shape: shapes[i], from }, where(l)));
       tops.slice(asInputs.length).forEach((t) => droppedBlobs.set(t, `the label '${t}'`));
-      dropped.push({ name, type, why: `data layer: its top${asInputs.length > 1 ? 's' : ''} ${asInputs.map((t) => `'${t}'`).join(', ')} ${asInputs.length > 1 ? 'are graph inputs' : 'is a graph input'}` });
+      dropped.push({
+        name,
+        type,
+        why: `data layer: its top${asInputs.length > 1 ? 's' : ''} ${asInputs.map((t) => `'${t}'`).join(', ')} ${asInputs.length > 1 ? 'are graph inputs' : 'is a graph input'}`,
+      });
       continue;
     }
     const usesDropped = bottoms.find((b) => droppedBlobs.has(b));
@@ -175,7 +193,11 @@ export function readCaffe(source: CaffeSource): CaffeNet {
       continue;
     }
     if (type === 'Accuracy' || type === 'Silence' || type === 'HDF5Output') {
-      const why = { Accuracy: 'accuracy layer (evaluation only)', Silence: 'Silence layer (computes nothing)', HDF5Output: 'HDF5Output layer (writes blobs to a file)' }[type];
+      const why = {
+        Accuracy: 'accuracy layer (evaluation only)',
+        Silence: 'Silence layer (computes nothing)',
+        HDF5Output: 'HDF5Output layer (writes blobs to a file)',
+      }[type];
       dropped.push({ name, type, why });
       dropTops((t) => `'${t}', an output of the dropped layer '${name}'`);
       continue;
@@ -196,7 +218,9 @@ export function readCaffe(source: CaffeSource): CaffeNet {
             'remove phase: TRAIN, or set batch_norm_param { use_global_stats: true }',
         );
       } else {
-        warnings.push(`${where(l)}: layer '${name}' sets phase: TRAIN; mcu runs it as in the TEST phase (Dropout: a stochastic site either way; remove the field for ordinary test behaviour)`);
+        warnings.push(
+          `${where(l)}: layer '${name}' sets phase: TRAIN; mcu runs it as in the TEST phase (Dropout: a stochastic site either way; remove the field for ordinary test behaviour)`,
+        );
       }
     }
     kept.push(l);
@@ -217,8 +241,13 @@ export function readCaffe(source: CaffeSource): CaffeNet {
     const netNames = new Set(up.layers.map((l) => l.layer.name));
     const extra = [...modelLayers.keys()].filter((n) => !netNames.has(n));
     if (extra.length > 0) {
-      const shown = extra.slice(0, 20).map((n) => `'${n}'`).join(', ');
-      warnings.push(`${modelFile}: ${extra.length} caffemodel layer${extra.length === 1 ? '' : 's'} not in the net, ignored: ${shown}${extra.length > 20 ? `, … (${extra.length - 20} more)` : ''}`);
+      const shown = extra
+        .slice(0, 20)
+        .map((n) => `'${n}'`)
+        .join(', ');
+      warnings.push(
+        `${modelFile}: ${extra.length} caffemodel layer${extra.length === 1 ? '' : 's'} not in the net, ignored: ${shown}${extra.length > 20 ? `, … (${extra.length - 20} more)` : ''}`,
+      );
     }
   }
   for (const l of kept) {
@@ -320,7 +349,10 @@ function dataShapes(p: Message, type: string, topCount: number, at: string): Sha
     case 'Input': {
       const shapes = (param('input_param')?.shape as readonly Message[] | undefined) ?? [];
       if (shapes.length > 1 && shapes.length !== topCount) {
-        throw new McuError('E_MODEL', `${at}: expected 1 or ${topCount} input_param shapes for Input layer '${String(p.name)}' (one per top), got ${shapes.length}; give one shape { dim: … } per top`);
+        throw new McuError(
+          'E_MODEL',
+          `${at}: expected 1 or ${topCount} input_param shapes for Input layer '${String(p.name)}' (one per top), got ${shapes.length}; give one shape { dim: … } per top`,
+        );
       }
       const dims = (m: Message): number[] => [...((m.dim as readonly number[] | undefined) ?? [])];
       return Array.from({ length: topCount }, (_, i) => (shapes.length === 0 ? undefined : dims(shapes[shapes.length === 1 ? 0 : i])));
@@ -366,7 +398,10 @@ function weightLayers(layers: readonly UpgradedLayer[], file: string): Map<strin
     const prev = map.get(name);
     const hasBlobs = ((layer.blobs as readonly Message[] | undefined) ?? []).length > 0;
     if (prev !== undefined && hasBlobs && ((prev.blobs as readonly Message[] | undefined) ?? []).length > 0) {
-      throw new McuError('E_MODEL', `${file}: expected one set of weights per layer name, got two layers '${name}' with blobs; the caffemodel is ambiguous (re-save it from a net with unique layer names)`);
+      throw new McuError(
+        'E_MODEL',
+        `${file}: expected one set of weights per layer name, got two layers '${name}' with blobs; the caffemodel is ambiguous (re-save it from a net with unique layer names)`,
+      );
     }
     if (prev === undefined || hasBlobs) map.set(name, layer);
   }

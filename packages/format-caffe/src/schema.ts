@@ -8,18 +8,7 @@ import { McuError } from '@mcu/core';
 import type { Message } from './types.js';
 
 /** A field's protobuf type as written in caffe.proto; 'enum' and 'message' name their type separately. */
-export type FieldType =
-  | 'int32'
-  | 'int64'
-  | 'uint32'
-  | 'uint64'
-  | 'float'
-  | 'double'
-  | 'bool'
-  | 'string'
-  | 'bytes'
-  | 'enum'
-  | 'message';
+export type FieldType = 'int32' | 'int64' | 'uint32' | 'uint64' | 'float' | 'double' | 'bool' | 'string' | 'bytes' | 'enum' | 'message';
 
 /** One field of a message: number, type, label and, where caffe.proto declares them, packing and default. */
 export interface FieldSpec {
@@ -476,7 +465,8 @@ export const CAFFE_SCHEMA: CaffeSchema = {
       solver_type: { no: 30, type: 'enum', label: 'optional', enumName: 'SolverParameter.SolverType', default: 'SGD' },
       layer_wise_reduce: { no: 41, type: 'bool', label: 'optional', default: true },
       weights: { no: 42, type: 'string', label: 'repeated' },
-    },  },
+    },
+  },
   enums: {
     Phase: { TRAIN: 0, TEST: 1 },
     'ParamSpec.DimCheckMode': { STRICT: 0, PERMISSIVE: 1 },
@@ -495,11 +485,53 @@ export const CAFFE_SCHEMA: CaffeSchema = {
     'LRNParameter.NormRegion': { ACROSS_CHANNELS: 0, WITHIN_CHANNEL: 1 },
     'LRNParameter.Engine': { DEFAULT: 0, CAFFE: 1, CUDNN: 2 },
     'EltwiseParameter.EltwiseOp': { PROD: 0, SUM: 1, MAX: 2 },
-    'V1LayerParameter.LayerType': { NONE: 0, ABSVAL: 35, ACCURACY: 1, ARGMAX: 30, BNLL: 2, CONCAT: 3, CONTRASTIVE_LOSS: 37, CONVOLUTION: 4, DATA: 5, DECONVOLUTION: 39, DROPOUT: 6, DUMMY_DATA: 32, EUCLIDEAN_LOSS: 7, ELTWISE: 25, EXP: 38, FLATTEN: 8, HDF5_DATA: 9, HDF5_OUTPUT: 10, HINGE_LOSS: 28, IM2COL: 11, IMAGE_DATA: 12, INFOGAIN_LOSS: 13, INNER_PRODUCT: 14, LRN: 15, MEMORY_DATA: 29, MULTINOMIAL_LOGISTIC_LOSS: 16, MVN: 34, POOLING: 17, POWER: 26, RELU: 18, SIGMOID: 19, SIGMOID_CROSS_ENTROPY_LOSS: 27, SILENCE: 36, SOFTMAX: 20, SOFTMAX_LOSS: 21, SPLIT: 22, SLICE: 33, TANH: 23, WINDOW_DATA: 24, THRESHOLD: 31 },
+    'V1LayerParameter.LayerType': {
+      NONE: 0,
+      ABSVAL: 35,
+      ACCURACY: 1,
+      ARGMAX: 30,
+      BNLL: 2,
+      CONCAT: 3,
+      CONTRASTIVE_LOSS: 37,
+      CONVOLUTION: 4,
+      DATA: 5,
+      DECONVOLUTION: 39,
+      DROPOUT: 6,
+      DUMMY_DATA: 32,
+      EUCLIDEAN_LOSS: 7,
+      ELTWISE: 25,
+      EXP: 38,
+      FLATTEN: 8,
+      HDF5_DATA: 9,
+      HDF5_OUTPUT: 10,
+      HINGE_LOSS: 28,
+      IM2COL: 11,
+      IMAGE_DATA: 12,
+      INFOGAIN_LOSS: 13,
+      INNER_PRODUCT: 14,
+      LRN: 15,
+      MEMORY_DATA: 29,
+      MULTINOMIAL_LOGISTIC_LOSS: 16,
+      MVN: 34,
+      POOLING: 17,
+      POWER: 26,
+      RELU: 18,
+      SIGMOID: 19,
+      SIGMOID_CROSS_ENTROPY_LOSS: 27,
+      SILENCE: 36,
+      SOFTMAX: 20,
+      SOFTMAX_LOSS: 21,
+      SPLIT: 22,
+      SLICE: 33,
+      TANH: 23,
+      WINDOW_DATA: 24,
+      THRESHOLD: 31,
+    },
     'V1LayerParameter.DimCheckMode': { STRICT: 0, PERMISSIVE: 1 },
     'SolverParameter.SnapshotFormat': { HDF5: 0, BINARYPROTO: 1 },
     'SolverParameter.SolverMode': { CPU: 0, GPU: 1 },
-    'SolverParameter.SolverType': { SGD: 0, NESTEROV: 1, ADAGRAD: 2, RMSPROP: 3, ADADELTA: 4, ADAM: 5 },  },
+    'SolverParameter.SolverType': { SGD: 0, NESTEROV: 1, ADAGRAD: 2, RMSPROP: 3, ADADELTA: 4, ADAM: 5 },
+  },
 };
 
 /**

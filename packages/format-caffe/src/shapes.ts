@@ -268,14 +268,7 @@ export interface ConvGeometry {
 }
 
 /** Two spatial values from a repeated field (0, 1 or 2 values) with the `_h`/`_w` override, as BaseConvolutionLayer::LayerSetUp reads them. */
-function spatialPair(
-  layer: CaffeLayer,
-  p: Message,
-  repeated: string,
-  h: string | undefined,
-  w: string | undefined,
-  def: number | undefined,
-): [number, number] {
+function spatialPair(layer: CaffeLayer, p: Message, repeated: string, h: string | undefined, w: string | undefined, def: number | undefined): [number, number] {
   const list = numberList(p, repeated);
   if (h !== undefined && w !== undefined && (hasField(p, h) || hasField(p, w))) {
     if (list.length > 0) throw invalid(layer, `either ${repeated} or ${h}/${w} should be specified, not both`);
@@ -355,7 +348,10 @@ export function poolGeometry(layer: CaffeLayer, h: number | undefined, w: number
   if (global) {
     if (hasK || hasField(p, 'kernel_h') || hasField(p, 'kernel_w')) throw invalid(layer, 'with global_pooling: true the kernel size cannot be specified');
   } else if (hasK === hasKhw) {
-    throw invalid(layer, hasK ? 'the kernel is kernel_size OR kernel_h and kernel_w, not both' : 'pooling_param needs kernel_size (or both kernel_h and kernel_w)');
+    throw invalid(
+      layer,
+      hasK ? 'the kernel is kernel_size OR kernel_h and kernel_w, not both' : 'pooling_param needs kernel_size (or both kernel_h and kernel_w)',
+    );
   }
   const pair = (single: string, fh: string, fw: string, def: number): [number, number] => {
     const hasHW = hasField(p, fh) || hasField(p, fw);
@@ -454,16 +450,16 @@ function checkLayerBlobs(ctx: LayerContext, expected: readonly ExpectedBlob[], w
     const names = expected.map((e) => e.what).join(', ');
     const needs = expected.length === 0 ? `a ${layer.type} layer has none` : `expected ${expected.length} (${names}${why ? `: ${why}` : ''})`;
     const has = blobs.length === 0 ? 'has no weights' : `has ${blobs.length} blob${blobs.length === 1 ? '' : 's'}`;
-    throw new McuError(
-      'E_MODEL',
-      `${layerLabel(layer)} ${has} in ${file}; ${needs}; fix: use the caffemodel trained with this prototxt`,
-    );
+    throw new McuError('E_MODEL', `${layerLabel(layer)} ${has} in ${file}; ${needs}; fix: use the caffemodel trained with this prototxt`);
   }
   expected.forEach((e, i) => {
     const blob = blobs[i]!;
     const count = blob.shape.reduce((a, b) => a * b, 1);
     if (blob.data.length !== count) {
-      throw new McuError('E_MODEL', `${layerLabel(layer)}: blob ${i} (${e.what}) in ${file} has ${blob.data.length} values for its shape ${showShape(blob.shape)} (${count}); the file is damaged`);
+      throw new McuError(
+        'E_MODEL',
+        `${layerLabel(layer)}: blob ${i} (${e.what}) in ${file} has ${blob.data.length} values for its shape ${showShape(blob.shape)} (${count}); the file is damaged`,
+      );
     }
     if (!blobMatches(blob, e.shape)) {
       const legacy = blob.legacy ? ' (legacy num, channels, height, width)' : '';
@@ -476,7 +472,7 @@ function checkLayerBlobs(ctx: LayerContext, expected: readonly ExpectedBlob[], w
 }
 
 function known(d: RowShape): d is readonly number[] {
-  return d !== undefined && d.every((x) => x !== undefined);
+  return d?.every((x) => x !== undefined) === true;
 }
 
 function productOf(dims: readonly (number | undefined)[]): number | undefined {
@@ -697,7 +693,8 @@ function inferInnerProduct(ctx: LayerContext, x: RowShape): Inferred {
     a = axis === 1 ? 1 : undefined;
   } else {
     a = canonicalAxis(layer, axis, x.length + 1, 'inner_product_param axis');
-    if (a === 0) throw shapeProblem(ctx, `inner_product_param axis ${axis} is axis 0 of the bottom ${showRow(x)}: it mixes the rows`, 'E_UNSUPPORTED', 'use axis 1');
+    if (a === 0)
+      throw shapeProblem(ctx, `inner_product_param axis ${axis} is axis 0 of the bottom ${showRow(x)}: it mixes the rows`, 'E_UNSUPPORTED', 'use axis 1');
     k = productOf(x.slice(a - 1));
     top = [...x.slice(0, a - 1), numOutput];
   }
@@ -762,12 +759,16 @@ function joinAlong(ctx: LayerContext, bottoms: readonly RowShape[], axis: number
   const first = bs[0]!;
   const r = first.length + 1;
   const a = canonicalAxis(ctx.layer, axis, r, field);
-  if (a === 0) throw shapeProblem(ctx, `${field} ${axis} is axis 0 of the bottom ${showRow(first)}: it concatenates rows`, 'E_UNSUPPORTED', 'use axis 1 or later');
+  if (a === 0)
+    throw shapeProblem(ctx, `${field} ${axis} is axis 0 of the bottom ${showRow(first)}: it concatenates rows`, 'E_UNSUPPORTED', 'use axis 1 or later');
   const out: (number | undefined)[] = [...first];
   for (let i = 1; i < bs.length; i++) {
     const b = bs[i]!;
     if (b.length !== first.length) {
-      throw shapeProblem(ctx, `bottom ${i} '${ctx.layer.bottom[i]}' ${showRow(b)} has ${b.length + 1} axes, bottom 0 '${ctx.layer.bottom[0]}' ${showRow(first)} ${r}`);
+      throw shapeProblem(
+        ctx,
+        `bottom ${i} '${ctx.layer.bottom[i]}' ${showRow(b)} has ${b.length + 1} axes, bottom 0 '${ctx.layer.bottom[0]}' ${showRow(first)} ${r}`,
+      );
     }
     for (let j = 0; j < b.length; j++) {
       if (j === a - 1) {
@@ -943,10 +944,18 @@ function inferScaleBias(ctx: LayerContext, bottoms: readonly RowShape[]): Inferr
   if (numAxes < -1) throw invalid(layer, `num_axes ${numAxes} is below -1`);
   if (layer.bottom.length === 2) {
     if (bias) {
-      throw unsupported(layer, 'two bottoms with bias_term: its bias blob is shaped like bottom 1, batch axis included', 'add the bias with a separate Bias layer of two bottoms');
+      throw unsupported(
+        layer,
+        'two bottoms with bias_term: its bias blob is shaped like bottom 1, batch axis included',
+        'add the bias with a separate Bias layer of two bottoms',
+      );
     }
     if (axis !== 0 && (x === undefined || canonicalAxis(layer, axis, x.length + 1, 'axis') !== 0)) {
-      throw unsupported(layer, `two bottoms with axis ${axis}: the rows of bottom 1 would meet axis ${axis} of bottom 0`, 'use axis: 0 with bottom 1 shaped [N, ...]');
+      throw unsupported(
+        layer,
+        `two bottoms with axis ${axis}: the rows of bottom 1 would meet axis ${axis} of bottom 0`,
+        'use axis: 0 with bottom 1 shaped [N, ...]',
+      );
     }
     checkLayerBlobs(ctx, NONE, '');
     const y = bottoms[1];
@@ -967,7 +976,8 @@ function inferScaleBias(ctx: LayerContext, bottoms: readonly RowShape[]): Inferr
   if (x === undefined) return { tops: [x], geometry: {} };
   const r = x.length + 1;
   const a = canonicalAxis(layer, axis, r, 'axis');
-  if (a === 0) throw shapeProblem(ctx, `axis ${axis} is axis 0 of the bottom ${showRow(x)}: the parameter would be shaped like the batch`, 'E_UNSUPPORTED', 'use axis 1');
+  if (a === 0)
+    throw shapeProblem(ctx, `axis ${axis} is axis 0 of the bottom ${showRow(x)}: the parameter would be shaped like the batch`, 'E_UNSUPPORTED', 'use axis 1');
   const end = numAxes === -1 ? r : a + numAxes;
   if (end > r) throw shapeProblem(ctx, `axis ${axis} + num_axes ${numAxes} exceeds the ${r} axes of the bottom ${showRow(x)}`);
   const shape = x.slice(a - 1, end - 1);

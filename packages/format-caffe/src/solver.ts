@@ -73,7 +73,10 @@ export function readSolver(text: string, fileName: string): CaffeSolver {
   if (m.solver_type !== undefined) {
     const legacy = SOLVER_TYPES[m.solver_type as string] ?? String(m.solver_type);
     if (m.type !== undefined && m.type !== legacy) {
-      throw new McuError('E_MODEL', `${fileName}: expected one solver type, got type: "${String(m.type)}" and solver_type: ${String(m.solver_type)}; remove solver_type (the legacy field)`);
+      throw new McuError(
+        'E_MODEL',
+        `${fileName}: expected one solver type, got type: "${String(m.type)}" and solver_type: ${String(m.solver_type)}; remove solver_type (the legacy field)`,
+      );
     }
     type = legacy;
   }

@@ -155,7 +155,11 @@ class Lexer {
     this.pos++;
     for (;;) {
       if (this.pos >= s.length || s[this.pos] === '\n') {
-        throw this.error(line, col, `expected the closing ${quote} of this string, got the end of the ${this.pos >= s.length ? 'file' : 'line'}; strings cannot span lines (write "…" "…" to concatenate)`);
+        throw this.error(
+          line,
+          col,
+          `expected the closing ${quote} of this string, got the end of the ${this.pos >= s.length ? 'file' : 'line'}; strings cannot span lines (write "…" "…" to concatenate)`,
+        );
       }
       const ch = s[this.pos];
       if (ch === quote) {
@@ -325,7 +329,8 @@ class Parser {
         this.lex.next();
         break;
       }
-      if (t.kind === 'eof') throw this.error(t, `expected '${close}' to close ${frame.fieldName === '' ? 'the message' : `'${frame.fieldName}'`}, got the end of the file`);
+      if (t.kind === 'eof')
+        throw this.error(t, `expected '${close}' to close ${frame.fieldName === '' ? 'the message' : `'${frame.fieldName}'`}, got the end of the file`);
       this.parseField(frame, depth);
       const sep = this.lex.peek();
       if (sep.kind === 'punct' && (sep.text === ';' || sep.text === ',')) this.lex.next();
@@ -442,7 +447,8 @@ class Parser {
         line: at.line,
         frame,
         fieldName: name,
-        text: (where, path) => `field '${path}' ${where} is given again (first on line ${first}); the last value is used (Caffe's own parser refuses this: keep one)`,
+        text: (where, path) =>
+          `field '${path}' ${where} is given again (first on line ${first}); the last value is used (Caffe's own parser refuses this: keep one)`,
       });
     } else {
       frame.seen.set(name, at.line);
@@ -509,7 +515,10 @@ class Parser {
       throw this.error(start, `expected an integer in [${lo}, ${hi}] for ${this.fieldLabel(frame, name, spec.type)}, got ${text}; give a value in range`);
     }
     if (big < BigInt(Number.MIN_SAFE_INTEGER) || big > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw this.error(start, `expected a safe integer (|n| ≤ 2^53 − 1) for ${this.fieldLabel(frame, name, spec.type)}, got ${text}; mcu reads 64-bit integers as JavaScript numbers`);
+      throw this.error(
+        start,
+        `expected a safe integer (|n| ≤ 2^53 − 1) for ${this.fieldLabel(frame, name, spec.type)}, got ${text}; mcu reads 64-bit integers as JavaScript numbers`,
+      );
     }
     return Number(big);
   }
@@ -527,7 +536,10 @@ class Parser {
       const n = Number(neg ? -parseIntToken(tok.text) : parseIntToken(tok.text));
       const found = names.find((k) => values[k] === n);
       if (found !== undefined) return found;
-      throw this.error(start, `expected a value of enum ${spec.enumName} for ${this.fieldLabel(frame, name, list)}, got the number ${neg ? '-' : ''}${tok.text}, which none has; use one of those names`);
+      throw this.error(
+        start,
+        `expected a value of enum ${spec.enumName} for ${this.fieldLabel(frame, name, list)}, got the number ${neg ? '-' : ''}${tok.text}, which none has; use one of those names`,
+      );
     }
     throw this.typeError(tok, frame, name, spec, `a value of enum ${spec.enumName} (${list})`, 'write one of those names, unquoted', start);
   }

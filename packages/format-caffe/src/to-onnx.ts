@@ -11,19 +11,7 @@
  */
 import { McuError } from '@mcu/core';
 import { encodeOnnxModel, type OnnxAttribute, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-writer.js';
-import {
-  analyzeNet,
-  boolField,
-  caffeSites,
-  enumField,
-  hasField,
-  layerLabel,
-  numberField,
-  numberList,
-  paramOf,
-  showRow,
-  type LayerShapes,
-} from './shapes.js';
+import { analyzeNet, boolField, caffeSites, enumField, hasField, layerLabel, numberField, numberList, paramOf, showRow, type LayerShapes } from './shapes.js';
 import type { CaffeLayer, CaffeNet, CaffeOnnx, CaffeToOnnxOptions } from './types.js';
 
 export { SUPPORTED_LAYER_TYPES } from './shapes.js';
@@ -146,7 +134,9 @@ function emitLayer(em: Emitter, ls: LayerShapes, x: readonly string[], y: readon
   switch (layer.type) {
     case 'ReLU': {
       const slope = numberField(paramOf(layer, 'relu_param'), 'negative_slope', 0);
-      chain(em, layer, x[0]!, y[0]!, [slope === 0 ? { op: 'Relu', suffix: 'relu' } : { op: 'LeakyRelu', suffix: 'relu', attributes: [attr.float('alpha', slope)] }]);
+      chain(em, layer, x[0]!, y[0]!, [
+        slope === 0 ? { op: 'Relu', suffix: 'relu' } : { op: 'LeakyRelu', suffix: 'relu', attributes: [attr.float('alpha', slope)] },
+      ]);
       return;
     }
     case 'TanH':
@@ -179,7 +169,7 @@ function emitLayer(em: Emitter, ls: LayerShapes, x: readonly string[], y: readon
       const shift = f32(numberField(p, 'shift', 0));
       // ExpLayer: y = outer_scale · exp(inner_scale · x), inner = ln(base)·scale, outer = base^shift.
       const inner = f32((base === -1 ? 1 : f32(Math.log(base))) * scale);
-      const outer = shift === 0 ? 1 : f32(base === -1 ? Math.exp(shift) : Math.pow(base, shift));
+      const outer = shift === 0 ? 1 : f32(base === -1 ? Math.exp(shift) : base ** shift);
       const steps: Step[] = [];
       if (inner !== 1) steps.push({ op: 'Mul', suffix: 'scale', extra: [em.scalar(`${name}.inner_scale`, inner)] });
       steps.push({ op: 'Exp', suffix: 'exp' });
@@ -213,13 +203,19 @@ function emitLayer(em: Emitter, ls: LayerShapes, x: readonly string[], y: readon
       const w = em.floats(`${name}.w`, [c.numOutput, d[0]! / c.group, c.kernel[0], c.kernel[1]], blob(0));
       const inputs = [x[0]!, w];
       if (c.biasTerm) inputs.push(em.floats(`${name}.b`, [c.numOutput], blob(1)));
-      em.node('Conv', name, inputs, [y[0]!], [
-        attr.ints('kernel_shape', c.kernel),
-        attr.ints('pads', [c.pad[0], c.pad[1], c.pad[0], c.pad[1]]),
-        attr.ints('strides', c.stride),
-        attr.ints('dilations', c.dilation),
-        attr.int('group', c.group),
-      ]);
+      em.node(
+        'Conv',
+        name,
+        inputs,
+        [y[0]!],
+        [
+          attr.ints('kernel_shape', c.kernel),
+          attr.ints('pads', [c.pad[0], c.pad[1], c.pad[0], c.pad[1]]),
+          attr.ints('strides', c.stride),
+          attr.ints('dilations', c.dilation),
+          attr.int('group', c.group),
+        ],
+      );
       return;
     }
     case 'InnerProduct':
@@ -250,7 +246,10 @@ function emitLayer(em: Emitter, ls: LayerShapes, x: readonly string[], y: readon
     }
     case 'BatchNorm': {
       if (rank < 2) {
-        throw new McuError('E_UNSUPPORTED', `${layerLabel(layer)}: its bottom ${showRow(d)} has one axis (the rows); mcu translates BatchNorm over [N, C, …] only; fix: reshape the bottom to [N, 1]`);
+        throw new McuError(
+          'E_UNSUPPORTED',
+          `${layerLabel(layer)}: its bottom ${showRow(d)} has one axis (the rows); mcu translates BatchNorm over [N, C, …] only; fix: reshape the bottom to [N, 1]`,
+        );
       }
       const p = paramOf(layer, 'batch_norm_param');
       const eps = numberField(p, 'eps', 1e-5);
@@ -262,7 +261,13 @@ function emitLayer(em: Emitter, ls: LayerShapes, x: readonly string[], y: readon
       em.node(
         'BatchNormalization',
         name,
-        [x[0]!, em.floats(`${name}.gamma`, [c], new Float32Array(c).fill(1)), em.floats(`${name}.beta`, [c], new Float32Array(c)), em.floats(`${name}.mean`, [c], mean), em.floats(`${name}.var`, [c], variance)],
+        [
+          x[0]!,
+          em.floats(`${name}.gamma`, [c], new Float32Array(c).fill(1)),
+          em.floats(`${name}.beta`, [c], new Float32Array(c)),
+          em.floats(`${name}.mean`, [c], mean),
+          em.floats(`${name}.var`, [c], variance),
+        ],
         [y[0]!],
         [attr.float('epsilon', eps)],
       );
@@ -297,7 +302,7 @@ function emitPower(em: Emitter, layer: CaffeLayer, x: string, y: string): void {
   const shift = f32(numberField(p, 'shift', 0));
   const name = layer.name;
   if (f32(power * scale) === 0) {
-    const value = power === 0 ? 1 : f32(Math.pow(shift, power));
+    const value = power === 0 ? 1 : f32(shift ** power);
     const shape = em.value(`${name}/shape`);
     em.node('Shape', `${name}/shape`, [x], [shape]);
     em.node('Expand', name, [em.scalar(`${name}.value`, value), shape], [y]);
@@ -334,7 +339,12 @@ function emitLrn(em: Emitter, layer: CaffeLayer, x: string, y: string): void {
     {
       op: 'AveragePool',
       suffix: 'pool',
-      attributes: [attr.ints('kernel_shape', [size, size]), attr.ints('pads', [pad, pad, pad, pad]), attr.ints('strides', [1, 1]), attr.int('count_include_pad', 1)],
+      attributes: [
+        attr.ints('kernel_shape', [size, size]),
+        attr.ints('pads', [pad, pad, pad, pad]),
+        attr.ints('strides', [1, 1]),
+        attr.int('count_include_pad', 1),
+      ],
     },
   ];
   if (alpha !== 1) steps.push({ op: 'Mul', suffix: 'alpha', extra: [em.scalar(`${name}.alpha`, alpha)] });
@@ -415,7 +425,10 @@ function emitPooling(em: Emitter, ls: LayerShapes, d: readonly number[], x: stri
   const check = (begin: readonly number[], end: readonly number[]): void => {
     for (let i = 0; i < 2; i++) {
       if (onnxPoolOut(n[i]!, k[i]!, begin[i]!, end[i]!, s[i]!) !== out[i] || end[i]! >= k[i]! || begin[i]! >= k[i]!) {
-        throw new McuError('E_INTERNAL', `${layerLabel(layer)}: the ONNX pooling pads [${begin.join(', ')}, ${end.join(', ')}] do not give Caffe's size [${out.join(', ')}]`);
+        throw new McuError(
+          'E_INTERNAL',
+          `${layerLabel(layer)}: the ONNX pooling pads [${begin.join(', ')}, ${end.join(', ')}] do not give Caffe's size [${out.join(', ')}]`,
+        );
       }
     }
   };
@@ -437,12 +450,13 @@ function emitPooling(em: Emitter, ls: LayerShapes, d: readonly number[], x: stri
       throw new McuError('E_INTERNAL', `${layerLabel(layer)}: the ONNX pooling end pads [${end.join(', ')}] do not give Caffe's size [${out.join(', ')}]`);
     }
   }
-  em.node('AveragePool', name, [padded], [y], [
-    attr.ints('kernel_shape', k),
-    attr.ints('strides', s),
-    attr.ints('pads', [0, 0, end[0]!, end[1]!]),
-    attr.int('count_include_pad', 0),
-  ]);
+  em.node(
+    'AveragePool',
+    name,
+    [padded],
+    [y],
+    [attr.ints('kernel_shape', k), attr.ints('strides', s), attr.ints('pads', [0, 0, end[0]!, end[1]!]), attr.int('count_include_pad', 0)],
+  );
 }
 
 /** Eltwise: SUM (Σ coeff_i · x_i), PROD (a chain of Mul), MAX. */
@@ -532,7 +546,10 @@ export function caffeToOnnx(net: CaffeNet, options: CaffeToOnnxOptions = {}): Ca
       writesLeft.set(t, (writesLeft.get(t) ?? 0) + 1);
     }
   }
-  const em = new Emitter(blobNames, net.layers.filter((l) => l.type === 'Dropout').map((l) => l.name));
+  const em = new Emitter(
+    blobNames,
+    net.layers.filter((l) => l.type === 'Dropout').map((l) => l.name),
+  );
   const current = new Map<string, string>([...inputNames].map((n) => [n, n]));
   const writes = new Map<string, number>();
   const valueInfo: OnnxValueInfo[] = [];
@@ -574,7 +591,8 @@ export function caffeToOnnx(net: CaffeNet, options: CaffeToOnnxOptions = {}): Ca
   const warnings = [...net.warnings, ...shapes.warnings];
   for (const o of shapes.outputs) {
     const onnx = current.get(o.name)!;
-    if (onnx !== o.name) warnings.push(`output '${o.name}' is named '${onnx}' in the ONNX graph: its final value is written in place over the input of that name`);
+    if (onnx !== o.name)
+      warnings.push(`output '${o.name}' is named '${onnx}' in the ONNX graph: its final value is written in place over the input of that name`);
   }
   return {
     bytes,

@@ -121,7 +121,9 @@ export function upgradeLayers(net: Message, fileName: string): UpgradedLayers {
   const layers = v1.map((source, i) => ({ layer: upgradeV1Layer(source, fileName, i), source }));
   return {
     layers,
-    warnings: [`${fileName}: upgraded ${v1.length} V1 layer${v1.length === 1 ? '' : 's'} ('layers' with enum types) to the current format, as Caffe's upgrade_proto does`],
+    warnings: [
+      `${fileName}: upgraded ${v1.length} V1 layer${v1.length === 1 ? '' : 's'} ('layers' with enum types) to the current format, as Caffe's upgrade_proto does`,
+    ],
   };
 }
 
@@ -165,11 +167,17 @@ export function legacyInputs(net: Message, fileName: string): CaffeInput[] {
   const dims = (net.input_dim as readonly number[] | undefined) ?? [];
   const shapes = (net.input_shape as readonly Message[] | undefined) ?? [];
   if (dims.length > 0 && shapes.length > 0) {
-    throw new McuError('E_MODEL', `${fileName}: expected input_dim or input_shape, got both (${dims.length} input_dim, ${shapes.length} input_shape); keep one of them`);
+    throw new McuError(
+      'E_MODEL',
+      `${fileName}: expected input_dim or input_shape, got both (${dims.length} input_dim, ${shapes.length} input_shape); keep one of them`,
+    );
   }
   if (names.length === 0) {
     if (dims.length > 0 || shapes.length > 0) {
-      throw new McuError('E_MODEL', `${fileName}: expected an 'input: "name"' for the ${dims.length > 0 ? 'input_dim' : 'input_shape'} given, got none; add the input's name`);
+      throw new McuError(
+        'E_MODEL',
+        `${fileName}: expected an 'input: "name"' for the ${dims.length > 0 ? 'input_dim' : 'input_shape'} given, got none; add the input's name`,
+      );
     }
     return [];
   }
@@ -180,7 +188,10 @@ export function legacyInputs(net: Message, fileName: string): CaffeInput[] {
     );
   }
   if (shapes.length > 0 && shapes.length !== names.length) {
-    throw new McuError('E_MODEL', `${fileName}: expected one input_shape per input (${names.length}), got ${shapes.length}; give one input_shape { dim: … } for each input`);
+    throw new McuError(
+      'E_MODEL',
+      `${fileName}: expected one input_shape per input (${names.length}), got ${shapes.length}; give one input_shape { dim: … } for each input`,
+    );
   }
   return names.map((name, i) => {
     let shape: number[] | undefined;

@@ -113,7 +113,9 @@ class Decoder {
   finish(): string[] {
     const warnings: string[] = [];
     for (const [key, u] of this.unknown) {
-      warnings.push(`${this.file}: unknown field ${key} (wire type ${u.wireType}, ${WIRE_NAMES[u.wireType]}) skipped${u.count > 1 ? `, ${u.count} times` : ''}`);
+      warnings.push(
+        `${this.file}: unknown field ${key} (wire type ${u.wireType}, ${WIRE_NAMES[u.wireType]}) skipped${u.count > 1 ? `, ${u.count} times` : ''}`,
+      );
     }
     for (const [key, count] of this.badEnums) {
       warnings.push(`${this.file}: ${key} not in the schema, field ignored${count > 1 ? `, ${count} times` : ''}`);
@@ -302,7 +304,9 @@ class Decoder {
         const negative = spec.type === 'int64' && hi >= 0x80000000;
         const mag = negative ? (~hi >>> 0) * 4294967296 + (~lo >>> 0) + 1 : hi * 4294967296 + lo;
         if (!Number.isSafeInteger(mag)) {
-          throw this.fail(`${what()} at byte ${at} is ${spec.type === 'int64' ? 'an int64' : 'a uint64'} beyond ±2^53 − 1, which mcu cannot represent exactly; the file is corrupt or not a caffemodel`);
+          throw this.fail(
+            `${what()} at byte ${at} is ${spec.type === 'int64' ? 'an int64' : 'a uint64'} beyond ±2^53 − 1, which mcu cannot represent exactly; the file is corrupt or not a caffemodel`,
+          );
         }
         value = negative ? -mag : mag;
         break;
@@ -350,7 +354,9 @@ class Decoder {
 
   private wrongWire(what: string, at: number, got: number, want: number, packedToo = false): McuError {
     const alt = packedToo ? ` or 2 (packed)` : '';
-    return this.fail(`malformed caffemodel: ${what} at byte ${at} has wire type ${got} (${WIRE_NAMES[got] ?? 'invalid'}), expected ${want} (${WIRE_NAMES[want]})${alt}; the file does not follow caffe.proto`);
+    return this.fail(
+      `malformed caffemodel: ${what} at byte ${at} has wire type ${got} (${WIRE_NAMES[got] ?? 'invalid'}), expected ${want} (${WIRE_NAMES[want]})${alt}; the file does not follow caffe.proto`,
+    );
   }
 
   /** Skip the payload of an unknown field (groups included, without recursion). */
@@ -385,7 +391,9 @@ class Decoder {
           }
           break;
         default:
-          throw this.fail(`malformed caffemodel: invalid wire type ${wire} for field ${fieldNo} of ${messageName} at byte ${tagAt}; the file is corrupt or not a caffemodel`);
+          throw this.fail(
+            `malformed caffemodel: invalid wire type ${wire} for field ${fieldNo} of ${messageName} at byte ${tagAt}; the file is corrupt or not a caffemodel`,
+          );
       }
       if (groups.length === 0) return;
       const at = this.pos;

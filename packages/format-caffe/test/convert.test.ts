@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { McuError } from '@mcu/core';
 import { caffeToOnnx, SUPPORTED_LAYER_TYPES } from '../src/to-onnx.js';
-import type { CaffeBlob, CaffeLayer, CaffeNet, CaffeToOnnxOptions, Message } from '../src/types.js';
+import type { CaffeBlob, CaffeLayer, CaffeNet, CaffeToOnnxOptions } from '../src/types.js';
 import { errorText, mulberry32, L } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -25,7 +25,6 @@ function blob(shape: number[], opts: { lo?: number; hi?: number; legacy?: boolea
 }
 
 type Params = Record<string, unknown>;
-
 
 /** A net with weights; `inputs` with their declared full shapes (batch axis included). */
 function net(inputs: Record<string, (number | undefined)[] | undefined>, layers: CaffeLayer[], extra: Partial<CaffeNet> = {}): CaffeNet {
@@ -52,9 +51,9 @@ interface T {
 const count = (s: readonly number[], from = 0, to = s.length): number => s.slice(from, to).reduce((a, b) => a * b, 1);
 const canon = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
 /** The reference reads LayerParameter fields untyped. */
+// biome-ignore lint/suspicious/noExplicitAny: the reference reads Caffe's parameter records as Caffe does, untyped
 type Any = any;
 const P = (l: CaffeLayer, key: string): Any => (l.param as Any)[key] ?? {};
-const pick = (v: Any, def: number): number => (v === undefined ? def : Array.isArray(v) ? v[v.length - 1] : v);
 const unary = (x: T, f: (v: number) => number): T => ({ shape: x.shape, data: x.data.map(f) });
 
 function refConv(l: CaffeLayer, x: T): T {
@@ -125,7 +124,9 @@ function refPool(l: CaffeLayer, x: T): T {
         for (let ox = 0; ox < OW; ox++) {
           let hstart = oy * sh - ph;
           let wstart = ox * sw - pw;
-          let hend: number, wend: number, poolSize = 0;
+          let hend: number,
+            wend: number,
+            poolSize = 0;
           if (ave) {
             hend = Math.min(hstart + kh, H + ph);
             wend = Math.min(wstart + kw, W + pw);
@@ -209,7 +210,7 @@ function refLrn(l: CaffeLayer, x: T): T {
             for (let d = c - pre; d <= c + pre; d++) if (d >= 0 && d < C) s += at(n, d, h, w) ** 2;
             scale = k + (alpha / size) * s;
           }
-          out[((n * C + c) * H + h) * W + w] = at(n, c, h, w) * Math.pow(scale, -beta);
+          out[((n * C + c) * H + h) * W + w] = at(n, c, h, w) * scale ** -beta;
         }
   return { shape: x.shape, data: out };
 }
@@ -367,12 +368,12 @@ function refLayer(l: CaffeLayer, xs: T[]): T[] {
     }
     case 'Power': {
       const p = P(l, 'power_param');
-      return [unary(x, (v) => Math.pow((p.shift ?? 0) + (p.scale ?? 1) * v, p.power ?? 1))];
+      return [unary(x, (v) => ((p.shift ?? 0) + (p.scale ?? 1) * v) ** (p.power ?? 1))];
     }
     case 'Exp': {
       const p = P(l, 'exp_param');
       const base: number = p.base ?? -1;
-      return [unary(x, (v) => (base === -1 ? Math.exp : (e: number) => Math.pow(base, e))((p.shift ?? 0) + (p.scale ?? 1) * v))];
+      return [unary(x, (v) => (base === -1 ? Math.exp : (e: number) => base ** e)((p.shift ?? 0) + (p.scale ?? 1) * v))];
     }
     case 'Log': {
       const p = P(l, 'log_param');
@@ -448,7 +449,11 @@ interface RunOptions extends CaffeToOnnxOptions {
 }
 
 /** Translates, runs in ORT and compares every graph output with the reference; returns the max relative error. */
-async function check(title: string, n: CaffeNet, opts: RunOptions = {}): Promise<{ err: number; onnx: ReturnType<typeof caffeToOnnx>; outputs: Record<string, ort.Tensor> }> {
+async function check(
+  title: string,
+  n: CaffeNet,
+  opts: RunOptions = {},
+): Promise<{ err: number; onnx: ReturnType<typeof caffeToOnnx>; outputs: Record<string, ort.Tensor> }> {
   const onnx = caffeToOnnx(n, opts);
   const batch = opts.batch ?? 2;
   const feeds: Record<string, T> = {};
@@ -483,7 +488,10 @@ async function check(title: string, n: CaffeNet, opts: RunOptions = {}): Promise
 
 afterAll(() => {
   const worst = errors.reduce((m, [, e]) => Math.max(m, e), 0);
-  console.log(`caffe→onnx vs reference: ${errors.length} runs, max relative error ${worst.toExponential(2)}\n` + errors.map(([t, e]) => `  ${e.toExponential(2)}  ${t}`).join('\n'));
+  console.log(
+    `caffe→onnx vs reference: ${errors.length} runs, max relative error ${worst.toExponential(2)}\n` +
+      errors.map(([t, e]) => `  ${e.toExponential(2)}  ${t}`).join('\n'),
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -491,10 +499,18 @@ afterAll(() => {
 
 type Case = [title: string, build: () => CaffeNet, opts?: RunOptions];
 
-const single = (inShape: number[], type: string, param: Params = {}, blobs: CaffeBlob[] = []): CaffeNet => net({ data: inShape }, [L('l', type, 'data', 'out', param, blobs)]);
+const single = (inShape: number[], type: string, param: Params = {}, blobs: CaffeBlob[] = []): CaffeNet =>
+  net({ data: inShape }, [L('l', type, 'data', 'out', param, blobs)]);
 
 const conv = (o: number, cin: number, kh: number, kw: number, param: Params, bias = true): CaffeLayer =>
-  L('c', 'Convolution', 'data', 'out', { convolution_param: { num_output: o, ...param } }, bias ? [blob([o, cin, kh, kw]), blob([o])] : [blob([o, cin, kh, kw])]);
+  L(
+    'c',
+    'Convolution',
+    'data',
+    'out',
+    { convolution_param: { num_output: o, ...param } },
+    bias ? [blob([o, cin, kh, kw]), blob([o])] : [blob([o, cin, kh, kw])],
+  );
 
 const pool = (shape: number[], param: Params): CaffeNet => net({ data: shape }, [L('p', 'Pooling', 'data', 'out', { pooling_param: param })]);
 
@@ -507,21 +523,46 @@ const cases: Case[] = [
         conv(6, 2, 3, 2, { group: 2, dilation: [2], kernel_h: 3, kernel_w: 2, pad_h: 2, pad_w: 1, stride_h: 2, stride_w: 1, bias_term: false }, false),
       ]),
   ],
-  ['Convolution: kernel_size/stride/pad/dilation as [h, w] pairs', () => net({ data: [1, 2, 7, 9] }, [conv(3, 2, 3, 2, { kernel_size: [3, 2], stride: [2, 1], pad: [1, 0], dilation: [1, 2] })])],
-  ['InnerProduct: axis 1 on a 4-D bottom (Flatten + Gemm)', () => single([1, 2, 3, 3], 'InnerProduct', { inner_product_param: { num_output: 5 } }, [blob([5, 18]), blob([5])])],
-  ['InnerProduct: transpose, bias_term false', () => single([1, 7], 'InnerProduct', { inner_product_param: { num_output: 4, transpose: true, bias_term: false } }, [blob([7, 4])])],
-  ['InnerProduct: axis 2 (Reshape + MatMul + Add)', () => single([1, 3, 4, 2], 'InnerProduct', { inner_product_param: { num_output: 5, axis: 2 } }, [blob([5, 8]), blob([5])])],
-  ['InnerProduct: axis -1, transpose', () => single([1, 3, 4], 'InnerProduct', { inner_product_param: { num_output: 2, axis: -1, transpose: true } }, [blob([4, 2]), blob([2])])],
-  ['InnerProduct: legacy blob shapes (1, 1, out, K) and (1, 1, 1, out)', () => single([1, 6], 'InnerProduct', { inner_product_param: { num_output: 3 } }, [blob([1, 1, 3, 6], { legacy: true }), blob([1, 1, 1, 3], { legacy: true })])],
+  [
+    'Convolution: kernel_size/stride/pad/dilation as [h, w] pairs',
+    () => net({ data: [1, 2, 7, 9] }, [conv(3, 2, 3, 2, { kernel_size: [3, 2], stride: [2, 1], pad: [1, 0], dilation: [1, 2] })]),
+  ],
+  [
+    'InnerProduct: axis 1 on a 4-D bottom (Flatten + Gemm)',
+    () => single([1, 2, 3, 3], 'InnerProduct', { inner_product_param: { num_output: 5 } }, [blob([5, 18]), blob([5])]),
+  ],
+  [
+    'InnerProduct: transpose, bias_term false',
+    () => single([1, 7], 'InnerProduct', { inner_product_param: { num_output: 4, transpose: true, bias_term: false } }, [blob([7, 4])]),
+  ],
+  [
+    'InnerProduct: axis 2 (Reshape + MatMul + Add)',
+    () => single([1, 3, 4, 2], 'InnerProduct', { inner_product_param: { num_output: 5, axis: 2 } }, [blob([5, 8]), blob([5])]),
+  ],
+  [
+    'InnerProduct: axis -1, transpose',
+    () => single([1, 3, 4], 'InnerProduct', { inner_product_param: { num_output: 2, axis: -1, transpose: true } }, [blob([4, 2]), blob([2])]),
+  ],
+  [
+    'InnerProduct: legacy blob shapes (1, 1, out, K) and (1, 1, 1, out)',
+    () =>
+      single([1, 6], 'InnerProduct', { inner_product_param: { num_output: 3 } }, [blob([1, 1, 3, 6], { legacy: true }), blob([1, 1, 1, 3], { legacy: true })]),
+  ],
   ['Pooling MAX: ceil ≠ floor (6×8, kernel 3, stride 2 → 3×4)', () => pool([1, 2, 6, 8], { pool: 'MAX', kernel_size: 3, stride: 2 })],
-  ['Pooling MAX: pad with Caffe\'s clipping (H 5, pad 1, kernel 2, stride 2 → 3)', () => pool([1, 2, 5, 6], { pool: 'MAX', kernel_size: 2, stride: 2, pad: 1 })],
+  ["Pooling MAX: pad with Caffe's clipping (H 5, pad 1, kernel 2, stride 2 → 3)", () => pool([1, 2, 5, 6], { pool: 'MAX', kernel_size: 2, stride: 2, pad: 1 })],
   ['Pooling MAX: default pool, kernel 3 stride 3 pad 1', () => pool([1, 2, 7, 8], { kernel_size: 3, stride: 3, pad: 1 })],
   ['Pooling AVE: pad 1 (padding counted, ceil overhang not)', () => pool([1, 2, 6, 7], { pool: 'AVE', kernel_size: 3, stride: 2, pad: 1 })],
   ['Pooling AVE: ceil overhang without pad', () => pool([1, 2, 6, 8], { pool: 'AVE', kernel_size: 3, stride: 2 })],
-  ['Pooling AVE: pad with Caffe\'s clipping (H 5, pad 1, kernel 2, stride 2)', () => pool([1, 3, 5, 5], { pool: 'AVE', kernel_size: 2, stride: 2, pad: 1 })],
+  ["Pooling AVE: pad with Caffe's clipping (H 5, pad 1, kernel 2, stride 2)", () => pool([1, 3, 5, 5], { pool: 'AVE', kernel_size: 2, stride: 2, pad: 1 })],
   ['Pooling AVE: kernel 3, stride 1, pad 2', () => pool([1, 1, 4, 5], { pool: 'AVE', kernel_size: 3, stride: 1, pad: 2 })],
-  ['Pooling MAX: kernel_h/_w, stride_h/_w, pad_h/_w', () => pool([1, 2, 7, 6], { pool: 'MAX', kernel_h: 3, kernel_w: 2, stride_h: 2, stride_w: 3, pad_h: 1, pad_w: 0 })],
-  ['Pooling AVE: kernel_h/_w, stride_h/_w, pad_h/_w', () => pool([1, 2, 7, 6], { pool: 'AVE', kernel_h: 3, kernel_w: 2, stride_h: 2, stride_w: 3, pad_h: 1, pad_w: 1 })],
+  [
+    'Pooling MAX: kernel_h/_w, stride_h/_w, pad_h/_w',
+    () => pool([1, 2, 7, 6], { pool: 'MAX', kernel_h: 3, kernel_w: 2, stride_h: 2, stride_w: 3, pad_h: 1, pad_w: 0 }),
+  ],
+  [
+    'Pooling AVE: kernel_h/_w, stride_h/_w, pad_h/_w',
+    () => pool([1, 2, 7, 6], { pool: 'AVE', kernel_h: 3, kernel_w: 2, stride_h: 2, stride_w: 3, pad_h: 1, pad_w: 1 }),
+  ],
   ['Pooling MAX: round_mode FLOOR with pad', () => pool([1, 2, 6, 7], { pool: 'MAX', kernel_size: 3, stride: 2, pad: 1, round_mode: 'FLOOR' })],
   ['Pooling AVE: round_mode FLOOR with pad', () => pool([1, 2, 6, 7], { pool: 'AVE', kernel_size: 3, stride: 2, pad: 1, round_mode: 'FLOOR' })],
   ['Pooling MAX: global_pooling', () => pool([1, 3, 4, 5], { pool: 'MAX', global_pooling: true })],
@@ -549,16 +590,33 @@ const cases: Case[] = [
   ['Softmax: axis 1 (channels of a 4-D blob)', () => single([1, 3, 2, 2], 'Softmax'), { lo: -3, hi: 3 }],
   ['Softmax: axis -1', () => single([1, 3, 4], 'Softmax', { softmax_param: { axis: -1 } }), { lo: -3, hi: 3 }],
   ['Softmax: axis 2', () => single([1, 2, 3, 4], 'Softmax', { softmax_param: { axis: 2 } })],
-  ['LRN ACROSS_CHANNELS: local_size 3, alpha 0.5, beta 0.6, k 2', () => single([1, 5, 3, 3], 'LRN', { lrn_param: { local_size: 3, alpha: 0.5, beta: 0.6, k: 2 } }), { lo: -2, hi: 2 }],
+  [
+    'LRN ACROSS_CHANNELS: local_size 3, alpha 0.5, beta 0.6, k 2',
+    () => single([1, 5, 3, 3], 'LRN', { lrn_param: { local_size: 3, alpha: 0.5, beta: 0.6, k: 2 } }),
+    { lo: -2, hi: 2 },
+  ],
   ['LRN ACROSS_CHANNELS: defaults (5, 1, 0.75, 1)', () => single([1, 7, 2, 3], 'LRN'), { lo: -2, hi: 2 }],
-  ['LRN WITHIN_CHANNEL: local_size 3, alpha 2, beta 0.6 (k unused)', () => single([1, 2, 4, 5], 'LRN', { lrn_param: { norm_region: 'WITHIN_CHANNEL', local_size: 3, alpha: 2, beta: 0.6, k: 7 } }), { lo: -2, hi: 2 }],
+  [
+    'LRN WITHIN_CHANNEL: local_size 3, alpha 2, beta 0.6 (k unused)',
+    () => single([1, 2, 4, 5], 'LRN', { lrn_param: { norm_region: 'WITHIN_CHANNEL', local_size: 3, alpha: 2, beta: 0.6, k: 7 } }),
+    { lo: -2, hi: 2 },
+  ],
   ['LRN WITHIN_CHANNEL: local_size 5, defaults', () => single([1, 1, 6, 5], 'LRN', { lrn_param: { norm_region: 'WITHIN_CHANNEL' } }), { lo: -2, hi: 2 }],
   ['Concat: axis 1', () => net({ a: [1, 2, 3, 3], b: [1, 3, 3, 3] }, [L('cat', 'Concat', ['a', 'b'], 'out')])],
-  ['Concat: legacy concat_dim 2, three bottoms', () => net({ a: [1, 2, 1, 3], b: [1, 2, 2, 3], c: [1, 2, 3, 3] }, [L('cat', 'Concat', ['a', 'b', 'c'], 'out', { concat_param: { concat_dim: 2 } })])],
+  [
+    'Concat: legacy concat_dim 2, three bottoms',
+    () => net({ a: [1, 2, 1, 3], b: [1, 2, 2, 3], c: [1, 2, 3, 3] }, [L('cat', 'Concat', ['a', 'b', 'c'], 'out', { concat_param: { concat_dim: 2 } })]),
+  ],
   ['Concat: axis -1', () => net({ a: [1, 2, 3], b: [1, 2, 1] }, [L('cat', 'Concat', ['a', 'b'], 'out', { concat_param: { axis: -1 } })])],
   ['Concat: one bottom', () => net({ a: [1, 2, 3] }, [L('cat', 'Concat', ['a'], 'out')])],
-  ['Slice: 3 tops at slice_point 1, 3 (axis 1)', () => net({ data: [1, 6, 2] }, [L('s', 'Slice', 'data', ['s1', 's2', 's3'], { slice_param: { slice_point: [1, 3] } })])],
-  ['Slice: 3 equal tops, legacy slice_dim 2', () => net({ data: [1, 2, 6, 2] }, [L('s', 'Slice', 'data', ['s1', 's2', 's3'], { slice_param: { slice_dim: 2 } })])],
+  [
+    'Slice: 3 tops at slice_point 1, 3 (axis 1)',
+    () => net({ data: [1, 6, 2] }, [L('s', 'Slice', 'data', ['s1', 's2', 's3'], { slice_param: { slice_point: [1, 3] } })]),
+  ],
+  [
+    'Slice: 3 equal tops, legacy slice_dim 2',
+    () => net({ data: [1, 2, 6, 2] }, [L('s', 'Slice', 'data', ['s1', 's2', 's3'], { slice_param: { slice_dim: 2 } })]),
+  ],
   ['Slice: axis -1, 2 tops', () => net({ data: [1, 2, 5] }, [L('s', 'Slice', 'data', ['s1', 's2'], { slice_param: { axis: -1, slice_point: [2] } })])],
   ['Slice: one top', () => net({ data: [1, 2, 5] }, [L('s', 'Slice', 'data', ['s1'])])],
   [
@@ -572,9 +630,21 @@ const cases: Case[] = [
       ]),
   ],
   ['Split: unconsumed tops are outputs', () => net({ data: [1, 4] }, [L('split', 'Split', 'data', ['d1', 'd2'])])],
-  ['Eltwise SUM: coeff 0.5, -2, 1.5', () => net({ a: [1, 2, 3], b: [1, 2, 3], c: [1, 2, 3] }, [L('e', 'Eltwise', ['a', 'b', 'c'], 'out', { eltwise_param: { operation: 'SUM', coeff: [0.5, -2, 1.5] } })])],
-  ['Eltwise SUM: coeff as Float32Array (binary decoding)', () => net({ a: [1, 4], b: [1, 4] }, [L('e', 'Eltwise', ['a', 'b'], 'out', { eltwise_param: { coeff: Float32Array.of(1, -1) } })])],
-  ['Eltwise PROD: 3 bottoms', () => net({ a: [1, 2, 3], b: [1, 2, 3], c: [1, 2, 3] }, [L('e', 'Eltwise', ['a', 'b', 'c'], 'out', { eltwise_param: { operation: 'PROD' } })])],
+  [
+    'Eltwise SUM: coeff 0.5, -2, 1.5',
+    () =>
+      net({ a: [1, 2, 3], b: [1, 2, 3], c: [1, 2, 3] }, [
+        L('e', 'Eltwise', ['a', 'b', 'c'], 'out', { eltwise_param: { operation: 'SUM', coeff: [0.5, -2, 1.5] } }),
+      ]),
+  ],
+  [
+    'Eltwise SUM: coeff as Float32Array (binary decoding)',
+    () => net({ a: [1, 4], b: [1, 4] }, [L('e', 'Eltwise', ['a', 'b'], 'out', { eltwise_param: { coeff: Float32Array.of(1, -1) } })]),
+  ],
+  [
+    'Eltwise PROD: 3 bottoms',
+    () => net({ a: [1, 2, 3], b: [1, 2, 3], c: [1, 2, 3] }, [L('e', 'Eltwise', ['a', 'b', 'c'], 'out', { eltwise_param: { operation: 'PROD' } })]),
+  ],
   ['Eltwise MAX', () => net({ a: [1, 2, 3], b: [1, 2, 3] }, [L('e', 'Eltwise', ['a', 'b'], 'out', { eltwise_param: { operation: 'MAX' } })])],
   ['Flatten: defaults', () => single([1, 2, 3, 4], 'Flatten')],
   ['Flatten: axis 2, end_axis 3', () => single([1, 2, 3, 4, 2], 'Flatten', { flatten_param: { axis: 2, end_axis: 3 } })],
@@ -583,7 +653,10 @@ const cases: Case[] = [
   ['Reshape: {0, 2, -1, 3}', () => single([1, 4, 9], 'Reshape', { reshape_param: { shape: { dim: [0, 2, -1, 3] } } })],
   ['Reshape: axis 1, num_axes 1, {2, 3}', () => single([1, 6, 4], 'Reshape', { reshape_param: { axis: 1, num_axes: 1, shape: { dim: [2, 3] } } })],
   ['Reshape: {-1, 12} (the -1 is the batch)', () => single([1, 3, 4], 'Reshape', { reshape_param: { shape: { dim: [-1, 12] } } })],
-  ['Reshape: axis -1, num_axes 0 inserts trailing 1s', () => single([1, 3, 4], 'Reshape', { reshape_param: { axis: -1, num_axes: 0, shape: { dim: [1, 1] } } })],
+  [
+    'Reshape: axis -1, num_axes 0 inserts trailing 1s',
+    () => single([1, 3, 4], 'Reshape', { reshape_param: { axis: -1, num_axes: 0, shape: { dim: [1, 1] } } }),
+  ],
   [
     'BatchNorm (factor 0.5, eps 1e-3) + Scale with bias_term',
     () =>
@@ -592,15 +665,36 @@ const cases: Case[] = [
         L('sc', 'Scale', 'bn', 'out', { scale_param: { bias_term: true } }, [blob([3]), blob([3])]),
       ]),
   ],
-  ['BatchNorm: 2-D bottom, use_global_stats true, factor 0 (zero statistics)', () => single([1, 4], 'BatchNorm', { batch_norm_param: { use_global_stats: true } }, [blob([4]), blob([4], { lo: 0.2, hi: 2 }), blob([1], { data: [0] })])],
-  ['BatchNorm: legacy blob shapes (1, 1, 1, C)', () => single([1, 3, 2, 2], 'BatchNorm', {}, [blob([1, 1, 1, 3], { legacy: true }), blob([1, 1, 1, 3], { legacy: true, lo: 0.2, hi: 2 }), blob([1, 1, 1, 1], { legacy: true, data: [0.999] })])],
+  [
+    'BatchNorm: 2-D bottom, use_global_stats true, factor 0 (zero statistics)',
+    () => single([1, 4], 'BatchNorm', { batch_norm_param: { use_global_stats: true } }, [blob([4]), blob([4], { lo: 0.2, hi: 2 }), blob([1], { data: [0] })]),
+  ],
+  [
+    'BatchNorm: legacy blob shapes (1, 1, 1, C)',
+    () =>
+      single([1, 3, 2, 2], 'BatchNorm', {}, [
+        blob([1, 1, 1, 3], { legacy: true }),
+        blob([1, 1, 1, 3], { legacy: true, lo: 0.2, hi: 2 }),
+        blob([1, 1, 1, 1], { legacy: true, data: [0.999] }),
+      ]),
+  ],
   ['Scale: axis 1, num_axes 2', () => single([1, 2, 3, 4], 'Scale', { scale_param: { num_axes: 2 } }, [blob([2, 3])])],
   ['Scale: num_axes 0 (a scalar)', () => single([1, 2, 3], 'Scale', { scale_param: { num_axes: 0 } }, [blob([])])],
   ['Scale: axis 2, num_axes -1', () => single([1, 2, 3, 4], 'Scale', { scale_param: { axis: 2, num_axes: -1 } }, [blob([3, 4])])],
-  ['Scale: two bottoms, axis 0 (bottom 1 [N, C])', () => net({ a: [1, 3, 2, 2], s: [1, 3] }, [L('sc', 'Scale', ['a', 's'], 'out', { scale_param: { axis: 0 } })])],
+  [
+    'Scale: two bottoms, axis 0 (bottom 1 [N, C])',
+    () => net({ a: [1, 3, 2, 2], s: [1, 3] }, [L('sc', 'Scale', ['a', 's'], 'out', { scale_param: { axis: 0 } })]),
+  ],
   ['Bias: one bottom', () => single([1, 3, 2, 2], 'Bias', {}, [blob([3])])],
   ['Bias: two bottoms, axis 0 (same shape)', () => net({ a: [1, 3, 2], b: [1, 3, 2] }, [L('bi', 'Bias', ['a', 'b'], 'out', { bias_param: { axis: 0 } })])],
-  ['Dropout: in place, TEST = identity', () => net({ data: [1, 5] }, [L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 3 } }, [blob([3, 5]), blob([3])]), L('drop', 'Dropout', 'ip', 'ip', { dropout_param: { dropout_ratio: 0.3 } })])],
+  [
+    'Dropout: in place, TEST = identity',
+    () =>
+      net({ data: [1, 5] }, [
+        L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 3 } }, [blob([3, 5]), blob([3])]),
+        L('drop', 'Dropout', 'ip', 'ip', { dropout_param: { dropout_ratio: 0.3 } }),
+      ]),
+  ],
   ['Dropout: scale_train false → x·(1 − p)', () => single([1, 2, 3], 'Dropout', { dropout_param: { dropout_ratio: 0.25, scale_train: false } })],
 ];
 
@@ -679,12 +773,18 @@ describe('naming, blob reuse, outputs, metadata', () => {
     await s.release();
   });
 
-  test('a LeNet with dropout after every layer (the shape of Gal\'s cifar10 lenet_all_dropout)', async () => {
+  test("a LeNet with dropout after every layer (the shape of Gal's cifar10 lenet_all_dropout)", async () => {
     const n = net({ data: [100, 3, 12, 12] }, [
-      L('conv1', 'Convolution', 'data', 'conv1', { convolution_param: { num_output: 6, kernel_size: [5], stride: [1] } }, [blob([6, 3, 5, 5], { lo: -0.3, hi: 0.3 }), blob([6])]),
+      L('conv1', 'Convolution', 'data', 'conv1', { convolution_param: { num_output: 6, kernel_size: [5], stride: [1] } }, [
+        blob([6, 3, 5, 5], { lo: -0.3, hi: 0.3 }),
+        blob([6]),
+      ]),
       L('dropC1', 'Dropout', 'conv1', 'dropC1', { dropout_param: { dropout_ratio: 0.5, sample_weights_test: true } }),
       L('pool1', 'Pooling', 'dropC1', 'pool1', { pooling_param: { pool: 'MAX', kernel_size: 2, stride: 2 } }),
-      L('conv2', 'Convolution', 'pool1', 'conv2', { convolution_param: { num_output: 5, pad: [2], kernel_size: [5] } }, [blob([5, 6, 5, 5], { lo: -0.2, hi: 0.2 }), blob([5])]),
+      L('conv2', 'Convolution', 'pool1', 'conv2', { convolution_param: { num_output: 5, pad: [2], kernel_size: [5] } }, [
+        blob([5, 6, 5, 5], { lo: -0.2, hi: 0.2 }),
+        blob([5]),
+      ]),
       L('dropC2', 'Dropout', 'conv2', 'dropC2', { dropout_param: { dropout_ratio: 0.5 } }),
       L('pool2', 'Pooling', 'dropC2', 'pool2', { pooling_param: { pool: 'MAX', kernel_size: 2, stride: 2 } }),
       L('ip1', 'InnerProduct', 'pool2', 'ip1', { inner_product_param: { num_output: 8 } }, [blob([8, 20], { lo: -0.3, hi: 0.3 }), blob([8])]),
@@ -771,7 +871,12 @@ describe('unknown input shapes', () => {
     const n = hdf5([ip(12)]);
     await check('IP input given', n, { inputShapes: { data: [3, 2, 2] } });
     expect(() => caffeToOnnx(n, { inputShapes: { data: [3, 2, 3] } })).toThrow(
-      expect.objectContaining({ code: 'E_INPUT', message: expect.stringMatching(/layer 'ip1' \(InnerProduct\): blob 0 \(weights\) has shape \[3, 12\].*needs \[3, 18\].*given input shape data=\[3, 2, 3\]/) }),
+      expect.objectContaining({
+        code: 'E_INPUT',
+        message: expect.stringMatching(
+          /layer 'ip1' \(InnerProduct\): blob 0 \(weights\) has shape \[3, 12\].*needs \[3, 18\].*given input shape data=\[3, 2, 3\]/,
+        ),
+      }),
     );
   });
 
@@ -782,14 +887,17 @@ describe('unknown input shapes', () => {
     expect(run).toThrow(
       expect.objectContaining({
         code: 'E_INPUT',
-        message: "input 'data' (HDF5Data layer 'data'): its shape is not in the prototxt; give it (inputShapes { data: [C, H, W] }, command line --input-shape data=C,H,W)",
+        message:
+          "input 'data' (HDF5Data layer 'data'): its shape is not in the prototxt; give it (inputShapes { data: [C, H, W] }, command line --input-shape data=C,H,W)",
       }),
     );
   });
 
   test('inputShapes naming no input, or not positive integers: E_INPUT', () => {
     const n = single([1, 4], 'ReLU');
-    expect(() => caffeToOnnx(n, { inputShapes: { image: [4] } })).toThrow(expect.objectContaining({ code: 'E_INPUT', message: expect.stringMatching(/'image', which is not an input.*inputs: data/) }));
+    expect(() => caffeToOnnx(n, { inputShapes: { image: [4] } })).toThrow(
+      expect.objectContaining({ code: 'E_INPUT', message: expect.stringMatching(/'image', which is not an input.*inputs: data/) }),
+    );
     expect(() => caffeToOnnx(n, { inputShapes: { data: [0] } })).toThrow(expect.objectContaining({ code: 'E_INPUT' }));
   });
 });
@@ -815,16 +923,24 @@ describe('errors', () => {
     const ok = single([1, 6], 'InnerProduct', { inner_product_param: { num_output: 3, bias_term: false } }, [blob([1, 1, 3, 6], { legacy: true })]);
     expect(() => caffeToOnnx(ok)).not.toThrow();
     const bad = single([1, 6], 'InnerProduct', { inner_product_param: { num_output: 3, bias_term: false } }, [blob([1, 3, 1, 6], { legacy: true })]);
-    expect(code(() => caffeToOnnx(bad))).toMatch(/^E_MODEL: .*blob 0 \(weights\) has shape \[1, 3, 1, 6\] \(legacy num, channels, height, width\).*needs \[3, 6\]/);
+    expect(code(() => caffeToOnnx(bad))).toMatch(
+      /^E_MODEL: .*blob 0 \(weights\) has shape \[1, 3, 1, 6\] \(legacy num, channels, height, width\).*needs \[3, 6\]/,
+    );
   });
 
   test('a wrong blob count: E_MODEL', () => {
     expect(code(() => caffeToOnnx(single([1, 4], 'InnerProduct', { inner_product_param: { num_output: 2 } }, [blob([2, 4])])))).toBe(
       "E_MODEL: layer 'l' (InnerProduct) has 1 blob in test.caffemodel; expected 2 (weights, bias: bias_term is true); fix: use the caffemodel trained with this prototxt",
     );
-    expect(code(() => caffeToOnnx(single([1, 4], 'InnerProduct', { inner_product_param: { num_output: 2 } })))).toMatch(/^E_MODEL: layer 'l' \(InnerProduct\) has no weights in test.caffemodel/);
-    expect(code(() => caffeToOnnx(single([1, 4], 'ReLU', {}, [blob([4])])))).toMatch(/^E_MODEL: layer 'l' \(ReLU\) has 1 blob in test.caffemodel; a ReLU layer has none/);
-    expect(code(() => caffeToOnnx(single([1, 3, 2, 2], 'BatchNorm', {}, [blob([3]), blob([3])])))).toMatch(/^E_MODEL: .*expected 3 \(mean, variance, moving-average factor/);
+    expect(code(() => caffeToOnnx(single([1, 4], 'InnerProduct', { inner_product_param: { num_output: 2 } })))).toMatch(
+      /^E_MODEL: layer 'l' \(InnerProduct\) has no weights in test.caffemodel/,
+    );
+    expect(code(() => caffeToOnnx(single([1, 4], 'ReLU', {}, [blob([4])])))).toMatch(
+      /^E_MODEL: layer 'l' \(ReLU\) has 1 blob in test.caffemodel; a ReLU layer has none/,
+    );
+    expect(code(() => caffeToOnnx(single([1, 3, 2, 2], 'BatchNorm', {}, [blob([3]), blob([3])])))).toMatch(
+      /^E_MODEL: .*expected 3 \(mean, variance, moving-average factor/,
+    );
   });
 
   test('layers that mix rows: E_UNSUPPORTED', () => {
@@ -834,7 +950,10 @@ describe('errors', () => {
       [net({ a: [1, 3], b: [1, 3] }, [L('cat', 'Concat', ['a', 'b'], 'out', { concat_param: { axis: 0 } })]), /concat_param axis 0 concatenates rows/],
       [net({ a: [1, 3], b: [1, 3] }, [L('cat', 'Concat', ['a', 'b'], 'out', { concat_param: { concat_dim: 0 } })]), /concat_param concat_dim 0/],
       [net({ a: [2, 3] }, [L('s', 'Slice', 'a', ['x', 'y'], { slice_param: { axis: 0 } })]), /slice_param axis 0 slices the rows/],
-      [single([1, 4], 'InnerProduct', { inner_product_param: { num_output: 2, axis: 0 } }, [blob([2, 8]), blob([2])]), /inner_product_param axis 0 mixes the rows/],
+      [
+        single([1, 4], 'InnerProduct', { inner_product_param: { num_output: 2, axis: 0 } }, [blob([2, 8]), blob([2])]),
+        /inner_product_param axis 0 mixes the rows/,
+      ],
       [single([1, 4, 2], 'Flatten', { flatten_param: { axis: 0 } }), /flatten_param axis 0 merges the rows/],
       [single([1, 4, 2], 'Reshape', { reshape_param: { shape: { dim: [1, -1] } } }), /changes axis 0, the rows/],
       [single([1, 4, 2], 'Reshape', { reshape_param: { shape: { dim: [-1, 4] } } }), /changes axis 0, the rows/],
@@ -850,24 +969,44 @@ describe('errors', () => {
   });
 
   test('other unsupported options: STOCHASTIC pooling, a pooling window outside the input, 1-D and axis-2 convolution, the MAX mask top', () => {
-    expect(code(() => caffeToOnnx(pool([1, 1, 4, 4], { pool: 'STOCHASTIC', kernel_size: 2, stride: 2 })))).toMatch(/^E_UNSUPPORTED: layer 'p' \(Pooling\): pool: STOCHASTIC/);
-    expect(code(() => caffeToOnnx(pool([1, 1, 5, 5], { pool: 'MAX', kernel_size: 1, stride: 3 })))).toMatch(/^E_UNSUPPORTED: .*last window along the height starts at 6/);
-    expect(code(() => caffeToOnnx(net({ data: [1, 2, 5] }, [conv(2, 2, 3, 1, { kernel_size: [3] })])))).toMatch(/^E_UNSUPPORTED: .*2-D convolutions only/);
-    expect(code(() => caffeToOnnx(net({ data: [1, 2, 5, 5] }, [conv(2, 2, 3, 3, { kernel_size: [3], axis: 2 })])))).toMatch(/^E_UNSUPPORTED: .*convolution_param axis 2/);
-    expect(code(() => caffeToOnnx(net({ data: [1, 1, 4, 4] }, [L('p', 'Pooling', 'data', ['out', 'mask'], { pooling_param: { kernel_size: 2, stride: 2 } })])))).toMatch(
-      /^E_UNSUPPORTED: .*argmax mask/,
+    expect(code(() => caffeToOnnx(pool([1, 1, 4, 4], { pool: 'STOCHASTIC', kernel_size: 2, stride: 2 })))).toMatch(
+      /^E_UNSUPPORTED: layer 'p' \(Pooling\): pool: STOCHASTIC/,
     );
+    expect(code(() => caffeToOnnx(pool([1, 1, 5, 5], { pool: 'MAX', kernel_size: 1, stride: 3 })))).toMatch(
+      /^E_UNSUPPORTED: .*last window along the height starts at 6/,
+    );
+    expect(code(() => caffeToOnnx(net({ data: [1, 2, 5] }, [conv(2, 2, 3, 1, { kernel_size: [3] })])))).toMatch(/^E_UNSUPPORTED: .*2-D convolutions only/);
+    expect(code(() => caffeToOnnx(net({ data: [1, 2, 5, 5] }, [conv(2, 2, 3, 3, { kernel_size: [3], axis: 2 })])))).toMatch(
+      /^E_UNSUPPORTED: .*convolution_param axis 2/,
+    );
+    expect(
+      code(() => caffeToOnnx(net({ data: [1, 1, 4, 4] }, [L('p', 'Pooling', 'data', ['out', 'mask'], { pooling_param: { kernel_size: 2, stride: 2 } })]))),
+    ).toMatch(/^E_UNSUPPORTED: .*argmax mask/);
   });
 
   test('nets Caffe itself refuses: E_MODEL', () => {
     expect(code(() => caffeToOnnx(pool([1, 1, 4, 4], { pool: 'MAX', kernel_size: 2, pad: 2 })))).toMatch(/^E_MODEL: .*pad 2 must be smaller than the kernel 2/);
-    expect(code(() => caffeToOnnx(single([1, 3, 4, 4], 'LRN', { lrn_param: { local_size: 4 } })))).toMatch(/^E_MODEL: .*local_size 4: LRN only supports odd values/);
-    expect(code(() => caffeToOnnx(net({ a: [1, 3, 2], b: [1, 3, 3] }, [L('cat', 'Concat', ['a', 'b'], 'out')])))).toMatch(/^E_MODEL: .*differs from bottom 0 'a' \[N, 3, 2\] at axis 2/);
-    expect(code(() => caffeToOnnx(net({ a: [1, 3], b: [1, 4] }, [L('e', 'Eltwise', ['a', 'b'], 'out')])))).toMatch(/^E_MODEL: .*all bottoms must have the same shape/);
-    expect(code(() => caffeToOnnx(net({ data: [1, 3, 2, 2] }, [conv(4, 3, 3, 3, { kernel_size: [3] })])))).toMatch(/^E_MODEL: .*kernel \[3, 3\] is larger than the padded bottom/);
-    expect(code(() => caffeToOnnx(net({ data: [1, 3] }, [L('r', 'ReLU', 'nope', 'out')])))).toMatch(/^E_MODEL: .*bottom 'nope' is neither an input nor the top of an earlier layer/);
-    expect(code(() => caffeToOnnx(single([1, 3], 'Dropout', { dropout_param: { dropout_ratio: 1 } })))).toMatch(/^E_MODEL: .*dropout_ratio 1 is outside \[0, 1\)/);
-    expect(code(() => caffeToOnnx(net({ data: [1, 5] }, [L('s', 'Slice', 'data', ['x', 'y'], { slice_param: { slice_point: [1, 2] } })])))).toMatch(/^E_MODEL: .*2 slice_point for 2 tops/);
+    expect(code(() => caffeToOnnx(single([1, 3, 4, 4], 'LRN', { lrn_param: { local_size: 4 } })))).toMatch(
+      /^E_MODEL: .*local_size 4: LRN only supports odd values/,
+    );
+    expect(code(() => caffeToOnnx(net({ a: [1, 3, 2], b: [1, 3, 3] }, [L('cat', 'Concat', ['a', 'b'], 'out')])))).toMatch(
+      /^E_MODEL: .*differs from bottom 0 'a' \[N, 3, 2\] at axis 2/,
+    );
+    expect(code(() => caffeToOnnx(net({ a: [1, 3], b: [1, 4] }, [L('e', 'Eltwise', ['a', 'b'], 'out')])))).toMatch(
+      /^E_MODEL: .*all bottoms must have the same shape/,
+    );
+    expect(code(() => caffeToOnnx(net({ data: [1, 3, 2, 2] }, [conv(4, 3, 3, 3, { kernel_size: [3] })])))).toMatch(
+      /^E_MODEL: .*kernel \[3, 3\] is larger than the padded bottom/,
+    );
+    expect(code(() => caffeToOnnx(net({ data: [1, 3] }, [L('r', 'ReLU', 'nope', 'out')])))).toMatch(
+      /^E_MODEL: .*bottom 'nope' is neither an input nor the top of an earlier layer/,
+    );
+    expect(code(() => caffeToOnnx(single([1, 3], 'Dropout', { dropout_param: { dropout_ratio: 1 } })))).toMatch(
+      /^E_MODEL: .*dropout_ratio 1 is outside \[0, 1\)/,
+    );
+    expect(code(() => caffeToOnnx(net({ data: [1, 5] }, [L('s', 'Slice', 'data', ['x', 'y'], { slice_param: { slice_point: [1, 2] } })])))).toMatch(
+      /^E_MODEL: .*2 slice_point for 2 tops/,
+    );
   });
 
   test('a net without weights: E_USAGE', () => {

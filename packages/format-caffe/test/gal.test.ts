@@ -75,7 +75,11 @@ describe("Gal's Caffe files", () => {
       if (f.includes('_sampleTest_')) {
         // Gal's fork field, one warning per Dropout layer, naming file, line and layer.
         expect(n.warnings).toEqual(
-          dropoutLines.map((l) => expect.stringMatching(new RegExp(`^${f}:\\d+: unknown field 'dropout_param\\.sample_weights_test' in layer '${l.name}' \\(kept as a warning, ignored\\)$`))),
+          dropoutLines.map((l) =>
+            expect.stringMatching(
+              new RegExp(`^${f}:\\d+: unknown field 'dropout_param\\.sample_weights_test' in layer '${l.name}' \\(kept as a warning, ignored\\)$`),
+            ),
+          ),
         );
         for (const [i, w] of n.warnings.entries()) {
           const line = Number(/:(\d+):/.exec(w)?.[1]);
@@ -95,8 +99,17 @@ describe("Gal's Caffe files", () => {
     expect(dropouts(net('co2_regression/MLP1024x1024x1024x1024_dropout_sampleTest_deploy.prototxt'))).toBe(4);
     const lenet = net('mnist_uncertainty/lenet_all_dropout_sampleTest_deploy.prototxt');
     expect(lenet.layers.map((l) => `${l.name}:${l.type}`)).toEqual([
-      'conv1:Convolution', 'dropC1:Dropout', 'pool1:Pooling', 'conv2:Convolution', 'dropC2:Dropout', 'pool2:Pooling',
-      'ip1:InnerProduct', 'relu1:ReLU', 'drop1:Dropout', 'ip2:InnerProduct', 'softmax:Softmax',
+      'conv1:Convolution',
+      'dropC1:Dropout',
+      'pool1:Pooling',
+      'conv2:Convolution',
+      'dropC2:Dropout',
+      'pool2:Pooling',
+      'ip1:InnerProduct',
+      'relu1:ReLU',
+      'drop1:Dropout',
+      'ip2:InnerProduct',
+      'softmax:Softmax',
     ]);
     expect(lenet.layers[1].param.dropout_param).toEqual({ dropout_ratio: 0.5 });
   });
@@ -106,12 +119,17 @@ describe("Gal's Caffe files", () => {
       const n = net(f);
       const regression = f.startsWith('co2_') || f.startsWith('solar_');
       expect(n.inputs).toEqual([
-        regression ? { name: 'data', shape: undefined, from: "HDF5Data layer 'data'" } : { name: 'data', shape: [100, undefined, undefined, undefined], from: expect.stringMatching(/^Data layer '(mnist|cifar)'$/) },
+        regression
+          ? { name: 'data', shape: undefined, from: "HDF5Data layer 'data'" }
+          : { name: 'data', shape: [100, undefined, undefined, undefined], from: expect.stringMatching(/^Data layer '(mnist|cifar)'$/) },
       ]);
       const types = new Set(n.layers.map((l) => l.type));
       for (const t of ['Data', 'HDF5Data', 'Accuracy', 'EuclideanLoss', 'SoftmaxWithLoss']) expect(types.has(t), t).toBe(false);
       const dataType = regression ? 'HDF5Data' : 'Data';
-      expect(n.dropped.filter((d) => d.type === dataType).map((d) => d.why)).toEqual(['not in the TEST phase: include { phase: TRAIN }', "data layer: its top 'data' is a graph input"]);
+      expect(n.dropped.filter((d) => d.type === dataType).map((d) => d.why)).toEqual([
+        'not in the TEST phase: include { phase: TRAIN }',
+        "data layer: its top 'data' is a graph input",
+      ]);
       if (regression) {
         expect(n.dropped.filter((d) => d.type === 'EuclideanLoss').map((d) => d.why)).toEqual(['loss layer (training only)']);
         expect(n.warnings).toEqual([]);
@@ -120,7 +138,9 @@ describe("Gal's Caffe files", () => {
         expect(n.dropped.find((d) => d.type === 'Accuracy')?.why).toBe('accuracy layer (evaluation only)');
         const last = n.layers[n.layers.length - 1];
         expect(last).toMatchObject({ name: 'loss', type: 'Softmax', top: ['loss'] });
-        expect(n.warnings).toEqual([expect.stringMatching(new RegExp(`^${f}:\\d+: loss layer 'loss' \\(SoftmaxWithLoss\\) → Softmax over '${last.bottom[0]}' as in a deploy net$`))]);
+        expect(n.warnings).toEqual([
+          expect.stringMatching(new RegExp(`^${f}:\\d+: loss layer 'loss' \\(SoftmaxWithLoss\\) → Softmax over '${last.bottom[0]}' as in a deploy net$`)),
+        ]);
       }
       const deploy = `${stem(f)}`;
       if (DEPLOY[deploy] !== undefined) expect(dropouts(n)).toBe(DEPLOY[deploy][1]);
@@ -145,6 +165,9 @@ describe("Gal's Caffe files", () => {
 
   it('solvers point at train_test nets that are here (except two that name the upstream examples folder)', () => {
     const missing = solvers.filter((f) => !all.includes(readSolver(read(f), f).net ?? ''));
-    expect(missing).toEqual(['mnist_uncertainty/MLP1024x1024x1024x1024_dropout_solver.prototxt', 'mnist_uncertainty/MLP2048x2048x2048x2048_dropout_solver.prototxt']);
+    expect(missing).toEqual([
+      'mnist_uncertainty/MLP1024x1024x1024x1024_dropout_solver.prototxt',
+      'mnist_uncertainty/MLP2048x2048x2048x2048_dropout_solver.prototxt',
+    ]);
   });
 });

@@ -8,9 +8,12 @@ const bin = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`.
 const txt = (name: string): string => readFileSync(new URL(`./data/${name}`, import.meta.url), 'utf8');
 const fromText = (prototxt: string): CaffeNet => readCaffe({ prototxt, names: { prototxt: 'net.prototxt' } });
 
-
 describe('readCaffe: prototxt + caffemodel', () => {
-  const net = readCaffe({ prototxt: txt('tiny_deploy.prototxt'), caffemodel: bin('tiny.caffemodel'), names: { prototxt: 'deploy.prototxt', caffemodel: 'w.caffemodel' } });
+  const net = readCaffe({
+    prototxt: txt('tiny_deploy.prototxt'),
+    caffemodel: bin('tiny.caffemodel'),
+    names: { prototxt: 'deploy.prototxt', caffemodel: 'w.caffemodel' },
+  });
 
   it('takes the structure from the prototxt and the weights by layer name', () => {
     expect(net.name).toBe('tiny_deploy');
@@ -26,7 +29,10 @@ describe('readCaffe: prototxt + caffemodel', () => {
     expect(w).toEqual({ shape: [2, 3], legacy: false, data: new Float32Array([0.5, -1, 2, 0.25, 3, -0.125]) });
     expect(b.shape).toEqual([2]);
     expect(net.layers[1].blobs).toEqual([]);
-    expect(net.layers[3].blobs.map((x) => Array.from(x.data))).toEqual([[1, 2, 3, 4], [0, 1.5]]);
+    expect(net.layers[3].blobs.map((x) => Array.from(x.data))).toEqual([
+      [1, 2, 3, 4],
+      [0, 1.5],
+    ]);
     expect((net.layers[2].param.dropout_param as Message).dropout_ratio).toBe(0.25);
     expect(net.weights).toBe('present');
     expect(net.dropped).toEqual([]);
@@ -38,14 +44,16 @@ describe('readCaffe: prototxt + caffemodel', () => {
   });
 
   it('uses the prototxt definitions, so an ambiguous fork field in the caffemodel does not matter', () => {
-    const deploy = 'input: "data" input_dim: [1, 2, 1, 1]\nlayer { name: "drop1" type: "Dropout" bottom: "data" top: "out" dropout_param { dropout_ratio: 0.5 sample_weights_test: false } }';
+    const deploy =
+      'input: "data" input_dim: [1, 2, 1, 1]\nlayer { name: "drop1" type: "Dropout" bottom: "data" top: "out" dropout_param { dropout_ratio: 0.5 sample_weights_test: false } }';
     const r = readCaffe({ prototxt: deploy, caffemodel: bin('fork_false.caffemodel') });
     expect(r.layers.map((l) => l.type)).toEqual(['Dropout']);
     expect(r.warnings).toEqual(["prototxt:2: unknown field 'dropout_param.sample_weights_test' in layer 'drop1' (kept as a warning, ignored)"]);
   });
 
   it('refuses a blob whose value count does not match its shape', () => {
-    const bad = 'input: "x" input_dim: [1, 1, 1, 2]\nlayer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" blobs { shape { dim: 2 dim: 2 } data: [1, 2, 3] } }';
+    const bad =
+      'input: "x" input_dim: [1, 1, 1, 2]\nlayer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" blobs { shape { dim: 2 dim: 2 } data: [1, 2, 3] } }';
     expect(thrown(() => readCaffe({ prototxt: bad, names: { prototxt: 'b.prototxt' } }))).toMatchObject({
       code: 'E_MODEL',
       message: "b.prototxt: expected 4 values for blob 0 of layer 'ip' (shape [2, 2]), got 3 in data; the file is corrupt or was written by a different net",
@@ -79,7 +87,10 @@ describe('readCaffe: a caffemodel alone', () => {
       { shape: [1, 1, 2, 2], legacy: true, data: new Float32Array([1, 2, 3, 4]) },
       { shape: [1, 1, 1, 1], legacy: true, data: new Float32Array([0.5]) },
     ]);
-    expect(conv.param.param).toEqual([{ lr_mult: 1, decay_mult: 1 }, { lr_mult: 2, decay_mult: 0 }]);
+    expect(conv.param.param).toEqual([
+      { lr_mult: 1, decay_mult: 1 },
+      { lr_mult: 2, decay_mult: 0 },
+    ]);
     expect(conv.param.convolution_param).toEqual({ num_output: 1, kernel_size: [2] });
     expect(conv.param.blobs_lr).toBeUndefined();
     expect(net.warnings).toEqual(["v1.caffemodel: upgraded 5 V1 layers ('layers' with enum types) to the current format, as Caffe's upgrade_proto does"]);
@@ -88,7 +99,10 @@ describe('readCaffe: a caffemodel alone', () => {
   it('converts double_data to float32', () => {
     const net = readCaffe({ caffemodel: bin('double.caffemodel') });
     expect(net.layers[0].blobs.map((b) => [b.shape, Array.from(b.data)])).toEqual([
-      [[1, 2], [Math.fround(0.1), Infinity]],
+      [
+        [1, 2],
+        [Math.fround(0.1), Infinity],
+      ],
       [[1], [-2.5]],
     ]);
   });
@@ -188,17 +202,21 @@ describe('readCaffe: TEST-phase filtering, data and loss layers', () => {
     ]);
   });
 
-  it('does not filter on a layer\'s own phase field, but warns about phase: TRAIN', () => {
+  it("does not filter on a layer's own phase field, but warns about phase: TRAIN", () => {
     const r = fromText('layer { name: "d" type: "Dropout" bottom: "x" top: "y" phase: TRAIN }');
     expect(r.layers.map((l) => l.name)).toEqual(['d']);
-    expect(r.warnings).toEqual(["net.prototxt:1: layer 'd' sets phase: TRAIN; mcu runs it as in the TEST phase (Dropout: a stochastic site either way; remove the field for ordinary test behaviour)"]);
+    expect(r.warnings).toEqual([
+      "net.prototxt:1: layer 'd' sets phase: TRAIN; mcu runs it as in the TEST phase (Dropout: a stochastic site either way; remove the field for ordinary test behaviour)",
+    ]);
   });
 
   it('refuses a BatchNorm that phase: TRAIN would run on batch statistics (rows would mix)', () => {
     expect(() => fromText('layer { name: "bn" type: "BatchNorm" bottom: "x" top: "y" phase: TRAIN }')).toThrow(
       /BatchNorm layer 'bn' sets phase: TRAIN without use_global_stats, so Caffe would normalise it over the batch/,
     );
-    expect(fromText('layer { name: "bn" type: "BatchNorm" bottom: "x" top: "y" phase: TRAIN batch_norm_param { use_global_stats: true } }').layers).toHaveLength(1);
+    expect(
+      fromText('layer { name: "bn" type: "BatchNorm" bottom: "x" top: "y" phase: TRAIN batch_norm_param { use_global_stats: true } }').layers,
+    ).toHaveLength(1);
   });
 
   it('uses a data layer of another phase when no TEST-phase layer declares its top (a training snapshot)', () => {
@@ -246,9 +264,13 @@ describe('readCaffe: data layer shapes', () => {
     expect(one('type: "MemoryData" top: "m" memory_data_param { channels: 3 }')[0].shape).toEqual([undefined, 3, undefined, undefined]);
     expect(one('type: "DummyData" top: "a" top: "b" dummy_data_param { shape { dim: 2 dim: 5 } shape { dim: 2 } }')[0].shape).toEqual([2, 5]);
     expect(one('type: "DummyData" top: "a" dummy_data_param { num: 2 channels: 3 height: 4 width: 5 }')[0].shape).toEqual([2, 3, 4, 5]);
-    expect(one('type: "HDF5Data" top: "data" top: "label" hdf5_data_param { batch_size: 200 }')).toEqual([{ name: 'data', shape: undefined, from: "HDF5Data layer 'in'" }]);
+    expect(one('type: "HDF5Data" top: "data" top: "label" hdf5_data_param { batch_size: 200 }')).toEqual([
+      { name: 'data', shape: undefined, from: "HDF5Data layer 'in'" },
+    ]);
     expect(one('type: "ImageData" top: "i" image_data_param { batch_size: 8 new_height: 30 new_width: 40 is_color: false }')[0].shape).toEqual([8, 1, 30, 40]);
-    expect(one('type: "ImageData" top: "i" transform_param { crop_size: 24 } image_data_param { new_height: 30 new_width: 40 }')[0].shape).toEqual([1, 3, 24, 24]);
+    expect(one('type: "ImageData" top: "i" transform_param { crop_size: 24 } image_data_param { new_height: 30 new_width: 40 }')[0].shape).toEqual([
+      1, 3, 24, 24,
+    ]);
     expect(one('type: "Data" top: "i" data_param { crop_size: 16 }')[0].shape).toEqual([undefined, undefined, 16, 16]);
     expect(one('type: "WindowData" top: "w" window_data_param { batch_size: 2 crop_size: 227 }')[0].shape).toEqual([2, 3, 227, 227]);
     expect(one('type: "Python" top: "p" top: "q"')).toEqual([{ name: 'p', shape: undefined, from: "Python layer 'in'" }]);
@@ -288,7 +310,8 @@ describe('readCaffe: structural errors', () => {
   it('refuses duplicate layer names in the TEST net, unnamed and untyped layers', () => {
     expect(thrown(() => fromText('layer { name: "a" type: "ReLU" }\nlayer { name: "a" type: "TanH" }'))).toMatchObject({
       code: 'E_MODEL',
-      message: "net.prototxt:2: expected unique layer names in the TEST net, got a second layer 'a' (the first is at net.prototxt:1); rename one (weights are matched by layer name)",
+      message:
+        "net.prototxt:2: expected unique layer names in the TEST net, got a second layer 'a' (the first is at net.prototxt:1); rename one (weights are matched by layer name)",
     });
     expect(thrown(() => fromText('layer { type: "ReLU" }')).message).toBe(
       'net.prototxt:1: expected a name for layer 1 (ReLU), got none; add name: "…" (mcu matches weights and names Dropout sites by layer name)',
@@ -305,7 +328,8 @@ describe('readCaffe: structural errors', () => {
   it('refuses a V1 layer without a type (e.g. a V0 net) as unsupported', () => {
     expect(thrown(() => fromText('layers { layer { name: "old" type: "conv" } }'))).toMatchObject({
       code: 'E_UNSUPPORTED',
-      message: "net.prototxt: expected a type in V1 layer 1 (unnamed), got none; a V0 net ('layers { layer { … } }') is not supported: convert it with Caffe's tools/upgrade_net_proto_text",
+      message:
+        "net.prototxt: expected a type in V1 layer 1 (unnamed), got none; a V0 net ('layers { layer { … } }') is not supported: convert it with Caffe's tools/upgrade_net_proto_text",
     });
   });
   it('leaves unknown layer types to the translator', () => {
@@ -318,9 +342,12 @@ describe('readCaffe: structural errors', () => {
       const body = [...name, ...blob];
       return [0xa2, 0x06, body.length, ...body];
     };
-    expect(thrown(() => readCaffe({ prototxt: 'layer { name: "a" type: "ReLU" }', caffemodel: Uint8Array.from([...layer('a'), ...layer('a')]) }))).toMatchObject({
+    expect(
+      thrown(() => readCaffe({ prototxt: 'layer { name: "a" type: "ReLU" }', caffemodel: Uint8Array.from([...layer('a'), ...layer('a')]) })),
+    ).toMatchObject({
       code: 'E_MODEL',
-      message: "caffemodel: expected one set of weights per layer name, got two layers 'a' with blobs; the caffemodel is ambiguous (re-save it from a net with unique layer names)",
+      message:
+        "caffemodel: expected one set of weights per layer name, got two layers 'a' with blobs; the caffemodel is ambiguous (re-save it from a net with unique layer names)",
     });
   });
 });

@@ -51,7 +51,16 @@ function model(): OnnxModel {
     graph: {
       name: 'g',
       nodes: [
-        { opType: 'Gemm', name: 'fc', inputs: ['X', 'W', 'B'], outputs: ['h'], attributes: [{ name: 'transB', type: 'int', value: 1 }, { name: 'alpha', type: 'float', value: 0.5 }] },
+        {
+          opType: 'Gemm',
+          name: 'fc',
+          inputs: ['X', 'W', 'B'],
+          outputs: ['h'],
+          attributes: [
+            { name: 'transB', type: 'int', value: 1 },
+            { name: 'alpha', type: 'float', value: 0.5 },
+          ],
+        },
         { opType: 'LeakyRelu', name: 'act', inputs: ['h'], outputs: ['a'], attributes: [{ name: 'alpha', type: 'float', value: 0.25 }] },
         { opType: 'Softmax', name: 'sm', inputs: ['a'], outputs: ['Y'], attributes: [{ name: 'axis', type: 'int', value: -1 }] },
         { opType: 'Reshape', name: 'rs', inputs: ['Y', 'shape'], outputs: ['R'] },
@@ -97,7 +106,10 @@ function model(): OnnxModel {
         { name: 'P', dims: ['N', 5] },
         { name: 'M', dims: ['N', 1, 3, 3] },
       ],
-      valueInfo: [{ name: 'h', dims: ['N', 2] }, { name: 'a', dims: ['N', undefined] }],
+      valueInfo: [
+        { name: 'h', dims: ['N', 2] },
+        { name: 'a', dims: ['N', undefined] },
+      ],
     },
     metadata: { 'mcu.source': 'caffe', 'caffe.net': 'tiny' },
   };
@@ -106,14 +118,33 @@ function model(): OnnxModel {
 describe('encodeOnnxModel', () => {
   test('fields: ir_version 7, opset 13, producer, metadata, dims, attribute types, raw_data', () => {
     const m = model();
-    const bytes = encodeOnnxModel({ ...m, graph: { ...m.graph, nodes: [...m.graph.nodes, { opType: 'X', inputs: [], outputs: [], attributes: [{ name: 'ss', type: 'strings', value: ['a', 'bc'] }, { name: 'ff', type: 'floats', value: [1.5, -2] }] }] } });
+    const bytes = encodeOnnxModel({
+      ...m,
+      graph: {
+        ...m.graph,
+        nodes: [
+          ...m.graph.nodes,
+          {
+            opType: 'X',
+            inputs: [],
+            outputs: [],
+            attributes: [
+              { name: 'ss', type: 'strings', value: ['a', 'bc'] },
+              { name: 'ff', type: 'floats', value: [1.5, -2] },
+            ],
+          },
+        ],
+      },
+    });
     const top = fields(bytes);
     expect(ints(top, 1)).toEqual([7n]);
     expect(str(top, 2)).toEqual(['mcu-format-caffe']);
     const opset = fields(sub(top, 8)[0]!);
     expect(str(opset, 1)).toEqual(['']);
     expect(ints(opset, 2)).toEqual([13n]);
-    const meta = sub(top, 14).map((e) => fields(e)).map((e) => [str(e, 1)[0], str(e, 2)[0]]);
+    const meta = sub(top, 14)
+      .map((e) => fields(e))
+      .map((e) => [str(e, 1)[0], str(e, 2)[0]]);
     expect(meta).toEqual([
       ['mcu.source', 'caffe'],
       ['caffe.net', 'tiny'],

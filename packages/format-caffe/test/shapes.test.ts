@@ -3,10 +3,9 @@
 import { describe, expect, test } from 'vitest';
 import { errorText, L } from './helpers.js';
 import { analyzeNet, describeCaffe, type RowShape } from '../src/shapes.js';
-import type { CaffeBlob, CaffeLayer, CaffeNet, CaffeToOnnxOptions, Message } from '../src/types.js';
+import type { CaffeBlob, CaffeLayer, CaffeNet, CaffeToOnnxOptions } from '../src/types.js';
 
 type Params = Record<string, unknown>;
-
 
 const B = (shape: number[], legacy = false): CaffeBlob => ({ shape, legacy, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
 
@@ -33,15 +32,21 @@ const one = (inShape: number[], type: string, param: Params = {}): RowShape => t
 
 const err = errorText;
 
-describe('shapes as Caffe\'s Reshape() computes them', () => {
+describe("shapes as Caffe's Reshape() computes them", () => {
   test('Convolution: floor((in + 2p − (d(k − 1) + 1)) / s) + 1, num_output channels; the declared batch is ignored', () => {
     expect(one([64, 3, 32, 32], 'Convolution', { convolution_param: { num_output: 192, kernel_size: [5] } })).toEqual([192, 28, 28]);
     expect(one([1, 3, 32, 32], 'Convolution', { convolution_param: { num_output: 8, kernel_size: [3], pad: [1], stride: [2] } })).toEqual([8, 16, 16]);
-    expect(one([1, 4, 9, 8], 'Convolution', { convolution_param: { num_output: 6, group: 2, dilation: [2], kernel_h: 3, kernel_w: 2, pad_h: 2, pad_w: 1, stride_h: 2, stride_w: 1 } })).toEqual([6, 5, 8]);
-    expect(one([1, 2, 7, 9], 'Convolution', { convolution_param: { num_output: 3, kernel_size: [3, 2], stride: [2, 1], pad: [1, 0], dilation: [1, 2] } })).toEqual([3, 4, 7]);
+    expect(
+      one([1, 4, 9, 8], 'Convolution', {
+        convolution_param: { num_output: 6, group: 2, dilation: [2], kernel_h: 3, kernel_w: 2, pad_h: 2, pad_w: 1, stride_h: 2, stride_w: 1 },
+      }),
+    ).toEqual([6, 5, 8]);
+    expect(
+      one([1, 2, 7, 9], 'Convolution', { convolution_param: { num_output: 3, kernel_size: [3, 2], stride: [2, 1], pad: [1, 0], dilation: [1, 2] } }),
+    ).toEqual([3, 4, 7]);
   });
 
-  test('Pooling: CEIL with Caffe\'s clipping, FLOOR, global', () => {
+  test("Pooling: CEIL with Caffe's clipping, FLOOR, global", () => {
     const pool = (shape: number[], p: Params): RowShape => one(shape, 'Pooling', { pooling_param: p });
     expect(pool([1, 2, 6, 8], { kernel_size: 3, stride: 2 })).toEqual([2, 3, 4]); // ceil ≠ floor (2, 3)
     expect(pool([1, 2, 5, 6], { kernel_size: 2, stride: 2, pad: 1 })).toEqual([2, 3, 4]); // H: ceil 4 → clipped 3
@@ -61,7 +66,12 @@ describe('shapes as Caffe\'s Reshape() computes them', () => {
     expect(one([1, 16, 5, 5], 'InnerProduct', { inner_product_param: { num_output: 10 } })).toEqual([10]);
     expect(one([1, 3, 4, 2], 'InnerProduct', { inner_product_param: { num_output: 5, axis: 2 } })).toEqual([3, 5]);
     expect(one([1, 3, 4, 2], 'InnerProduct', { inner_product_param: { num_output: 5, axis: -1 } })).toEqual([3, 4, 5]);
-    expect(tops({ ...net({}, [L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 7 } })]), inputs: [{ name: 'data', shape: undefined, from: 'x' }] })['ip']).toEqual([7]);
+    expect(
+      tops({
+        ...net({}, [L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 7 } })]),
+        inputs: [{ name: 'data', shape: undefined, from: 'x' }],
+      })['ip'],
+    ).toEqual([7]);
   });
 
   test('Concat, Slice, Split, Eltwise', () => {
@@ -100,7 +110,8 @@ describe('shapes as Caffe\'s Reshape() computes them', () => {
     expect(r([1, 3, 4], { axis: 1, shape: { dim: [0, 2, 2] } })).toEqual([3, 2, 2]);
     expect(r([1, 2, 3, 4], { axis: -3, num_axes: 2, shape: { dim: [-1] } })).toEqual([2, 12]); // start = 4 - 3 + 1 = 2
     // Valid for Caffe at its declared batch (1 here, 64 below), not for any number of rows.
-    const rows = (shape: number[], dims: number[]): string => err(() => analyzeNet(net({ data: shape }, [L('l', 'Reshape', 'data', 'out', { reshape_param: { shape: { dim: dims } } })])));
+    const rows = (shape: number[], dims: number[]): string =>
+      err(() => analyzeNet(net({ data: shape }, [L('l', 'Reshape', 'data', 'out', { reshape_param: { shape: { dim: dims } } })])));
     expect(rows([1, 3, 4], [3, 4])).toMatch(/^E_UNSUPPORTED: .*shape \{dim: 3 dim: 4\} \(axis 0, num_axes -1\) changes axis 0, the rows/);
     expect(rows([64, 12], [64, -1])).toMatch(/^E_UNSUPPORTED: .*changes axis 0, the rows/);
     expect(rows([1, 12], [0, 2, -1])).toBe('no error');
@@ -131,11 +142,13 @@ describe('the weight blobs against the shapes Caffe allocates', () => {
   test('Convolution: [out, in/group, kh, kw] + [out] (bias_term)', () => {
     const p = { convolution_param: { num_output: 6, group: 2, kernel_h: 3, kernel_w: 2 } };
     expect(w([1, 4, 8, 8], L('c', 'Convolution', 'data', 'c', p, [B([6, 2, 3, 2]), B([6])]))).toBe(ok);
-    expect(w([1, 4, 8, 8], L('c', 'Convolution', 'data', 'c', p, [B([6, 4, 3, 2]), B([6])]))).toMatch(/blob 0 \(weights\) has shape \[6, 4, 3, 2\] in net.caffemodel, but the prototxt needs \[6, 2, 3, 2\]/);
-    expect(w([1, 4, 8, 8], L('c', 'Convolution', 'data', 'c', p, [B([6, 2, 3, 2]), B([3])]))).toMatch(/blob 1 \(bias\) has shape \[3\].*needs \[6\]/);
-    expect(w([1, 4, 8, 8], L('c', 'Convolution', 'data', 'c', { convolution_param: { ...p.convolution_param, bias_term: false } }, [B([6, 2, 3, 2]), B([6])]))).toMatch(
-      /has 2 blobs in net.caffemodel; expected 1 \(weights: bias_term is false\)/,
+    expect(w([1, 4, 8, 8], L('c', 'Convolution', 'data', 'c', p, [B([6, 4, 3, 2]), B([6])]))).toMatch(
+      /blob 0 \(weights\) has shape \[6, 4, 3, 2\] in net.caffemodel, but the prototxt needs \[6, 2, 3, 2\]/,
     );
+    expect(w([1, 4, 8, 8], L('c', 'Convolution', 'data', 'c', p, [B([6, 2, 3, 2]), B([3])]))).toMatch(/blob 1 \(bias\) has shape \[3\].*needs \[6\]/);
+    expect(
+      w([1, 4, 8, 8], L('c', 'Convolution', 'data', 'c', { convolution_param: { ...p.convolution_param, bias_term: false } }, [B([6, 2, 3, 2]), B([6])])),
+    ).toMatch(/has 2 blobs in net.caffemodel; expected 1 \(weights: bias_term is false\)/);
     expect(w([1, 3, 8, 8], L('c', 'Convolution', 'data', 'c', p, [B([6, 1, 3, 2]), B([6])]))).toMatch(/^E_MODEL: .*3 channels, not a multiple of group 2/);
   });
 
@@ -154,25 +167,35 @@ describe('the weight blobs against the shapes Caffe allocates', () => {
   test('PReLU [C] or [1]; BatchNorm [C], [C], [1]; Scale / Bias [bottom axes] (+ bias)', () => {
     expect(w([1, 3, 2, 2], L('p', 'PReLU', 'data', 'p', {}, [B([3])]))).toBe(ok);
     expect(w([1, 3, 2, 2], L('p', 'PReLU', 'data', 'p', { prelu_param: { channel_shared: true } }, [B([1])]))).toBe(ok);
-    expect(w([1, 3, 2, 2], L('p', 'PReLU', 'data', 'p', { prelu_param: { channel_shared: true } }, [B([3])]))).toMatch(/blob 0 \(slopes\) has shape \[3\].*needs \[1\]/);
+    expect(w([1, 3, 2, 2], L('p', 'PReLU', 'data', 'p', { prelu_param: { channel_shared: true } }, [B([3])]))).toMatch(
+      /blob 0 \(slopes\) has shape \[3\].*needs \[1\]/,
+    );
     expect(w([1, 3, 2, 2], L('bn', 'BatchNorm', 'data', 'bn', {}, [B([3]), B([3]), B([1])]))).toBe(ok);
-    expect(w([1, 3, 2, 2], L('bn', 'BatchNorm', 'data', 'bn', {}, [B([3]), B([3]), B([3])]))).toMatch(/blob 2 \(moving-average factor\) has shape \[3\].*needs \[1\]/);
+    expect(w([1, 3, 2, 2], L('bn', 'BatchNorm', 'data', 'bn', {}, [B([3]), B([3]), B([3])]))).toMatch(
+      /blob 2 \(moving-average factor\) has shape \[3\].*needs \[1\]/,
+    );
     expect(w([1, 3, 2, 2], L('s', 'Scale', 'data', 's', { scale_param: { bias_term: true } }, [B([3]), B([3])]))).toBe(ok);
     expect(w([1, 3, 2, 2], L('s', 'Scale', 'data', 's', { scale_param: { num_axes: -1 } }, [B([3, 2, 2])]))).toBe(ok);
     expect(w([1, 3, 2, 2], L('s', 'Scale', 'data', 's', { scale_param: { axis: 2, num_axes: 2 } }, [B([2, 2])]))).toBe(ok);
     expect(w([1, 3, 2, 2], L('s', 'Scale', 'data', 's', { scale_param: { num_axes: 0 } }, [B([])]))).toBe(ok);
     expect(w([1, 3, 2, 2], L('s', 'Scale', 'data', 's', { scale_param: { num_axes: 0 } }, [B([1, 1, 1, 1], true)]))).toBe(ok);
-    expect(w([1, 3, 2, 2], L('s', 'Scale', 'data', 's', { scale_param: { bias_term: true } }, [B([3])]))).toMatch(/expected 2 \(scale, bias: bias_term is true\)/);
+    expect(w([1, 3, 2, 2], L('s', 'Scale', 'data', 's', { scale_param: { bias_term: true } }, [B([3])]))).toMatch(
+      /expected 2 \(scale, bias: bias_term is true\)/,
+    );
     expect(w([1, 3, 2, 2], L('b', 'Bias', 'data', 'b', {}, [B([2])]))).toMatch(/blob 0 \(bias\) has shape \[2\].*needs \[3\]/);
   });
 
   test('data that does not fill the shape: E_MODEL (damaged)', () => {
     const bad: CaffeBlob = { shape: [4], legacy: false, data: new Float32Array(3) };
-    expect(w([1, 4], L('p', 'PReLU', 'data', 'p', {}, [bad]))).toMatch(/^E_MODEL: .*blob 0 \(slopes\) in net.caffemodel has 3 values for its shape \[4\] \(4\); the file is damaged/);
+    expect(w([1, 4], L('p', 'PReLU', 'data', 'p', {}, [bad]))).toMatch(
+      /^E_MODEL: .*blob 0 \(slopes\) in net.caffemodel has 3 values for its shape \[4\] \(4\); the file is damaged/,
+    );
   });
 
   test('structure only (weights missing): no blob checks', () => {
-    expect(err(() => analyzeNet(net({ data: [1, 4] }, [L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 2 } })]), {}, 'describe'))).toBe(ok);
+    expect(
+      err(() => analyzeNet(net({ data: [1, 4] }, [L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 2 } })]), {}, 'describe')),
+    ).toBe(ok);
   });
 });
 
@@ -185,7 +208,11 @@ describe('inputs', () => {
   test('an unknown input consumed only by an InnerProduct (axis 1) with weights: [N, K]', () => {
     const n = unknown([L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 3 } }, [B([3, 11]), B([3])])], 'present');
     expect(analyzeNet(n).inputs).toEqual([{ name: 'data', from: "HDF5Data layer 'data'", dims: [11], source: 'weights' }]);
-    const t = unknown([L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 3, transpose: true } }, [B([1, 1, 11, 3], true), B([3])])], 'present', undefined);
+    const t = unknown(
+      [L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 3, transpose: true } }, [B([1, 1, 11, 3], true), B([3])])],
+      'present',
+      undefined,
+    );
     expect(analyzeNet(t).inputs[0]!.dims).toEqual([11]);
   });
 
@@ -199,11 +226,21 @@ describe('inputs', () => {
     );
     const four = unknown([L('c', 'ReLU', 'data', 'c')], 'present', [undefined, undefined, undefined, undefined]);
     expect(err(() => analyzeNet(four))).toMatch(/inputShapes \{ data: \[C, H, W\] \}, command line --input-shape data=C,H,W/);
-    expect(analyzeNet(four, { inputShapes: { data: [3, 8, 8] } }).inputs[0]).toEqual({ name: 'data', from: "HDF5Data layer 'data'", dims: [3, 8, 8], source: 'inputShapes' });
+    expect(analyzeNet(four, { inputShapes: { data: [3, 8, 8] } }).inputs[0]).toEqual({
+      name: 'data',
+      from: "HDF5Data layer 'data'",
+      dims: [3, 8, 8],
+      source: 'inputShapes',
+    });
   });
 
   test('partially known dims stay partially known in describe mode', () => {
-    const n = unknown([L('c', 'Convolution', 'data', 'c', { convolution_param: { num_output: 4, kernel_size: [3] } })], 'missing', [undefined, 3, undefined, undefined]);
+    const n = unknown([L('c', 'Convolution', 'data', 'c', { convolution_param: { num_output: 4, kernel_size: [3] } })], 'missing', [
+      undefined,
+      3,
+      undefined,
+      undefined,
+    ]);
     const d = describeCaffe(n);
     expect(d.inputs).toEqual([{ name: 'data', from: "HDF5Data layer 'data'", dims: [3, undefined, undefined] }]);
     expect(d.layers[0]!.shapes).toEqual([[4, undefined, undefined]]);
@@ -246,7 +283,9 @@ describe('describeCaffe', () => {
       ['tanh', [undefined]],
       ['prob', [[10]]],
     ]);
-    expect(d.layers[5]!.unsupported).toMatch(/^layer 'deconv' \(Deconvolution\): mcu cannot translate layers of type 'Deconvolution'; supported types: AbsVal, BatchNorm/);
+    expect(d.layers[5]!.unsupported).toMatch(
+      /^layer 'deconv' \(Deconvolution\): mcu cannot translate layers of type 'Deconvolution'; supported types: AbsVal, BatchNorm/,
+    );
     expect(d.layers[0]!.unsupported).toBeUndefined();
     expect(d.outputs).toEqual([
       { name: 'out', dims: undefined },
@@ -269,7 +308,7 @@ describe('describeCaffe', () => {
     ]);
   });
 
-  test('an unused input is a warning, not an output; the net\'s warnings come first', () => {
+  test("an unused input is a warning, not an output; the net's warnings come first", () => {
     const n: CaffeNet = { ...net({ data: [1, 2], label: [1, 1] }, [L('r', 'ReLU', 'data', 'r')]), warnings: ['unknown field sample_weights_test'] };
     const d = describeCaffe(n);
     expect(d.outputs.map((o) => o.name)).toEqual(['r']);
@@ -282,12 +321,18 @@ describe('describeCaffe', () => {
       inputs: [{ name: 'data', shape: undefined, from: "HDF5Data layer 'data'" }],
     };
     expect(describeCaffe(n).inputs[0]!.dims).toEqual([7]);
-    const bad: CaffeNet = { ...net({ data: [1, 5] }, [L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 3 } }, [B([3, 7]), B([3])])], 'present') };
-    expect(err(() => describeCaffe(bad))).toMatch(/^E_MODEL: layer 'ip' \(InnerProduct\): blob 0 \(weights\) has shape \[3, 7\] in net.caffemodel, but the prototxt needs \[3, 5\]/);
+    const bad: CaffeNet = {
+      ...net({ data: [1, 5] }, [L('ip', 'InnerProduct', 'data', 'ip', { inner_product_param: { num_output: 3 } }, [B([3, 7]), B([3])])], 'present'),
+    };
+    expect(err(() => describeCaffe(bad))).toMatch(
+      /^E_MODEL: layer 'ip' \(InnerProduct\): blob 0 \(weights\) has shape \[3, 7\] in net.caffemodel, but the prototxt needs \[3, 5\]/,
+    );
     expect(err(() => describeCaffe(bad, { inputShapes: { data: [6] } }))).toMatch(/^E_INPUT: .*needs \[3, 6\].*given input shape data=\[6\]/);
   });
 
   test('nets Caffe refuses are still E_MODEL in describe mode (a dangling bottom)', () => {
-    expect(err(() => describeCaffe(net({ data: [1, 2] }, [L('r', 'ReLU', 'x', 'r')])))).toMatch(/^E_MODEL: layer 'r' \(ReLU\): its bottom 'x' is neither an input/);
+    expect(err(() => describeCaffe(net({ data: [1, 2] }, [L('r', 'ReLU', 'x', 'r')])))).toMatch(
+      /^E_MODEL: layer 'r' \(ReLU\): its bottom 'x' is neither an input/,
+    );
   });
 });

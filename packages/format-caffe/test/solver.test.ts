@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { thrown } from './helpers.js';
 import { readSolver } from '../src/solver.js';
 
-
 describe('readSolver', () => {
   it('reads the settings of a solver prototxt', () => {
     const s = readSolver(
@@ -65,7 +64,21 @@ describe('readSolver', () => {
     const s = readSolver('base_lr: 0.1', 's');
     expect(s.weightDecay).toBeUndefined();
     expect(s.momentum).toBeUndefined();
-    expect(s).toMatchObject({ regularizationType: 'L2', solverMode: 'GPU', type: 'SGD', randomSeed: -1, iterSize: 1, averageLoss: 1, testInterval: 0, testInitialization: true, snapshot: 0, deviceId: 0, testIter: [], stepvalue: [], testNet: [] });
+    expect(s).toMatchObject({
+      regularizationType: 'L2',
+      solverMode: 'GPU',
+      type: 'SGD',
+      randomSeed: -1,
+      iterSize: 1,
+      averageLoss: 1,
+      testInterval: 0,
+      testInitialization: true,
+      snapshot: 0,
+      deviceId: 0,
+      testIter: [],
+      stepvalue: [],
+      testNet: [],
+    });
     expect(readSolver('weight_decay: 0', 's').weightDecay).toBe(0);
   });
 

@@ -6,7 +6,6 @@ import type { Message } from '../src/types.js';
 const net = (text: string): ReturnType<typeof parseText> => parseText(text, 'NetParameter', 'net.prototxt');
 const layers = (m: Message): Message[] => m.layer as Message[];
 
-
 describe('parseText: syntax', () => {
   it('reads fields, nested messages in { } and < >, optional colons and separators', () => {
     const { message, warnings } = net(`
@@ -118,7 +117,7 @@ describe('parseText: unknown fields and fork extensions', () => {
     sample_weights_test: true
   }
 }`);
-    expect((layers(message)[0].dropout_param as Message)).toEqual({ dropout_ratio: 0.5 });
+    expect(layers(message)[0].dropout_param as Message).toEqual({ dropout_ratio: 0.5 });
     expect(warnings).toEqual(["net.prototxt:6: unknown field 'dropout_param.sample_weights_test' in layer 'drop1' (kept as a warning, ignored)"]);
   });
 
@@ -176,9 +175,13 @@ describe('parseText: errors', () => {
   const cases: [string, string, string][] = [
     ['layer { name: "a"', "net.prototxt:1:18: expected '}' to close 'layer', got the end of the file", 'unclosed block'],
     ['layer }', "net.prototxt:1:7: expected '{' to open 'layer' (a LayerParameter message), got '}'", 'missing brace'],
-    ['name "x"', 'net.prototxt:1:6: expected \':\' after \'name\' (a string field), got "x"', 'missing colon'],
+    ['name "x"', "net.prototxt:1:6: expected ':' after 'name' (a string field), got \"x\"", 'missing colon'],
     ['}', "net.prototxt:1:1: expected a field name, got '}'", 'stray close'],
-    ['name: "abc', 'net.prototxt:1:7: expected the closing " of this string, got the end of the file; strings cannot span lines (write "…" "…" to concatenate)', 'open string'],
+    [
+      'name: "abc',
+      'net.prototxt:1:7: expected the closing " of this string, got the end of the file; strings cannot span lines (write "…" "…" to concatenate)',
+      'open string',
+    ],
     ['name: "a\\qb"', "net.prototxt:1:9: expected an escape (\\n \\t \\r \\\\ \\' \\\" \\ooo \\xHH \\uXXXX), got '\\q'", 'bad escape'],
     ['input_dim: 12abc', "net.prototxt:1:12: expected a number, got '12a…': remove the stray character or quote the value", 'junk after number'],
     ['input_dim: [1, 2', "net.prototxt:1:17: expected ',' or ']' in the list, got the end of the file", 'open list'],
@@ -197,17 +200,24 @@ describe('parseText: errors', () => {
     const src = 'layer {\n  name: "conv1"\n  convolution_param {\n    num_output: 1.5\n  }\n}';
     expect(thrown(() => net(src))).toMatchObject({
       code: 'E_MODEL',
-      message: "net.prototxt:4:17: expected an integer for 'convolution_param.num_output' (uint32) in layer 'conv1', got '1.5'; write a whole number (decimal, 0x hex or 0 octal)",
+      message:
+        "net.prototxt:4:17: expected an integer for 'convolution_param.num_output' (uint32) in layer 'conv1', got '1.5'; write a whole number (decimal, 0x hex or 0 octal)",
     });
-    expect(thrown(() => net('name: 5')).message).toBe("net.prototxt:1:7: expected a quoted string for 'name' (string) in NetParameter, got '5'; quote it: \"…\"");
+    expect(thrown(() => net('name: 5')).message).toBe(
+      "net.prototxt:1:7: expected a quoted string for 'name' (string) in NetParameter, got '5'; quote it: \"…\"",
+    );
     expect(thrown(() => net('input_dim: "3"')).message).toMatch(/^net\.prototxt:1:12: expected an integer for 'input_dim' \(int32\) in NetParameter, got "3"/);
     expect(thrown(() => net('layer { name: "p" pooling_param { pool: MAXIMUM } }')).message).toBe(
       "net.prototxt:1:41: expected a value of enum PoolingParameter.PoolMethod for 'pooling_param.pool' (MAX, AVE, STOCHASTIC) in layer 'p', got 'MAXIMUM'; use one of those names",
     );
     expect(thrown(() => net('layer { phase: 7 }')).message).toMatch(/^net\.prototxt:1:16: expected a value of enum Phase .* got the number 7, which none has/);
     expect(thrown(() => net('layer { phase: "TEST" }')).message).toMatch(/^net\.prototxt:1:16: expected a value of enum Phase \(TRAIN, TEST\) for 'phase'/);
-    expect(thrown(() => net('force_backward: yes')).message).toBe("net.prototxt:1:17: expected true or false for 'force_backward' (bool) in NetParameter, got 'yes'; write true or false");
-    expect(thrown(() => net('layer { dropout_param { dropout_ratio: high } }')).message).toMatch(/^net\.prototxt:1:40: expected a number for 'dropout_param\.dropout_ratio' \(float\)/);
+    expect(thrown(() => net('force_backward: yes')).message).toBe(
+      "net.prototxt:1:17: expected true or false for 'force_backward' (bool) in NetParameter, got 'yes'; write true or false",
+    );
+    expect(thrown(() => net('layer { dropout_param { dropout_ratio: high } }')).message).toMatch(
+      /^net\.prototxt:1:40: expected a number for 'dropout_param\.dropout_ratio' \(float\)/,
+    );
     expect(thrown(() => net('layer { convolution_param { num_output: -1 } }')).message).toBe(
       "net.prototxt:1:41: expected an integer in [0, 4294967295] for 'convolution_param.num_output' (uint32) in layer 1 (unnamed), got -1; give a value in range",
     );

@@ -10,7 +10,6 @@ const text = (name: string): string => readFileSync(new URL(`./data/${name}`, im
 const decode = (bytes: Uint8Array | number[], msg = 'NetParameter'): ReturnType<typeof decodeBinary> =>
   decodeBinary(bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes), msg, 'm.caffemodel');
 
-
 /** Plain data for comparing text and binary decodes: typed arrays as arrays, numbers as float32 (singular floats differ by design). */
 function plain(v: unknown): unknown {
   if (v instanceof Float32Array || v instanceof Float64Array) return Array.from(v);
@@ -60,7 +59,7 @@ describe('decodeBinary: files made by protoc --encode', () => {
     expect(conv.type).toBe('CONVOLUTION');
     expect((conv.blobs as Message[])[0]).toMatchObject({ num: 1, channels: 1, height: 2, width: 2 });
     expect(bin.message.input_dim).toEqual([1, 1, 3, 3]);
-    expect((((bin.message.layers as Message[])[2].dropout_param) as Message).dropout_ratio).toBe(Math.fround(0.4));
+    expect(((bin.message.layers as Message[])[2].dropout_param as Message).dropout_ratio).toBe(Math.fround(0.4));
   });
 
   it('decodes double_data into a Float64Array', () => {
@@ -99,7 +98,9 @@ describe('decodeBinary: files made by protoc --encode', () => {
   it('counts repeated occurrences of one unknown field in one warning', () => {
     const layer = [...str(1, 'a'), ...tag(120, 0), 1];
     const bytes = [...ld(100, layer), ...ld(100, layer), ...ld(100, layer)];
-    expect(decode(bytes).warnings).toEqual(['m.caffemodel: unknown field 120 of LayerParameter (in NetParameter.layer) (wire type 0, varint) skipped, 3 times']);
+    expect(decode(bytes).warnings).toEqual([
+      'm.caffemodel: unknown field 120 of LayerParameter (in NetParameter.layer) (wire type 0, varint) skipped, 3 times',
+    ]);
   });
 
   it('refuses DropoutParameter field 2 = 0 (ambiguous) unless the check is deferred', () => {
@@ -118,7 +119,13 @@ describe('decodeBinary: files made by protoc --encode', () => {
     expect(checkDropoutField2({ dropout_ratio: 0.5 }, 'f', 'd')).toBeUndefined();
   });
 
-  for (const [file, defer] of [['tiny.caffemodel', false], ['v1.caffemodel', false], ['double.caffemodel', false], ['fork_true.caffemodel', false], ['fork_false.caffemodel', true]] as const) {
+  for (const [file, defer] of [
+    ['tiny.caffemodel', false],
+    ['v1.caffemodel', false],
+    ['double.caffemodel', false],
+    ['fork_true.caffemodel', false],
+    ['fork_false.caffemodel', true],
+  ] as const) {
     it(`every prefix of ${file} decodes (only at a top-level field boundary) or throws E_MODEL`, () => {
       const bytes = data(file);
       // Top-level field boundaries, found by an independent scan (these files use wire types 0 and 2 only at top level).
@@ -158,7 +165,9 @@ describe('decodeBinary: files made by protoc --encode', () => {
   it('names the field, the message, the byte offset and the bytes missing when truncated', () => {
     const bytes = data('tiny.caffemodel');
     const e = thrown(() => decode(bytes.subarray(0, 20)));
-    expect(e.message).toMatch(/^m\.caffemodel: truncated caffemodel: field \d+ \(\w+\) of \w+ at byte \d+ needs \d+ bytes, only \d+ remain; the file is cut short or corrupt \(copy it again\)$/);
+    expect(e.message).toMatch(
+      /^m\.caffemodel: truncated caffemodel: field \d+ \(\w+\) of \w+ at byte \d+ needs \d+ bytes, only \d+ remain; the file is cut short or corrupt \(copy it again\)$/,
+    );
     expect(thrown(() => decode([...tag(100, 2), 10, ...str(1, 'ab')])).message).toBe(
       'm.caffemodel: truncated caffemodel: field 100 (layer) of NetParameter at byte 2 needs 11 bytes, only 5 remain; the file is cut short or corrupt (copy it again)',
     );
@@ -175,10 +184,12 @@ describe('decodeBinary: wire details', () => {
   it('accepts packed and unpacked repeated scalars, mixed, in order', () => {
     const blob = [
       ...ld(5, [...f32(1), ...f32(2)]),
-      ...tag(5, 5), ...f32(3),
+      ...tag(5, 5),
+      ...f32(3),
       ...ld(5, [...f32(4)]),
       ...ld(7, [...ld(1, [...varint(2), ...varint(2)])]),
-      ...tag(8, 1), ...f64(0.5),
+      ...tag(8, 1),
+      ...f64(0.5),
       ...ld(8, [...f64(1.5)]),
     ];
     const m = decode(blob, 'BlobProto').message;
@@ -221,12 +232,26 @@ describe('decodeBinary: wire details', () => {
   });
 
   it('skips nested groups and refuses a stray or mismatched end-group', () => {
-    const group = [...tag(40, 3), ...tag(1, 0), 5, ...tag(41, 3), ...tag(2, 1), ...f64(1), ...tag(41, 4), ...ld(3, [1, 2]), ...tag(4, 5), ...f32(1), ...tag(40, 4)];
+    const group = [
+      ...tag(40, 3),
+      ...tag(1, 0),
+      5,
+      ...tag(41, 3),
+      ...tag(2, 1),
+      ...f64(1),
+      ...tag(41, 4),
+      ...ld(3, [1, 2]),
+      ...tag(4, 5),
+      ...f32(1),
+      ...tag(40, 4),
+    ];
     const r = decode([...group, ...str(1, 'after')]);
     expect(r.message).toEqual({ name: 'after' });
     expect(r.warnings).toEqual(['m.caffemodel: unknown field 40 of NetParameter (in NetParameter) (wire type 3, start-group) skipped']);
     expect(thrown(() => decode([...tag(40, 4)])).message).toBe('m.caffemodel: malformed caffemodel: unexpected end of group 40 in NetParameter at byte 0');
-    expect(thrown(() => decode([...tag(40, 3), ...tag(41, 4)])).message).toBe('m.caffemodel: malformed caffemodel: unexpected end of group 41 in NetParameter at byte 2');
+    expect(thrown(() => decode([...tag(40, 3), ...tag(41, 4)])).message).toBe(
+      'm.caffemodel: malformed caffemodel: unexpected end of group 41 in NetParameter at byte 2',
+    );
     expect(thrown(() => decode([...tag(40, 3), ...tag(1, 0), 1])).code).toBe('E_MODEL');
   });
 
@@ -237,11 +262,15 @@ describe('decodeBinary: wire details', () => {
     expect(thrown(() => decode([...tag(5, 1), ...f64(1)], 'BlobProto')).message).toBe(
       'm.caffemodel: malformed caffemodel: field 5 (data) of BlobProto at byte 0 has wire type 1 (fixed64), expected 5 (fixed32) or 2 (packed); the file does not follow caffe.proto',
     );
-    expect(thrown(() => decode([...ld(1, [1])], 'BlobProto')).message).toMatch(/field 1 \(num\) of BlobProto at byte 0 has wire type 2 \(length-delimited\), expected 0 \(varint\);/);
+    expect(thrown(() => decode([...ld(1, [1])], 'BlobProto')).message).toMatch(
+      /field 1 \(num\) of BlobProto at byte 0 has wire type 2 \(length-delimited\), expected 0 \(varint\);/,
+    );
     expect(thrown(() => decode([...tag(1, 0), 1], 'DropoutParameter')).code).toBe('E_MODEL');
     expect(thrown(() => decode([...tag(60, 6)])).message).toMatch(/invalid wire type 6 for field 60 of NetParameter at byte 0/);
     expect(thrown(() => decode([0, 0])).message).toMatch(/field number 0 in NetParameter at byte 0/);
-    expect(thrown(() => decode(ld(5, [1, 2, 3]), 'BlobProto')).message).toBe('m.caffemodel: malformed caffemodel: packed field 5 (data) of BlobProto at byte 0 has 3 bytes, not a multiple of 4');
+    expect(thrown(() => decode(ld(5, [1, 2, 3]), 'BlobProto')).message).toBe(
+      'm.caffemodel: malformed caffemodel: packed field 5 (data) of BlobProto at byte 0 has 3 bytes, not a multiple of 4',
+    );
     expect(thrown(() => decode([...tag(1, 0), ...Array(10).fill(0xff), 1], 'BlobProto')).message).toMatch(/varint longer than 10 bytes/);
   });
 

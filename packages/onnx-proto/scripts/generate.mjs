@@ -37,9 +37,7 @@ function decodeCase(msg, f) {
   const wrong = `r.wrongWire('${msg.fullName}', '${name}', wt, '${WIRE[wt]}')`;
   const lines = [`      case ${f.number}: {`];
   const clear = f.oneof
-    ? msg.fields
-        .filter((g) => g.oneof === f.oneof && g !== f)
-        .map((g) => `        if (m.${g.name} !== undefined) delete m.${g.name};`)
+    ? msg.fields.filter((g) => g.oneof === f.oneof && g !== f).map((g) => `        if (m.${g.name} !== undefined) delete m.${g.name};`)
     : [];
   if (f.kind === 'message') {
     const read = `read${f.tsType}(r, depth + 1)`;
@@ -99,7 +97,12 @@ function encodeField(f) {
   const wt = wireOf(f);
   const tag = `w.tag(${f.number}, ${wt});`;
   if (f.kind === 'message') {
-    const write = (x, p) => [`w.tag(${f.number}, 2);`, `w.fork();`, `write${f.tsType}(w, objectValue(${x}, ${p}, '${f.type}', depth + 1) as ${f.tsType}, ${p}, depth + 1);`, `w.ldelim();`];
+    const write = (x, p) => [
+      `w.tag(${f.number}, 2);`,
+      `w.fork();`,
+      `write${f.tsType}(w, objectValue(${x}, ${p}, '${f.type}', depth + 1) as ${f.tsType}, ${p}, depth + 1);`,
+      `w.ldelim();`,
+    ];
     if (!f.repeated) return [`  if ((v = m.${f.name}) != null) {`, `    const p = ${at};`, ...write('v', 'p').map((l) => `    ${l}`), `  }`];
     return [
       `  if ((v = m.${f.name}) != null) {`,
@@ -123,12 +126,7 @@ function encodeField(f) {
     if (size === undefined) lines.push(`      w.ldelim();`);
     lines.push(`    }`);
   } else {
-    lines.push(
-      `    for (let k = 0; k < a.length; k++) {`,
-      `      ${tag}`,
-      `      w.${m}(${valueCall(f, 'a[k]', 'p', 'k')});`,
-      `    }`,
-    );
+    lines.push(`    for (let k = 0; k < a.length; k++) {`, `      ${tag}`, `      w.${m}(${valueCall(f, 'a[k]', 'p', 'k')});`, `    }`);
   }
   lines.push(`  }`);
   return lines;
@@ -239,7 +237,11 @@ export function generate(protoText) {
   out.push('/** Every message type by its interface name (ModelProto, TensorProto_Segment, …). */', 'export interface Messages {');
   for (const msg of schema.messages) out.push(`  ${msg.tsName}: ${msg.tsName};`);
   out.push('}', '');
-  for (const [what, fn] of [['decoders', 'decode'], ['encoders', 'encode'], ['checkers', 'check']]) {
+  for (const [what, fn] of [
+    ['decoders', 'decode'],
+    ['encoders', 'encode'],
+    ['checkers', 'check'],
+  ]) {
     out.push(`export const ${what} = {`);
     for (const msg of schema.messages) out.push(`  ${msg.tsName}: ${fn}${msg.tsName},`);
     out.push('} as const;', '');

@@ -24,7 +24,7 @@ export const SCALARS = {
 
 function tokenize(text) {
   const tokens = [];
-  const re = /\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/|("(?:[^"\\]|\\.)*")|([A-Za-z_][\w.]*)|(-?\d+)|([{}=;\[\]<>,()])/y;
+  const re = /\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/|("(?:[^"\\]|\\.)*")|([A-Za-z_][\w.]*)|(-?\d+)|([{}=;[\]<>,()])/y;
   let line = 1;
   while (re.lastIndex < text.length) {
     const at = re.lastIndex;
@@ -82,7 +82,10 @@ export function parseProto(text) {
     const values = [];
     expect('{');
     while (peek()?.v !== '}') {
-      if (peek()?.v === ';') { next(); continue; }
+      if (peek()?.v === ';') {
+        next();
+        continue;
+      }
       const key = ident();
       expect('=');
       values.push({ name: key, number: number() });
@@ -106,7 +109,10 @@ export function parseProto(text) {
         const val = ident();
         if (opt !== 'packed') fail({ v: opt, line: peek()?.line }, 'only the packed option');
         packed = val === 'true';
-        if (peek()?.v === ',') { next(); continue; }
+        if (peek()?.v === ',') {
+          next();
+          continue;
+        }
         break;
       }
       expect(']');

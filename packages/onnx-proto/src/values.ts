@@ -113,12 +113,7 @@ export const checkBool = (v: unknown, path: string): boolean => boolValue(v, pat
  * arrays (weights in float_data can be millions long) are checked in place and shared when
  * nothing needs converting; other arrays are mapped element by element.
  */
-export function checkRepeated<T>(
-  v: unknown,
-  path: string,
-  one: (x: unknown, p: string) => T,
-  inPlace?: (x: unknown) => boolean,
-): T[] | undefined {
+export function checkRepeated<T>(v: unknown, path: string, one: (x: unknown, p: string) => T, inPlace?: (x: unknown) => boolean): T[] | undefined {
   const a = arrayValue(v, path);
   if (a.length === 0) return undefined;
   if (inPlace !== undefined && a.every(inPlace)) return a as T[];

@@ -294,10 +294,8 @@ export class Reader {
           this.skip(tag & 7, tag >>> 3, depth + 1);
         }
       }
-      case 4:
-        this.fail(`end of group ${field} without its start`);
       default:
-        this.fail(`invalid wire type ${wt} (field ${field})`);
+        this.fail(wt === 4 ? `end of group ${field} without its start` : `invalid wire type ${wt} (field ${field})`);
     }
   }
 }

@@ -37,7 +37,7 @@ const LONG = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 function plain(type: protobuf.Type, msg: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const field of type.fieldsArray) {
-    if (!Object.prototype.hasOwnProperty.call(msg, field.name)) continue;
+    if (!Object.hasOwn(msg, field.name)) continue;
     const v = msg[field.name];
     if (v === undefined || v === null) continue;
     const rt = field.resolvedType;

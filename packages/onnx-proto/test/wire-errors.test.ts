@@ -93,9 +93,7 @@ describe('truncation', () => {
 
 describe('wire types', () => {
   test('a known field with the wrong wire type', () => {
-    expect(thrown(() => decodeModelProto(Uint8Array.of(0x38, 1))).message).toBe(
-      'at byte 1: ModelProto.graph expects wire type length-delimited, got varint',
-    );
+    expect(thrown(() => decodeModelProto(Uint8Array.of(0x38, 1))).message).toBe('at byte 1: ModelProto.graph expects wire type length-delimited, got varint');
     expect(thrown(() => decodeModelProto(Uint8Array.of(0x0d, 1, 2, 3, 4))).message).toBe(
       'at byte 1: ModelProto.ir_version expects wire type varint, got 32-bit',
     );
@@ -131,9 +129,7 @@ describe('wire types', () => {
   });
 
   test('a group closed by another group number', () => {
-    expect(thrown(() => decodeModelProto(Uint8Array.of((10 << 3) | 3, (11 << 3) | 4))).message).toBe(
-      'at byte 2: group 10 ends with the end of group 11',
-    );
+    expect(thrown(() => decodeModelProto(Uint8Array.of((10 << 3) | 3, (11 << 3) | 4))).message).toBe('at byte 2: group 10 ends with the end of group 11');
   });
 });
 

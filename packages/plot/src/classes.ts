@@ -91,7 +91,9 @@ export function classSequenceSpec(data: ClassSequenceData): TopLevelSpec {
     const v = d[what];
     if (v === undefined) return undefined;
     if (T * N * k > MAX_SCATTER_POINTS) {
-      throw inputError(`classification plot: ${what}: ${T} passes × ${N} inputs × ${k} classes = ${T * N * k} points exceeds ${MAX_SCATTER_POINTS}; draw fewer passes (T) or classes (topK)`);
+      throw inputError(
+        `classification plot: ${what}: ${T} passes × ${N} inputs × ${k} classes = ${T * N * k} points exceeds ${MAX_SCATTER_POINTS}; draw fewer passes (T) or classes (topK)`,
+      );
     }
     return finiteNumbers(`classification plot: ${what} (T·N·C = ${T}·${N}·${C})`, v, size);
   };

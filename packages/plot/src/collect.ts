@@ -118,12 +118,18 @@ export async function collectSamples(mcu: Pick<Mcu, 'engine'>, model: Stochastic
     throw new McuError('E_CONFIG', `collectSamples: task must be 'regression' or 'classification', got ${JSON.stringify(task)}`);
   }
   if (task === 'classification' && (options.tau !== undefined || options.standard === true)) {
-    throw new McuError('E_CONFIG', `collectSamples: ${options.tau !== undefined ? 'tau' : 'standard'} applies to regression outputs; '${output}' is classification`);
+    throw new McuError(
+      'E_CONFIG',
+      `collectSamples: ${options.tau !== undefined ? 'tau' : 'standard'} applies to regression outputs; '${output}' is classification`,
+    );
   }
   const holds = options.holds ?? 'logits';
   const regression = task === 'regression' ? new RegressionEstimator({ output, ...(options.tau !== undefined ? { tau: options.tau } : {}) }) : undefined;
   const classification = task === 'classification' ? new ClassificationEstimator({ output, outputs: holds }) : undefined;
-  const passes = task === 'classification' && options.keepPasses !== false ? new SampleCollector({ output, ...(options.maxValues !== undefined ? { maxValues: options.maxValues } : {}) }) : undefined;
+  const passes =
+    task === 'classification' && options.keepPasses !== false
+      ? new SampleCollector({ output, ...(options.maxValues !== undefined ? { maxValues: options.maxValues } : {}) })
+      : undefined;
   const estimators: Estimator<unknown>[] = [regression ?? classification!, ...(passes ? [passes] : [])];
   const meta = await mcu.engine.run(model, feeds, {
     samples: options.samples,
@@ -151,7 +157,10 @@ export async function collectSamples(mcu: Pick<Mcu, 'engine'>, model: Stochastic
     if (options.standard === true) {
       const det = (await mcu.engine.deterministic(model, feeds))[output];
       if (det === undefined || det.data.length !== rows * width) {
-        throw new McuError('E_RUNTIME', `the deterministic pass returned ${det === undefined ? 'no' : `${det.data.length} values of`} output '${output}', expected ${rows * width}`);
+        throw new McuError(
+          'E_RUNTIME',
+          `the deterministic pass returned ${det === undefined ? 'no' : `${det.data.length} values of`} output '${output}', expected ${rows * width}`,
+        );
       }
       standard = Float64Array.from(det.data as ArrayLike<number>);
     }

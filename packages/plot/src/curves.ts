@@ -79,11 +79,18 @@ export function curvesSpec(data: CurvesData): TopLevelSpec {
   const xDomain = [Math.min(...xs), Math.max(...xs)];
   const x = { field: 'x', type: 'quantitative', title: xLabel, scale: logX ? { type: 'log', nice: false, domain: xDomain } : { zero: false, nice: false } };
   const layers: unknown[] = [
-    { mark: { type: 'area', opacity: 0.22 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: yLabel, scale: { zero: false } }, y2: { field: 'hi' }, color } },
+    {
+      mark: { type: 'area', opacity: 0.22 },
+      encoding: { x, y: { field: 'lo', type: 'quantitative', title: yLabel, scale: { zero: false } }, y2: { field: 'hi' }, color },
+    },
     { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: yLabel }, color } },
   ];
   if (hline !== undefined) {
-    layers.push({ data: { values: [{ y: hline }] }, mark: { type: 'rule', color: RULE_COLOR, strokeDash: [4, 4] }, encoding: { y: { field: 'y', type: 'quantitative' } } });
+    layers.push({
+      data: { values: [{ y: hline }] },
+      mark: { type: 'rule', color: RULE_COLOR, strokeDash: [4, 4] },
+      encoding: { y: { field: 'y', type: 'quantitative' } },
+    });
   }
   return {
     $schema: VEGA_LITE_SCHEMA,

@@ -45,7 +45,7 @@ export interface InputRows {
 }
 
 export type PlotInput =
-  | { readonly kind: 'result'; readonly result: SavedPrediction; readonly inputs: InputRows; /** the result's file, for messages */ readonly source?: string }
+  | { readonly kind: 'result'; readonly result: SavedPrediction; readonly inputs: InputRows /** the result's file, for messages */; readonly source?: string }
   | { readonly kind: 'samples'; readonly samples: McSamples; readonly inputs: InputRows };
 
 export type FigureFormat = 'svg' | 'png';
@@ -163,7 +163,10 @@ function checkRows(expected: number, inputs: InputRows, what: string, options: P
   const n = inputs.dims[0] ?? 0;
   if (n !== expected) {
     const src = inputs.source !== undefined ? `'${inputs.source}'` : 'the input';
-    throw new McuError('E_INPUT', `${what} holds ${rowsText(expected)}, but ${nameOf(options, 'inputs')} ${src} has ${rowsText(n)}: give the inputs the prediction was made for`);
+    throw new McuError(
+      'E_INPUT',
+      `${what} holds ${rowsText(expected)}, but ${nameOf(options, 'inputs')} ${src} has ${rowsText(n)}: give the inputs the prediction was made for`,
+    );
   }
 }
 
@@ -233,13 +236,17 @@ export function predictionSpec(input: PlotInput, options: PlotOptions = {}): Pre
       mean = saved.mean.map((r) => r[0]!);
       std = saved.std.map((r) => r[0]!);
       if (options.standard === true) {
-        throw new McuError('E_USAGE', `${nameOf(options, 'standard')} draws the deterministic ("standard dropout") pass of the model, which a saved result does not hold: plot the model itself`);
+        throw new McuError(
+          'E_USAGE',
+          `${nameOf(options, 'standard')} draws the deterministic ("standard dropout") pass of the model, which a saved result does not hold: plot the model itself`,
+        );
       }
     } else {
       mean = Array.from(s!.mean);
       std = Array.from(s!.std);
       if (options.standard === true) {
-        if (s!.standard === undefined) throw new McuError('E_CONFIG', `${nameOf(options, 'standard')}: the samples hold no deterministic pass; collect them with standard: true`);
+        if (s!.standard === undefined)
+          throw new McuError('E_CONFIG', `${nameOf(options, 'standard')}: the samples hold no deterministic pass; collect them with standard: true`);
         standard = Array.from(s!.standard);
       }
     }
@@ -338,15 +345,20 @@ export async function plotPrediction(input: PlotInput, options: PlotOptions = {}
  */
 export function parseSavedPrediction(value: unknown, source = 'the result'): SavedPrediction {
   const not = (why: string) =>
-    inputError(`${source} is not a result of 'mcu predict --format json' (${why}); write one with mcu predict MODEL --input FILE --format json -o ${source.endsWith('.json') ? source : 'result.json'}`);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw not(`expected a JSON object with "meta" and "outputs", got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
+    inputError(
+      `${source} is not a result of 'mcu predict --format json' (${why}); write one with mcu predict MODEL --input FILE --format json -o ${source.endsWith('.json') ? source : 'result.json'}`,
+    );
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw not(`expected a JSON object with "meta" and "outputs", got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
   const v = value as Record<string, unknown>;
   const meta = v['meta'];
   const outputs = v['outputs'];
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw not(`no "meta" object; its keys: ${Object.keys(v).join(', ') || 'none'}`);
-  if (outputs === null || typeof outputs !== 'object' || Array.isArray(outputs) || Object.keys(outputs).length === 0) throw not(`no "outputs" object; its keys: ${Object.keys(v).join(', ') || 'none'}`);
+  if (outputs === null || typeof outputs !== 'object' || Array.isArray(outputs) || Object.keys(outputs).length === 0)
+    throw not(`no "outputs" object; its keys: ${Object.keys(v).join(', ') || 'none'}`);
   const samples = (meta as Record<string, unknown>)['samples'];
-  if (typeof samples !== 'number' || !Number.isSafeInteger(samples) || samples < 1) throw not(`"meta.samples" should be the number of MC samples, got ${JSON.stringify(samples)}`);
+  if (typeof samples !== 'number' || !Number.isSafeInteger(samples) || samples < 1)
+    throw not(`"meta.samples" should be the number of MC samples, got ${JSON.stringify(samples)}`);
   const out: Record<string, SavedOutput> = {};
   for (const [name, o] of Object.entries(outputs as Record<string, unknown>)) {
     const at = `${source}: outputs.${name}`;
@@ -354,7 +366,8 @@ export function parseSavedPrediction(value: unknown, source = 'the result'): Sav
     const r = o as Record<string, unknown>;
     const rows = (key: string, width?: number, atLeast = 1): number[][] => {
       const a = r[key];
-      if (!Array.isArray(a) || a.length === 0) throw inputError(`${at}.${key}: expected rows of numbers (one per input), got ${Array.isArray(a) ? 'no rows' : JSON.stringify(a)?.slice(0, 40)}`);
+      if (!Array.isArray(a) || a.length === 0)
+        throw inputError(`${at}.${key}: expected rows of numbers (one per input), got ${Array.isArray(a) ? 'no rows' : JSON.stringify(a)?.slice(0, 40)}`);
       const w = width ?? (Array.isArray(a[0]) ? a[0].length : -1);
       if (w < atLeast) throw inputError(`${at}.${key}[0]: expected a row of at least ${atLeast} number${atLeast === 1 ? '' : 's'}`);
       return a.map((row, i) => finiteNumbers(`${at}.${key}[${i}]`, row, w));

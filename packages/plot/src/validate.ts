@@ -10,8 +10,7 @@ export type Numbers = ArrayLike<number>;
 
 export const inputError = (msg: string): McuError => new McuError('E_INPUT', msg);
 
-const isArrayLike = (v: unknown): v is ArrayLike<unknown> =>
-  Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+const isArrayLike = (v: unknown): v is ArrayLike<unknown> => Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
 
 function kindOf(v: unknown): string {
   if (v === null) return 'null';

@@ -59,7 +59,15 @@ describe('bandPlotSpec: geometry', () => {
   });
 
   it('compiles without Vega-Lite warnings and draws 4 bands, the mean, the points and one rule', async () => {
-    const spec = bandPlotSpec({ ...base, standard: [4.1, 0, 2, 6], points: { x: [0, 1, 2], y: [0.1, 2.2, 3.9] }, trainEnd: 1.5, title: 'T', xLabel: 'months', yLabel: 'ppm' });
+    const spec = bandPlotSpec({
+      ...base,
+      standard: [4.1, 0, 2, 6],
+      points: { x: [0, 1, 2], y: [0.1, 2.2, 3.9] },
+      trainEnd: 1.5,
+      title: 'T',
+      xLabel: 'months',
+      yLabel: 'ppm',
+    });
     expect((await compileSpec(spec)).warnings).toEqual([]);
     const svg = await renderSvg(spec);
     expect(markItems(svg, 'area')).toEqual([1, 1, 1, 1]);
@@ -90,6 +98,9 @@ describe('bandPlotSpec: bad data is E_INPUT naming the field', () => {
 
   it('takes typed arrays', () => {
     const curve = curveOf(bandPlotSpec({ x: Float32Array.of(1, 0), mean: Float64Array.of(1, 2), std: Float64Array.of(0, 1) }));
-    expect(curve.map((r) => [r.x, r['hi4']])).toEqual([[0, 4], [1, 1]]);
+    expect(curve.map((r) => [r.x, r['hi4']])).toEqual([
+      [0, 4],
+      [1, 1],
+    ]);
   });
 });

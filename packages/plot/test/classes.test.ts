@@ -78,8 +78,24 @@ describe('classSequenceSpec', () => {
 
   it('picks the top k classes by mean probability over the sequence (ties: the lower index)', () => {
     // averages 0.3, 0.4, 0.3: class 1, then the tie between 0 and 2 goes to 0
-    expect(topClasses([[0.5, 0.2, 0.3], [0.1, 0.6, 0.3]], 2)).toEqual([1, 0]);
-    expect(topClasses([[0.5, 0.2, 0.3], [0.1, 0.6, 0.3]], 3)).toEqual([1, 0, 2]);
+    expect(
+      topClasses(
+        [
+          [0.5, 0.2, 0.3],
+          [0.1, 0.6, 0.3],
+        ],
+        2,
+      ),
+    ).toEqual([1, 0]);
+    expect(
+      topClasses(
+        [
+          [0.5, 0.2, 0.3],
+          [0.1, 0.6, 0.3],
+        ],
+        3,
+      ),
+    ).toEqual([1, 0, 2]);
     expect(topClasses([[0.25, 0.25, 0.5]], 1)).toEqual([2]);
     expect(topClasses([[0.25, 0.25, 0.5]], 3)).toEqual([2, 0, 1]);
   });
@@ -104,7 +120,11 @@ describe('classSequenceSpec', () => {
 
   it.each([
     ['logits of the wrong size', { ...summary, logits: logits.subarray(1) }, /logits \(T·N·C = 7·5·4\): expected 140 values \(one per input\), got 139/],
-    ['a NaN among the probabilities', { ...summary, probs: Float32Array.from(probs, (p, j) => (j === 9 ? NaN : p)) }, /probs \(T·N·C = 7·5·4\)\[9\]: expected a finite number, got NaN/],
+    [
+      'a NaN among the probabilities',
+      { ...summary, probs: Float32Array.from(probs, (p, j) => (j === 9 ? NaN : p)) },
+      /probs \(T·N·C = 7·5·4\)\[9\]: expected a finite number, got NaN/,
+    ],
     ['meanProbs with a row missing', { ...summary, meanProbs: meanProbs.slice(1) }, /meanProbs: expected 5 rows \(one per input\), got 4/],
     ['meanProbs with a short row', { ...summary, meanProbs: [[0.5], ...meanProbs.slice(1)] }, /meanProbs\[0\]: expected 4 values/],
     ['a predicted class out of range', { ...summary, predicted: [0, 0, 4, 0, 0] }, /predicted\[2\]: expected a class in 0\.\.3, got 4/],

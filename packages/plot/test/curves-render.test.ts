@@ -1,20 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { isMcuError } from '@mcu/core';
-import {
-  bandPlotSpec,
-  compileSpec,
-  curvesSpec,
-  pngMetadata,
-  pngSize,
-  renderPng,
-  renderSvg,
-  svgMetadata,
-  type CurvesData,
-} from '../src/index.js';
+import { bandPlotSpec, compileSpec, curvesSpec, pngMetadata, pngSize, renderPng, renderSvg, svgMetadata, type CurvesData } from '../src/index.js';
 import { markItems } from './svg.js';
 
 const xs = [1, 10, 100, 1000];
-const series = (name: string, level: number) => ({ name, x: xs, mean: xs.map((x) => level * Math.log10(x)), lo: xs.map((x) => level * Math.log10(x) - 0.1), hi: xs.map((x) => level * Math.log10(x) + 0.1) });
+const series = (name: string, level: number) => ({
+  name,
+  x: xs,
+  mean: xs.map((x) => level * Math.log10(x)),
+  lo: xs.map((x) => level * Math.log10(x) - 0.1),
+  hi: xs.map((x) => level * Math.log10(x) + 0.1),
+});
 
 function errorOf(f: () => unknown, code = 'E_INPUT'): string {
   try {
@@ -29,7 +25,14 @@ function errorOf(f: () => unknown, code = 'E_INPUT'): string {
 
 describe('curvesSpec', () => {
   it('one band and one line per series, a log x axis, a reference line', async () => {
-    const spec = curvesSpec({ series: [series('MC dropout', 0.3), series('ε-greedy', 0.2)], logX: true, hline: 0.8, title: 'average reward', xLabel: 'batches', yLabel: 'reward' });
+    const spec = curvesSpec({
+      series: [series('MC dropout', 0.3), series('ε-greedy', 0.2)],
+      logX: true,
+      hline: 0.8,
+      title: 'average reward',
+      xLabel: 'batches',
+      yLabel: 'reward',
+    });
     expect((spec as { datasets: { curves: unknown[] } }).datasets.curves).toHaveLength(8);
     expect((await compileSpec(spec)).warnings).toEqual([]);
     const svg = await renderSvg(spec);
@@ -63,7 +66,7 @@ describe('renderers', () => {
     const meta = { seed: 3, tau: 50, note: 'a <b> & "c"' };
     const withMeta = await renderSvg(spec, { metadata: meta });
     expect(svgMetadata(withMeta)).toEqual(meta);
-    expect(withMeta.replace(/<metadata[^]*?<\/metadata>/, '')).toBe(svg);
+    expect(withMeta.replace(/<metadata[\s\S]*?<\/metadata>/, '')).toBe(svg);
   });
 
   it('renderPng: a PNG (signature, IHDR size = spec size × scale), metadata as an iTXt chunk', async () => {
@@ -85,7 +88,10 @@ describe('renderers', () => {
   });
 
   it('refuses a bad scale (E_CONFIG) and a spec Vega-Lite rejects (E_INPUT)', async () => {
-    await expect(renderPng(spec, { scale: 0 })).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/scale must be a number in \(0, 16\], got 0/) });
+    await expect(renderPng(spec, { scale: 0 })).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: expect.stringMatching(/scale must be a number in \(0, 16\], got 0/),
+    });
     await expect(renderSvg({ mark: 'nope' } as never)).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringMatching(/does not compile/) });
   });
 });

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClassificationEstimator, createMcu, ReferenceBackend, RegressionEstimator, type NamedTensors } from '@mcu/core';
 import { randomMlp } from '@mcu/core/testing';
-import {
-  collectSamples,
-  parseSavedPrediction,
-  plotPrediction,
-  predictionSpec,
-  svgMetadata,
-  type PlotInput,
-  type SavedPrediction,
-} from '../src/index.js';
+import { collectSamples, parseSavedPrediction, plotPrediction, predictionSpec, svgMetadata, type PlotInput, type SavedPrediction } from '../src/index.js';
 import { markItems } from './svg.js';
 
 const regression: SavedPrediction = {
@@ -21,7 +13,10 @@ const classification: SavedPrediction = {
   outputs: {
     p: {
       task: 'classification',
-      probs: [[0.9, 0.05, 0.05], [0.2, 0.7, 0.1]],
+      probs: [
+        [0.9, 0.05, 0.05],
+        [0.2, 0.7, 0.1],
+      ],
       predicted: [0, 1],
       entropy: [0.39, 0.8],
       mutualInformation: [0.01, 0.2],
@@ -45,11 +40,31 @@ describe('parseSavedPrediction', () => {
     ['an evaluate report', { n: 3, rmse: 1 }, /\(no "meta" object; its keys: n, rmse\)/],
     ['no outputs', { meta: { samples: 2 }, outputs: {} }, /no "outputs" object/],
     ['no samples', { meta: {}, outputs: regression.outputs }, /"meta\.samples" should be the number of MC samples, got undefined/],
-    ['an unknown task', { meta: { samples: 2 }, outputs: { y: { task: 'ranking' } } }, /"outputs\.y\.task" should be "regression" or "classification", got "ranking"/],
-    ['ragged rows', { meta: { samples: 2 }, outputs: { y: { ...regression.outputs['y'], std: [[0.1], [0.2, 0.3], [0.1]] } } }, /r\.json: outputs\.y\.std\[1\]: expected 1 value/],
-    ['rows that disagree', { meta: { samples: 2 }, outputs: { y: { ...regression.outputs['y'], std: [[0.1]] } } }, /mean, variance and std should have one row per input; they have 3, 3 and 1/],
-    ['a NaN', { meta: { samples: 2 }, outputs: { y: { ...regression.outputs['y'], mean: [[0], [null], [1]] } } }, /outputs\.y\.mean\[1\]\[0\]: expected a finite number, got null/],
-    ['a class out of range', { meta: { samples: 2 }, outputs: { p: { ...classification.outputs['p'], predicted: [0, 3] } } }, /outputs\.p\.predicted\[1\]: expected a class in 0\.\.2, got 3/],
+    [
+      'an unknown task',
+      { meta: { samples: 2 }, outputs: { y: { task: 'ranking' } } },
+      /"outputs\.y\.task" should be "regression" or "classification", got "ranking"/,
+    ],
+    [
+      'ragged rows',
+      { meta: { samples: 2 }, outputs: { y: { ...regression.outputs['y'], std: [[0.1], [0.2, 0.3], [0.1]] } } },
+      /r\.json: outputs\.y\.std\[1\]: expected 1 value/,
+    ],
+    [
+      'rows that disagree',
+      { meta: { samples: 2 }, outputs: { y: { ...regression.outputs['y'], std: [[0.1]] } } },
+      /mean, variance and std should have one row per input; they have 3, 3 and 1/,
+    ],
+    [
+      'a NaN',
+      { meta: { samples: 2 }, outputs: { y: { ...regression.outputs['y'], mean: [[0], [null], [1]] } } },
+      /outputs\.y\.mean\[1\]\[0\]: expected a finite number, got null/,
+    ],
+    [
+      'a class out of range',
+      { meta: { samples: 2 }, outputs: { p: { ...classification.outputs['p'], predicted: [0, 3] } } },
+      /outputs\.p\.predicted\[1\]: expected a class in 0\.\.2, got 3/,
+    ],
   ])('refuses %s (E_INPUT)', (_name, value, message) => {
     expect(() => parseSavedPrediction(value, 'r.json')).toThrow(message);
     try {
@@ -67,7 +82,12 @@ describe('predictionSpec from a saved result', () => {
     const c = curve(fig.spec);
     expect(c.map((r) => r.x)).toEqual([0, 0.5, 1]);
     expect(c.map((r) => r.hi4)).toEqual([0 + 2 * 0.2 * 2, 1 + 2 * 0.3 * 2, 2 + 2 * 0.4 * 2].map((v) => expect.closeTo(v, 12)));
-    expect(fig.metadata).toMatchObject({ output: 'y', task: 'regression', result: 'r.json', figure: { bands: [1, 2, 3, 4], trainEnd: 0.5, standard: false, rows: 3 } });
+    expect(fig.metadata).toMatchObject({
+      output: 'y',
+      task: 'regression',
+      result: 'r.json',
+      figure: { bands: [1, 2, 3, 4], trainEnd: 0.5, standard: false, rows: 3 },
+    });
     expect(JSON.stringify(fig.spec)).toContain('T = 50 MC dropout samples · seed 3 · mask scope sample · τ = 50 · onnx (cpu) · from r.json');
   });
 
@@ -79,17 +99,63 @@ describe('predictionSpec from a saved result', () => {
   });
 
   it.each([
-    ['band options on a classification output', () => predictionSpec(result(classification, { data: [1, 2], dims: [2, 1] }), { trainEnd: 1, sigmaScale: 2 }), /trainEnd, sigmaScale draw on a band plot of a regression output, but output 'p' is classification/],
-    ['top-k on a regression output', () => predictionSpec(result(regression), { topK: 2 }), /topK applies to a classification plot, but output 'y' is regression/],
-    ['flag names in messages', () => predictionSpec(result(regression), { topK: 2, optionNames: { topK: '--top-k' } }), /^--top-k applies to a classification plot/],
-    ['top-k above the classes', () => predictionSpec(result(classification, { data: [1, 2], dims: [2, 1] }), { topK: 4 }), /topK 4: output 'p' has 3 classes; give 1\.\.3/],
+    [
+      'band options on a classification output',
+      () => predictionSpec(result(classification, { data: [1, 2], dims: [2, 1] }), { trainEnd: 1, sigmaScale: 2 }),
+      /trainEnd, sigmaScale draw on a band plot of a regression output, but output 'p' is classification/,
+    ],
+    [
+      'top-k on a regression output',
+      () => predictionSpec(result(regression), { topK: 2 }),
+      /topK applies to a classification plot, but output 'y' is regression/,
+    ],
+    [
+      'flag names in messages',
+      () => predictionSpec(result(regression), { topK: 2, optionNames: { topK: '--top-k' } }),
+      /^--top-k applies to a classification plot/,
+    ],
+    [
+      'top-k above the classes',
+      () => predictionSpec(result(classification, { data: [1, 2], dims: [2, 1] }), { topK: 4 }),
+      /topK 4: output 'p' has 3 classes; give 1\.\.3/,
+    ],
     ['an unknown output', () => predictionSpec(result(regression), { output: 'z' }), /output z: 'r\.json' has no output 'z'; its outputs: y/],
-    ['a figure file given as the output', () => predictionSpec(result(regression), { output: 'fig.svg', optionNames: { output: '--output' } }), /--output names a model output; the figure's file is -o FILE/],
-    ['two outputs, none chosen', () => predictionSpec(result({ meta: regression.meta, outputs: { ...regression.outputs, ...classification.outputs } })), /'r\.json' has 2 outputs \(y, p\): choose the one to plot with output NAME/],
-    ['inputs with 2 features for a band plot', () => predictionSpec(result(regression, { data: [0, 1, 2, 3, 4, 5], dims: [3, 2], source: 'x2.csv' })), /a band plot needs exactly one input feature \(its x axis\), but 'x2\.csv' has 2 per row \(dims \[3, 2\]\)/],
-    ['fewer input rows than result rows', () => predictionSpec(result(regression, { data: [0, 1], dims: [2, 1], source: 'x.csv' })), /output 'y' of 'r\.json' holds 3 rows, but inputs 'x\.csv' has 2 rows/],
-    ['standard dropout from a saved result', () => predictionSpec(result(regression), { standard: true }), /standard draws the deterministic \("standard dropout"\) pass of the model, which a saved result does not hold/],
-    ['a multi-value regression output', () => predictionSpec(result({ meta: { samples: 2 }, outputs: { y: { task: 'regression', mean: [[0, 1]], variance: [[1, 1]], std: [[1, 1]] } } }, { data: [0], dims: [1, 1] })), /a band plot draws one value per row, but output 'y' of 'r\.json' has 2 values per row/],
+    [
+      'a figure file given as the output',
+      () => predictionSpec(result(regression), { output: 'fig.svg', optionNames: { output: '--output' } }),
+      /--output names a model output; the figure's file is -o FILE/,
+    ],
+    [
+      'two outputs, none chosen',
+      () => predictionSpec(result({ meta: regression.meta, outputs: { ...regression.outputs, ...classification.outputs } })),
+      /'r\.json' has 2 outputs \(y, p\): choose the one to plot with output NAME/,
+    ],
+    [
+      'inputs with 2 features for a band plot',
+      () => predictionSpec(result(regression, { data: [0, 1, 2, 3, 4, 5], dims: [3, 2], source: 'x2.csv' })),
+      /a band plot needs exactly one input feature \(its x axis\), but 'x2\.csv' has 2 per row \(dims \[3, 2\]\)/,
+    ],
+    [
+      'fewer input rows than result rows',
+      () => predictionSpec(result(regression, { data: [0, 1], dims: [2, 1], source: 'x.csv' })),
+      /output 'y' of 'r\.json' holds 3 rows, but inputs 'x\.csv' has 2 rows/,
+    ],
+    [
+      'standard dropout from a saved result',
+      () => predictionSpec(result(regression), { standard: true }),
+      /standard draws the deterministic \("standard dropout"\) pass of the model, which a saved result does not hold/,
+    ],
+    [
+      'a multi-value regression output',
+      () =>
+        predictionSpec(
+          result(
+            { meta: { samples: 2 }, outputs: { y: { task: 'regression', mean: [[0, 1]], variance: [[1, 1]], std: [[1, 1]] } } },
+            { data: [0], dims: [1, 1] },
+          ),
+        ),
+      /a band plot draws one value per row, but output 'y' of 'r\.json' has 2 values per row/,
+    ],
   ])('refuses %s', (_name, f, message) => {
     expect(f).toThrow(message);
   });
@@ -118,7 +184,9 @@ describe('collectSamples (reference backend) → plotPrediction', () => {
     expect(markItems(fig.svg, 'line')).toHaveLength(2);
     expect(markItems(fig.svg, 'rule')).toEqual([1]);
     expect(svgMetadata(fig.svg)).toMatchObject({ run: { samples: 40, seed: 9, tau: 25 }, figure: { standard: true, trainEnd: 0, rows: 9 } });
-    await expect(plotPrediction({ kind: 'samples', samples: { ...s, standard: undefined } as typeof s, inputs }, { standard: true })).rejects.toThrow(/the samples hold no deterministic pass; collect them with standard: true/);
+    await expect(plotPrediction({ kind: 'samples', samples: { ...s, standard: undefined } as typeof s, inputs }, { standard: true })).rejects.toThrow(
+      /the samples hold no deterministic pass; collect them with standard: true/,
+    );
   });
 
   it('classification: the T passes (T·N·C, sample-major) agree with the estimator’s mean probabilities', async () => {
@@ -143,7 +211,11 @@ describe('collectSamples (reference backend) → plotPrediction', () => {
     const svg = await plotPrediction({ kind: 'samples', samples: s, inputs }, { topK: 2 });
     if (svg.format !== 'svg') throw new Error('expected svg');
     expect(markItems(svg.svg, 'symbol').slice(0, 2)).toEqual([T * 9 * 2, T * 9 * 2]);
-    await expect(collectSamples(mcu, model, feeds, { output: 'y', task: 'classification', samples: 2, tau: 1 })).rejects.toThrow(/tau applies to regression outputs/);
-    await expect(collectSamples(mcu, model, feeds, { output: 'z', task: 'classification', samples: 2 })).rejects.toThrow(/the model has no output 'z'; its outputs: y/);
+    await expect(collectSamples(mcu, model, feeds, { output: 'y', task: 'classification', samples: 2, tau: 1 })).rejects.toThrow(
+      /tau applies to regression outputs/,
+    );
+    await expect(collectSamples(mcu, model, feeds, { output: 'z', task: 'classification', samples: 2 })).rejects.toThrow(
+      /the model has no output 'z'; its outputs: y/,
+    );
   });
 });

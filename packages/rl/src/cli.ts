@@ -148,7 +148,7 @@ export async function reproduceFigure6(o: CliOptions, log: (line: string) => voi
   const path = resolve(o.out);
   await mkdir(dirname(path), { recursive: true });
   // Six decimals are far below the seed-to-seed spread; they keep the file small.
-  await writeFile(path, JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v)) + '\n');
+  await writeFile(path, `${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v))}\n`);
   for (const p of o.policies) {
     const s = result.policies[p];
     const tail = s.mean.slice(-Math.min(50, s.mean.length));
@@ -157,7 +157,9 @@ export async function reproduceFigure6(o: CliOptions, log: (line: string) => voi
         `first batch where the seed-mean exceeds 1: ${s.firstBatchAbove1 ?? 'never'} (moving average: ${s.firstBatchAbove1MovingAverage ?? 'never'}); per seed ${JSON.stringify(s.firstBatchAbove1PerSeed)}`,
     );
   }
-  log(`wrote ${path} (${result.seconds.toFixed(0)} s wall, ${result.cpuSeconds.toFixed(0)} s CPU, parallel ${result.config.parallel}, ${result.config.backend})`);
+  log(
+    `wrote ${path} (${result.seconds.toFixed(0)} s wall, ${result.cpuSeconds.toFixed(0)} s CPU, parallel ${result.config.parallel}, ${result.config.backend})`,
+  );
   return result;
 }
 
@@ -168,7 +170,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
-    const log = o.quiet ? () => undefined : (line: string) => process.stderr.write(line + '\n');
+    const log = o.quiet ? () => undefined : (line: string) => process.stderr.write(`${line}\n`);
     log(
       `figure 6: ${o.policies.join(' vs ')}, seeds ${o.seeds.join(',')}, ${o.burnInBatches} burn-in + ${o.batches} batches × ${o.stepsPerBatch} steps, parallel ${o.parallel}`,
     );

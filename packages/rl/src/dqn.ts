@@ -151,7 +151,13 @@ export class QNetwork {
     this.outputSize = spec.outputSize;
     this.widths = [spec.inputSize, ...spec.hiddenSizes, spec.outputSize];
     const names = ['drop_in', ...spec.hiddenSizes.map((_, k) => `drop_h${k + 1}`)];
-    this.sites = names.map((name, k) => ({ name, kind: 'bernoulli', rate: spec.dropoutRate, maskShape: [this.widths[k]!], origin: { op: 'dropout', node: `before dense${k + 1}` } }));
+    this.sites = names.map((name, k) => ({
+      name,
+      kind: 'bernoulli',
+      rate: spec.dropoutRate,
+      maskShape: [this.widths[k]!],
+      origin: { op: 'dropout', node: `before dense${k + 1}` },
+    }));
     const rng = new Prng(checkSeed(spec.seed), STREAMS.weights);
     for (let k = 0; k + 1 < this.widths.length; k++) {
       const fanIn = this.widths[k]!;
@@ -285,7 +291,8 @@ export class QNetwork {
     return masks.map((m, k) => {
       const width = this.widths[k]!;
       if (m.length === width) return this.tf.tensor2d(m, [1, width]);
-      if (m.length !== rows * width) throw new McuError('E_INTERNAL', `site '${this.sites[k]!.name}': mask of ${m.length} values, expected ${width} or ${rows}×${width}`);
+      if (m.length !== rows * width)
+        throw new McuError('E_INTERNAL', `site '${this.sites[k]!.name}': mask of ${m.length} values, expected ${width} or ${rows}×${width}`);
       return this.tf.tensor2d(m, [rows, width]);
     });
   }
@@ -446,7 +453,13 @@ export class DqnAgent {
     this.observationSize = observationSize;
     this.numActions = numActions;
     this.inputSize = netInputSize(observationSize, numActions, this.learner.temporalWindow);
-    this.network = new QNetwork(tf, { inputSize: this.inputSize, hiddenSizes: this.learner.hiddenSizes, outputSize: numActions, seed: this.seed, dropoutRate: this.learner.dropoutRate });
+    this.network = new QNetwork(tf, {
+      inputSize: this.inputSize,
+      hiddenSizes: this.learner.hiddenSizes,
+      outputSize: numActions,
+      seed: this.seed,
+      dropoutRate: this.learner.dropoutRate,
+    });
     const maskSize = this.policy === 'thompson' ? this.network.widths.slice(0, -1).reduce((a, b) => a + b, 0) : 0;
     this.replay = new ReplayBuffer(this.learner.experienceSize, this.inputSize, maskSize);
     this.sampler = new SeededSampler({ seed: this.seed });
@@ -465,12 +478,16 @@ export class DqnAgent {
 
   /** The mask set of sample `step` (Thompson sampling's masks at that step): one array per site. */
   masksForStep(step: number): Float32Array[] {
-    return this.network.sites.map((site, k) => this.sampler.sample({ site, siteIndex: k, firstSample: step, count: 1, rows: 1, scope: 'sample' }).data as Float32Array);
+    return this.network.sites.map(
+      (site, k) => this.sampler.sample({ site, siteIndex: k, firstSample: step, count: 1, rows: 1, scope: 'sample' }).data as Float32Array,
+    );
   }
 
   /** Fresh minibatch masks of step `step` (ε-greedy's training): row i = minibatch slot i. */
   minibatchMasks(step: number, rows: number): Float32Array[] {
-    return this.network.sites.map((site, k) => this.sampler.sample({ site, siteIndex: k, firstSample: step, count: 1, rows, scope: 'point' }).data as Float32Array);
+    return this.network.sites.map(
+      (site, k) => this.sampler.sample({ site, siteIndex: k, firstSample: step, count: 1, rows, scope: 'point' }).data as Float32Array,
+    );
   }
 
   /** The network input for observation x_t given the history, or null while it is too short. */

@@ -247,7 +247,14 @@ export interface ComparisonResult {
 }
 
 /** Mean, standard error, min and max over rows of equal length. */
-export function band(rows: readonly (readonly number[])[]): { mean: number[]; standardError: number[]; lo: number[]; hi: number[]; min: number[]; max: number[] } {
+export function band(rows: readonly (readonly number[])[]): {
+  mean: number[];
+  standardError: number[];
+  lo: number[];
+  hi: number[];
+  min: number[];
+  max: number[];
+} {
   const n = rows.length;
   const len = n === 0 ? 0 : Math.min(...rows.map((r) => r.length));
   const mean: number[] = [];

@@ -1,4 +1,20 @@
-export { World, ACTIONS, NUM_ACTIONS, SENSED, DEMO_WORLD, segmentHit, discHit, type WorldOptions, type StepResult, type AgentPose, type Item, type ItemType, type SensedType, type Wall, type Vec2 } from './world.js';
+export {
+  World,
+  ACTIONS,
+  NUM_ACTIONS,
+  SENSED,
+  DEMO_WORLD,
+  segmentHit,
+  discHit,
+  type WorldOptions,
+  type StepResult,
+  type AgentPose,
+  type Item,
+  type ItemType,
+  type SensedType,
+  type Wall,
+  type Vec2,
+} from './world.js';
 export { Prng, STREAMS, checkSeed } from './prng.js';
 export {
   DqnAgent,

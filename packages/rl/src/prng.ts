@@ -38,7 +38,7 @@ export class Prng {
 
   constructor(seed: number, stream = 0) {
     checkSeed(seed);
-    const lo = seed % TWO_POW_32 >>> 0;
+    const lo = (seed % TWO_POW_32) >>> 0;
     const hi = Math.floor(seed / TWO_POW_32) >>> 0;
     const st = stream >>> 0;
     this.#s0 = fmix32(lo ^ 0x9e3779b9);

@@ -4,13 +4,51 @@ import { FULL_RUN, parseArgs } from '../src/index.js';
 describe('rl cli: parseArgs', () => {
   it('defaults to the full figure-6 comparison', () => {
     const o = parseArgs([])!;
-    expect(o).toMatchObject({ seeds: [...FULL_RUN.seeds], batches: FULL_RUN.batches, stepsPerBatch: 120, burnInBatches: 25, policies: ['thompson', 'epsilon-greedy'], proximityReward: 'linear' });
+    expect(o).toMatchObject({
+      seeds: [...FULL_RUN.seeds],
+      batches: FULL_RUN.batches,
+      stepsPerBatch: 120,
+      burnInBatches: 25,
+      policies: ['thompson', 'epsilon-greedy'],
+      proximityReward: 'linear',
+    });
     expect(FULL_RUN.seeds.length).toBeGreaterThanOrEqual(5);
   });
 
   it('reads every flag', () => {
-    const o = parseArgs(['--out', 'x.json', '--seeds', '3,4', '--batches', '7', '--steps-per-batch', '10', '--burn-in', '2', '--parallel', '1', '--backend', 'cpu', '--policies', 'thompson', '--proximity', 'clipped', '--quiet'])!;
-    expect(o).toEqual({ out: 'x.json', seeds: [3, 4], batches: 7, stepsPerBatch: 10, burnInBatches: 2, parallel: 1, backend: 'cpu', policies: ['thompson'], proximityReward: 'clipped', quiet: true });
+    const o = parseArgs([
+      '--out',
+      'x.json',
+      '--seeds',
+      '3,4',
+      '--batches',
+      '7',
+      '--steps-per-batch',
+      '10',
+      '--burn-in',
+      '2',
+      '--parallel',
+      '1',
+      '--backend',
+      'cpu',
+      '--policies',
+      'thompson',
+      '--proximity',
+      'clipped',
+      '--quiet',
+    ])!;
+    expect(o).toEqual({
+      out: 'x.json',
+      seeds: [3, 4],
+      batches: 7,
+      stepsPerBatch: 10,
+      burnInBatches: 2,
+      parallel: 1,
+      backend: 'cpu',
+      policies: ['thompson'],
+      proximityReward: 'clipped',
+      quiet: true,
+    });
     expect(parseArgs(['--help'])).toBeNull();
   });
 

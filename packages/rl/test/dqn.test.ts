@@ -100,7 +100,10 @@ describe('QNetwork', () => {
         return vars.map((v, i) => {
           const g = grads[v.name]!;
           const decay = i % 2 === 0 ? tf.mul(v, sgd.l2Decay) : tf.zerosLike(v);
-          return tf.sub(v, tf.mul(tf.div(tf.add(g, decay), B), sgd.learningRate)).dataSync().slice() as Float32Array;
+          return tf
+            .sub(v, tf.mul(tf.div(tf.add(g, decay), B), sgd.learningRate))
+            .dataSync()
+            .slice() as Float32Array;
         });
       });
       const loss = net.train(batch, sgd, true);
@@ -134,7 +137,16 @@ describe('learner pieces', () => {
   });
 
   it('has the demo settings and refuses unknown or bad ones', () => {
-    expect(DEMO_LEARNER).toMatchObject({ gamma: 0.7, learningRate: 0.001, batchSize: 64, l2Decay: 0.01, experienceSize: 30000, startLearnThreshold: 1000, dropoutRate: 0.1, temporalWindow: 1 });
+    expect(DEMO_LEARNER).toMatchObject({
+      gamma: 0.7,
+      learningRate: 0.001,
+      batchSize: 64,
+      l2Decay: 0.01,
+      experienceSize: 30000,
+      startLearnThreshold: 1000,
+      dropoutRate: 0.1,
+      temporalWindow: 1,
+    });
     expect(netInputSize(27, 5, 1)).toBe(59);
     expect(() => resolveLearner({ gama: 1 } as never)).toThrow(/unknown learner option 'gama'/);
     expect(() => resolveLearner({ dropoutRate: 1 })).toThrow(/dropoutRate must be below 1/);
@@ -145,7 +157,15 @@ describe('learner pieces', () => {
     const rng = new Prng(1, 3);
     const buf = new ReplayBuffer(3, 2, 3);
     for (let t = 0; t < 3; t++) {
-      const slot = buf.add(new Float32Array([t, t]), t % 2, t / 10, new Float32Array([t + 1, t + 1]), [new Float32Array([t]), new Float32Array([t, -t])], t, rng);
+      const slot = buf.add(
+        new Float32Array([t, t]),
+        t % 2,
+        t / 10,
+        new Float32Array([t + 1, t + 1]),
+        [new Float32Array([t]), new Float32Array([t, -t])],
+        t,
+        rng,
+      );
       expect(slot).toBe(t);
     }
     expect(buf.maskSet(2, [1, 2])).toEqual([new Float32Array([2]), new Float32Array([2, -2])]);

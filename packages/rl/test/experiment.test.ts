@@ -33,7 +33,12 @@ describe('runExperiment (reduced configuration)', () => {
 describe('the two policies, step by step', () => {
   const burnInSteps = 30;
 
-  async function drive(policy: 'thompson' | 'epsilon-greedy', steps: number, learner: Omit<LearnerOptions, 'burnInSteps'>, check: (ctx: { agent: DqnAgent; t: number; obs: Float32Array }) => (d: ReturnType<DqnAgent['act']>, rep: ReturnType<DqnAgent['learn']>) => void) {
+  async function drive(
+    policy: 'thompson' | 'epsilon-greedy',
+    steps: number,
+    learner: Omit<LearnerOptions, 'burnInSteps'>,
+    check: (ctx: { agent: DqnAgent; t: number; obs: Float32Array }) => (d: ReturnType<DqnAgent['act']>, rep: ReturnType<DqnAgent['learn']>) => void,
+  ) {
     const rt = await openTf();
     const world = new World();
     let obs = world.reset(9);
@@ -92,7 +97,14 @@ describe('the two policies, step by step', () => {
     expect(greedy).toBe(120 - burnInSteps);
     expect(replayed).toBeGreaterThan(50);
     // Different steps draw different masks (p = 0.1 over 159 units: equal sets are ~impossible).
-    const a = sampler.sample({ site: { name: 'drop_in', kind: 'bernoulli', rate: 0.1, maskShape: [59] }, siteIndex: 0, firstSample: 40, count: 2, rows: 1, scope: 'sample' }).data as Float32Array;
+    const a = sampler.sample({
+      site: { name: 'drop_in', kind: 'bernoulli', rate: 0.1, maskShape: [59] },
+      siteIndex: 0,
+      firstSample: 40,
+      count: 2,
+      rows: 1,
+      scope: 'sample',
+    }).data as Float32Array;
     expect(Array.from(a.subarray(0, 59))).not.toEqual(Array.from(a.subarray(59)));
   });
 

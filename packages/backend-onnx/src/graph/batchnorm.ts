@@ -59,9 +59,6 @@ export function switchBatchNormToInference(graph: GraphProto, opset: number, wha
     (removedOutputs.length ? `, dropping outputs ${removedOutputs.join(', ')}` : '');
   return {
     changes: [msg],
-    warnings: [
-      `${msg}. To avoid this, export with model.eval(), the dropout modules in train mode, and ` +
-        'torch.onnx.TrainingMode.PRESERVE.',
-    ],
+    warnings: [`${msg}. To avoid this, export with model.eval(), the dropout modules in train mode, and torch.onnx.TrainingMode.PRESERVE.`],
   };
 }

@@ -17,7 +17,6 @@
  * data (it holds N where S·N is needed) is refused.
  */
 import { McuError } from '@mcu/core';
-import { DataType } from '../proto/enums.js';
 import type { GraphProto, NodeProto } from '../proto/types.js';
 import { ConstantTable } from './constants.js';
 import { Emitter } from './emit.js';
@@ -117,7 +116,10 @@ export function rewriteBroadcast(
     const h = p.input;
     const st = stateOf(h);
     if (st.kind !== 'data') {
-      throw new McuError('E_UNSUPPORTED', `${what}: site ${index + 1} (${p.origin.op} '${p.origin.node}') multiplies '${h}', which is not computed from the model's data inputs`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${what}: site ${index + 1} (${p.origin.op} '${p.origin.node}') multiplies '${h}', which is not computed from the model's data inputs`,
+      );
     }
     if (p.rowAxis !== 0) {
       throw new LayoutRefusal(`${what}: site ${index + 1} (${p.origin.op} '${p.origin.node}') holds its rows on axis ${p.rowAxis} of '${h}'`);
@@ -161,8 +163,7 @@ export function rewriteBroadcast(
     if (anyExpanded) {
       if (metaUnexpanded) {
         throw new LayoutRefusal(
-          `${what}: ${label} combines activations after a dropout site with a shape read before it ` +
-            '(it would hold N rows where S·N are needed)',
+          `${what}: ${label} combines activations after a dropout site with a shape read before it (it would hold N rows where S·N are needed)`,
         );
       }
       (node.input ?? []).forEach((x, k) => {
@@ -186,9 +187,7 @@ export function rewriteBroadcast(
       if (metaExpanded && metaUnexpanded) {
         throw new LayoutRefusal(`${what}: ${label} mixes shapes read before and after a dropout site`);
       }
-      outState = SHAPE_TO_DATA.has(op)
-        ? { kind: 'data', expanded }
-        : { kind: 'meta', expanded, fromUnexpanded: !expanded };
+      outState = SHAPE_TO_DATA.has(op) ? { kind: 'data', expanded } : { kind: 'meta', expanded, fromUnexpanded: !expanded };
     } else {
       outState = { kind: 'const', expanded: false };
     }
@@ -242,12 +241,9 @@ function checkBatchAxis(
   if (!isDefaultDomain(node.domain)) return;
   const x = node.input?.[0] ?? '';
   const rank = rankOf(x);
-  const touches0 = (axes: number[] | undefined): boolean =>
-    axes !== undefined && axes.some((a) => a === 0 || (rank !== undefined && a + rank === 0));
+  const touches0 = (axes: number[] | undefined): boolean => axes?.some((a) => a === 0 || (rank !== undefined && a + rank === 0)) ?? false;
   const refuse = (why: string): never => {
-    throw new LayoutRefusal(
-      `${what}: ${label} ${why} after a dropout site, where that axis holds S·N rows (samples × inputs)`,
-    );
+    throw new LayoutRefusal(`${what}: ${label} ${why} after a dropout site, where that axis holds S·N rows (samples × inputs)`);
   };
   const ints = (k: number): bigint[] | undefined => {
     const name = node.input?.[k];
@@ -413,7 +409,7 @@ function checkBatchAxis(
         // rows stay rows only if the other target dims hold exactly one row's values
         const inDims = shapes.get(x)?.dims;
         const allowZero = (attrInt(node, 'allowzero') ?? 0) !== 0;
-        const rest = v.slice(1).map((d, i) => (d === 0n && !allowZero ? inDims?.[i + 1] ?? '?' : d < 0n ? '?' : Number(d)));
+        const rest = v.slice(1).map((d, i) => (d === 0n && !allowZero ? (inDims?.[i + 1] ?? '?') : d < 0n ? '?' : Number(d)));
         const a = rowProduct(inDims?.slice(1));
         const b = rowProduct(rest);
         const same = a !== undefined && b !== undefined && a.n === b.n && a.syms.join(',') === b.syms.join(',');

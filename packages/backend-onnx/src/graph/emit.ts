@@ -105,7 +105,10 @@ export class Emitter {
 
   where(cond: string, a: string, b: string, outName?: string): string {
     if (this.opset < 9) {
-      throw new McuError('E_UNSUPPORTED', `this rewrite needs the Where operator (opset ≥ 9) but the model is at opset ${this.opset}; re-export the model with opset ≥ 9`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `this rewrite needs the Where operator (opset ≥ 9) but the model is at opset ${this.opset}; re-export the model with opset ≥ 9`,
+      );
     }
     return this.node('Where', [cond, a, b], [], outName);
   }
@@ -122,8 +125,7 @@ export class Emitter {
     if (this.opset < 8) {
       throw new McuError(
         'E_UNSUPPORTED',
-        'this rewrite needs the Expand operator (opset ≥ 8) but the model is at opset ' +
-          `${this.opset}; re-export the model with opset ≥ 8`,
+        `this rewrite needs the Expand operator (opset ≥ 8) but the model is at opset ${this.opset}; re-export the model with opset ≥ 8`,
       );
     }
     return this.node('Expand', [x, shape]);

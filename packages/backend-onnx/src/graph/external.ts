@@ -19,10 +19,13 @@ import { bytesPerElement, tensorElementCount } from './tensor-values.js';
 function fileError(path: string, e: unknown, role: string): McuError {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const why =
-    code === 'ENOENT' ? 'does not exist' :
-    code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' :
-    code === 'EISDIR' ? 'is a directory' :
-    `cannot be read (${code ?? (e instanceof Error ? e.message : String(e))})`;
+    code === 'ENOENT'
+      ? 'does not exist'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'cannot be read (permission denied)'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : `cannot be read (${code ?? (e instanceof Error ? e.message : String(e))})`;
   return new McuError('E_FILE', `${role} ${path} ${why}`, { cause: e });
 }
 
@@ -36,7 +39,7 @@ export async function loadModelFile(path: string): Promise<ModelProto> {
 async function decodeModelFile(path: string): Promise<ModelProto> {
   if (typeof path !== 'string' || path === '') throw new McuError('E_FILE', 'no model file given');
   const abs = resolve(path);
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(abs);
   } catch (e) {
@@ -64,7 +67,7 @@ function checkLocation(location: string, baseDir: string, what: string, tensor: 
     throw new McuError(
       'E_MODEL',
       `${what}: tensor '${tensor}' keeps its data at external location '${location}', which ${why}; ` +
-        'external data must be a file inside the model\'s folder',
+        "external data must be a file inside the model's folder",
     );
   };
   if (location === '' || location.includes('\0')) bad('is empty or invalid');

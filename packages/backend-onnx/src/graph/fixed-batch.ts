@@ -11,7 +11,7 @@
  */
 import type { GraphProto, ValueInfoProto } from '../proto/types.js';
 import { ConstantTable } from './constants.js';
-import { int64Tensor, isDefaultDomain, Namer, valueInfoDims } from './proto-util.js';
+import { int64Tensor, isDefaultDomain, type Namer, valueInfoDims } from './proto-util.js';
 import { tensorBigints } from './tensor-values.js';
 
 export interface BatchRelaxation {
@@ -24,15 +24,9 @@ function setLeadingDim(vi: ValueInfoProto, param: string): void {
   if (dim && dim.length > 0) dim[0] = { dim_param: param };
 }
 
-export function relaxFixedBatch(
-  graph: GraphProto,
-  dataInputs: readonly string[],
-  namer: Namer,
-): BatchRelaxation {
+export function relaxFixedBatch(graph: GraphProto, dataInputs: readonly string[], namer: Namer): BatchRelaxation {
   // Scalars (a ratio or training_mode input) have no batch axis.
-  const inputs = (graph.input ?? []).filter(
-    (v) => dataInputs.includes(v.name ?? '') && (valueInfoDims(v)?.length ?? 0) >= 1,
-  );
+  const inputs = (graph.input ?? []).filter((v) => dataInputs.includes(v.name ?? '') && (valueInfoDims(v)?.length ?? 0) >= 1);
   if (inputs.length === 0) return { changes: [], warnings: [] };
   const lead = inputs.map((v) => valueInfoDims(v)?.[0]);
   const b = lead[0];
@@ -84,8 +78,7 @@ export function relaxFixedBatch(
     if (vi.name && data.has(vi.name) && valueInfoDims(vi)?.[0] === b) setLeadingDim(vi, 'batch');
   }
   changes.push(
-    `freed the fixed batch size ${b} of the export (inputs ${inputDescr} → leading dim 'batch')` +
-      (reshapes.length ? `; ${reshapes.join('; ')}` : ''),
+    `freed the fixed batch size ${b} of the export (inputs ${inputDescr} → leading dim 'batch')${reshapes.length ? `; ${reshapes.join('; ')}` : ''}`,
   );
   return { changes, warnings };
 }

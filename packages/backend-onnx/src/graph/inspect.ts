@@ -1,7 +1,7 @@
 /** `mcu inspect`: what prepareModel finds, without the rewritten graph. */
 import type { TensorSpec } from '@mcu/core';
 import type { ModelProto } from '../proto/types.js';
-import { type Layout } from './metadata.js';
+import type { Layout } from './metadata.js';
 import { prepareModel, type PrepareOptions } from './prepare.js';
 
 export interface InspectedSite {

@@ -15,15 +15,31 @@ import type { Layout } from './metadata.js';
 import { isDefaultDomain, valueInfoDims } from './proto-util.js';
 
 const RANK_PRESERVING = new Set([
-  'Relu', 'Tanh', 'Sigmoid', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Exp', 'Log', 'Abs', 'Neg',
-  'Sqrt', 'Identity', 'Cast', 'Clip', 'Add', 'Sub', 'Mul', 'Div', 'Dropout', 'Erf', 'Gelu',
+  'Relu',
+  'Tanh',
+  'Sigmoid',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Softplus',
+  'Exp',
+  'Log',
+  'Abs',
+  'Neg',
+  'Sqrt',
+  'Identity',
+  'Cast',
+  'Clip',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Dropout',
+  'Erf',
+  'Gelu',
 ]);
 
-export function detectMaskedLayout(
-  graph: GraphProto,
-  dataInputs: readonly string[],
-  consts: ConstantTable,
-): { layout: Layout; reason: string } | undefined {
+export function detectMaskedLayout(graph: GraphProto, dataInputs: readonly string[], consts: ConstantTable): { layout: Layout; reason: string } | undefined {
   const nodes = graph.node ?? [];
   for (const input of dataInputs) {
     const rank = valueInfoDims((graph.input ?? []).find((v) => v.name === input))?.length;
@@ -43,17 +59,24 @@ export function detectMaskedLayout(
             if (w && (w.dims?.length ?? 0) === 2) perRow = 1;
           } else if (op === 'Conv') {
             const w = consts.get(n.input?.[1]);
-            if (w && (w.dims?.length ?? 0) >= 3) perRow = (w.dims!.length - 2) + 1;
+            if (w && (w.dims?.length ?? 0) >= 3) perRow = w.dims!.length - 2 + 1;
           }
           if (perRow !== undefined) {
             if (rank === perRow + 2) {
-              return { layout: 'sample-axis', reason: `input '${input}' has rank ${rank}, one more than ${op} '${n.name ?? ''}' needs for [rows, ...]: a leading sample axis` };
+              return {
+                layout: 'sample-axis',
+                reason: `input '${input}' has rank ${rank}, one more than ${op} '${n.name ?? ''}' needs for [rows, ...]: a leading sample axis`,
+              };
             }
             if (rank === perRow + 1) return { layout: 'broadcast', reason: `input '${input}' has rank ${rank} = rows + ${perRow}` };
             continue;
           }
           if (RANK_PRESERVING.has(op)) {
-            for (const o of n.output ?? []) if (o && !seen.has(o)) { seen.add(o); next.push(o); }
+            for (const o of n.output ?? [])
+              if (o && !seen.has(o)) {
+                seen.add(o);
+                next.push(o);
+              }
           }
         }
       }

@@ -60,15 +60,80 @@ import { tensorNumbers } from './tensor-values.js';
 
 /** Operators whose meaning does not change up to opset 7 (modulo the translations above). */
 const SAME_AT_7 = new Set([
-  'Relu', 'Tanh', 'Sigmoid', 'LeakyRelu', 'Elu', 'Selu', 'HardSigmoid', 'Softplus', 'Softsign',
-  'Neg', 'Abs', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil', 'Clip', 'Identity',
-  'Dropout', 'BatchNormalization', 'Reshape', 'Flatten', 'MaxPool', 'AveragePool',
-  'GlobalAveragePool', 'GlobalMaxPool', 'Conv', 'ConvTranspose', 'Softmax', 'LogSoftmax',
-  'Concat', 'Transpose', 'Squeeze', 'Unsqueeze', 'MatMul', 'Gemm', 'LRN', 'Gather', 'Shape',
-  'Size', 'Slice', 'Constant', 'Sum', 'Max', 'Min', 'Mean', 'Not', 'Split', 'Tile', 'Pad',
-  'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ArgMax', 'ArgMin',
-  'InstanceNormalization', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'And', 'Or', 'Xor', 'Equal',
-  'Greater', 'Less', 'Cast', 'Hardmax', 'DepthToSpace', 'SpaceToDepth',
+  'Relu',
+  'Tanh',
+  'Sigmoid',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'HardSigmoid',
+  'Softplus',
+  'Softsign',
+  'Neg',
+  'Abs',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Clip',
+  'Identity',
+  'Dropout',
+  'BatchNormalization',
+  'Reshape',
+  'Flatten',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'Conv',
+  'ConvTranspose',
+  'Softmax',
+  'LogSoftmax',
+  'Concat',
+  'Transpose',
+  'Squeeze',
+  'Unsqueeze',
+  'MatMul',
+  'Gemm',
+  'LRN',
+  'Gather',
+  'Shape',
+  'Size',
+  'Slice',
+  'Constant',
+  'Sum',
+  'Max',
+  'Min',
+  'Mean',
+  'Not',
+  'Split',
+  'Tile',
+  'Pad',
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ArgMax',
+  'ArgMin',
+  'InstanceNormalization',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'And',
+  'Or',
+  'Xor',
+  'Equal',
+  'Greater',
+  'Less',
+  'Cast',
+  'Hardmax',
+  'DepthToSpace',
+  'SpaceToDepth',
 ]);
 const LEGACY_BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'And', 'Or', 'Xor', 'Equal', 'Greater', 'Less']);
 
@@ -130,8 +195,7 @@ export function raiseLegacyOpset(model: ModelProto, opset: number, what: string)
   function refuse(_node: NodeProto, why: string): never {
     throw new McuError(
       'E_UNSUPPORTED',
-      `${what} uses opset ${opset}; mcu runs it at opset 7, but ${why}. ` +
-        'Re-export the model with opset ≥ 7 (torch.onnx.export(..., opset_version=13)).',
+      `${what} uses opset ${opset}; mcu runs it at opset 7, but ${why}. Re-export the model with opset ≥ 7 (torch.onnx.export(..., opset_version=13)).`,
     );
   }
   for (const node of graph.node ?? []) {
@@ -169,7 +233,7 @@ export function raiseLegacyOpset(model: ModelProto, opset: number, what: string)
   const constInts = (name: string | undefined): number[] | undefined => {
     const t = consts.get(name);
     const v = t ? tensorNumbers(t) : undefined;
-    return v !== undefined && v.every((x) => Number.isSafeInteger(x)) ? v : undefined;
+    return v?.every((x) => Number.isSafeInteger(x)) ? v : undefined;
   };
 
   for (const node of graph.node ?? []) {
@@ -183,7 +247,10 @@ export function raiseLegacyOpset(model: ModelProto, opset: number, what: string)
     if (op === 'BatchNormalization') {
       const isTest = (attrInt(node, 'is_test') ?? 0) !== 0;
       if (!isTest) {
-        refuse(node, `${label} runs in training mode (is_test = 0), which opset 7 expresses by its outputs instead; prepareModel switches such nodes to inference before raising`);
+        refuse(
+          node,
+          `${label} runs in training mode (is_test = 0), which opset 7 expresses by its outputs instead; prepareModel switches such nodes to inference before raising`,
+        );
       }
       if (getAttr(node, 'is_test')) edit('BatchNormalization.is_test', () => removeAttr(node, 'is_test'));
       const extra = (node.output ?? []).slice(1).filter((o) => o !== '');
@@ -220,9 +287,12 @@ export function raiseLegacyOpset(model: ModelProto, opset: number, what: string)
         const b = shapes.get(node.input?.[1] ?? '')?.dims;
         const ra = a?.length;
         const rb = b?.length;
-        const oneElement = b !== undefined && b.every((d) => d === 1);
+        const oneElement = b?.every((d) => d === 1) === true;
         if (ra !== undefined && rb !== undefined && rb > ra) {
-          refuse(node, `${label} broadcasts a rank-${rb} second input onto a rank-${ra} first one; numpy broadcasting (opset 7) would change the output's rank`);
+          refuse(
+            node,
+            `${label} broadcasts a rank-${rb} second input onto a rank-${ra} first one; numpy broadcasting (opset 7) would change the output's rank`,
+          );
         }
         if (axis !== undefined) {
           const trailing = ra !== undefined && rb !== undefined && (axis === ra - rb || axis === -rb);
@@ -245,7 +315,12 @@ export function raiseLegacyOpset(model: ModelProto, opset: number, what: string)
       if (shape === undefined) refuse(node, `${label} has no shape attribute`);
       const name = namer.fresh(`${node.output?.[0] ?? 'reshape'}_shape`);
       edit('Reshape.shape→input', () => {
-        newInits.push(int64Tensor(name, shape!.map((d) => BigInt(d))));
+        newInits.push(
+          int64Tensor(
+            name,
+            shape!.map((d) => BigInt(d)),
+          ),
+        );
         node.input = [node.input?.[0] ?? '', name];
         removeAttr(node, 'shape');
       });
@@ -261,7 +336,10 @@ export function raiseLegacyOpset(model: ModelProto, opset: number, what: string)
         const to = attrString(node, 'to');
         const code = to === undefined ? undefined : CAST1_TYPES[to.toUpperCase()];
         if (code === undefined) {
-          refuse(node, `Cast-1 ${label} has 'to' = ${to === undefined ? '(none)' : JSON.stringify(to)}, which is not one of ${Object.keys(CAST1_TYPES).join(', ')}`);
+          refuse(
+            node,
+            `Cast-1 ${label} has 'to' = ${to === undefined ? '(none)' : JSON.stringify(to)}, which is not one of ${Object.keys(CAST1_TYPES).join(', ')}`,
+          );
         }
         edit('Cast.to→enum', () => setAttr(node, intAttr('to', code!)));
       }
@@ -362,7 +440,7 @@ export function raiseLegacyOpset(model: ModelProto, opset: number, what: string)
       refuse(
         node,
         `Pad-1 ${label} has paddings ${show(p!)}, which reads differently in the layout Pad-1's text documents ` +
-          "([x1_begin, x2_begin, …, x1_end, x2_end, …]) and the one its example uses ([x1_begin, x1_end, x2_begin, …]); " +
+          '([x1_begin, x2_begin, …, x1_end, x2_end, …]) and the one its example uses ([x1_begin, x1_end, x2_begin, …]); ' +
           "Pad-2 'pads' uses the first, and which one the exporter meant cannot be told",
       );
     }

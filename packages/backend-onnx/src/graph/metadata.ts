@@ -47,10 +47,7 @@ export function writeSiteMetadata(model: ModelProto, sites: readonly StochasticS
 }
 
 /** The sites recorded in the model's metadata, or undefined when it has none. */
-export function readSiteMetadata(
-  model: ModelProto,
-  what: string,
-): { sites: StochasticSite[]; layout: Layout } | undefined {
+export function readSiteMetadata(model: ModelProto, what: string): { sites: StochasticSite[]; layout: Layout } | undefined {
   const props = model.metadata_props ?? [];
   const raw = props.find((p) => p.key === SITES_KEY)?.value;
   if (raw === undefined) return undefined;
@@ -74,11 +71,7 @@ export function readSiteMetadata(
     names.add(o.name as string);
     if (o.kind !== 'bernoulli' && o.kind !== 'gaussian' && o.kind !== 'alpha') bad(`entry ${i} has kind ${JSON.stringify(o.kind)}`);
     if (typeof o.rate !== 'number' || !(o.rate >= 0 && o.rate < 1)) bad(`entry ${i} has rate ${JSON.stringify(o.rate)} outside [0, 1)`);
-    if (
-      !Array.isArray(o.maskShape) ||
-      o.maskShape.length > 16 ||
-      !o.maskShape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)
-    ) {
+    if (!Array.isArray(o.maskShape) || o.maskShape.length > 16 || !o.maskShape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       bad(`entry ${i} has maskShape ${JSON.stringify(o.maskShape)}`);
     }
     const scaling = o.scaling ?? 'inverted';
@@ -88,11 +81,24 @@ export function readSiteMetadata(
     if (typeof o.opset === 'number') origin.opset = o.opset;
     if (typeof o.node === 'string') origin.node = o.node;
     const rl = o.rowLayout as { axis?: unknown; factor?: unknown } | undefined;
-    if (rl !== undefined && !(rl !== null && typeof rl === 'object' && Number.isSafeInteger(rl.axis) && (rl.axis as number) >= 0 && Number.isSafeInteger(rl.factor) && (rl.factor as number) >= 1)) {
+    if (
+      rl !== undefined &&
+      !(
+        rl !== null &&
+        typeof rl === 'object' &&
+        Number.isSafeInteger(rl.axis) &&
+        (rl.axis as number) >= 0 &&
+        Number.isSafeInteger(rl.factor) &&
+        (rl.factor as number) >= 1
+      )
+    ) {
       bad(`entry ${i} has rowLayout ${JSON.stringify(o.rowLayout)}`);
     }
     const dims = o.dims;
-    if (dims !== undefined && !(Array.isArray(dims) && dims.length <= 16 && dims.every((d) => (Number.isSafeInteger(d) && (d as number) >= 0) || (typeof d === 'string' && d !== '')))) {
+    if (
+      dims !== undefined &&
+      !(Array.isArray(dims) && dims.length <= 16 && dims.every((d) => (Number.isSafeInteger(d) && (d as number) >= 0) || (typeof d === 'string' && d !== '')))
+    ) {
       bad(`entry ${i} has dims ${JSON.stringify(o.dims)}`);
     }
     sites.push({

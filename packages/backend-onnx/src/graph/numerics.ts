@@ -51,7 +51,10 @@ function readConstant(consts: ConstantTable, name: string | undefined): Values |
 }
 
 function medianMagnitude(values: readonly number[]): number {
-  const a = values.filter((v) => Number.isFinite(v)).map((v) => Math.abs(v)).sort((p, q) => p - q);
+  const a = values
+    .filter((v) => Number.isFinite(v))
+    .map((v) => Math.abs(v))
+    .sort((p, q) => p - q);
   if (a.length === 0) return 0;
   const m = a.length >> 1;
   return a.length % 2 === 1 ? a[m]! : (a[m - 1]! + a[m]!) / 2;

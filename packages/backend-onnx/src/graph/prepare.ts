@@ -16,15 +16,7 @@ import { relaxFixedBatch } from './fixed-batch.js';
 import { detectMaskedLayout } from './layout.js';
 import { raiseLegacyOpset } from './legacy-opset.js';
 import { type Layout, readSiteMetadata, writeSiteMetadata } from './metadata.js';
-import {
-  attrInt,
-  defaultOpset,
-  isDefaultDomain,
-  Namer,
-  tensorValueInfo,
-  valueInfoDims,
-  valueInfoElemType,
-} from './proto-util.js';
+import { attrInt, defaultOpset, isDefaultDomain, Namer, tensorValueInfo, valueInfoDims, valueInfoElemType } from './proto-util.js';
 import { cloneProto } from './clone.js';
 import { float32Pitfalls } from './numerics.js';
 import { measureSiteDims, probeModel } from './probe.js';
@@ -159,9 +151,7 @@ function sweepDeadNodes(graph: GraphProto): void {
   const usedNow = new Set<string>(outputs);
   for (const n of nodes) for (const i of n.input ?? []) if (i) usedNow.add(i);
   const inputs = new Set((graph.input ?? []).map((v) => v.name ?? ''));
-  graph.initializer = (graph.initializer ?? []).filter(
-    (t) => !t.name || usedNow.has(t.name) || inputs.has(t.name) || !usedBefore.has(t.name),
-  );
+  graph.initializer = (graph.initializer ?? []).filter((t) => !t.name || usedNow.has(t.name) || inputs.has(t.name) || !usedBefore.has(t.name));
 }
 
 function preparedFromMetadata(
@@ -244,7 +234,9 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   // 2. is_test notes (before the attribute disappears with the opset raise).
   for (const n of graph.node ?? []) {
     if (n.op_type === 'Dropout' && isDefaultDomain(n.domain) && opset < 7 && (attrInt(n, 'is_test') ?? 0) !== 0) {
-      changes.push(`Dropout '${n.name ?? n.output?.[0]}' has is_test=${attrInt(n, 'is_test')} (the exporter fixed it to identity); it is a dropout layer of the trained network, so it is a site`);
+      changes.push(
+        `Dropout '${n.name ?? n.output?.[0]}' has is_test=${attrInt(n, 'is_test')} (the exporter fixed it to identity); it is a dropout layer of the trained network, so it is a site`,
+      );
     }
   }
 
@@ -287,7 +279,14 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   } catch (e) {
     if (e instanceof NeedsSiteShapes) {
       const inputs = dataInputs.map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
-      throw Object.assign(e, { probe: probeModel(work, e.tensors.map((t) => t.tensor), shapes), inputs });
+      throw Object.assign(e, {
+        probe: probeModel(
+          work,
+          e.tensors.map((t) => t.tensor),
+          shapes,
+        ),
+        inputs,
+      });
     }
     throw e;
   }
@@ -368,7 +367,10 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
       const dim = graph.input?.find((v) => v.name === p.maskName)?.type?.tensor_type?.shape?.dim;
       if (dim && dim.length >= 2) dim[1] = { dim_param: 'mcu_mask_rows' };
     }
-    sampledOutputs = dependentOutputs(graph, plans.map((p) => p.maskName));
+    sampledOutputs = dependentOutputs(
+      graph,
+      plans.map((p) => p.maskName),
+    );
   }
   dataInputs = dataInputNames(graph, new Set(plans.map((p) => p.maskName)));
 
@@ -394,7 +396,10 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
     for (const d of site.dims ?? []) {
       const sym = typeof d === 'string' ? d.replace(/\*\d+$/, '') : undefined;
       if (sym !== undefined && inputDims[sym] === undefined) {
-        throw new McuError('E_UNSUPPORTED', `${what}: the mask of site ${site.name} has the size '${d}', which is no input's dim; mcu cannot size it. Fix: export with fixed sizes`);
+        throw new McuError(
+          'E_UNSUPPORTED',
+          `${what}: the mask of site ${site.name} has the size '${d}', which is no input's dim; mcu cannot size it. Fix: export with fixed sizes`,
+        );
       }
     }
   }
@@ -413,7 +418,12 @@ function inputDimSymbols(inputs: readonly TensorSpec[]): Record<string, { input:
 }
 
 /** The parts of a graph the broadcast rewrite replaces, to undo a refused attempt. */
-function snapshot(graph: GraphProto): { node: NodeProto[]; initializer: GraphProto['initializer']; output: ValueInfoProto[]; value_info: GraphProto['value_info'] } {
+function snapshot(graph: GraphProto): {
+  node: NodeProto[];
+  initializer: GraphProto['initializer'];
+  output: ValueInfoProto[];
+  value_info: GraphProto['value_info'];
+} {
   return {
     node: [...(graph.node ?? [])],
     initializer: [...(graph.initializer ?? [])],
@@ -454,7 +464,9 @@ export async function prepareModelMeasured(
       throw new McuError('E_UNSUPPORTED', `${e.message} Running the model on synthetic rows to measure them failed: ${describeError(err)}`, { cause: err });
     }
     const p = prepareModel(model, { ...options, measured });
-    p.changes.push(`measured by running the model on 1 and 2 synthetic rows: ${tensors.map((t) => `'${t}' [${measured.get(t)!.two.join(', ')}] at 2 rows`).join('; ')}`);
+    p.changes.push(
+      `measured by running the model on 1 and 2 synthetic rows: ${tensors.map((t) => `'${t}' [${measured.get(t)!.two.join(', ')}] at 2 rows`).join('; ')}`,
+    );
     return p;
   }
 }

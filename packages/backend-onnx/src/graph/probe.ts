@@ -18,8 +18,9 @@ export function probeModel(model: ModelProto, tensors: readonly string[], shapes
   const probe = cloneProto<ModelProto>({ ...model, graph: { ...model.graph!, initializer: [] } });
   const graph = probe.graph!;
   graph.initializer = model.graph!.initializer ?? [];
-  graph.node = (graph.node ?? []).map((n): NodeProto =>
-    atenOperator(n) !== undefined ? { name: n.name ?? '', op_type: 'Identity', domain: '', input: [n.input?.[0] ?? ''], output: [n.output?.[0] ?? ''] } : n,
+  graph.node = (graph.node ?? []).map(
+    (n): NodeProto =>
+      atenOperator(n) !== undefined ? { name: n.name ?? '', op_type: 'Identity', domain: '', input: [n.input?.[0] ?? ''], output: [n.output?.[0] ?? ''] } : n,
   );
   // Outputs without a shape: the runtime infers them.
   graph.output = tensors.map((t) => ({ name: t, type: { tensor_type: { elem_type: shapes.get(t)?.elem ?? DataType.FLOAT } } }));

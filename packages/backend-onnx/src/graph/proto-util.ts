@@ -1,14 +1,7 @@
 /** Small helpers over decoded ONNX objects: attributes, opsets, value infos, names. */
 import { McuError } from '@mcu/core';
 import { AttributeType, DataType } from '../proto/enums.js';
-import type {
-  AttributeProto,
-  GraphProto,
-  ModelProto,
-  NodeProto,
-  TensorProto,
-  ValueInfoProto,
-} from '../proto/types.js';
+import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../proto/types.js';
 
 export function isDefaultDomain(domain: string | undefined): boolean {
   return domain === undefined || domain === '' || domain === 'ai.onnx';
@@ -121,20 +114,14 @@ export function valueInfoElemType(vi: ValueInfoProto | undefined): number | unde
   return vi?.type?.tensor_type?.elem_type;
 }
 
-export function tensorValueInfo(
-  name: string,
-  elemType: number,
-  dims: readonly (number | string)[],
-): ValueInfoProto {
+export function tensorValueInfo(name: string, elemType: number, dims: readonly (number | string)[]): ValueInfoProto {
   return {
     name,
     type: {
       tensor_type: {
         elem_type: elemType,
         shape: {
-          dim: dims.map((d) =>
-            typeof d === 'number' && d >= 0 ? { dim_value: BigInt(d) } : { dim_param: String(d) },
-          ),
+          dim: dims.map((d) => (typeof d === 'number' && d >= 0 ? { dim_value: BigInt(d) } : { dim_param: String(d) })),
         },
       },
     },

@@ -196,15 +196,7 @@ function normAxis(axis: number, rank: number): number | undefined {
   return a >= 0 && a < rank ? a : undefined;
 }
 
-function poolOut(
-  input: Dim,
-  k: number,
-  stride: number,
-  dilation: number,
-  padSum: number,
-  ceil: boolean,
-  autoPad: string | undefined,
-): Dim {
+function poolOut(input: Dim, k: number, stride: number, dilation: number, padSum: number, ceil: boolean, autoPad: string | undefined): Dim {
   const same = autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER';
   const eff = dilation * (k - 1) + 1;
   if (!isKnown(input)) {
@@ -225,8 +217,14 @@ function poolOut(
 // Values of small shape tensors.
 
 const INT_TYPES = new Set<number>([
-  DataType.INT64, DataType.INT32, DataType.INT16, DataType.INT8, DataType.UINT8,
-  DataType.UINT16, DataType.UINT32, DataType.UINT64,
+  DataType.INT64,
+  DataType.INT32,
+  DataType.INT16,
+  DataType.INT8,
+  DataType.UINT8,
+  DataType.UINT16,
+  DataType.UINT32,
+  DataType.UINT64,
 ]);
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
 
@@ -238,7 +236,7 @@ function tensorValue(t: TensorProto): Dim[] | undefined {
     if (b !== undefined) return b.map((z) => Number(z));
     if (t.data_type === undefined || !FLOAT_TYPES.has(t.data_type)) return undefined;
     const f = tensorNumbers(t, MAX_VALUE);
-    return f !== undefined && f.every((v) => Number.isSafeInteger(v)) ? f : undefined;
+    return f?.every((v) => Number.isSafeInteger(v)) ? f : undefined;
   } catch {
     return undefined;
   }
@@ -295,27 +293,112 @@ function valueEqual(a: Dim, b: Dim): Dim {
 // Operator tables.
 
 const UNARY = new Set([
-  'Relu', 'Tanh', 'Sigmoid', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'Exp', 'Log',
-  'Abs', 'Neg', 'Sqrt', 'Reciprocal', 'Erf', 'Gelu', 'HardSigmoid', 'HardSwish', 'Clip', 'Floor',
-  'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Softmax', 'LogSoftmax', 'Identity', 'Dropout',
-  'BatchNormalization', 'InstanceNormalization', 'LRN', 'Mish', 'ThresholdedRelu',
-  'PRelu', 'Celu', 'Hardmax', 'Not', 'IsNaN', 'IsInf', 'Atan', 'Asin', 'Acos', 'Tan',
-  'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Shrink', 'MeanVarianceNormalization',
-  'Trilu', 'CumSum', 'Swish', 'LpNormalization', 'GroupNormalization', 'ReverseSequence',
-  'Scatter', 'ScatterElements', 'ScatterND', 'BitwiseNot', 'Bernoulli', 'RandomUniformLike',
-  'RandomNormalLike', 'DequantizeLinear', 'QuantizeLinear', 'DynamicQuantizeLinear',
+  'Relu',
+  'Tanh',
+  'Sigmoid',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Softplus',
+  'Softsign',
+  'Exp',
+  'Log',
+  'Abs',
+  'Neg',
+  'Sqrt',
+  'Reciprocal',
+  'Erf',
+  'Gelu',
+  'HardSigmoid',
+  'HardSwish',
+  'Clip',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Sin',
+  'Cos',
+  'Softmax',
+  'LogSoftmax',
+  'Identity',
+  'Dropout',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'LRN',
+  'Mish',
+  'ThresholdedRelu',
+  'PRelu',
+  'Celu',
+  'Hardmax',
+  'Not',
+  'IsNaN',
+  'IsInf',
+  'Atan',
+  'Asin',
+  'Acos',
+  'Tan',
+  'Sinh',
+  'Cosh',
+  'Asinh',
+  'Acosh',
+  'Atanh',
+  'Shrink',
+  'MeanVarianceNormalization',
+  'Trilu',
+  'CumSum',
+  'Swish',
+  'LpNormalization',
+  'GroupNormalization',
+  'ReverseSequence',
+  'Scatter',
+  'ScatterElements',
+  'ScatterND',
+  'BitwiseNot',
+  'Bernoulli',
+  'RandomUniformLike',
+  'RandomNormalLike',
+  'DequantizeLinear',
+  'QuantizeLinear',
+  'DynamicQuantizeLinear',
 ]);
 const BINARY = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual',
-  'And', 'Or', 'Xor', 'Max', 'Min', 'Sum', 'Mean', 'Mod', 'BitShift', 'BitwiseAnd', 'BitwiseOr',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Equal',
+  'Greater',
+  'Less',
+  'GreaterOrEqual',
+  'LessOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Max',
+  'Min',
+  'Sum',
+  'Mean',
+  'Mod',
+  'BitShift',
+  'BitwiseAnd',
+  'BitwiseOr',
   'BitwiseXor',
 ]);
 const BOOL_OUT = new Set(['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf']);
 const POOLS = new Set(['MaxPool', 'AveragePool', 'LpPool']);
 const GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool']);
 const REDUCES = new Set([
-  'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2',
-  'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare',
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
 ]);
 const RECURRENT = new Set(['RNN', 'GRU', 'LSTM']);
 /** PyTorch ATen fallbacks that keep their input's shape (the dropout family). */
@@ -386,9 +469,7 @@ function clean(s: ValueShape | undefined): ValueShape {
   const out: ValueShape = {};
   if (s.elem !== undefined) out.elem = s.elem;
   if (s.dims !== undefined) {
-    out.dims = s.dims.map((d) =>
-      typeof d === 'number' ? (Number.isSafeInteger(d) && d >= 0 ? d : UNKNOWN) : d === '' ? UNKNOWN : d,
-    );
+    out.dims = s.dims.map((d) => (typeof d === 'number' ? (Number.isSafeInteger(d) && d >= 0 ? d : UNKNOWN) : d === '' ? UNKNOWN : d));
   }
   const v = s.value;
   if (v !== undefined && v.length <= MAX_VALUE) {
@@ -403,12 +484,7 @@ function clean(s: ValueShape | undefined): ValueShape {
   return out;
 }
 
-function inferNode(
-  node: NodeProto,
-  opset: number,
-  info: Map<string, ValueShape>,
-  consts: ConstantTable,
-): ValueShape[] {
+function inferNode(node: NodeProto, opset: number, info: Map<string, ValueShape>, consts: ConstantTable): ValueShape[] {
   const op = node.op_type ?? '';
   const ins = (node.input ?? []).map((n) => (n ? info.get(n) : undefined));
   const x = ins[0];
@@ -429,10 +505,10 @@ function inferNode(
     const n = t ? tensorNumbers(t, MAX_VALUE) : undefined;
     if (n !== undefined) return n;
     const v = info.get(name)?.value;
-    return v !== undefined && v.every((d) => typeof d === 'number') ? (v as number[]) : undefined;
+    return v?.every((d) => typeof d === 'number') ? (v as number[]) : undefined;
   };
   const numberList = (v: Dim[] | undefined): number[] | undefined =>
-    v !== undefined && v.every((d) => typeof d === 'number' && Number.isSafeInteger(d)) ? (v as number[]) : undefined;
+    v?.every((d) => typeof d === 'number' && Number.isSafeInteger(d)) ? (v as number[]) : undefined;
   const elem = x?.elem;
   const xd = x?.dims;
 
@@ -457,7 +533,10 @@ function inferNode(
   }
   if (op === 'Dropout') {
     const maskElem = opset >= 10 ? DataType.BOOL : elem;
-    return [{ elem, dims: xd, value: x?.value }, { elem: maskElem, dims: xd }];
+    return [
+      { elem, dims: xd, value: x?.value },
+      { elem: maskElem, dims: xd },
+    ];
   }
   if (op === 'Cast' || op === 'CastLike') {
     const to = op === 'Cast' ? attrInt(node, 'to') : ins[1]?.elem;
@@ -472,7 +551,11 @@ function inferNode(
     const axis = normAxis(attrInt(node, 'axis') ?? -1, xd.length);
     const stash = attrInt(node, 'stash_type') ?? DataType.FLOAT;
     const reduced = axis === undefined ? undefined : xd.map((d, i) => (i < axis ? d : 1));
-    return [{ elem, dims: xd }, { elem: stash, dims: reduced }, { elem: stash, dims: reduced }];
+    return [
+      { elem, dims: xd },
+      { elem: stash, dims: reduced },
+      { elem: stash, dims: reduced },
+    ];
   }
   if (op === 'BatchNormalization') return [{ elem, dims: xd }];
   if (op === 'DequantizeLinear') return [{ elem: attrInt(node, 'output_dtype') || ins[1]?.elem || DataType.FLOAT, dims: xd }];
@@ -539,9 +622,7 @@ function inferNode(
     const dims = broadcastDims(broadcastDims(xd, ins[1]?.dims), ins[2]?.dims);
     let value: Dim[] | undefined;
     if (dims === undefined || dims.length <= 1) {
-      value = mapValues([x?.value, ins[1]?.value, ins[2]?.value], ([c, a, b]) =>
-        typeof c === 'number' ? (c !== 0 ? a! : b!) : a === b ? a! : UNKNOWN,
-      );
+      value = mapValues([x?.value, ins[1]?.value, ins[2]?.value], ([c, a, b]) => (typeof c === 'number' ? (c !== 0 ? a! : b!) : a === b ? a! : UNKNOWN));
     }
     return [{ elem: ins[1]?.elem ?? ins[2]?.elem, dims, value }];
   }
@@ -583,8 +664,7 @@ function inferNode(
     if (xd === undefined || xd.length < 3) return [{ elem }];
     const spatial = xd.length - 2;
     const w = ins[1]?.dims;
-    const kernel =
-      attrInts(node, 'kernel_shape') ?? (op === 'Conv' && w !== undefined ? w.slice(2).map((d) => (isKnown(d) ? d : -1)) : undefined);
+    const kernel = attrInts(node, 'kernel_shape') ?? (op === 'Conv' && w !== undefined ? w.slice(2).map((d) => (isKnown(d) ? d : -1)) : undefined);
     const channels = op === 'Conv' ? (w?.[0] ?? UNKNOWN) : xd[1]!;
     if (kernel === undefined || kernel.length !== spatial || kernel.some((k) => k < 0)) {
       return [{ elem, dims: [xd[0]!, channels, ...xd.slice(2).map(() => UNKNOWN)] }];
@@ -594,9 +674,7 @@ function inferNode(
     const pads = attrInts(node, 'pads') ?? new Array<number>(2 * spatial).fill(0);
     const ceil = (attrInt(node, 'ceil_mode') ?? 0) !== 0;
     const autoPad = attrString(node, 'auto_pad');
-    const outSpatial = kernel.map((k, i) =>
-      poolOut(xd[i + 2]!, k, strides[i] ?? 1, dil[i] ?? 1, (pads[i] ?? 0) + (pads[i + spatial] ?? 0), ceil, autoPad),
-    );
+    const outSpatial = kernel.map((k, i) => poolOut(xd[i + 2]!, k, strides[i] ?? 1, dil[i] ?? 1, (pads[i] ?? 0) + (pads[i + spatial] ?? 0), ceil, autoPad));
     const out: ValueShape = { elem, dims: [xd[0]!, channels, ...outSpatial] };
     return op === 'MaxPool' ? [out, { elem: DataType.INT64, dims: out.dims }] : [out];
   }
@@ -756,7 +834,16 @@ function inferNode(
     const axis = xd !== undefined ? normAxis(attrInt(node, 'axis') ?? Number.NaN, xd.length) : undefined;
     return [{ elem, dims: axis === undefined ? [UNKNOWN] : xd!.map((d, i) => (i === axis ? UNKNOWN : d)) }];
   }
-  if (op === 'Einsum') return [{ elem, dims: einsum(attrString(node, 'equation'), ins.map((s) => s?.dims)) }];
+  if (op === 'Einsum')
+    return [
+      {
+        elem,
+        dims: einsum(
+          attrString(node, 'equation'),
+          ins.map((s) => s?.dims),
+        ),
+      },
+    ];
   if (REDUCES.has(op)) return [reduce(node, op, opset, x, has(1), intValue)];
   if (op === 'ArgMax' || op === 'ArgMin') {
     if (xd === undefined) return [{ elem: DataType.INT64 }];
@@ -773,17 +860,17 @@ function inferNode(
     const kv = opset >= 10 ? intValue(1) : [attrInt(node, 'k') ?? UNKNOWN];
     const k = kv?.length === 1 ? kv[0]! : UNKNOWN;
     const dims = xd.map((d, i) => (i === axis ? (typeof k === 'number' && k < 0 ? UNKNOWN : k) : d));
-    return [{ elem, dims }, { elem: DataType.INT64, dims }];
+    return [
+      { elem, dims },
+      { elem: DataType.INT64, dims },
+    ];
   }
   if (op === 'Resize' || op === 'Upsample') return [resize(node, op, opset, x, intValue, numbers)];
   if (op === 'DepthToSpace' || op === 'SpaceToDepth') {
     const b = attrInt(node, 'blocksize');
     if (xd === undefined || xd.length !== 4 || b === undefined || b < 1) return [{ elem }];
     const [n, c, h, w] = xd as [Dim, Dim, Dim, Dim];
-    const dims =
-      op === 'DepthToSpace'
-        ? [n, dimDivide(c, b * b), dimTimes(h, b), dimTimes(w, b)]
-        : [n, dimTimes(c, b * b), dimDivide(h, b), dimDivide(w, b)];
+    const dims = op === 'DepthToSpace' ? [n, dimDivide(c, b * b), dimTimes(h, b), dimTimes(w, b)] : [n, dimTimes(c, b * b), dimDivide(h, b), dimDivide(w, b)];
     return [{ elem, dims }];
   }
   if (op === 'OneHot') {
@@ -796,7 +883,13 @@ function inferNode(
     dims.splice(axis, 0, d);
     return [{ elem: ins[2]?.elem, dims }];
   }
-  if (RECURRENT.has(op)) return recurrent(node, op, ins.map((s) => s?.dims), elem);
+  if (RECURRENT.has(op))
+    return recurrent(
+      node,
+      op,
+      ins.map((s) => s?.dims),
+      elem,
+    );
   return [];
 }
 
@@ -819,7 +912,10 @@ function reshapeDims(input: Dim[] | undefined, shape: Dim[], allowZero: boolean)
     return out;
   }
   // -1 = (product of input dims) / (product of the other target dims), symbolically.
-  out[minus] = quotient(input, out.filter((_, i) => i !== minus));
+  out[minus] = quotient(
+    input,
+    out.filter((_, i) => i !== minus),
+  );
   return out;
 }
 
@@ -960,14 +1056,7 @@ function range(start: Dim[] | undefined, limit: Dim[] | undefined, delta: Dim[] 
   return { elem, dims: [UNKNOWN] };
 }
 
-function reduce(
-  node: NodeProto,
-  op: string,
-  opset: number,
-  x: ValueShape | undefined,
-  hasAxesInput: boolean,
-  intValue: IntValue,
-): ValueShape {
+function reduce(node: NodeProto, op: string, opset: number, x: ValueShape | undefined, hasAxesInput: boolean, intValue: IntValue): ValueShape {
   const elem = x?.elem;
   const xd = x?.dims;
   if (xd === undefined) return { elem };
@@ -1058,8 +1147,7 @@ function convTranspose(node: NodeProto, xd: Dim[] | undefined, w: Dim[] | undefi
     if (sp.length !== spatial) return unknownSpatial;
     return { elem, dims: [xd[0]!, channels, ...sp] };
   }
-  const kernel =
-    attrInts(node, 'kernel_shape') ?? (w !== undefined && w.length === xd.length ? w.slice(2).map((d) => (isKnown(d) ? d : -1)) : undefined);
+  const kernel = attrInts(node, 'kernel_shape') ?? (w !== undefined && w.length === xd.length ? w.slice(2).map((d) => (isKnown(d) ? d : -1)) : undefined);
   if (kernel === undefined || kernel.length !== spatial || kernel.some((k) => k < 0)) return unknownSpatial;
   const strides = attrInts(node, 'strides') ?? new Array<number>(spatial).fill(1);
   const dil = attrInts(node, 'dilations') ?? new Array<number>(spatial).fill(1);
@@ -1102,7 +1190,10 @@ function recurrent(node: NodeProto, op: string, dims: (Dim[] | undefined)[], ele
   }
   const y: Dim[] = layout === 0 ? [seq, numDir, batch, hidden] : [batch, seq, numDir, hidden];
   const yh: Dim[] = layout === 0 ? [numDir, batch, hidden] : [batch, numDir, hidden];
-  const outs: ValueShape[] = [{ elem, dims: y }, { elem, dims: yh }];
+  const outs: ValueShape[] = [
+    { elem, dims: y },
+    { elem, dims: yh },
+  ];
   if (op === 'LSTM') outs.push({ elem, dims: [...yh] });
   return outs;
 }
@@ -1144,7 +1235,14 @@ function einsum(equation: string | undefined, inputs: (Dim[] | undefined)[]): Di
   }
   let rhs: string;
   if (arrow >= 0) rhs = eq.slice(arrow + 2);
-  else rhs = (ellipsis !== undefined ? '...' : '') + [...counts].filter(([, n]) => n === 1).map(([c]) => c).sort().join('');
+  else
+    rhs =
+      (ellipsis !== undefined ? '...' : '') +
+      [...counts]
+        .filter(([, n]) => n === 1)
+        .map(([c]) => c)
+        .sort()
+        .join('');
   const out: Dim[] = [];
   for (let i = 0; i < rhs.length; i++) {
     if (rhs.startsWith('...', i)) {

@@ -39,7 +39,13 @@ export function plansByNode(plans: readonly SitePlan[]): Map<number, SitePlan[]>
  * (their leading dim becomes {@link SAMPLE_ROWS_DIM}) and drop value_info that would state N
  * rows. Returns the names of those outputs.
  */
-export function finishRewrite(graph: GraphProto, nodes: NodeProto[], em: Emitter, sampled: (name: string) => boolean, staleInfo: (name: string) => boolean): string[] {
+export function finishRewrite(
+  graph: GraphProto,
+  nodes: NodeProto[],
+  em: Emitter,
+  sampled: (name: string) => boolean,
+  staleInfo: (name: string) => boolean,
+): string[] {
   graph.node = nodes;
   graph.initializer = [...(graph.initializer ?? []), ...em.initializers];
   const expandedOutputs: string[] = [];
@@ -90,13 +96,7 @@ export function emitSiteProduct(em: Emitter, x: SiteProduct): void {
   if (r > 0) {
     if (plan.rank === undefined) throw new McuError('E_INTERNAL', `site ${plan.maskName}: rank unknown for row axis ${r}`);
     const nPost = plan.rank - r - 1;
-    const perm = [
-      ...Array.from({ length: r }, (_, i) => 2 + q + i),
-      0,
-      1,
-      ...(q ? [2] : []),
-      ...Array.from({ length: nPost }, (_, i) => 2 + q + r + i),
-    ];
+    const perm = [...Array.from({ length: r }, (_, i) => 2 + q + i), 0, 1, ...(q ? [2] : []), ...Array.from({ length: nPost }, (_, i) => 2 + q + r + i)];
     m = em.transpose(m, perm);
   }
   let prod: string;

@@ -216,7 +216,14 @@ function needLayout(ctx: Ctx, tensor: string, where: string, consumer?: NodeProt
 /** Channel-wise masks: one value per channel of a row [C, …spatial] — [C, 1, …, 1]. */
 function channelLayout(ctx: Ctx, l: RowLayout, tensor: string, where: string): RowLayout {
   if (ctx.unknown.some((u) => u.tensor === tensor)) return l;
-  if (l.rowAxis !== 0 || l.rowFactor !== 1 || l.maskShape.length < 2 || !isKnown(l.maskShape[0]) || l.maskShape[0] === 0 || l.dims !== undefined && !isKnown(l.dims[0])) {
+  if (
+    l.rowAxis !== 0 ||
+    l.rowFactor !== 1 ||
+    l.maskShape.length < 2 ||
+    !isKnown(l.maskShape[0]) ||
+    l.maskShape[0] === 0 ||
+    (l.dims !== undefined && !isKnown(l.dims[0]))
+  ) {
     throw new McuError(
       'E_UNSUPPORTED',
       `${ctx.what}: ${where} is channel-wise (feature) dropout, which needs an input [N, C, …spatial] with a known channel count C; ` +
@@ -329,7 +336,10 @@ export function findSites(
     const y = node.output?.[0];
     if (!h || !y) throw new McuError('E_MODEL', `${what}: ${where} has no data input or output`);
     if (!data.has(h)) {
-      throw new McuError('E_UNSUPPORTED', `${what}: ${where} drops out '${h}', which does not depend on the model's inputs (a constant); mcu only supports dropout on activations`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${what}: ${where} drops out '${h}', which does not depend on the model's inputs (a constant); mcu only supports dropout on activations`,
+      );
     }
     const maskOut = node.output?.[1];
     const maskUsed = !!maskOut && ((consumers.get(maskOut)?.length ?? 0) > 0 || ctx.graphOutputs.has(maskOut));
@@ -363,24 +373,33 @@ export function findSites(
     const id = nodeId(node, i);
     if (spec === undefined) return; // refused with the other unknown operators (stochastic-ops.ts)
     const where = `${node.op_type === 'ATen' ? `ATen '${aten}'` : `org.pytorch.aten::${aten}`} '${id}'`;
-    if (sampleAxis) throw new McuError('E_UNSUPPORTED', `${what}: ${where} in a model with per-sample mask inputs (sample-axis layout); mcu cannot mix the two`);
+    if (sampleAxis)
+      throw new McuError('E_UNSUPPORTED', `${what}: ${where} in a model with per-sample mask inputs (sample-axis layout); mcu cannot mix the two`);
     const [h, pName] = [node.input?.[0], node.input?.[1]];
     const y = node.output?.[0];
     if (!h || !y || (node.output ?? []).filter((o) => o).length !== 1) {
       throw new McuError('E_MODEL', `${what}: ${where} should have a data input, a rate input and one output`);
     }
-    const pv = pName ? (() => {
-      const t = consts.get(pName);
-      return t ? tensorNumbers(t, 1) : undefined;
-    })() : undefined;
+    const pv = pName
+      ? (() => {
+          const t = consts.get(pName);
+          return t ? tensorNumbers(t, 1) : undefined;
+        })()
+      : undefined;
     if (pv === undefined || pv.length !== 1) {
-      throw new McuError('E_SITE', `${what}: the rate of ${where} ('${pName ?? ''}') is not a constant; mcu needs a fixed rate. Fix: export the rate as a constant`);
+      throw new McuError(
+        'E_SITE',
+        `${what}: the rate of ${where} ('${pName ?? ''}') is not a constant; mcu needs a fixed rate. Fix: export the rate as a constant`,
+      );
     }
     const rate = checkRate(Number(pv[0]!.toPrecision(12)), `${what}: ${where}`);
     const train = node.input?.[2] ? consts.get(node.input[2]) : undefined;
     const trainV = train ? tensorNumbers(train, 1) : undefined;
     if (!data.has(h)) {
-      throw new McuError('E_UNSUPPORTED', `${what}: ${where} drops out '${h}', which does not depend on the model's inputs (a constant); mcu only supports dropout on activations`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${what}: ${where} drops out '${h}', which does not depend on the model's inputs (a constant); mcu only supports dropout on activations`,
+      );
     }
     let layout = needLayout(ctx, h, `input of ${where}`, firstConsumer(ctx, y));
     if (spec.channel) layout = channelLayout(ctx, layout, h, where);
@@ -405,11 +424,18 @@ export function findSites(
   });
   // Dropout inside If / Loop / Scan bodies is not rewritten.
   const inner = (g: GraphProto, depth: number): number =>
-    depth > 32 ? 0 : (g.node ?? []).reduce(
-      (k, n) => k + (n.op_type === 'Dropout' ? 1 : 0) +
-        (n.attribute ?? []).reduce((a, at) => a + (at.g ? inner(at.g, depth + 1) : 0) + (at.graphs ?? []).reduce((b, sg) => b + inner(sg, depth + 1), 0), 0),
-      0,
-    );
+    depth > 32
+      ? 0
+      : (g.node ?? []).reduce(
+          (k, n) =>
+            k +
+            (n.op_type === 'Dropout' ? 1 : 0) +
+            (n.attribute ?? []).reduce(
+              (a, at) => a + (at.g ? inner(at.g, depth + 1) : 0) + (at.graphs ?? []).reduce((b, sg) => b + inner(sg, depth + 1), 0),
+              0,
+            ),
+          0,
+        );
   nodes.forEach((node, i) => {
     const count = (node.attribute ?? []).reduce((a, at) => a + (at.g ? inner(at.g, 0) : 0) + (at.graphs ?? []).reduce((b, g) => b + inner(g, 0), 0), 0);
     if (count > 0) {
@@ -443,7 +469,10 @@ export function findSites(
     if (sampleAxis) {
       const row = dims?.slice(2);
       if (dims === undefined || dims.length < 2 || !row!.every(isKnown)) {
-        throw new McuError('E_UNSUPPORTED', `${what}: ${where} has dims [${dims?.join(', ') ?? '?'}]; a per-sample mask needs [samples, 1|batch, ...static dims]`);
+        throw new McuError(
+          'E_UNSUPPORTED',
+          `${what}: ${where} has dims [${dims?.join(', ') ?? '?'}]; a per-sample mask needs [samples, 1|batch, ...static dims]`,
+        );
       }
       plans.push({
         kind: 'mask',
@@ -461,7 +490,7 @@ export function findSites(
     }
     const users = consumers.get(name) ?? [];
     const mul = users.length === 1 ? nodes[users[0]!] : undefined;
-    if (!mul || mul.op_type !== 'Mul' || !isDefaultDomain(mul.domain) || (mul.input?.length ?? 0) !== 2) {
+    if (mul?.op_type !== 'Mul' || !isDefaultDomain(mul.domain) || (mul.input?.length ?? 0) !== 2) {
       throw new McuError(
         'E_UNSUPPORTED',
         `${what}: ${where} is used by ${users.length === 0 ? 'no node' : users.map((k) => nodeLabel(nodes[k]!)).join(', ')}; ` +
@@ -474,13 +503,16 @@ export function findSites(
     }
     const declared = dims?.slice(1);
     let layout = rowLayout(ctx, h, firstConsumer(ctx, mul.output![0]!));
-    if (declared !== undefined && declared.every(isKnown) && (layout === undefined || layout.rowAxis === 0 && layout.rowFactor === 1)) {
+    if (declared?.every(isKnown) && (layout === undefined || (layout.rowAxis === 0 && layout.rowFactor === 1))) {
       // The mask's own shape wins, e.g. a channel mask [C, 1, 1] against activations [C, H, W].
       layout = { maskShape: declared as number[], rowAxis: 0, rowFactor: 1, ...(layout?.rank !== undefined ? { rank: layout.rank } : {}) };
     }
     if (layout === undefined) layout = needLayout(ctx, h, `multiplied by ${where}`);
     if (layout.rowAxis !== 0 || layout.rowFactor !== 1) {
-      throw new McuError('E_UNSUPPORTED', `${what}: ${where} multiplies '${h}', whose rows are not on its leading axis; mcu converts mask inputs of [batch, …] activations only`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${what}: ${where} multiplies '${h}', whose rows are not on its leading axis; mcu converts mask inputs of [batch, …] activations only`,
+      );
     }
     const maskShape = layout.maskShape;
     plans.push({
@@ -499,7 +531,9 @@ export function findSites(
       origin: { op: 'mask-input', opset, node: nodeId(mul, users[0]!) },
     });
     removeInputs.add(name);
-    changes.push(`mask input '${name}' [${dims?.join(', ') ?? '?'}] (one mask row per input row) → site '${name}' of the broadcast layout [S, 1|N, ${maskShape.join(', ')}]`);
+    changes.push(
+      `mask input '${name}' [${dims?.join(', ') ?? '?'}] (one mask row per input row) → site '${name}' of the broadcast layout [S, 1|N, ${maskShape.join(', ')}]`,
+    );
   }
 
   // 3. Insertion before weight layers.
@@ -562,15 +596,13 @@ export function findSites(
       inserted.push(`${node.op_type} '${id}'`);
     });
     if (layers.length > 0) {
-      changes.push(
-        `insertDropout: first ${nodes[layers[0]!.i]!.op_type} '${nodeId(nodes[layers[0]!.i]!, layers[0]!.i)}' skipped (no input dropout)`,
-      );
+      changes.push(`insertDropout: first ${nodes[layers[0]!.i]!.op_type} '${nodeId(nodes[layers[0]!.i]!, layers[0]!.i)}' skipped (no input dropout)`);
     }
     if (inserted.length > 0) {
       changes.push(`inserted ${spatial ? 'channel-wise (spatial) ' : ''}dropout p=${rate} before ${inserted.join(', ')}`);
       warnings.push(
         `dropout (p=${rate}) was inserted before ${inserted.join(', ')}: MC dropout is only valid where the network ` +
-          'was TRAINED with dropout at exactly these places and rate; elsewhere the spread is not the model\'s uncertainty. ' +
+          "was TRAINED with dropout at exactly these places and rate; elsewhere the spread is not the model's uncertainty. " +
           'Prefer a model exported with its Dropout nodes (torch.onnx.TrainingMode.PRESERVE).',
       );
     } else {

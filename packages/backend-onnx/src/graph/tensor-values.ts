@@ -79,16 +79,23 @@ export function tensorNumbers(t: TensorProto, maxElements = 4096): number[] | un
     const out: number[] = [];
     for (let i = 0; i < n; i++) {
       switch (dt) {
-        case DataType.FLOAT: out.push(view.getFloat32(i * 4, true)); break;
-        case DataType.DOUBLE: out.push(view.getFloat64(i * 8, true)); break;
-        case DataType.FLOAT16: out.push(halfToFloat(view.getUint16(i * 2, true))); break;
+        case DataType.FLOAT:
+          out.push(view.getFloat32(i * 4, true));
+          break;
+        case DataType.DOUBLE:
+          out.push(view.getFloat64(i * 8, true));
+          break;
+        case DataType.FLOAT16:
+          out.push(halfToFloat(view.getUint16(i * 2, true)));
+          break;
         case DataType.BFLOAT16: {
           const buf = new DataView(new ArrayBuffer(4));
           buf.setUint32(0, view.getUint16(i * 2, true) << 16, true);
           out.push(buf.getFloat32(0, true));
           break;
         }
-        default: return undefined;
+        default:
+          return undefined;
       }
     }
     return out;
@@ -117,8 +124,15 @@ export function tensorBigints(t: TensorProto, maxElements = 4096): bigint[] | un
   const dt = t.data_type;
   const raw = t.raw_data;
   const intTypes: number[] = [
-    DataType.INT64, DataType.INT32, DataType.INT16, DataType.INT8, DataType.UINT8,
-    DataType.UINT16, DataType.UINT32, DataType.UINT64, DataType.BOOL,
+    DataType.INT64,
+    DataType.INT32,
+    DataType.INT16,
+    DataType.INT8,
+    DataType.UINT8,
+    DataType.UINT16,
+    DataType.UINT32,
+    DataType.UINT64,
+    DataType.BOOL,
   ];
   if (dt === undefined || !intTypes.includes(dt)) return undefined;
   if (raw !== undefined) {
@@ -128,14 +142,30 @@ export function tensorBigints(t: TensorProto, maxElements = 4096): bigint[] | un
     const out: bigint[] = [];
     for (let i = 0; i < n; i++) {
       switch (dt) {
-        case DataType.INT64: out.push(view.getBigInt64(i * 8, true)); break;
-        case DataType.UINT64: out.push(view.getBigUint64(i * 8, true)); break;
-        case DataType.INT32: out.push(BigInt(view.getInt32(i * 4, true))); break;
-        case DataType.UINT32: out.push(BigInt(view.getUint32(i * 4, true))); break;
-        case DataType.INT16: out.push(BigInt(view.getInt16(i * 2, true))); break;
-        case DataType.UINT16: out.push(BigInt(view.getUint16(i * 2, true))); break;
-        case DataType.INT8: out.push(BigInt(view.getInt8(i))); break;
-        default: out.push(BigInt(view.getUint8(i))); break;
+        case DataType.INT64:
+          out.push(view.getBigInt64(i * 8, true));
+          break;
+        case DataType.UINT64:
+          out.push(view.getBigUint64(i * 8, true));
+          break;
+        case DataType.INT32:
+          out.push(BigInt(view.getInt32(i * 4, true)));
+          break;
+        case DataType.UINT32:
+          out.push(BigInt(view.getUint32(i * 4, true)));
+          break;
+        case DataType.INT16:
+          out.push(BigInt(view.getInt16(i * 2, true)));
+          break;
+        case DataType.UINT16:
+          out.push(BigInt(view.getUint16(i * 2, true)));
+          break;
+        case DataType.INT8:
+          out.push(BigInt(view.getInt8(i)));
+          break;
+        default:
+          out.push(BigInt(view.getUint8(i)));
+          break;
       }
     }
     return out;

@@ -58,7 +58,10 @@ export function rewriteTiled(
   }
   for (const n of graph.node ?? []) {
     if (outerScopeInputs(n).some((i) => renamed.has(i))) {
-      throw new McuError('E_UNSUPPORTED', `${what}: a subgraph of node '${n.name ?? n.output?.[0]}' reads a model input directly; mcu cannot tile inputs inside subgraphs`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${what}: a subgraph of node '${n.name ?? n.output?.[0]}' reads a model input directly; mcu cannot tile inputs inside subgraphs`,
+      );
     }
   }
 
@@ -66,7 +69,10 @@ export function rewriteTiled(
   const construct = (p: SitePlan, index: number, outName: string): void => {
     const h = renamed.get(p.input) ?? p.input;
     if (!data.has(p.input)) {
-      throw new McuError('E_UNSUPPORTED', `${what}: site ${index + 1} (${p.origin.op} '${p.origin.node}') multiplies '${p.input}', which is not computed from the model's data inputs`);
+      throw new McuError(
+        'E_UNSUPPORTED',
+        `${what}: site ${index + 1} (${p.origin.op} '${p.origin.node}') multiplies '${p.input}', which is not computed from the model's data inputs`,
+      );
     }
     em.prefix = `mcu/site${index + 1}`;
     emitSiteProduct(em, { h, plan: p, expanded: true, samples, outName, opset, what });
@@ -90,11 +96,15 @@ export function rewriteTiled(
   });
   flush();
   // an input passed straight through keeps N rows; value_info was written for N rows
-  const expandedOutputs = finishRewrite(graph, out, em, (name) => data.has(name) && !renamed.has(name), () => true);
+  const expandedOutputs = finishRewrite(
+    graph,
+    out,
+    em,
+    (name) => data.has(name) && !renamed.has(name),
+    () => true,
+  );
   return {
-    changes: [
-      `tiled layout: inputs ${[...renamed.keys()].join(', ')} repeated S times at the start (the whole graph runs on S·N rows, as x.repeat(S))`,
-    ],
+    changes: [`tiled layout: inputs ${[...renamed.keys()].join(', ')} repeated S times at the start (the whole graph runs on S·N rows, as x.repeat(S))`],
     expandedOutputs,
   };
 }

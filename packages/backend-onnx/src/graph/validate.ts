@@ -49,13 +49,7 @@ export function validateModel(model: ModelProto, what: string): void {
   sortTopologically(graph, defined, producers, needs, what);
 }
 
-function sortTopologically(
-  graph: GraphProto,
-  defined: Set<string>,
-  producers: Map<string, number>,
-  needs: (n: NodeProto) => string[],
-  what: string,
-): void {
+function sortTopologically(graph: GraphProto, defined: Set<string>, producers: Map<string, number>, needs: (n: NodeProto) => string[], what: string): void {
   const nodes = graph.node!;
   let sorted = true;
   const seen = new Set(defined);

@@ -17,7 +17,7 @@ function describe(e: unknown): string {
 }
 
 function messageName(typeName: string): MessageName {
-  if (!Object.prototype.hasOwnProperty.call(decoders, typeName)) {
+  if (!Object.hasOwn(decoders, typeName)) {
     throw new McuError('E_INTERNAL', `no ONNX message type '${typeName}'; known: ${Object.keys(decoders).join(', ')}`);
   }
   return typeName as MessageName;

@@ -7,9 +7,7 @@ export {
   TensorProto_DataLocation as DataLocation,
 } from '@mcu/onnx-proto';
 
-const DATA_TYPE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(TensorProto_DataType).map(([name, value]) => [value, name]),
-);
+const DATA_TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(TensorProto_DataType).map(([name, value]) => [value, name]));
 
 /** Names of the TensorProto data types, for messages. */
 export function dataTypeName(t: number | undefined): string {

@@ -8,7 +8,6 @@ import { CUDA_FIX } from './provider-errors.js';
 export const NODE_PROVIDERS = ['cpu', 'webgpu', 'cuda'] as const;
 export type NodeProvider = (typeof NODE_PROVIDERS)[number];
 
-
 /** Where onnxruntime-node keeps its native libraries on this platform (null if not found). */
 export function nodeBinaryDir(): string | null {
   try {
@@ -29,10 +28,7 @@ export function nodeBinaryDir(): string | null {
 export function checkNodeProvider(ep: string): void {
   if (!(NODE_PROVIDERS as readonly string[]).includes(ep)) {
     // A name mcu does not know is a bad value (exit 2), unlike a known provider that cannot load.
-    throw new McuError(
-      'E_CONFIG',
-      `execution provider '${ep}' is not supported by the onnx backend; supported: ${NODE_PROVIDERS.join(', ')} (onnx-web: wasm)`,
-    );
+    throw new McuError('E_CONFIG', `execution provider '${ep}' is not supported by the onnx backend; supported: ${NODE_PROVIDERS.join(', ')} (onnx-web: wasm)`);
   }
   if (ep === 'cuda') {
     const dir = nodeBinaryDir();

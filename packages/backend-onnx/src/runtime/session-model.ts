@@ -81,7 +81,13 @@ export class SessionModel implements StochasticModel {
   readonly #init: SessionModelInit;
   readonly #dynamic: boolean;
 
-  private constructor(init: SessionModelInit, session: InferenceSession, readonly executionProvider: string, warnings: string[], hash: string | undefined) {
+  private constructor(
+    init: SessionModelInit,
+    session: InferenceSession,
+    readonly executionProvider: string,
+    warnings: string[],
+    hash: string | undefined,
+  ) {
     this.backend = init.backend;
     this.inputs = init.inputs;
     this.outputs = init.outputs;
@@ -109,7 +115,10 @@ export class SessionModel implements StochasticModel {
         const at = dimsOf[m[1]!];
         const size = at ? feeds[at.input]?.dims[at.axis] : undefined;
         if (size === undefined) {
-          throw new McuError('E_INPUT', `the mask of site '${site.name}' takes its size '${d}' from ${at ? `input '${at.input}', axis ${at.axis}` : 'no input'}, which was not given`);
+          throw new McuError(
+            'E_INPUT',
+            `the mask of site '${site.name}' takes its size '${d}' from ${at ? `input '${at.input}', axis ${at.axis}` : 'no input'}, which was not given`,
+          );
         }
         return size * Number(m[2] ?? 1);
       });

@@ -28,15 +28,10 @@ export function castFeed(t: TensorData, spec: TensorSpec): TensorData {
 export function checkFeedDims(t: TensorData, spec: TensorSpec, leading: number): void {
   const want = spec.dims;
   const got = t.dims;
-  const ok =
-    got.length === want.length &&
-    want.every((d, k) => k < leading || typeof d !== 'number' || d < 0 || d === got[k]);
+  const ok = got.length === want.length && want.every((d, k) => k < leading || typeof d !== 'number' || d < 0 || d === got[k]);
   if (!ok || sizeOf(got) !== t.data.length) {
     const shown = want.map((d, k) => (k === 0 ? 'N' : typeof d === 'number' && d >= 0 ? d : String(d)));
-    throw new McuError(
-      'E_INPUT',
-      `input '${spec.name}' expects dims [${shown.join(', ')}], got [${got.join(', ')}]`,
-    );
+    throw new McuError('E_INPUT', `input '${spec.name}' expects dims [${shown.join(', ')}], got [${got.join(', ')}]`);
   }
 }
 

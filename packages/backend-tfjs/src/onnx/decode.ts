@@ -226,7 +226,8 @@ function toTensor(t: TensorProto, ctx: Ctx): OnnxTensor {
   for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) throw new FormatError(`${where()} has dim ${d}`);
   const count = dims.reduce((a, b) => a * b, 1);
   const dt = t.data_type ?? DataType.UNDEFINED;
-  if (t.segment !== undefined) throw new McuError('E_UNSUPPORTED', `${ctx.label}: ${where()} is stored in segments, which the tfjs backend does not read; run it on the onnx backend`);
+  if (t.segment !== undefined)
+    throw new McuError('E_UNSUPPORTED', `${ctx.label}: ${where()} is stored in segments, which the tfjs backend does not read; run it on the onnx backend`);
   if (!FLOAT_TYPES.has(dt) && !INT_TYPES.has(dt)) {
     throw new McuError(
       'E_UNSUPPORTED',
@@ -273,8 +274,8 @@ function toTensor(t: TensorProto, ctx: Ctx): OnnxTensor {
 function toValueInfo(v: ValueInfoProto): OnnxValueInfo {
   const tensor = v.type?.tensor_type;
   const elemType = tensor?.elem_type;
-  const dims = tensor?.shape?.dim?.map((d): OnnxDim => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param)) ??
-    (tensor?.shape !== undefined ? [] : undefined);
+  const dims =
+    tensor?.shape?.dim?.map((d): OnnxDim => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param)) ?? (tensor?.shape !== undefined ? [] : undefined);
   return { name: v.name ?? '', ...(elemType !== undefined ? { elemType } : {}), ...(dims !== undefined ? { dims } : {}) };
 }
 

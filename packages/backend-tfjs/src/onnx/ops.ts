@@ -195,7 +195,11 @@ function spatialAttrs(node: GraphNode, x: T, kernel: number[]): Spatial {
 /** [N, C, L] → [N, C, 1, L] (1-D as 2-D), spatial params with a leading 1 / 0. */
 function as2d(tf: Tf, x: T, s: Spatial): { x: T; s: Spatial } {
   if (x.rank === 4) return { x, s };
-  if (x.rank !== 3) throw new McuError('E_UNSUPPORTED', `convolutions and pools of rank ${x.rank} (${x.rank - 2}-D) are not supported by the tfjs backend (1-D and 2-D only); run the model on the onnx backend`);
+  if (x.rank !== 3)
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `convolutions and pools of rank ${x.rank} (${x.rank - 2}-D) are not supported by the tfjs backend (1-D and 2-D only); run the model on the onnx backend`,
+    );
   return {
     x: tf.expandDims(x, 2),
     s: {
@@ -223,7 +227,13 @@ const conv: OpFn = (ctx, inputs, node) => {
   const c = x.shape[1]!;
   const [pt, pl, pb, pr] = s.pads as [number, number, number, number];
   let h = toNhwc(tf, x);
-  if (pt || pl || pb || pr) h = tf.pad(h, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+  if (pt || pl || pb || pr)
+    h = tf.pad(h, [
+      [0, 0],
+      [pt, pb],
+      [pl, pr],
+      [0, 0],
+    ]);
   const strides = s.strides as [number, number];
   const dil = s.dilations as [number, number];
   let y: T;
@@ -237,7 +247,10 @@ const conv: OpFn = (ctx, inputs, node) => {
   } else {
     const hs = tf.split(h, group, 3);
     const ws = tf.split(w, group, 0);
-    y = tf.concat(hs.map((hg, g) => tf.conv2d(hg as never, tf.transpose(ws[g]!, [2, 3, 1, 0]) as never, strides, 'valid', 'NHWC', dil)), 3);
+    y = tf.concat(
+      hs.map((hg, g) => tf.conv2d(hg as never, tf.transpose(ws[g]!, [2, 3, 1, 0]) as never, strides, 'valid', 'NHWC', dil)),
+      3,
+    );
   }
   if (bias !== undefined) y = tf.add(y, bias);
   y = toNchw(tf, y);
@@ -287,7 +300,13 @@ const convTranspose: OpFn = (ctx, inputs, node) => {
   let y: T = tf.conv2dTranspose(toNhwc(tf, x) as never, tf.transpose(w, [2, 3, 1, 0]) as never, [x.shape[0]!, full[0]!, full[1]!, cout], strides, 'valid');
   // output_padding beyond the full result: zeros (bias only), then crop the pads
   const extra = [Math.max(0, outPad[0]! - pads[2]!), Math.max(0, outPad[1]! - pads[3]!)];
-  if (extra[0] || extra[1]) y = tf.pad(y, [[0, 0], [0, extra[0]!], [0, extra[1]!], [0, 0]]);
+  if (extra[0] || extra[1])
+    y = tf.pad(y, [
+      [0, 0],
+      [0, extra[0]!],
+      [0, extra[1]!],
+      [0, 0],
+    ]);
   const size = [full[0]! + outPad[0]! - pads[0]! - pads[2]!, full[1]! + outPad[1]! - pads[1]! - pads[3]!];
   y = tf.slice(y, [0, pads[0]!, pads[1]!, 0], [-1, size[0]!, size[1]!, -1]);
   if (bias !== undefined) y = tf.add(y, bias);
@@ -321,7 +340,12 @@ function pool(kind: 'max' | 'avg'): OpFn {
     // extra end padding so that a 'valid' pool gives exactly oh × ow windows
     const eb = Math.max(0, (oh - 1) * sh + kh - (H + pt + pb));
     const er = Math.max(0, (ow - 1) * sw + kw - (W + pl + pr));
-    const padding: [number, number][] = [[0, 0], [pt, pb + eb], [pl, pr + er], [0, 0]];
+    const padding: [number, number][] = [
+      [0, 0],
+      [pt, pb + eb],
+      [pl, pr + er],
+      [0, 0],
+    ];
     const h = toNhwc(tf, x);
     const any = pt || pl || pb || pr || eb || er;
     let y: T;
@@ -337,7 +361,12 @@ function pool(kind: 'max' | 'avg'): OpFn {
         const include = num(node, 'count_include_pad', 0) !== 0;
         const ones = tf.ones([1, include ? H + pt + pb : H, include ? W + pl + pr : W, 1]);
         const marks = include
-          ? tf.pad(ones, [[0, 0], [0, eb], [0, er], [0, 0]])
+          ? tf.pad(ones, [
+              [0, 0],
+              [0, eb],
+              [0, er],
+              [0, 0],
+            ])
           : tf.pad(ones, padding);
         const count = tf.mul(tf.avgPool(marks as never, [kh, kw], [sh, sw], 'valid'), kh * kw);
         y = tf.div(sum, count);
@@ -486,7 +515,10 @@ const concat: OpFn = (ctx, inputs, node) => {
   const parts = xs.filter((t) => t.size > 0 || xs.every((u) => u.size === 0));
   if (parts.length === 1) return ctx.tf.clone(parts[0]!);
   const dtype = parts[0]!.dtype;
-  return ctx.tf.concat(parts.map((t) => (t.dtype === dtype ? t : ctx.tf.cast(t, dtype))), axis);
+  return ctx.tf.concat(
+    parts.map((t) => (t.dtype === dtype ? t : ctx.tf.cast(t, dtype))),
+    axis,
+  );
 };
 
 const split: OpFn = (ctx, inputs, node) => {
@@ -539,7 +571,11 @@ const slice: OpFn = (ctx, inputs, node) => {
     if (st < 0 && e < 0) endMask |= 1 << a;
   });
   if (stride.every((s) => s === 1)) {
-    return tf.slice(x, begin, end.map((e, a) => Math.max(0, e - begin[a]!)));
+    return tf.slice(
+      x,
+      begin,
+      end.map((e, a) => Math.max(0, e - begin[a]!)),
+    );
   }
   return tf.stridedSlice(x, begin, end, stride, 0, endMask);
 };
@@ -559,7 +595,10 @@ const squeeze: OpFn = (ctx, inputs, node) => {
   const x = need(inputs[0], node, 0);
   const axes = param(node, inputs, 'axes', 1);
   if (axes === undefined) return ctx.tf.squeeze(x);
-  return ctx.tf.squeeze(x, axes.map((a) => normAxis(a, x.rank)));
+  return ctx.tf.squeeze(
+    x,
+    axes.map((a) => normAxis(a, x.rank)),
+  );
 };
 
 const unsqueeze: OpFn = (ctx, inputs, node) => {
@@ -639,7 +678,12 @@ const pad: OpFn = (ctx, inputs, node) => {
   const pa = after.map((p) => Math.max(0, p));
   if (pb.every((p) => p === 0) && pa.every((p) => p === 0)) return tf.clone(x);
   const mode = str(node, 'mode', 'constant');
-  if (mode === 'constant') return tf.pad(x, pb.map((p, a) => [p, pa[a]!] as [number, number]), value);
+  if (mode === 'constant')
+    return tf.pad(
+      x,
+      pb.map((p, a) => [p, pa[a]!] as [number, number]),
+      value,
+    );
   // reflect / edge: gather the source index of every output position, axis by axis
   let y = x;
   for (let a = 0; a < x.rank; a++) {
@@ -737,7 +781,10 @@ export const ONNX_OPS: OpRegistry = {
     return tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.sub(tf.exp(x), 1)));
   }),
   'onnx.Selu': unary((tf, x, n) => {
+    // ONNX's defaults, exact float32 values (a float64 holds each exactly)
+    // biome-ignore lint/correctness/noPrecisionLoss: the literal is the float32 value ONNX specifies, digit for digit
     const alpha = num(n, 'alpha', 1.67326319217681884765625);
+    // biome-ignore lint/correctness/noPrecisionLoss: as above
     const gamma = num(n, 'gamma', 1.05070102214813232421875);
     return tf.mul(gamma, tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.sub(tf.exp(x), 1))));
   }),

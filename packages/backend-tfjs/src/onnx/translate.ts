@@ -154,7 +154,11 @@ class Translation {
   info(name: string, node: OnnxNode): Info | undefined {
     if (name === '') return undefined;
     const i = this.infos.get(name);
-    if (i === undefined) this.fail('E_MODEL', `node '${node.name || node.outputs[0]}' (${node.opType}) reads '${name}', which no earlier node, initializer or input produces (the graph must be topologically sorted)`);
+    if (i === undefined)
+      this.fail(
+        'E_MODEL',
+        `node '${node.name || node.outputs[0]}' (${node.opType}) reads '${name}', which no earlier node, initializer or input produces (the graph must be topologically sorted)`,
+      );
     return i;
   }
 
@@ -185,11 +189,19 @@ class Translation {
     for (const v of g.inputs) {
       if (initNames.has(v.name) || this.paramInputs.has(v.name)) continue;
       const dtype = v.elemType === undefined ? 'float32' : onnxDt(v.elemType);
-      if (dtype === undefined || dtype === 'bool') this.fail('E_UNSUPPORTED', `input '${v.name}' has element type ${dataTypeName(v.elemType ?? 0)}; the tfjs backend takes float and integer inputs — run the model on the onnx backend`);
-      if (v.dims === undefined || v.dims.length === 0) this.fail('E_UNSUPPORTED', `input '${v.name}' has ${v.dims === undefined ? 'no declared shape' : 'rank 0'}; mcu needs the rows on its axis 0`);
+      if (dtype === undefined || dtype === 'bool')
+        this.fail(
+          'E_UNSUPPORTED',
+          `input '${v.name}' has element type ${dataTypeName(v.elemType ?? 0)}; the tfjs backend takes float and integer inputs — run the model on the onnx backend`,
+        );
+      if (v.dims === undefined || v.dims.length === 0)
+        this.fail('E_UNSUPPORTED', `input '${v.name}' has ${v.dims === undefined ? 'no declared shape' : 'rank 0'}; mcu needs the rows on its axis 0`);
       const rest = v.dims.slice(1);
       if (!rest.every((d): d is number => typeof d === 'number')) {
-        this.fail('E_UNSUPPORTED', `input '${v.name}' has dims [${v.dims.map((d) => d ?? '?').join(', ')}]: the tfjs backend needs every dim but the rows (axis 0) fixed. Fix: export with fixed sizes, or run the model on the onnx backend`);
+        this.fail(
+          'E_UNSUPPORTED',
+          `input '${v.name}' has dims [${v.dims.map((d) => d ?? '?').join(', ')}]: the tfjs backend needs every dim but the rows (axis 0) fixed. Fix: export with fixed sizes, or run the model on the onnx backend`,
+        );
       }
       if (typeof v.dims[0] === 'number' && v.dims[0] !== 1) {
         this.warnings.push(`input '${v.name}' declares a fixed batch of ${v.dims[0]}; its axis 0 is taken as the rows`);
@@ -203,10 +215,15 @@ class Translation {
 
     const unusedRates = Object.keys(this.options.rates ?? {}).filter((k) => !this.usedRates.has(k));
     if (unusedRates.length > 0) {
-      throw new McuError('E_USAGE', `--rate ${unusedRates.map((k) => `${k}=${this.options.rates![k]}`).join(' --rate ')}: '${unusedRates[0]}' is not the ratio input of a Dropout node of '${this.what}'`);
+      throw new McuError(
+        'E_USAGE',
+        `--rate ${unusedRates.map((k) => `${k}=${this.options.rates![k]}`).join(' --rate ')}: '${unusedRates[0]}' is not the ratio input of a Dropout node of '${this.what}'`,
+      );
     }
     if (this.sites.length === 0) {
-      this.warnings.push(`${this.what} has no dropout: no Dropout node — every MC sample will be identical. Fix: export with torch.onnx.TrainingMode.PRESERVE, or run it on the onnx backend with --insert-dropout`);
+      this.warnings.push(
+        `${this.what} has no dropout: no Dropout node — every MC sample will be identical. Fix: export with torch.onnx.TrainingMode.PRESERVE, or run it on the onnx backend with --insert-dropout`,
+      );
     }
 
     const outputs: GraphOutput[] = g.outputs.map((o) => {
@@ -250,7 +267,10 @@ class Translation {
     for (let k = 0; k < raw.length; k++) {
       const x = raw[k]!;
       if (x > 2147483647 || x < -2147483648) {
-        this.fail('E_UNSUPPORTED', `the integer constant '${name}' holds ${x}, outside int32 (tfjs computes integers in int32); run the model on the onnx backend`);
+        this.fail(
+          'E_UNSUPPORTED',
+          `the integer constant '${name}' holds ${x}, outside int32 (tfjs computes integers in int32); run the model on the onnx backend`,
+        );
       }
       out[k] = x;
     }
@@ -267,7 +287,8 @@ class Translation {
   /** One E_UNSUPPORTED naming every operator the tfjs backend lacks (with counts), or the random ones. */
   refuseOps(): void {
     const g = this.model.graph;
-    if (g.sparseInitializers > 0) this.fail('E_UNSUPPORTED', 'the graph has sparse initializers, which the tfjs backend does not read; run the model on the onnx backend');
+    if (g.sparseInitializers > 0)
+      this.fail('E_UNSUPPORTED', 'the graph has sparse initializers, which the tfjs backend does not read; run the model on the onnx backend');
     const supported = new Set(SUPPORTED_ONNX_OPS);
     const missing = new Map<string, number>();
     for (const n of g.nodes) {
@@ -305,7 +326,8 @@ class Translation {
       if (n.inputs[2] && graphInputs.has(n.inputs[2])) candidates.set(n.inputs[2], 'training_mode');
     }
     for (const [name, role] of candidates) {
-      const elsewhere = g.nodes.some((n) => n.inputs.some((x, k) => x === name && !(n.opType === 'Dropout' && (k === 1 || k === 2)))) || g.outputs.some((o) => o.name === name);
+      const elsewhere =
+        g.nodes.some((n) => n.inputs.some((x, k) => x === name && !(n.opType === 'Dropout' && (k === 1 || k === 2)))) || g.outputs.some((o) => o.name === name);
       if (elsewhere) continue;
       this.paramInputs.set(name, role);
       const v: number[] | undefined = role === 'training_mode' ? [1] : this.options.rates?.[name] !== undefined ? [this.options.rates[name]!] : undefined;
@@ -335,10 +357,17 @@ class Translation {
 
   translateNode(node: OnnxNode): void {
     const label = `node '${node.name || node.outputs[0]}' (${node.opType})`;
-    if (node.attributes.some((a) => a.g !== undefined)) this.fail('E_UNSUPPORTED', `${label} has a subgraph, which the tfjs backend does not run; run the model on the onnx backend`);
+    if (node.attributes.some((a) => a.g !== undefined))
+      this.fail('E_UNSUPPORTED', `${label} has a subgraph, which the tfjs backend does not run; run the model on the onnx backend`);
     const ins = node.inputs.map((x) => this.info(x, node));
-    if (node.opType === 'Constant') return this.constantNode(node);
-    if (node.opType === 'Dropout') return this.dropout(node, ins, label);
+    if (node.opType === 'Constant') {
+      this.constantNode(node);
+      return;
+    }
+    if (node.opType === 'Dropout') {
+      this.dropout(node, ins, label);
+      return;
+    }
 
     const { attrs, inputs } = this.normalise(node, ins, label);
     const dep = ins.some((i) => i?.dep === true);
@@ -360,7 +389,8 @@ class Translation {
     });
     if (foldable) return;
     // MaxPool's Indices output is not computed
-    if (node.opType === 'MaxPool' && node.outputs[1]) this.fail('E_UNSUPPORTED', `${label} returns indices, which the tfjs backend does not compute; run the model on the onnx backend`);
+    if (node.opType === 'MaxPool' && node.outputs[1])
+      this.fail('E_UNSUPPORTED', `${label} returns indices, which the tfjs backend does not compute; run the model on the onnx backend`);
     this.emit(node, `onnx.${node.opType}`, inputs, attrs);
   }
 
@@ -407,12 +437,18 @@ class Translation {
       if (isGraphInput) {
         const given = this.options.rates?.[r];
         if (given === undefined) {
-          this.fail('E_SITE', `the ratio of ${label} is the graph input '${r}'; mcu cannot guess it. Give its value: option rates { '${r}': P } (command line: --rate ${r}=P)`);
+          this.fail(
+            'E_SITE',
+            `the ratio of ${label} is the graph input '${r}'; mcu cannot guess it. Give its value: option rates { '${r}': P } (command line: --rate ${r}=P)`,
+          );
         }
         this.usedRates.add(r);
         rate = given;
       } else if (ri.dep) {
-        this.fail('E_SITE', `the ratio of ${label} ('${r}') is computed by the graph, not a constant; mcu needs a fixed rate. Fix: export the ratio as a constant`);
+        this.fail(
+          'E_SITE',
+          `the ratio of ${label} ('${r}') is computed by the graph, not a constant; mcu needs a fixed rate. Fix: export the ratio as a constant`,
+        );
       } else {
         const v = this.constValue(ri);
         if (v === undefined || v.length !== 1) this.fail('E_SITE', `the ratio of ${label} ('${r}') is not one constant value; mcu needs a fixed rate`);
@@ -423,25 +459,40 @@ class Translation {
     const maskOut = node.outputs[1];
     if (maskOut) {
       const used = this.model.graph.nodes.some((n) => n.inputs.includes(maskOut)) || this.model.graph.outputs.some((o) => o.name === maskOut);
-      if (used) this.fail('E_UNSUPPORTED', `${label}: its mask output '${maskOut}' is used by the graph, which the tfjs backend does not provide; run the model on the onnx backend`);
+      if (used)
+        this.fail(
+          'E_UNSUPPORTED',
+          `${label}: its mask output '${maskOut}' is used by the graph, which the tfjs backend does not provide; run the model on the onnx backend`,
+        );
     }
-    if (!x.dep) this.fail('E_UNSUPPORTED', `${label} drops out '${node.inputs[0]}', which does not depend on the model's inputs (a constant); mcu only supports dropout on activations`);
+    if (!x.dep)
+      this.fail(
+        'E_UNSUPPORTED',
+        `${label} drops out '${node.inputs[0]}', which does not depend on the model's inputs (a constant); mcu only supports dropout on activations`,
+      );
     const [d1, d2] = [x.at[0].dims, x.at[1].dims];
     if (d1 === undefined || d2 === undefined || d1.length !== d2.length) {
-      this.fail('E_UNSUPPORTED', `${label}: the shape of its input '${node.inputs[0]}' could not be inferred, so its mask shape is unknown; run the model on the onnx backend`);
+      this.fail(
+        'E_UNSUPPORTED',
+        `${label}: the shape of its input '${node.inputs[0]}' could not be inferred, so its mask shape is unknown; run the model on the onnx backend`,
+      );
     }
     const rowAxes = d1.map((d, a) => (d !== d2[a] ? a : -1)).filter((a) => a >= 0);
     const a = rowAxes[0];
     const factor = a === undefined ? 0 : d1[a]! / R1;
     if (rowAxes.length !== 1 || !Number.isInteger(factor) || factor < 1 || d2[a!] !== factor * R2) {
-      this.fail('E_UNSUPPORTED', `${label}: its input '${node.inputs[0]}' does not hold the rows on exactly one axis, so mcu cannot place the masks; run the model on the onnx backend`);
+      this.fail(
+        'E_UNSUPPORTED',
+        `${label}: its input '${node.inputs[0]}' does not hold the rows on exactly one axis, so mcu cannot place the masks; run the model on the onnx backend`,
+      );
     }
     const axis = a!;
     let maskShape = [...(factor > 1 ? [factor] : []), ...d1.filter((_, k) => k !== axis)];
     const name = this.freshMaskName();
     const channel = FEATURE_DROPOUT_NAME.test(node.name) || /feature_dropout/i.test(node.docString);
     if (channel) {
-      if (axis !== 0 || factor !== 1 || maskShape.length < 2) this.fail('E_UNSUPPORTED', `${label} is channel-wise (feature) dropout, which needs an input [N, C, …spatial]`);
+      if (axis !== 0 || factor !== 1 || maskShape.length < 2)
+        this.fail('E_UNSUPPORTED', `${label} is channel-wise (feature) dropout, which needs an input [N, C, …spatial]`);
       maskShape = [maskShape[0]!, ...maskShape.slice(1).map(() => 1)];
     }
     const site: StochasticSite = {
@@ -457,7 +508,14 @@ class Translation {
     if (axis === 0 && factor === 1) {
       this.nodes.push({ op: 'site', name: node.name || out, inputs: [node.inputs[0]!], outputs: [out], attrs: { site: name } });
     } else {
-      this.nodes.push({ op: 'onnx.SiteRows', name: node.name || out, inputs: [node.inputs[0]!], outputs: [out], attrs: { rowAxis: axis, rowFactor: factor }, sites: [name] });
+      this.nodes.push({
+        op: 'onnx.SiteRows',
+        name: node.name || out,
+        inputs: [node.inputs[0]!],
+        outputs: [out],
+        attrs: { rowAxis: axis, rowFactor: factor },
+        sites: [name],
+      });
     }
     this.infos.set(out, { dep: true, at: [x.at[0], x.at[1]] });
   }
@@ -497,7 +555,8 @@ class Translation {
         const strides = (attrs.strides as number[] | undefined) ?? [1];
         const dil = (attrs.dilations as number[] | undefined) ?? [1];
         if (op !== 'Conv' && dil.some((d) => d !== 1)) unsupported(`dilations [${dil.join(', ')}]`);
-        if (op === 'Conv' && dil.some((d) => d !== 1) && strides.some((s) => s !== 1)) unsupported('strides and dilations both above 1 (tfjs convolutions take one or the other)');
+        if (op === 'Conv' && dil.some((d) => d !== 1) && strides.some((s) => s !== 1))
+          unsupported('strides and dilations both above 1 (tfjs convolutions take one or the other)');
         if (op === 'ConvTranspose' && (attrs.group ?? 1) !== 1) unsupported(`group ${String(attrs.group)}`);
         if (op === 'MaxPool' && (attrs.storage_order ?? 0) !== 0) unsupported('storage_order 1');
         if (op === 'Conv' && (attrs.group ?? 1) !== 1) {
@@ -620,8 +679,18 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
   const ints = (k: string, i: number): number[] | undefined => (attrs[k] as number[] | undefined) ?? ins[i]?.value;
   const num = (k: string, d: number): number => (typeof attrs[k] === 'number' ? (attrs[k] as number) : d);
   const unknown = (dt: Dt = dtype): Val[] => Array.from({ length: nOut }, () => ({ dtype: dt }));
-  const withValue = (d: number[] | undefined, dt: Dt, value?: number[]): Val => ({ ...(d ? { dims: d } : {}), dtype: dt, ...(value && d && prod(d) <= VALUE_LIMIT ? { value } : {}) });
-  const unaryValue = (f: (v: number) => number): Val[] => [withValue(dims, dtype, x?.value?.map((v) => castValue(f(v), dtype)))];
+  const withValue = (d: number[] | undefined, dt: Dt, value?: number[]): Val => ({
+    ...(d ? { dims: d } : {}),
+    dtype: dt,
+    ...(value && d && prod(d) <= VALUE_LIMIT ? { value } : {}),
+  });
+  const unaryValue = (f: (v: number) => number): Val[] => [
+    withValue(
+      dims,
+      dtype,
+      x?.value?.map((v) => castValue(f(v), dtype)),
+    ),
+  ];
 
   switch (op) {
     case 'Relu':
@@ -645,10 +714,22 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
     case 'Identity':
       return [withValue(dims ? [...dims] : undefined, dtype, x?.value)];
     case 'Not':
-      return [withValue(dims, 'bool', x?.value?.map((v) => (v ? 0 : 1)))];
+      return [
+        withValue(
+          dims,
+          'bool',
+          x?.value?.map((v) => (v ? 0 : 1)),
+        ),
+      ];
     case 'Cast': {
       const to = attrs.to as Dt;
-      return [withValue(dims, to, x?.value?.map((v) => castValue(v, to)))];
+      return [
+        withValue(
+          dims,
+          to,
+          x?.value?.map((v) => castValue(v, to)),
+        ),
+      ];
     }
     case 'LeakyRelu':
     case 'PRelu':
@@ -714,14 +795,20 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
       };
       const outDt: Dt = ['Equal', 'Less', 'Greater'].includes(op) ? 'bool' : dtype;
       const v = broadcastEval(a, b, f[op]!);
-      return [withValue(out, outDt, v?.map((e) => castValue(e, outDt)))];
+      return [
+        withValue(
+          out,
+          outDt,
+          v?.map((e) => castValue(e, outDt)),
+        ),
+      ];
     }
     case 'Where': {
       const [c, a, b] = ins;
       if (!c?.dims || !a?.dims || !b?.dims) return unknown(a?.dtype ?? 'float32');
       const out = broadcastShapes(broadcastShapes(c.dims, a.dims), b.dims);
       let v: number[] | undefined;
-      const ab = broadcastEval(a, b, (p, q) => p); // a broadcast to a∪b
+      const ab = broadcastEval(a, b, (p) => p); // a broadcast to a∪b
       const ba = broadcastEval(b, a, (p) => p);
       if (ab && ba) {
         const abDims = broadcastShapes(a.dims, b.dims);
@@ -762,7 +849,11 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
         const outShape = attrs.output_shape as number[] | undefined;
         const ap = attrs.auto_pad as string | undefined;
         const sp = inSize.map((d, i) =>
-          outShape ? outShape[outShape.length - k + i]! : ap === 'SAME_UPPER' || ap === 'SAME_LOWER' ? d * strides[i]! : strides[i]! * (d - 1) + outPad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + k]!,
+          outShape
+            ? outShape[outShape.length - k + i]!
+            : ap === 'SAME_UPPER' || ap === 'SAME_LOWER'
+              ? d * strides[i]!
+              : strides[i]! * (d - 1) + outPad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + k]!,
         );
         return [{ dims: [dims[0]!, w![1]! * num('group', 1), ...sp], dtype }];
       }
@@ -786,7 +877,10 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
       if (!dims || !shape) return unknown();
       const out = reshapeDims(dims, shape, num('allowzero', 0) !== 0);
       if (prod(out) !== prod(dims) || out.some((d) => !Number.isInteger(d) || d < 0)) {
-        throw new McuError('E_UNSUPPORTED', `cannot reshape [${dims.join(', ')}] to [${shape.join(', ')}] (a batch size fixed in the export?); re-export with a dynamic batch axis, or run the model on the onnx backend`);
+        throw new McuError(
+          'E_UNSUPPORTED',
+          `cannot reshape [${dims.join(', ')}] to [${shape.join(', ')}] (a batch size fixed in the export?); re-export with a dynamic batch axis, or run the model on the onnx backend`,
+        );
       }
       return [withValue(out, dtype, x?.value)];
     }
@@ -795,7 +889,13 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
       const perm = (attrs.perm as number[] | undefined) ?? dims.map((_, i) => dims.length - 1 - i);
       const out = perm.map((p) => dims[p]!);
       const st = stridesOf(dims);
-      return [withValue(out, dtype, gatherEval(x!, out, (c) => c.reduce((s, ci, k) => s + ci * st[perm[k]!]!, 0)))];
+      return [
+        withValue(
+          out,
+          dtype,
+          gatherEval(x!, out, (c) => c.reduce((s, ci, k) => s + ci * st[perm[k]!]!, 0)),
+        ),
+      ];
     }
     case 'Concat': {
       const parts = ins.filter((v): v is Val => v !== undefined);
@@ -848,7 +948,13 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
         out[a] = Math.max(0, Math.ceil((e - s) / steps[i]!));
       });
       const st = stridesOf(dims);
-      return [withValue(out, dtype, gatherEval(x!, out, (c) => c.reduce((sum, ci, k) => sum + (begin[k]! + ci * step[k]!) * st[k]!, 0)))];
+      return [
+        withValue(
+          out,
+          dtype,
+          gatherEval(x!, out, (c) => c.reduce((sum, ci, k) => sum + (begin[k]! + ci * step[k]!) * st[k]!, 0)),
+        ),
+      ];
     }
     case 'Gather': {
       const idx = ins[1];
@@ -908,7 +1014,13 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
       if (!dims || !reps) return unknown();
       const out = dims.map((d, i) => d * reps[i]!);
       const st = stridesOf(dims);
-      return [withValue(out, dtype, gatherEval(x!, out, (c) => c.reduce((s, ci, k) => s + (ci % dims[k]!) * st[k]!, 0)))];
+      return [
+        withValue(
+          out,
+          dtype,
+          gatherEval(x!, out, (c) => c.reduce((s, ci, k) => s + (ci % dims[k]!) * st[k]!, 0)),
+        ),
+      ];
     }
     case 'Pad': {
       const pads = ints('pads', 1);
@@ -922,7 +1034,13 @@ export function inferOp(op: string, attrs: Record<string, unknown>, ins: (Val | 
       const [s, l, d] = ins.map((v) => v?.value?.[0]);
       if (s === undefined || l === undefined || d === undefined) return unknown();
       const n = Math.max(Math.ceil((l - s) / d), 0);
-      return [withValue([n], dtype, Array.from({ length: n }, (_, i) => castValue(s + i * d, dtype)))];
+      return [
+        withValue(
+          [n],
+          dtype,
+          Array.from({ length: n }, (_, i) => castValue(s + i * d, dtype)),
+        ),
+      ];
     }
     case 'ReduceMean':
     case 'ReduceSum':

@@ -12,10 +12,7 @@ export async function backends(plan: Plan, io: { stdout: NodeJS.WritableStream }
   const all = mcu.registry.status();
   const name = plan.backend.name;
   if (name !== undefined && !all.some((b) => b.name === name)) {
-    throw new McuError(
-      'E_BACKEND_UNKNOWN',
-      `--backend ${name}: backend '${name}' is not registered; registered: ${all.map((b) => b.name).join(', ')}`,
-    );
+    throw new McuError('E_BACKEND_UNKNOWN', `--backend ${name}: backend '${name}' is not registered; registered: ${all.map((b) => b.name).join(', ')}`);
   }
   const infos: (BackendInfo & { priority: number; formats: string[] | null })[] = [];
   for (const status of all.filter((b) => name === undefined || b.name === name)) {
@@ -24,7 +21,7 @@ export async function backends(plan: Plan, io: { stdout: NodeJS.WritableStream }
   }
   // A listing for people: a table unless json was asked for (flag or config), as `mcu backends --help` shows.
   if (plan.format === 'json' && plan.settings.sources.format !== 'default') {
-    io.stdout.write(stringifyJson({ backends: infos }) + '\n');
+    io.stdout.write(`${stringifyJson({ backends: infos })}\n`);
     return;
   }
   const lines: string[] = [];
@@ -37,5 +34,5 @@ export async function backends(plan: Plan, io: { stdout: NodeJS.WritableStream }
     for (const ep of b.executionProviders) lines.push(`  ${ep.name}: ${state(ep.available, b.probed, ep.reason)}`);
   }
   if (infos.some((b) => !b.probed)) lines.push('(installed: the files are there; `mcu backends --probe` starts each one to see that it runs)');
-  io.stdout.write(lines.join('\n') + '\n');
+  io.stdout.write(`${lines.join('\n')}\n`);
 }

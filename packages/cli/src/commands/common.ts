@@ -72,14 +72,20 @@ export async function loadModel(from: Plan | Settings, opened?: CaffeModel): Pro
 /** Read `--input` files onto the model's inputs (one input: `--input FILE`; several: NAME=FILE). */
 export function readFeeds(model: StochasticModel, inputs: Plan['input']): NamedTensors {
   if (inputs.length === 0) {
-    throw new McuError('E_USAGE', `no input given: use --input FILE${model.inputs.length > 1 ? ` once per model input (${model.inputs.map((i) => `--input ${i.name}=FILE`).join(' ')})` : ''}`);
+    throw new McuError(
+      'E_USAGE',
+      `no input given: use --input FILE${model.inputs.length > 1 ? ` once per model input (${model.inputs.map((i) => `--input ${i.name}=FILE`).join(' ')})` : ''}`,
+    );
   }
   const feeds: NamedTensors = {};
   for (const arg of inputs) {
     let spec: TensorSpec | undefined;
     if (arg.name === undefined) {
       if (model.inputs.length !== 1) {
-        throw new McuError('E_USAGE', `the model has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')}): name each one, --input NAME=FILE`);
+        throw new McuError(
+          'E_USAGE',
+          `the model has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')}): name each one, --input NAME=FILE`,
+        );
       }
       spec = model.inputs[0];
     } else {
@@ -204,7 +210,10 @@ export interface Labeled {
 /** A labelled file (features and one target column) for a model with one input. */
 export function readLabeledFile(model: StochasticModel, path: string, target: string | number | undefined, flag: string): Labeled {
   if (model.inputs.length !== 1) {
-    throw new McuError('E_USAGE', `${flag} reads features and a target column from one file, for a model with one input; this one has ${model.inputs.length} (${model.inputs.map((i) => i.name).join(', ')})`);
+    throw new McuError(
+      'E_USAGE',
+      `${flag} reads features and a target column from one file, for a model with one input; this one has ${model.inputs.length} (${model.inputs.map((i) => i.name).join(', ')})`,
+    );
   }
   const input = model.inputs[0]!;
   const d = readLabeled(path, target, input);

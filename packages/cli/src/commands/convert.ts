@@ -15,7 +15,9 @@ export async function convert(plan: Plan, io: { stdout: NodeJS.WritableStream; s
   writeFileAtomic(plan.out, encode());
   if (!plan.quiet) {
     for (const w of prepared.warnings) io.stderr.write(`mcu: warning: ${w}\n`);
-    io.stderr.write(`mcu: wrote ${plan.out}: ${prepared.sites.length} stochastic site(s): ${prepared.sites.map((x) => `${x.name} (p=${x.rate})`).join(', ') || 'none'}\n`);
+    io.stderr.write(
+      `mcu: wrote ${plan.out}: ${prepared.sites.length} stochastic site(s): ${prepared.sites.map((x) => `${x.name} (p=${x.rate})`).join(', ') || 'none'}\n`,
+    );
   }
 }
 

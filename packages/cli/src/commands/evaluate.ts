@@ -8,7 +8,10 @@ import { loadModel, printWarnings, readLabeledFile, runOptions, type Labeled } f
 
 function single(model: StochasticModel): string {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new McuError('E_UNSUPPORTED', `evaluate needs a model with one input and one output; this one has inputs ${model.inputs.map((i) => i.name).join(', ')} and outputs ${model.outputs.map((o) => o.name).join(', ')}`);
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `evaluate needs a model with one input and one output; this one has inputs ${model.inputs.map((i) => i.name).join(', ')} and outputs ${model.outputs.map((o) => o.name).join(', ')}`,
+    );
   }
   return model.inputs[0]!.name;
 }
@@ -95,28 +98,42 @@ export async function evaluate(plan: Plan, io: { stdout: NodeJS.WritableStream; 
     const report: EvaluateReport =
       r.task === 'regression'
         ? {
-            task: r.task, ...base, tau: m.tau,
+            task: r.task,
+            ...base,
+            tau: m.tau,
             tauFitted: m.tauFitted ?? false,
             ...(m.tauFitRange !== undefined ? { tauFitRange: m.tauFitRange } : {}),
-            rmse: r.rmse, rmseMcError: r.rmseMcError, rmseStandard: r.standardDropout.rmse,
-            logLikelihood: r.logLikelihood, logLikelihoodMcError: r.logLikelihoodMcError,
-            logLikelihoodMinEffectiveSamples: r.logLikelihoodMinEffectiveSamples, logLikelihoodStandard: r.standardDropout.logLikelihood,
+            rmse: r.rmse,
+            rmseMcError: r.rmseMcError,
+            rmseStandard: r.standardDropout.rmse,
+            logLikelihood: r.logLikelihood,
+            logLikelihoodMcError: r.logLikelihoodMcError,
+            logLikelihoodMinEffectiveSamples: r.logLikelihoodMinEffectiveSamples,
+            logLikelihoodStandard: r.standardDropout.logLikelihood,
             ...adaptive,
           }
         : {
-            task: r.task, ...base,
-            accuracy: r.accuracy, accuracyStandard: r.standardDropout.accuracy,
-            nll: r.nll, nllMcError: r.nllMcError,
-            logLikelihood: r.logLikelihood, logLikelihoodMinEffectiveSamples: r.logLikelihoodMinEffectiveSamples,
-            brier: r.brier, brierMcError: r.brierMcError, ece: r.ece,
+            task: r.task,
+            ...base,
+            accuracy: r.accuracy,
+            accuracyStandard: r.standardDropout.accuracy,
+            nll: r.nll,
+            nllMcError: r.nllMcError,
+            logLikelihood: r.logLikelihood,
+            logLikelihoodMinEffectiveSamples: r.logLikelihoodMinEffectiveSamples,
+            brier: r.brier,
+            brierMcError: r.brierMcError,
+            ece: r.ece,
             ...adaptive,
           };
     const width = Math.max(...Object.keys(report).map((k) => k.length));
     const cell = (v: unknown): string => (typeof v === 'number' && !Number.isInteger(v) ? formatNumber(v) : String(v));
     const text =
       plan.format === 'json'
-        ? stringifyJson(report) + '\n'
-        : Object.entries(report).map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`).join('\n') + '\n';
+        ? `${stringifyJson(report)}\n`
+        : `${Object.entries(report)
+            .map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`)
+            .join('\n')}\n`;
     if (plan.out !== undefined) writeFileAtomic(plan.out, text);
     else io.stdout.write(text);
   } finally {

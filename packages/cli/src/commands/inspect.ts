@@ -77,7 +77,7 @@ function structureReport(plan: Plan, m: CaffeModel): InspectReport {
     // named as the translated model's sites will be (mcu_mask_k in graph order; node = the Dropout layer)
     sites: d.sites.map((x, k) => {
       const shape = layerOf(x.name)?.shapes[0];
-      const known = shape !== undefined && shape.every((v): v is number => v !== undefined);
+      const known = shape?.every((v): v is number => v !== undefined) === true;
       return {
         name: `mcu_mask_${k + 1}`,
         op: 'Dropout',
@@ -195,7 +195,11 @@ function table(r: InspectReport): string {
     const tiled = r.layout === 'tiled';
     lines.push(
       `FLOPs per pass per row: ${r.flops.perRow.toExponential(3)}` +
-        (tiled ? '; tiled layout: everything runs once per sample' : share !== null ? `; before the first site: ${(share * 100).toFixed(1)} % (computed once per row, not T times)` : ''),
+        (tiled
+          ? '; tiled layout: everything runs once per sample'
+          : share !== null
+            ? `; before the first site: ${(share * 100).toFixed(1)} % (computed once per row, not T times)`
+            : ''),
     );
   }
   const c = r.selfCheck;
@@ -206,12 +210,12 @@ function table(r: InspectReport): string {
   );
   for (const ch of r.changes) lines.push(`change: ${ch}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export async function inspect(plan: Plan, io: { stdout: NodeJS.WritableStream }): Promise<void> {
   const report = await buildInspectReport(plan);
-  const text = plan.format === 'json' ? stringifyJson(report) + '\n' : table(report);
+  const text = plan.format === 'json' ? `${stringifyJson(report)}\n` : table(report);
   if (plan.out !== undefined) writeFileAtomic(plan.out, text);
   else io.stdout.write(text);
 }

@@ -75,7 +75,12 @@ async function modelInput(plan: Plan, io: { stderr: NodeJS.WriteStream }, lib: P
   printWarnings(plan, io.stderr, warnings);
   try {
     const feeds = readFeeds(model, plan.input);
-    const output = lib.chooseOutput(model.outputs.map((o) => o.name), plan.plot!.output, options, `'${plan.model}'`);
+    const output = lib.chooseOutput(
+      model.outputs.map((o) => o.name),
+      plan.plot!.output,
+      options,
+      `'${plan.model}'`,
+    );
     const [task] = await tasksFor(plan, loaded, feeds, [output]);
     if (task === undefined) throw new McuError('E_INTERNAL', `no task for output '${output}'`);
     // refuse what the figure cannot use before the T passes run
@@ -85,20 +90,32 @@ async function modelInput(plan: Plan, io: { stderr: NodeJS.WriteStream }, lib: P
     const rows = { data: feeds[first.name]!.data as Float32Array, dims: feeds[first.name]!.dims, source: plan.input[0]!.path };
     if (task.task === 'regression') {
       if (model.inputs.length !== 1) {
-        throw new McuError('E_INPUT', `a band plot needs exactly one input feature (its x axis), but '${plan.model}' has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')})`);
+        throw new McuError(
+          'E_INPUT',
+          `a band plot needs exactly one input feature (its x axis), but '${plan.model}' has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')})`,
+        );
       }
       if (task.width !== 1) {
-        throw new McuError('E_INPUT', `a band plot draws one value per row, but output '${output}' has ${task.width} values per row (dims [N, ${task.perRow.join(', ')}]): plot a model output with one value per row`);
+        throw new McuError(
+          'E_INPUT',
+          `a band plot draws one value per row, but output '${output}' has ${task.width} values per row (dims [N, ${task.perRow.join(', ')}]): plot a model output with one value per row`,
+        );
       }
       lib.bandX(rows, options);
     } else {
       if (plan.tau.kind !== 'none' && !(plan.tau.kind === 'value' && plan.tau.source === 'config')) {
-        throw new McuError('E_USAGE', `${tauFlags(plan.tau)} sets the model precision τ of a regression output (1/τ is added to its variance), but output '${output}' is classification: drop it`);
+        throw new McuError(
+          'E_USAGE',
+          `${tauFlags(plan.tau)} sets the model precision τ of a regression output (1/τ is added to its variance), but output '${output}' is classification: drop it`,
+        );
       }
       const k = options.topK ?? Math.min(lib.DEFAULT_TOP_K, task.width);
       const points = plan.engine.samples * rows.dims[0]! * k;
       if (points > lib.MAX_SCATTER_POINTS) {
-        throw new McuError('E_USAGE', `--samples ${plan.engine.samples} × ${rows.dims[0]} inputs × ${k} classes = ${points} points to scatter, over ${lib.MAX_SCATTER_POINTS}: give fewer --samples, inputs or --top-k`);
+        throw new McuError(
+          'E_USAGE',
+          `--samples ${plan.engine.samples} × ${rows.dims[0]} inputs × ${k} classes = ${points} points to scatter, over ${lib.MAX_SCATTER_POINTS}: give fewer --samples, inputs or --top-k`,
+        );
       }
     }
     const { tau, fitted } = await tauFor(plan, loaded, [task]);
@@ -136,7 +153,10 @@ function readPoints(file: string, target: string | number | undefined): { x: Flo
   const d = readLabeled(file, target);
   const cols = d.x.dims[1] ?? 1;
   if (d.x.dims.length !== 2 || cols !== 1) {
-    throw new McuError('E_INPUT', `--data ${file}: the data points of a band plot need one x column and a target column, but the file has ${cols + 1} columns: keep the x column and the target`);
+    throw new McuError(
+      'E_INPUT',
+      `--data ${file}: the data points of a band plot need one x column and a target column, but the file has ${cols + 1} columns: keep the x column and the target`,
+    );
   }
   return { x: d.x.data, y: d.y.values };
 }

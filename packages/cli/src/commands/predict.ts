@@ -1,4 +1,14 @@
-import { isMcuError, McuError, predict as corePredict, replayFromRows, sitesFor, type OutputPrediction, type Sampler, type StochasticModel, type NamedTensors } from '@mcu/core';
+import {
+  isMcuError,
+  McuError,
+  predict as corePredict,
+  replayFromRows,
+  sitesFor,
+  type OutputPrediction,
+  type Sampler,
+  type StochasticModel,
+  type NamedTensors,
+} from '@mcu/core';
 import type { Plan } from '../plan.js';
 import { formatResult } from '../io/format.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -12,7 +22,10 @@ function replayMasks(file: string, model: StochasticModel, feeds: NamedTensors):
   const rows = Object.values(feeds)[0]!.dims[0]!;
   const given = readMasksFile(file);
   if (given.length !== model.sites.length) {
-    throw new McuError('E_MASK', `${file}: the model has ${model.sites.length} stochastic site(s) (${model.sites.map((x) => x.name).join(', ') || 'none'}), the file gives ${given.length} mask entries; one entry per site, in 'mcu inspect' order`);
+    throw new McuError(
+      'E_MASK',
+      `${file}: the model has ${model.sites.length} stochastic site(s) (${model.sites.map((x) => x.name).join(', ') || 'none'}), the file gives ${given.length} mask entries; one entry per site, in 'mcu inspect' order`,
+    );
   }
   given.forEach((entry, k) => {
     if (entry.length !== rows) {
@@ -85,7 +98,7 @@ export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; s
     };
     const text = formatResult(result, plan.format);
     if (plan.out !== undefined) writeFileAtomic(plan.out, text);
-    else io.stdout.write(typeof text === 'string' ? (text.endsWith('\n') ? text : text + '\n') : text);
+    else io.stdout.write(typeof text === 'string' ? (text.endsWith('\n') ? text : `${text}\n`) : text);
   } finally {
     await model.dispose();
   }

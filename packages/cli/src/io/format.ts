@@ -15,15 +15,7 @@ import type { OutputFormat } from '../args.js';
 import { writeNpy } from './npy.js';
 import type { ClassificationOutput, OutputResult, PredictResult, RegressionOutput } from './result.js';
 
-export type NpyField =
-  | 'mean'
-  | 'variance'
-  | 'std'
-  | 'probs'
-  | 'predicted'
-  | 'entropy'
-  | 'mutualInformation'
-  | 'variationRatio';
+export type NpyField = 'mean' | 'variance' | 'std' | 'probs' | 'predicted' | 'entropy' | 'mutualInformation' | 'variationRatio';
 
 export interface FormatOptions {
   /** table: the widest a line may be (default 100). */
@@ -167,7 +159,10 @@ function formatTable(result: PredictResult, options: FormatOptions): string {
     const short = (h: string): string => h.slice(name.length + 1);
     const all =
       o.task === 'regression'
-        ? regressionColumns(name, o, true).map((c) => ({ ...c, header: width(o.mean, name, 'mean') === 1 ? short(c.header).replace(/_0$/, '') : short(c.header) }))
+        ? regressionColumns(name, o, true).map((c) => ({
+            ...c,
+            header: width(o.mean, name, 'mean') === 1 ? short(c.header).replace(/_0$/, '') : short(c.header),
+          }))
         : classificationColumns(name, o).map((c) => ({ ...c, header: short(c.header) }));
     const shown = Math.min(n, maxRows);
     const cells = all.map((c) => {
@@ -203,10 +198,7 @@ function formatTable(result: PredictResult, options: FormatOptions): string {
 function formatNpy(result: PredictResult, field: NpyField | undefined): Uint8Array {
   const names = Object.keys(result.outputs);
   if (names.length !== 1) {
-    throw new McuError(
-      'E_USAGE',
-      `--format npy writes one array, but the result has ${names.length} outputs (${names.join(', ')}); use --format json`,
-    );
+    throw new McuError('E_USAGE', `--format npy writes one array, but the result has ${names.length} outputs (${names.join(', ')}); use --format json`);
   }
   const name = names[0]!;
   const o = result.outputs[name]!;

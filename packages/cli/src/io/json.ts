@@ -140,10 +140,6 @@ export function parseJsonText(text: string, source: string, code: McuErrorCode):
     const { line, column } = lineColumn(body, at);
     const near = body.slice(at, at + 20).split('\n')[0];
     const what = at >= body.length ? 'unexpected end of file' : `near '${near}'`;
-    throw new McuError(
-      code,
-      `${source}: invalid JSON at line ${line}, column ${column} (position ${at}): ${what}`,
-      { cause: e },
-    );
+    throw new McuError(code, `${source}: invalid JSON at line ${line}, column ${column} (position ${at}): ${what}`, { cause: e });
   }
 }

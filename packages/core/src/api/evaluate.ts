@@ -121,7 +121,8 @@ export async function evaluate(model: ModelInput, data: Inputs, targets: Targets
   try {
     const names = m.outputs.map((o) => o.name);
     const output = options.output ?? (names.length === 1 ? names[0]! : undefined);
-    if (output === undefined) throw new McuError('E_USAGE', `evaluate: the model has ${names.length} outputs (${names.join(', ')}): name one with the output option`);
+    if (output === undefined)
+      throw new McuError('E_USAGE', `evaluate: the model has ${names.length} outputs (${names.join(', ')}): name one with the output option`);
     if (!names.includes(output)) throw new McuError('E_USAGE', `evaluate: the model has no output '${output}'; its outputs: ${names.join(', ')}`);
     const feeds = toFeeds(m, data, 'data');
     const n = rowCount(feeds);
@@ -139,7 +140,10 @@ export async function evaluate(model: ModelInput, data: Inputs, targets: Targets
     };
     const warnings: string[] = [];
     if (out!.task === 'regression') {
-      if (tau === undefined) warnings.push(`no model precision τ, so no test log-likelihood: ${options.wording?.giveTau ?? 'give tau (a number or { weightDecay, lengthScale, nTrain }) or fitTau'}`);
+      if (tau === undefined)
+        warnings.push(
+          `no model precision τ, so no test log-likelihood: ${options.wording?.giveTau ?? 'give tau (a number or { weightDecay, lengthScale, nTrain }) or fitTau'}`,
+        );
       const est = new RegressionEstimator({ output, targets, ...(tau !== undefined ? { tau } : {}) });
       const meta = await engine.run(m, feeds, { ...run, estimators: [est] });
       const r = est.result();

@@ -44,7 +44,13 @@ export type Inputs = NamedTensors | Readonly<Record<string, InputValue>> | Input
 
 /** True for a loaded model (anything with `run`, `inputs` and `outputs`). */
 export function isStochasticModel(m: unknown): m is StochasticModel {
-  return typeof m === 'object' && m !== null && typeof (m as StochasticModel).run === 'function' && Array.isArray((m as StochasticModel).inputs) && Array.isArray((m as StochasticModel).outputs);
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof (m as StochasticModel).run === 'function' &&
+    Array.isArray((m as StochasticModel).inputs) &&
+    Array.isArray((m as StochasticModel).outputs)
+  );
 }
 
 /** A file: URL as a path, without node:url (core runs in browsers too). */
@@ -115,11 +121,13 @@ export function rowDims(rows: number, cols: number, modelInputDims: readonly (nu
   const free = rest.map((d, i) => (isFixed(d) ? -1 : i)).filter((i) => i >= 0);
   const known = sizeOf(rest.filter(isFixed));
   if (free.length === 0) {
-    if (cols !== known) throw new McuError('E_INPUT', `${label} expects ${known} value${known === 1 ? '' : 's'} per row (${showModelDims(modelInputDims)}), ${got}`);
+    if (cols !== known)
+      throw new McuError('E_INPUT', `${label} expects ${known} value${known === 1 ? '' : 's'} per row (${showModelDims(modelInputDims)}), ${got}`);
     return [rows, ...(rest as number[])];
   }
   if (free.length === 1) {
-    if (cols === 0 || cols % known !== 0) throw new McuError('E_INPUT', `${label} expects a multiple of ${known} values per row (${showModelDims(modelInputDims)}), ${got}`);
+    if (cols === 0 || cols % known !== 0)
+      throw new McuError('E_INPUT', `${label} expects a multiple of ${known} values per row (${showModelDims(modelInputDims)}), ${got}`);
     return [rows, ...rest.map((d) => (isFixed(d) ? d : cols / known))];
   }
   throw new McuError(
@@ -151,7 +159,12 @@ function inDtype(values: ArrayLike<number | bigint>, dtype: DType, name: string)
 
 const isTypedArray = (v: unknown): v is TypedArray => ArrayBuffer.isView(v) && !(v instanceof DataView);
 const isTensorLike = (v: unknown): v is TensorLike =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !isTypedArray(v) && Array.isArray((v as TensorLike).dims) && (isTypedArray((v as TensorLike).data) || Array.isArray((v as TensorLike).data));
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  !isTypedArray(v) &&
+  Array.isArray((v as TensorLike).dims) &&
+  (isTypedArray((v as TensorLike).data) || Array.isArray((v as TensorLike).data));
 const isInputValue = (v: unknown): v is InputValue => Array.isArray(v) || isTypedArray(v) || isTensorLike(v);
 
 /** The shape of rectangular nested arrays and their values, row-major; ragged or non-numeric arrays are E_INPUT. */
@@ -166,7 +179,10 @@ function flatten(nested: NestedNumbers, name: string): { dims: number[]; values:
       return;
     }
     if (!Array.isArray(a) || a.length !== dims[depth]) {
-      throw new McuError('E_INPUT', `input '${name}'${at}: nested arrays must be rectangular (dims ${formatDims(dims)}), got ${Array.isArray(a) ? `${a.length} entries` : String(a)} here`);
+      throw new McuError(
+        'E_INPUT',
+        `input '${name}'${at}: nested arrays must be rectangular (dims ${formatDims(dims)}), got ${Array.isArray(a) ? `${a.length} entries` : String(a)} here`,
+      );
     }
     a.forEach((x, i) => walk(x, depth + 1, `${at}[${i}]`));
   };
@@ -184,15 +200,22 @@ export function toTensor(value: InputValue, spec: TensorSpec): TensorData {
     data = value.data;
     dims = [...value.dims];
     if (value.dtype !== undefined) dtype = value.dtype;
-    if (sizeOf(dims) !== data.length) throw new McuError('E_INPUT', `input '${name}': dims ${formatDims(dims)} need ${sizeOf(dims)} values, got ${data.length}`);
+    if (sizeOf(dims) !== data.length)
+      throw new McuError('E_INPUT', `input '${name}': dims ${formatDims(dims)} need ${sizeOf(dims)} values, got ${data.length}`);
   } else if (isTypedArray(value)) {
     const rest = spec.dims.slice(1);
     if (!rest.every(isFixed)) {
-      throw new McuError('E_INPUT', `input '${name}' has free sizes per row (${showModelDims(spec.dims)}), so a flat array does not say how many rows it holds: give { data, dims }`);
+      throw new McuError(
+        'E_INPUT',
+        `input '${name}' has free sizes per row (${showModelDims(spec.dims)}), so a flat array does not say how many rows it holds: give { data, dims }`,
+      );
     }
     const per = sizeOf(rest);
     if (value.length === 0 || value.length % per !== 0) {
-      throw new McuError('E_INPUT', `input '${name}' expects ${per} value${per === 1 ? '' : 's'} per row (${showModelDims(spec.dims)}); a flat array of ${value.length} values is not a whole number of rows`);
+      throw new McuError(
+        'E_INPUT',
+        `input '${name}' expects ${per} value${per === 1 ? '' : 's'} per row (${showModelDims(spec.dims)}); a flat array of ${value.length} values is not a whole number of rows`,
+      );
     }
     data = value;
     dims = [value.length / per, ...rest];
@@ -201,7 +224,10 @@ export function toTensor(value: InputValue, spec: TensorSpec): TensorData {
     data = f.values;
     dims = f.dims.length === 1 ? [f.dims[0]!, 1] : f.dims;
   } else {
-    throw new McuError('E_INPUT', `input '${name}': expected a tensor { data, dims }, a typed array or nested number arrays, got ${value === null ? 'null' : typeof value}`);
+    throw new McuError(
+      'E_INPUT',
+      `input '${name}': expected a tensor { data, dims }, a typed array or nested number arrays, got ${value === null ? 'null' : typeof value}`,
+    );
   }
   if (dims.length === 0 || dims[0]! < 1) throw new McuError('E_INPUT', `input '${name}': no rows (dims ${formatDims(dims)})`);
   if (dims.length !== spec.dims.length) dims = rowDims(dims[0]!, sizeOf(dims.slice(1)), spec.dims, name);
@@ -217,13 +243,19 @@ export function toFeeds(model: StochasticModel, inputs: Inputs, what = 'inputs')
   let byName: Readonly<Record<string, InputValue>>;
   if (isInputValue(inputs)) {
     if (model.inputs.length !== 1) {
-      throw new McuError('E_USAGE', `${what}: the model has ${model.inputs.length} inputs (${names.join(', ')}): give the rows by name, { ${names.map((n) => `${n}: …`).join(', ')} }`);
+      throw new McuError(
+        'E_USAGE',
+        `${what}: the model has ${model.inputs.length} inputs (${names.join(', ')}): give the rows by name, { ${names.map((n) => `${n}: …`).join(', ')} }`,
+      );
     }
     byName = { [names[0]!]: inputs };
   } else if (typeof inputs === 'object' && inputs !== null) {
     byName = inputs as Readonly<Record<string, InputValue>>;
   } else {
-    throw new McuError('E_USAGE', `${what}: expected input rows (a tensor, typed array, nested arrays, or a record of them by input name), got ${inputs === null ? 'null' : typeof inputs}`);
+    throw new McuError(
+      'E_USAGE',
+      `${what}: expected input rows (a tensor, typed array, nested arrays, or a record of them by input name), got ${inputs === null ? 'null' : typeof inputs}`,
+    );
   }
   for (const k of Object.keys(byName)) {
     if (!names.includes(k)) throw new McuError('E_USAGE', `${what}: the model has no input '${k}'; its inputs: ${names.join(', ')}`);

@@ -23,9 +23,7 @@ export interface InspectOptions {
 }
 
 /** The self-check's outcome: passed (on the given or synthetic rows), or skipped and why. */
-export type InspectSelfCheck =
-  | (SelfCheckReport & { readonly on: 'inputs' | 'synthetic' })
-  | { readonly passed: null; readonly skipped: string };
+export type InspectSelfCheck = (SelfCheckReport & { readonly on: 'inputs' | 'synthetic' }) | { readonly passed: null; readonly skipped: string };
 
 /** What {@link inspect} returns. */
 export interface InspectResult {

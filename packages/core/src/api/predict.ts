@@ -88,17 +88,36 @@ function join(parts: readonly OutputPrediction[]): OutputPrediction {
   const rows = parts.reduce((a, p) => a + p.dims[0], 0);
   if (first.task === 'regression') {
     const rs = parts as readonly RegressionPrediction[];
-    const f = (k: 'mean' | 'variance' | 'std' | 'standardError') => concat(rs.map((r) => r[k]), Float64Array);
-    return { task: 'regression', dims: [rows, first.dims[1]], outputDims: first.outputDims, mean: f('mean'), variance: f('variance'), std: f('std'), standardError: f('standardError') };
+    const f = (k: 'mean' | 'variance' | 'std' | 'standardError') =>
+      concat(
+        rs.map((r) => r[k]),
+        Float64Array,
+      );
+    return {
+      task: 'regression',
+      dims: [rows, first.dims[1]],
+      outputDims: first.outputDims,
+      mean: f('mean'),
+      variance: f('variance'),
+      std: f('std'),
+      standardError: f('standardError'),
+    };
   }
   const cs = parts as readonly ClassificationPrediction[];
-  const f = (k: 'probs' | 'probsStandardError' | 'entropy' | 'mutualInformation' | 'variationRatio') => concat(cs.map((c) => c[k]), Float64Array);
+  const f = (k: 'probs' | 'probsStandardError' | 'entropy' | 'mutualInformation' | 'variationRatio') =>
+    concat(
+      cs.map((c) => c[k]),
+      Float64Array,
+    );
   return {
     task: 'classification',
     dims: [rows, first.dims[1]],
     probs: f('probs'),
     probsStandardError: f('probsStandardError'),
-    predicted: concat(cs.map((c) => c.predicted), Int32Array),
+    predicted: concat(
+      cs.map((c) => c.predicted),
+      Int32Array,
+    ),
     entropy: f('entropy'),
     mutualInformation: f('mutualInformation'),
     variationRatio: f('variationRatio'),

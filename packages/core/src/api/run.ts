@@ -140,7 +140,8 @@ export function settingsOf(o: ApiRunOptions): Settings {
   const scope = o.scope ?? 'sample';
   if (scope !== 'sample' && scope !== 'point') throw new McuError('E_CONFIG', `scope must be 'sample' or 'point', got ${String(scope)}`);
   if (o.tolerance !== undefined && !(o.tolerance > 0)) throw new McuError('E_CONFIG', `tolerance must be > 0, got ${o.tolerance}`);
-  if (o.memoryBudgetBytes !== undefined && !(o.memoryBudgetBytes > 0)) throw new McuError('E_CONFIG', `memoryBudgetBytes must be > 0, got ${o.memoryBudgetBytes}`);
+  if (o.memoryBudgetBytes !== undefined && !(o.memoryBudgetBytes > 0))
+    throw new McuError('E_CONFIG', `memoryBudgetBytes must be > 0, got ${o.memoryBudgetBytes}`);
   if (o.tau !== undefined && o.fitTau !== undefined) throw new McuError('E_USAGE', 'give tau or fitTau, not both: fitTau chooses τ itself');
   return {
     samples,
@@ -161,20 +162,34 @@ export function tasksOf(
   only?: readonly string[],
   wording?: TaskWording,
 ): Promise<OutputTask[]> {
-  return resolveTasks(task ?? 'auto', model, async () => {
-    if (rowCount(feeds) <= 1) return engine.deterministic(model, feeds);
-    try {
-      return await engine.deterministic(model, firstRow(feeds));
-    } catch {
-      return engine.deterministic(model, feeds); // e.g. a model with a fixed batch size
-    }
-  }, { ...(only !== undefined ? { only } : {}), ...(wording !== undefined ? { wording } : {}) });
+  return resolveTasks(
+    task ?? 'auto',
+    model,
+    async () => {
+      if (rowCount(feeds) <= 1) return engine.deterministic(model, feeds);
+      try {
+        return await engine.deterministic(model, firstRow(feeds));
+      } catch {
+        return engine.deterministic(model, feeds); // e.g. a model with a fixed batch size
+      }
+    },
+    { ...(only !== undefined ? { only } : {}), ...(wording !== undefined ? { wording } : {}) },
+  );
 }
 
 /** τ of a run: given, by eq. 7, or fitted; with the fit, when there was one. */
-export async function tauOf(engine: McEngine, model: StochasticModel, tasks: readonly OutputTask[], o: ApiRunOptions, s: Settings): Promise<{ tau?: number; fitted?: FittedTau }> {
+export async function tauOf(
+  engine: McEngine,
+  model: StochasticModel,
+  tasks: readonly OutputTask[],
+  o: ApiRunOptions,
+  s: Settings,
+): Promise<{ tau?: number; fitted?: FittedTau }> {
   if (o.fitTau === undefined) {
-    const tau = resolveTau(o.tau, model, tasks, { ...(o.wording?.tau !== undefined ? { wording: o.wording.tau } : {}), dropForClassifiers: o.tauDefault === true });
+    const tau = resolveTau(o.tau, model, tasks, {
+      ...(o.wording?.tau !== undefined ? { wording: o.wording.tau } : {}),
+      dropForClassifiers: o.tauDefault === true,
+    });
     return tau !== undefined ? { tau } : {};
   }
   const fitted = await fitTauOnData(engine, model, tasks, o.fitTau, s, o.wording);
@@ -208,7 +223,10 @@ export function metaOf(
     sites: first.sites,
     tau: tau ?? null,
     ...(fitted !== undefined
-      ? { tauFitted: fitted.atBoundary ? ('boundary' as const) : (true as const), ...(fitted.atBoundary ? { tauFitRange: [TAU_SEARCH_RANGE.min, TAU_SEARCH_RANGE.max] as const } : {}) }
+      ? {
+          tauFitted: fitted.atBoundary ? ('boundary' as const) : (true as const),
+          ...(fitted.atBoundary ? { tauFitRange: [TAU_SEARCH_RANGE.min, TAU_SEARCH_RANGE.max] as const } : {}),
+        }
       : {}),
     ...(s.tolerance !== undefined
       ? {

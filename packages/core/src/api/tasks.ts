@@ -92,11 +92,14 @@ export function decideTask(
     }
     return { ...base, task: 'classification', holds, reason: 'asked' };
   }
-  if (requested !== 'auto') throw new McuError('E_CONFIG', `the task of output '${name}' must be 'auto', 'regression' or 'classification', got ${String(requested)}`);
+  if (requested !== 'auto')
+    throw new McuError('E_CONFIG', `the task of output '${name}' must be 'auto', 'regression' or 'classification', got ${String(requested)}`);
   if (activation !== undefined) {
     if (!isClassVector(perRow)) throw perPixel(`output '${name}' ends in ${op}`);
     if (width < 2) {
-      throw usage(`output '${name}' ends in ${op} over ${width} value per row (dims ${dimsText(perRow)}), which is constant; give ${wording.one(name, 'regression')} to report it anyway`);
+      throw usage(
+        `output '${name}' ends in ${op} over ${width} value per row (dims ${dimsText(perRow)}), which is constant; give ${wording.one(name, 'regression')} to report it anyway`,
+      );
     }
     return { ...base, task: 'classification', holds, reason: 'softmax' };
   }

@@ -86,7 +86,8 @@ export function resolveTau(
     if (!(Number.isFinite(tau) && tau > 0)) throw new McuError('E_CONFIG', `tau (model precision) must be a finite number > 0, got ${tau}`);
     return tau;
   }
-  if (typeof tau !== 'object' || tau === null) throw new McuError('E_CONFIG', `tau must be a number or { weightDecay, lengthScale, nTrain }, got ${String(tau)}`);
+  if (typeof tau !== 'object' || tau === null)
+    throw new McuError('E_CONFIG', `tau must be a number or { weightDecay, lengthScale, nTrain }, got ${String(tau)}`);
   const rates = [...new Set(model.sites.map((x) => x.rate))];
   if (rates.length !== 1) {
     throw new McuError(
@@ -116,7 +117,10 @@ export async function fitTauOnData(
   assertTauApplies(tasks, wording.tau); // no regression output: τ would change nothing
   const regression = tasks.filter((o) => o.task === 'regression');
   if (regression.length !== 1) {
-    throw new McuError('E_USAGE', `${name} fits one τ from one target per row, for one regression output; this model has ${regression.length === 0 ? 'none' : `${regression.length} (${regression.map((o) => o.name).join(', ')})`}: ${giveNumber}`);
+    throw new McuError(
+      'E_USAGE',
+      `${name} fits one τ from one target per row, for one regression output; this model has ${regression.length === 0 ? 'none' : `${regression.length} (${regression.map((o) => o.name).join(', ')})`}: ${giveNumber}`,
+    );
   }
   const out = regression[0]!;
   if (out.width !== 1) {

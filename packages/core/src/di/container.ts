@@ -94,9 +94,13 @@ export function createMcu(config: CreateMcuOptions = {}): Mcu {
       open.clear();
       const failures = (await Promise.allSettled(models.map((m) => m.dispose()))).filter((r) => r.status === 'rejected');
       if (failures.length > 0) {
-        throw new McuError('E_RUNTIME', `disposing this Mcu: ${failures.length} of ${models.length} models failed to free their resources (${describeError(failures[0]!.reason)})`, {
-          cause: failures[0]!.reason,
-        });
+        throw new McuError(
+          'E_RUNTIME',
+          `disposing this Mcu: ${failures.length} of ${models.length} models failed to free their resources (${describeError(failures[0]!.reason)})`,
+          {
+            cause: failures[0]!.reason,
+          },
+        );
       }
     },
   };

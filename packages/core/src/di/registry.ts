@@ -30,9 +30,7 @@ export class BackendRegistry {
   readonly #failures = new Map<string, string>();
   readonly #ready = new Set<string>();
 
-  constructor(
-    @multiInject(TOKENS.BackendDescriptor) @optional() descriptors: BackendDescriptor[] | undefined,
-  ) {
+  constructor(@multiInject(TOKENS.BackendDescriptor) @optional() descriptors: BackendDescriptor[] | undefined) {
     for (const d of descriptors ?? []) {
       if (this.#slots.has(d.name)) {
         throw new McuError('E_BACKEND', `backend '${d.name}' is registered twice; each backend name must be unique`);
@@ -43,9 +41,7 @@ export class BackendRegistry {
 
   /** Registered names, highest priority first. */
   names(): string[] {
-    return [...this.#slots.values()]
-      .sort((a, b) => b.descriptor.priority - a.descriptor.priority)
-      .map((s) => s.descriptor.name);
+    return [...this.#slots.values()].sort((a, b) => b.descriptor.priority - a.descriptor.priority).map((s) => s.descriptor.name);
   }
 
   status(): BackendStatus[] {
@@ -72,16 +68,11 @@ export class BackendRegistry {
     if (requested) {
       for (const n of names) {
         if (!this.#slots.has(n)) {
-          throw new McuError(
-            'E_BACKEND_UNKNOWN',
-            `backend '${n}' is not registered; registered: ${this.names().join(', ') || '(none)'}`,
-          );
+          throw new McuError('E_BACKEND_UNKNOWN', `backend '${n}' is not registered; registered: ${this.names().join(', ') || '(none)'}`);
         }
       }
     }
-    let candidates = requested
-      ? [...names]
-      : this.names().filter((n) => this.#slots.get(n)!.descriptor.priority >= 0);
+    let candidates = requested ? [...names] : this.names().filter((n) => this.#slots.get(n)!.descriptor.priority >= 0);
     if (!requested && format !== undefined && candidates.length > 0) {
       const reads = (n: string) => this.#slots.get(n)!.descriptor.formats?.includes(format) ?? true;
       const readers = candidates.filter(reads);
@@ -90,7 +81,9 @@ export class BackendRegistry {
         throw new McuError(
           'E_UNSUPPORTED',
           `no registered backend reads ${MODEL_FORMATS[format]}` +
-            (named.length > 0 ? `; name one: ${named.join(', ')}` : `; register one that does (for example @mcu/backend-${format === 'onnx' ? 'onnx' : 'tfjs'})`),
+            (named.length > 0
+              ? `; name one: ${named.join(', ')}`
+              : `; register one that does (for example @mcu/backend-${format === 'onnx' ? 'onnx' : 'tfjs'})`),
         );
       }
       candidates = readers;
@@ -98,7 +91,7 @@ export class BackendRegistry {
     if (candidates.length === 0) {
       throw new McuError(
         'E_BACKEND',
-        `no backend is registered${this.#slots.size > 0 ? ' with a non-negative priority; name one explicitly: ' + this.names().join(', ') : '; load a backend module (e.g. @mcu/backend-onnx)'}`,
+        `no backend is registered${this.#slots.size > 0 ? ` with a non-negative priority; name one explicitly: ${this.names().join(', ')}` : '; load a backend module (e.g. @mcu/backend-onnx)'}`,
       );
     }
     const errors: string[] = [];
@@ -109,10 +102,7 @@ export class BackendRegistry {
         errors.push(`${name}: ${describeError(e)}`);
       }
     }
-    throw new McuError(
-      'E_BACKEND',
-      `no backend could be initialised (${requested ? 'requested' : 'tried'}: ${errors.join('; ')})`,
-    );
+    throw new McuError('E_BACKEND', `no backend could be initialised (${requested ? 'requested' : 'tried'}: ${errors.join('; ')})`);
   }
 
   /**
@@ -159,9 +149,6 @@ export class BackendRegistry {
 }
 
 /** Keep backend ContainerModules declarative: `bindBackend(options, { name, priority, create })`. */
-export function bindBackend(
-  options: Pick<ContainerModuleLoadOptions, 'bind'>,
-  descriptor: BackendDescriptor,
-): void {
+export function bindBackend(options: Pick<ContainerModuleLoadOptions, 'bind'>, descriptor: BackendDescriptor): void {
   options.bind(TOKENS.BackendDescriptor).toConstantValue(descriptor);
 }

@@ -81,10 +81,7 @@ function rowsOf(model: StochasticModel, feeds: NamedTensors): number {
   for (const spec of model.inputs) {
     const t = feeds[spec.name];
     if (t === undefined) {
-      throw new McuError(
-        'E_INPUT',
-        `model input '${spec.name}' was not given; the model takes: ${model.inputs.map((i) => i.name).join(', ')}`,
-      );
+      throw new McuError('E_INPUT', `model input '${spec.name}' was not given; the model takes: ${model.inputs.map((i) => i.name).join(', ')}`);
     }
     const n = t.dims[0];
     if (n === undefined || t.dims.length === 0) {
@@ -103,10 +100,7 @@ function rowsOf(model: StochasticModel, feeds: NamedTensors): number {
   }
   for (const name of Object.keys(feeds)) {
     if (!model.inputs.some((i) => i.name === name)) {
-      throw new McuError(
-        'E_INPUT',
-        `'${name}' is not an input of the model; it takes: ${model.inputs.map((i) => i.name).join(', ')}`,
-      );
+      throw new McuError('E_INPUT', `'${name}' is not an input of the model; it takes: ${model.inputs.map((i) => i.name).join(', ')}`);
     }
   }
   if (rows === undefined || rows < 1) {

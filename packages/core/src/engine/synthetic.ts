@@ -48,7 +48,6 @@ export function syntheticInput(spec: TensorSpec, rows: number, what = 'model'): 
   }
 }
 
-
 /** {@link syntheticInput} for every input. */
 export function syntheticFeeds(inputs: readonly TensorSpec[], rows: number, what = 'model'): NamedTensors {
   const feeds: Record<string, TensorData> = {};

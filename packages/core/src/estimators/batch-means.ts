@@ -14,10 +14,7 @@ export const MAX_BATCH_VALUES = 2 ** 24;
 /** Validates `mcBatches`: 0 (off) or an integer in [2, 4096]. */
 export function checkMcBatches(value: unknown, who: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || (value !== 0 && (value < 2 || value > 4096))) {
-    throw new McuError(
-      'E_CONFIG',
-      `${who}: mcBatches must be 0 (no Monte Carlo standard errors) or an integer from 2 to 4096, got ${String(value)}`,
-    );
+    throw new McuError('E_CONFIG', `${who}: mcBatches must be 0 (no Monte Carlo standard errors) or an integer from 2 to 4096, got ${String(value)}`);
   }
   return value;
 }

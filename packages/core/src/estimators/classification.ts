@@ -1,13 +1,7 @@
 import { McuError } from '../errors.js';
 import { formatDims } from '../tensor.js';
 import type { Chunk, Estimator } from './estimator.js';
-import {
-  checkOutputName,
-  parseLabels,
-  readChunk,
-  type ChunkLayout,
-  type LabelsInput,
-} from './input.js';
+import { checkOutputName, parseLabels, readChunk, type ChunkLayout, type LabelsInput } from './input.js';
 import { BatchMeans, checkMcBatches, DEFAULT_MC_BATCHES } from './batch-means.js';
 import { StreamingLogSumExp } from './logsumexp.js';
 import { argmax, entropy, expectedCalibrationError, softmaxEntropy, softmaxInto } from './metrics.js';
@@ -134,8 +128,7 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
       if (rest.length === 0 || rest[rest.length - 1] !== C || C < 2) {
         throw new McuError(
           'E_INPUT',
-          `${who}: output '${this.output}' must be logits of dims [samples·rows, C] with C ≥ 2 classes, ` +
-            `got per-row dims ${formatDims(rest)}`,
+          `${who}: output '${this.output}' must be logits of dims [samples·rows, C] with C ≥ 2 classes, ` + `got per-row dims ${formatDims(rest)}`,
         );
       }
       const labels = this.labelsInput === undefined ? null : parseLabels(this.labelsInput, N, C, who);
@@ -216,10 +209,7 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
     const layout = this.layout;
     const T = this.consumed;
     if (layout === undefined || T === 0) {
-      throw new McuError(
-        'E_RUNTIME',
-        `ClassificationEstimator: no MC samples of '${this.output}' yet; call update() first`,
-      );
+      throw new McuError('E_RUNTIME', `ClassificationEstimator: no MC samples of '${this.output}' yet; call update() first`);
     }
     const N = layout.rows;
     const C = layout.width;

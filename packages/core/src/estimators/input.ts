@@ -35,13 +35,7 @@ export function checkOutputName(output: unknown, who: string): string {
  * output present as float32/float64 with dims [S·N, ...rest], N and rest unchanged since
  * the first chunk, and every value finite (a NaN/Inf output is a runtime failure).
  */
-export function readChunk(
-  chunk: Chunk,
-  output: string,
-  consumed: number,
-  layout: ChunkLayout | undefined,
-  who: string,
-): ChunkView {
+export function readChunk(chunk: Chunk, output: string, consumed: number, layout: ChunkLayout | undefined, who: string): ChunkView {
   const S = chunk.samples;
   const N = chunk.rows;
   if (!Number.isInteger(S) || S < 1) {
@@ -51,28 +45,19 @@ export function readChunk(
     throw new McuError('E_INPUT', `${who}: chunk.rows must be a positive integer, got ${N}`);
   }
   if (chunk.firstSample !== consumed) {
-    throw new McuError(
-      'E_INPUT',
-      `${who}: chunks must arrive in sample order: expected firstSample ${consumed}, got ${chunk.firstSample}`,
-    );
+    throw new McuError('E_INPUT', `${who}: chunks must arrive in sample order: expected firstSample ${consumed}, got ${chunk.firstSample}`);
   }
   const t = chunk.outputs[output];
   if (t === undefined) {
     const names = Object.keys(chunk.outputs);
-    throw new McuError(
-      'E_INPUT',
-      `${who}: the chunk has no output '${output}' (outputs: ${names.length ? names.join(', ') : 'none'})`,
-    );
+    throw new McuError('E_INPUT', `${who}: the chunk has no output '${output}' (outputs: ${names.length ? names.join(', ') : 'none'})`);
   }
   if (t.dtype !== 'float32' && t.dtype !== 'float64') {
     throw new McuError('E_INPUT', `${who}: output '${output}' must be float32 or float64, got ${t.dtype}`);
   }
   const dims = t.dims;
   if (dims.length < 1 || dims[0] !== S * N) {
-    throw new McuError(
-      'E_INPUT',
-      `${who}: output '${output}' must have dims [samples·rows = ${S}·${N} = ${S * N}, ...], got ${formatDims(dims)}`,
-    );
+    throw new McuError('E_INPUT', `${who}: output '${output}' must have dims [samples·rows = ${S}·${N} = ${S * N}, ...], got ${formatDims(dims)}`);
   }
   const rest = dims.slice(1);
   const width = sizeOf(rest);
@@ -81,17 +66,11 @@ export function readChunk(
   }
   const data = t.data as Float32Array | Float64Array;
   if (data.length !== S * N * width) {
-    throw new McuError(
-      'E_INPUT',
-      `${who}: output '${output}' of dims ${formatDims(dims)} needs ${S * N * width} values, got ${data.length}`,
-    );
+    throw new McuError('E_INPUT', `${who}: output '${output}' of dims ${formatDims(dims)} needs ${S * N * width} values, got ${data.length}`);
   }
   if (layout !== undefined) {
     if (N !== layout.rows) {
-      throw new McuError(
-        'E_INPUT',
-        `${who}: every chunk must have the same rows N: expected ${layout.rows} (first chunk), got ${N}`,
-      );
+      throw new McuError('E_INPUT', `${who}: every chunk must have the same rows N: expected ${layout.rows} (first chunk), got ${N}`);
     }
     if (rest.length !== layout.rest.length || rest.some((d, k) => d !== layout.rest[k])) {
       throw new McuError(
@@ -129,29 +108,20 @@ export function parseTargets(targets: TargetsInput, rows: number, width: number,
     for (let i = 0; i < rows; i++) {
       const r = rowsIn[i];
       if (!r || r.length !== width) {
-        throw new McuError(
-          'E_INPUT',
-          `${who}: target row ${i} must have ${width} values (the output's values per row), got ${r ? r.length : String(r)}`,
-        );
+        throw new McuError('E_INPUT', `${who}: target row ${i} must have ${width} values (the output's values per row), got ${r ? r.length : String(r)}`);
       }
       for (let d = 0; d < width; d++) out[i * width + d] = r[d];
     }
   } else {
     const flat = targets as ArrayLike<number>;
     if (flat.length !== rows * width) {
-      throw new McuError(
-        'E_INPUT',
-        `${who}: expected ${rows}×${width} = ${rows * width} target values, got ${flat.length}`,
-      );
+      throw new McuError('E_INPUT', `${who}: expected ${rows}×${width} = ${rows * width} target values, got ${flat.length}`);
     }
     for (let k = 0; k < flat.length; k++) out[k] = flat[k];
   }
   for (let k = 0; k < out.length; k++) {
     if (!Number.isFinite(out[k])) {
-      throw new McuError(
-        'E_INPUT',
-        `${who}: target of row ${Math.floor(k / width)}, element ${k % width} must be finite, got ${out[k]}`,
-      );
+      throw new McuError('E_INPUT', `${who}: target of row ${Math.floor(k / width)}, element ${k % width} must be finite, got ${out[k]}`);
     }
   }
   return out;
@@ -166,10 +136,7 @@ export function parseLabels(labels: LabelsInput, rows: number, classes: number, 
   for (let i = 0; i < rows; i++) {
     const y = labels[i];
     if (!Number.isInteger(y) || y < 0 || y >= classes) {
-      throw new McuError(
-        'E_INPUT',
-        `${who}: label of row ${i} must be an integer class index in [0, ${classes}), got ${y}`,
-      );
+      throw new McuError('E_INPUT', `${who}: label of row ${i} must be an integer class index in [0, ${classes}), got ${y}`);
     }
     out[i] = y;
   }

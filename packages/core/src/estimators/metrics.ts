@@ -8,13 +8,7 @@ export type NumericArray = ArrayLike<number>;
  * Writes norm[0] = max_c x_c and norm[1] = log Σ_c exp(x_c − max), so
  * log_softmax(x)_c = (x_c − norm[0]) − norm[1] without cancellation for large logits.
  */
-export function softmaxInto(
-  src: NumericArray,
-  offset: number,
-  n: number,
-  out: Float64Array,
-  norm: Float64Array,
-): void {
+export function softmaxInto(src: NumericArray, offset: number, n: number, out: Float64Array, norm: Float64Array): void {
   let m = -Infinity;
   for (let c = 0; c < n; c++) {
     const x = src[offset + c];
@@ -36,13 +30,7 @@ export function softmaxInto(
  * from {@link softmaxInto} on the same logits: H = log Z − Σ_c p_c (x_c − max).
  * This form is exact for p_c that underflow to 0 (their term is 0·finite = 0).
  */
-export function softmaxEntropy(
-  src: NumericArray,
-  offset: number,
-  n: number,
-  probs: Float64Array,
-  norm: Float64Array,
-): number {
+export function softmaxEntropy(src: NumericArray, offset: number, n: number, probs: Float64Array, norm: Float64Array): number {
   const m = norm[0];
   let s = 0;
   for (let c = 0; c < n; c++) s += probs[c] * (src[offset + c] - m);
@@ -76,10 +64,7 @@ export function argmax(src: NumericArray, offset = 0, n = src.length - offset): 
 /** Root mean squared difference over all elements of two equally long arrays. */
 export function rootMeanSquaredError(predicted: NumericArray, targets: NumericArray): number {
   if (predicted.length !== targets.length || predicted.length === 0) {
-    throw new McuError(
-      'E_INPUT',
-      `RMSE needs two non-empty arrays of equal length, got ${predicted.length} and ${targets.length}`,
-    );
+    throw new McuError('E_INPUT', `RMSE needs two non-empty arrays of equal length, got ${predicted.length} and ${targets.length}`);
   }
   let s = 0;
   for (let k = 0; k < predicted.length; k++) {
@@ -94,17 +79,10 @@ export function rootMeanSquaredError(predicted: NumericArray, targets: NumericAr
  * (bin b = (b/bins, (b+1)/bins]; a confidence of exactly 0 joins the first bin), then
  * Σ_b (n_b / N) · |accuracy_b − mean confidence_b|.
  */
-export function expectedCalibrationError(
-  confidence: NumericArray,
-  correct: ArrayLike<boolean | number>,
-  bins = 15,
-): number {
+export function expectedCalibrationError(confidence: NumericArray, correct: ArrayLike<boolean | number>, bins = 15): number {
   const n = confidence.length;
   if (n === 0 || correct.length !== n) {
-    throw new McuError(
-      'E_INPUT',
-      `ECE needs as many correctness flags as confidences (non-empty), got ${correct.length} and ${n}`,
-    );
+    throw new McuError('E_INPUT', `ECE needs as many correctness flags as confidences (non-empty), got ${correct.length} and ${n}`);
   }
   if (!Number.isInteger(bins) || bins < 1) {
     throw new McuError('E_CONFIG', `ECE needs a positive integer number of bins, got ${bins}`);

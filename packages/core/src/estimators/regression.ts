@@ -1,13 +1,7 @@
 import { McuError } from '../errors.js';
 import type { TensorData } from '../tensor.js';
 import type { Chunk, Estimator } from './estimator.js';
-import {
-  checkOutputName,
-  parseTargets,
-  readChunk,
-  type ChunkLayout,
-  type TargetsInput,
-} from './input.js';
+import { checkOutputName, parseTargets, readChunk, type ChunkLayout, type TargetsInput } from './input.js';
 import { BatchMeans, checkMcBatches, DEFAULT_MC_BATCHES } from './batch-means.js';
 import { StreamingLogSumExp } from './logsumexp.js';
 import { rootMeanSquaredError } from './metrics.js';
@@ -266,10 +260,7 @@ export function deterministicRegression(
 ): DeterministicRegressionResult {
   const rows = outputs?.dims?.[0];
   if (!Number.isInteger(rows) || rows < 1) {
-    throw new McuError(
-      'E_INPUT',
-      `deterministicRegression: outputs must have dims [N, ...] with N ≥ 1, got [${outputs?.dims?.join(', ')}]`,
-    );
+    throw new McuError('E_INPUT', `deterministicRegression: outputs must have dims [N, ...] with N ≥ 1, got [${outputs?.dims?.join(', ')}]`);
   }
   const est = new RegressionEstimator({ output: 'y', targets, mcBatches: 0, ...(options.tau === undefined ? {} : { tau: options.tau }) });
   est.update({ outputs: { y: outputs }, samples: 1, rows, firstSample: 0 });

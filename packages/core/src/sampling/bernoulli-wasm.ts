@@ -127,40 +127,105 @@ const inc = (x: number, by: number): number[] => [...get(x), ...i32(by), OP.i32A
 /** Philox4x32-10 of counter [block, firstRow + i, firstSample + c, site] into A0..A3. */
 function philox(block: number[]): number[] {
   const round = [
-    ...get(A0), OP.i64ExtendI32U, OP.i64Const, ...sleb(M0), OP.i64Mul, ...set(P0),
-    ...get(A2), OP.i64ExtendI32U, OP.i64Const, ...sleb(M1), OP.i64Mul, ...set(P1),
+    ...get(A0),
+    OP.i64ExtendI32U,
+    OP.i64Const,
+    ...sleb(M0),
+    OP.i64Mul,
+    ...set(P0),
+    ...get(A2),
+    OP.i64ExtendI32U,
+    OP.i64Const,
+    ...sleb(M1),
+    OP.i64Mul,
+    ...set(P1),
     // A0 ← hi(P1) ^ A1 ^ k0;  A2 ← hi(P0) ^ A3 ^ k1;  A1 ← lo(P1);  A3 ← lo(P0)
-    ...get(P1), OP.i64Const, 32, OP.i64ShrU, OP.i32WrapI64, ...get(A1), OP.i32Xor, ...get(KK0), OP.i32Xor, ...set(A0),
-    ...get(P0), OP.i64Const, 32, OP.i64ShrU, OP.i32WrapI64, ...get(A3), OP.i32Xor, ...get(KK1), OP.i32Xor, ...set(A2),
-    ...get(P1), OP.i32WrapI64, ...set(A1),
-    ...get(P0), OP.i32WrapI64, ...set(A3),
+    ...get(P1),
+    OP.i64Const,
+    32,
+    OP.i64ShrU,
+    OP.i32WrapI64,
+    ...get(A1),
+    OP.i32Xor,
+    ...get(KK0),
+    OP.i32Xor,
+    ...set(A0),
+    ...get(P0),
+    OP.i64Const,
+    32,
+    OP.i64ShrU,
+    OP.i32WrapI64,
+    ...get(A3),
+    OP.i32Xor,
+    ...get(KK1),
+    OP.i32Xor,
+    ...set(A2),
+    ...get(P1),
+    OP.i32WrapI64,
+    ...set(A1),
+    ...get(P0),
+    OP.i32WrapI64,
+    ...set(A3),
   ];
   const bump = [...get(KK0), ...i32(W0), OP.i32Add, ...set(KK0), ...get(KK1), ...i32(W1), OP.i32Add, ...set(KK1)];
   return [
-    ...block, ...set(A0),
-    ...get(FIRST_ROW), ...get(I), OP.i32Add, ...set(A1),
-    ...get(FIRST_SAMPLE), ...get(C), OP.i32Add, ...set(A2),
-    ...get(SITE), ...set(A3),
-    ...get(K0), ...set(KK0),
-    ...get(K1), ...set(KK1),
+    ...block,
+    ...set(A0),
+    ...get(FIRST_ROW),
+    ...get(I),
+    OP.i32Add,
+    ...set(A1),
+    ...get(FIRST_SAMPLE),
+    ...get(C),
+    OP.i32Add,
+    ...set(A2),
+    ...get(SITE),
+    ...set(A3),
+    ...get(K0),
+    ...set(KK0),
+    ...get(K1),
+    ...set(KK1),
     ...Array.from({ length: 10 }, (_, r) => [...(r > 0 ? bump : []), ...round]).flat(),
   ];
 }
 
 /** f32 at PTR + offset: 0 when word < threshold, else keep. */
 const store = (word: number, offset: number): number[] => [
-  ...get(PTR), OP.f32Const, 0, 0, 0, 0, ...get(KEEP), ...get(word), ...get(THRESHOLD), OP.i32LtU, OP.select, OP.f32Store, 2, ...uleb(offset),
+  ...get(PTR),
+  OP.f32Const,
+  0,
+  0,
+  0,
+  0,
+  ...get(KEEP),
+  ...get(word),
+  ...get(THRESHOLD),
+  OP.i32LtU,
+  OP.select,
+  OP.f32Store,
+  2,
+  ...uleb(offset),
 ];
 
 /** `for (x = 0; x < limit; x++) { body }` */
 const forLoop = (x: number, limit: number[], body: number[]): number[] => [
-  ...i32(0), ...set(x),
-  OP.block, VOID, OP.loop, VOID,
-  ...get(x), ...limit, OP.i32GeU, OP.brIf, 1,
+  ...i32(0),
+  ...set(x),
+  OP.block,
+  VOID,
+  OP.loop,
+  VOID,
+  ...get(x),
+  ...limit,
+  OP.i32GeU,
+  OP.brIf,
+  1,
   ...body,
   ...inc(x, 1),
-  OP.br, 0,
-  OP.end, OP.end,
+  OP.br,
+  0,
+  OP.end,
+  OP.end,
 ];
 
 /**
@@ -181,32 +246,68 @@ function assemble(): Uint8Array<ArrayBuffer> {
     // full blocks: four stores each
     ...forLoop(B, get(FULL), [...philox(get(B)), ...words.flatMap((w, k) => store(w, 4 * k)), ...inc(PTR, 16)]),
     // the last, partial block: TAIL (1–3) stores
-    OP.block, VOID,
-    ...get(TAIL), OP.i32Eqz, OP.brIf, 0, // no partial block
+    OP.block,
+    VOID,
+    ...get(TAIL),
+    OP.i32Eqz,
+    OP.brIf,
+    0, // no partial block
     ...philox(get(FULL)),
     ...store(A0, 0),
-    OP.block, VOID,
-    ...get(TAIL), ...i32(2), OP.i32LtU, OP.brIf, 0,
+    OP.block,
+    VOID,
+    ...get(TAIL),
+    ...i32(2),
+    OP.i32LtU,
+    OP.brIf,
+    0,
     ...store(A1, 4),
-    OP.block, VOID,
-    ...get(TAIL), ...i32(3), OP.i32LtU, OP.brIf, 0,
+    OP.block,
+    VOID,
+    ...get(TAIL),
+    ...i32(3),
+    OP.i32LtU,
+    OP.brIf,
+    0,
     ...store(A2, 8),
     OP.end,
     OP.end,
-    ...get(PTR), ...get(TAIL), ...i32(2), OP.i32Shl, OP.i32Add, ...set(PTR),
+    ...get(PTR),
+    ...get(TAIL),
+    ...i32(2),
+    OP.i32Shl,
+    OP.i32Add,
+    ...set(PTR),
     OP.end,
   ];
   const body = [
-    ...get(OUT), ...set(PTR),
-    ...get(M), ...i32(2), OP.i32ShrU, ...set(FULL),
-    ...get(M), ...i32(3), OP.i32And, ...set(TAIL),
+    ...get(OUT),
+    ...set(PTR),
+    ...get(M),
+    ...i32(2),
+    OP.i32ShrU,
+    ...set(FULL),
+    ...get(M),
+    ...i32(3),
+    OP.i32And,
+    ...set(TAIL),
     ...forLoop(C, get(COUNT), forLoop(I, get(ROWS), row)),
   ];
-  const locals = vec([[...uleb(12), I32], [...uleb(2), I64]]);
+  const locals = vec([
+    [...uleb(12), I32],
+    [...uleb(2), I64],
+  ]);
   const code = [...locals, ...body, OP.end];
   const params = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec([[0x60, ...vec(params.map((t) => [t])), 0]])), // type: (params) → ()
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])), // import memory, min 1 page
     ...section(3, vec([[0]])), // one function of type 0
@@ -263,7 +364,10 @@ function build(): BernoulliKernel {
       const mem = memory;
       const run1 = kernel;
       if (mem === null || run1 === null) {
-        throw new McuError('E_INTERNAL', 'the WebAssembly Bernoulli kernel was used after dispose(); draw masks through a live sampler (a disposed Mcu cannot run)');
+        throw new McuError(
+          'E_INTERNAL',
+          'the WebAssembly Bernoulli kernel was used after dispose(); draw masks through a live sampler (a disposed Mcu cannot run)',
+        );
       }
       if (m === 0 || rows === 0 || count === 0) return;
       const perSample = rows * m;

@@ -75,16 +75,7 @@ export function philox4x32(counter: PhiloxCounter, key: PhiloxKey): [number, num
  * Philox4x32-10 written into `out[offset .. offset + 3]`; allocates nothing.
  * Arguments are taken modulo 2^32 (they are not checked: callers in hot loops pass uint32s).
  */
-export function philox4x32Into(
-  c0: number,
-  c1: number,
-  c2: number,
-  c3: number,
-  k0: number,
-  k1: number,
-  out: Uint32Array,
-  offset = 0,
-): void {
+export function philox4x32Into(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array, offset = 0): void {
   c0 >>>= 0;
   c1 >>>= 0;
   c2 >>>= 0;
@@ -102,8 +93,7 @@ export function philox4x32Into(
     const ll0 = a0l * M0L;
     const lh0 = a0l * M0H;
     const hl0 = a0h * M0L;
-    const hi0 =
-      (a0h * M0H + (lh0 >>> 16) + (hl0 >>> 16) + (((ll0 >>> 16) + (lh0 & 0xffff) + (hl0 & 0xffff)) >>> 16)) >>> 0;
+    const hi0 = (a0h * M0H + (lh0 >>> 16) + (hl0 >>> 16) + (((ll0 >>> 16) + (lh0 & 0xffff) + (hl0 & 0xffff)) >>> 16)) >>> 0;
     const lo0 = Math.imul(c0, PHILOX_M0) >>> 0;
 
     const a2h = c2 >>> 16;
@@ -111,8 +101,7 @@ export function philox4x32Into(
     const ll1 = a2l * M1L;
     const lh1 = a2l * M1H;
     const hl1 = a2h * M1L;
-    const hi1 =
-      (a2h * M1H + (lh1 >>> 16) + (hl1 >>> 16) + (((ll1 >>> 16) + (lh1 & 0xffff) + (hl1 & 0xffff)) >>> 16)) >>> 0;
+    const hi1 = (a2h * M1H + (lh1 >>> 16) + (hl1 >>> 16) + (((ll1 >>> 16) + (lh1 & 0xffff) + (hl1 & 0xffff)) >>> 16)) >>> 0;
     const lo1 = Math.imul(c2, PHILOX_M1) >>> 0;
 
     const n0 = (hi1 ^ c1 ^ k0) >>> 0;
@@ -132,22 +121,9 @@ export function philox4x32Into(
  * Philox4x32-10 for `n` consecutive values of the first counter word
  * (c0, c0 + 1, …, c0 + n − 1, wrapping mod 2^32), written as 4·n words into `out` from `offset`.
  */
-export function philox4x32Fill(
-  out: Uint32Array,
-  n: number,
-  c0: number,
-  c1: number,
-  c2: number,
-  c3: number,
-  k0: number,
-  k1: number,
-  offset = 0,
-): void {
+export function philox4x32Fill(out: Uint32Array, n: number, c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, offset = 0): void {
   if (offset + 4 * n > out.length) {
-    throw new McuError(
-      'E_INTERNAL',
-      `philox4x32Fill: ${n} blocks from offset ${offset} need ${offset + 4 * n} words, the buffer has ${out.length}`,
-    );
+    throw new McuError('E_INTERNAL', `philox4x32Fill: ${n} blocks from offset ${offset} need ${offset + 4 * n} words, the buffer has ${out.length}`);
   }
   for (let i = 0; i < n; i++) philox4x32Into((c0 + i) >>> 0, c1, c2, c3, k0, k1, out, offset + 4 * i);
 }

@@ -39,10 +39,7 @@ export class ReplaySampler implements Sampler {
 
   constructor(masks: Readonly<Record<string, TensorData>>, sites: readonly StochasticSite[]) {
     if (masks === null || typeof masks !== 'object' || Array.isArray(masks)) {
-      throw new McuError(
-        'E_MASK',
-        `masks must be an object mapping each site name to a tensor, got ${describeValue(masks)}`,
-      );
+      throw new McuError('E_MASK', `masks must be an object mapping each site name to a tensor, got ${describeValue(masks)}`);
     }
     const siteNames = sites.map((s) => s.name);
     const list = siteNames.length > 0 ? siteNames.map((n) => `"${n}"`).join(', ') : '(none)';
@@ -89,23 +86,15 @@ export class ReplaySampler implements Sampler {
     if (t === null || typeof t !== 'object' || !Array.isArray(t.dims) || t.data === undefined) {
       throw new McuError(
         'E_MASK',
-        `masks of site "${name}" must be a tensor { dtype, data, dims } of dims ${expectedDims(site)}, ` +
-          `got ${describeValue(t)}`,
+        `masks of site "${name}" must be a tensor { dtype, data, dims } of dims ${expectedDims(site)}, ` + `got ${describeValue(t)}`,
       );
     }
     if (t.dtype !== 'float32' && t.dtype !== 'float64') {
-      throw new McuError(
-        'E_MASK',
-        `masks of site "${name}" must be float32 or float64, got ${describeValue(t.dtype)}; convert them to floats`,
-      );
+      throw new McuError('E_MASK', `masks of site "${name}" must be float32 or float64, got ${describeValue(t.dtype)}; convert them to floats`);
     }
     const dims = t.dims;
     const rank = site.maskShape.length + 2;
-    if (
-      dims.length !== rank ||
-      !dims.every((d) => Number.isSafeInteger(d) && d >= 0) ||
-      !sameShape(dims.slice(2), site.maskShape)
-    ) {
+    if (dims.length !== rank || !dims.every((d) => Number.isSafeInteger(d) && d >= 0) || !sameShape(dims.slice(2), site.maskShape)) {
       throw new McuError(
         'E_MASK',
         `masks of site "${name}" must have dims ${expectedDims(site)} (T samples, R = 1 mask per sample ` +
@@ -116,16 +105,12 @@ export class ReplaySampler implements Sampler {
     if (dims[0]! < 1 || dims[1]! < 1) {
       throw new McuError(
         'E_MASK',
-        `masks of site "${name}" must hold at least one sample and one row (dims ${expectedDims(site)} ` +
-          `with T ≥ 1 and R ≥ 1), got ${formatDims(dims)}`,
+        `masks of site "${name}" must hold at least one sample and one row (dims ${expectedDims(site)} ` + `with T ≥ 1 and R ≥ 1), got ${formatDims(dims)}`,
       );
     }
     const n = sizeOf(dims);
     if (t.data.length !== n) {
-      throw new McuError(
-        'E_MASK',
-        `masks of site "${name}" have dims ${formatDims(dims)}, which need ${n} values, but hold ${t.data.length}`,
-      );
+      throw new McuError('E_MASK', `masks of site "${name}" have dims ${formatDims(dims)}, which need ${n} values, but hold ${t.data.length}`);
     }
     const data = new Float32Array(n);
     const src = t.data as Float32Array | Float64Array;
@@ -139,11 +124,7 @@ export class ReplaySampler implements Sampler {
         const where = size === 0 ? k : k % size;
         const r = Math.floor(k / size) % rowsPer;
         const s = Math.floor(k / (size * rowsPer));
-        const problem = !Number.isFinite(v)
-          ? 'is not finite'
-          : !Number.isFinite(f)
-            ? 'overflows float32'
-            : 'is negative';
+        const problem = !Number.isFinite(v) ? 'is not finite' : !Number.isFinite(f) ? 'overflows float32' : 'is negative';
         throw new McuError(
           'E_MASK',
           `masks of site "${name}": value ${v} at sample ${s}, row ${r}, element ${where} ${problem}; ` +
@@ -168,8 +149,7 @@ export class ReplaySampler implements Sampler {
     if (!sameShape(req.site.maskShape, stored.site.maskShape)) {
       throw new McuError(
         'E_MASK',
-        `site "${name}" asks for masks of shape ${formatDims(req.site.maskShape)}, but the replayed masks ` +
-          `have shape ${formatDims(stored.site.maskShape)}`,
+        `site "${name}" asks for masks of shape ${formatDims(req.site.maskShape)}, but the replayed masks ` + `have shape ${formatDims(stored.site.maskShape)}`,
       );
     }
     const { firstSample, count, scope } = req;
@@ -257,16 +237,12 @@ export function replayFromRows(sites: readonly StochasticSite[], rowsPerSite: nu
         const got = Array.isArray(row) ? `${row.length} values` : describeValue(row);
         throw new McuError(
           'E_MASK',
-          `mask row ${i} of site "${site.name}" must be a flat list of ${size} numbers ` +
-            `(mask shape ${formatDims(site.maskShape)} flattened), got ${got}`,
+          `mask row ${i} of site "${site.name}" must be a flat list of ${size} numbers ` + `(mask shape ${formatDims(site.maskShape)} flattened), got ${got}`,
         );
       }
       row.forEach((v: unknown, j: number) => {
         if (typeof v !== 'number') {
-          throw new McuError(
-            'E_MASK',
-            `mask row ${i} of site "${site.name}": element ${j} must be a number, got ${describeValue(v)}`,
-          );
+          throw new McuError('E_MASK', `mask row ${i} of site "${site.name}": element ${j} must be a number, got ${describeValue(v)}`);
         }
         values[i * size + j] = v;
       });

@@ -34,7 +34,7 @@ export function seedToKey(seed: unknown): [number, number] {
         `pass a whole number such as --seed 42`,
     );
   }
-  return [seed % TWO_POW_32 >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
+  return [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
 }
 
 /**
@@ -44,10 +44,7 @@ export function seedToKey(seed: unknown): [number, number] {
 export function validateSite(site: StochasticSite): void {
   const name = typeof site?.name === 'string' ? site.name : describeValue(site?.name);
   if (site.kind !== 'bernoulli' && site.kind !== 'gaussian' && site.kind !== 'alpha' && site.kind !== 'additive') {
-    throw new McuError(
-      'E_SITE',
-      `site "${name}": kind must be "bernoulli", "gaussian", "alpha" or "additive", got ${describeValue(site.kind)}`,
-    );
+    throw new McuError('E_SITE', `site "${name}": kind must be "bernoulli", "gaussian", "alpha" or "additive", got ${describeValue(site.kind)}`);
   }
   if (site.kind === 'additive' && !(typeof site.stddev === 'number' && Number.isFinite(site.stddev) && site.stddev > 0)) {
     throw new McuError('E_SITE', `site "${name}": an additive (Gaussian noise) site needs stddev σ > 0, got ${describeValue(site.stddev)}`);
@@ -61,10 +58,7 @@ export function validateSite(site: StochasticSite): void {
     );
   }
   if (site.scaling !== undefined && site.scaling !== 'inverted' && site.scaling !== 'none') {
-    throw new McuError(
-      'E_SITE',
-      `site "${name}": scaling must be "inverted" or "none", got ${describeValue(site.scaling)}`,
-    );
+    throw new McuError('E_SITE', `site "${name}": scaling must be "inverted" or "none", got ${describeValue(site.scaling)}`);
   }
   const shape = site.maskShape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -81,17 +75,11 @@ export function validateRequest(req: MaskRequest): void {
   for (const key of ['siteIndex', 'firstSample', 'count', 'rows'] as const) {
     const v = req[key];
     if (!Number.isSafeInteger(v) || v < 0) {
-      throw new McuError(
-        'E_INTERNAL',
-        `mask request for site "${req.site?.name}": ${key} must be a non-negative integer, got ${describeValue(v)}`,
-      );
+      throw new McuError('E_INTERNAL', `mask request for site "${req.site?.name}": ${key} must be a non-negative integer, got ${describeValue(v)}`);
     }
   }
   if (req.scope !== 'sample' && req.scope !== 'point') {
-    throw new McuError(
-      'E_INTERNAL',
-      `mask request for site "${req.site?.name}": scope must be "sample" or "point", got ${describeValue(req.scope)}`,
-    );
+    throw new McuError('E_INTERNAL', `mask request for site "${req.site?.name}": scope must be "sample" or "point", got ${describeValue(req.scope)}`);
   }
 }
 

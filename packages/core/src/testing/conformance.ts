@@ -89,9 +89,7 @@ export function describeBackendConformance(target: ConformanceTarget): void {
       expect(model.outputs.map((o) => o.name)).toEqual([spec.output]);
       // Site names are each backend's choice (mask input names); order, kind, rate and
       // shape are the contract — masks are drawn by site index.
-      expect(model.sites.map((s) => [s.kind, s.rate, [...s.maskShape]])).toEqual(
-        reference.sites.map((s) => [s.kind, s.rate, [...s.maskShape]]),
-      );
+      expect(model.sites.map((s) => [s.kind, s.rate, [...s.maskShape]])).toEqual(reference.sites.map((s) => [s.kind, s.rate, [...s.maskShape]]));
       expect(typeof model.executionProvider).toBe('string');
     });
 
