@@ -7,19 +7,16 @@
 // masks, so they must agree to float32 round-off. The page tries webgpu, webgl, wasm, cpu in
 // that order (Chromium without a GPU: usually wasm) and reports which ran.
 // Run after `pnpm -r build`:  node bench/browser-check-tfjs.mjs
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { createMcu, RegressionEstimator } from '@mcu/core';
 import { onnxModule } from '@mcu/backend-onnx';
+import { bundleModule, findChromium, pageOutput, runPage } from '../scripts/headless-page.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
+const chromium = findChromium();
 if (!chromium) {
   console.log('no Chromium found: apt-get install chromium');
   process.exit(0);
@@ -57,73 +54,24 @@ try {
 } catch (e) {
   out.textContent = JSON.stringify({ ok: false, error: String(e && e.stack || e) });
 }`;
-const bundle = await build({
-  stdin: { contents: page, resolveDir: root, loader: 'js' },
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  write: false,
-  logLevel: 'error',
-  target: 'es2022',
-  external: ['@tensorflow/tfjs-backend-webgpu'],
-});
-const js = bundle.outputFiles[0].text;
+const js = await bundleModule(page, root, { external: ['@tensorflow/tfjs-backend-webgpu'] });
 console.log(`bundle: ${(js.length / 1024).toFixed(0)} KiB (esbuild, platform browser)`);
 
 const types = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
-const server = createServer((req, res) => {
-  const url = (req.url ?? '/').split('?')[0];
-  let body;
-  let type = 'text/html';
-  if (url === '/') body = '<!doctype html><pre id="out">pending</pre><script type="module" src="/page.mjs"></script>';
-  else if (url === '/page.mjs') {
-    body = js;
-    type = 'text/javascript';
-  } else if (url.startsWith('/twin/') && !url.includes('..')) {
-    const f = join(twin, url.slice(6));
-    if (existsSync(f)) {
-      body = readFileSync(f);
-      type = types[extname(f)] ?? 'application/octet-stream';
-    }
-  } else if (url.startsWith('/tfjs/') && !url.includes('..')) {
-    const f = join(wasmDist, url.slice(6));
-    if (existsSync(f)) {
-      body = readFileSync(f);
-      type = types[extname(f)] ?? 'application/octet-stream';
-    }
-  }
-  if (body === undefined) {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'content-type': type }).end(body);
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const port = server.address().port;
-let dom;
-try {
-  ({ stdout: dom } = await promisify(execFile)(
-    chromium,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=/tmp/mcu-chromium-tfjs-${process.pid}`,
-      '--virtual-time-budget=60000',
-      '--dump-dom',
-      `http://127.0.0.1:${port}/`,
-    ],
-    { encoding: 'utf8', timeout: 180_000, maxBuffer: 1 << 24 },
-  ));
-} finally {
-  server.close();
-}
-const text = /<pre id="out">([^<]*)<\/pre>/.exec(dom)?.[1]?.replace(/&quot;/g, '"') ?? 'no output';
-const browser = JSON.parse(text.startsWith('{') ? text : JSON.stringify({ ok: false, error: text }));
+const file = (dir, rel) => {
+  const f = join(dir, rel);
+  return existsSync(f) ? { body: readFileSync(f), type: types[extname(f)] ?? 'application/octet-stream' } : undefined;
+};
+const assets = (url) => {
+  if (url === '/') return { body: '<!doctype html><pre id="out">pending</pre><script type="module" src="/page.mjs"></script>', type: 'text/html' };
+  if (url === '/page.mjs') return { body: js, type: 'text/javascript' };
+  if (url.includes('..')) return undefined;
+  if (url.startsWith('/twin/')) return file(twin, url.slice(6));
+  if (url.startsWith('/tfjs/')) return file(wasmDist, url.slice(6));
+  return undefined;
+};
+// the GPU process stays on: webgl runs on Chromium's software rasteriser
+const browser = pageOutput(await runPage(chromium, assets, {}, 180_000, { gpu: true, virtualTimeMs: 60_000 }));
 if (!browser.ok) {
   console.log('browser run failed:', browser.error);
   process.exit(1);

@@ -5,19 +5,16 @@
 // page's predictive mean and std with the same run in Node on onnxruntime-node (cpu): same seed,
 // same masks, so they must agree to float32 round-off.
 // Run after `pnpm -r build`:  node bench/browser-check.mjs
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { createMcu, RegressionEstimator } from '@mcu/core';
 import { onnxModule } from '@mcu/backend-onnx';
+import { bundleModule, findChromium, pageOutput, runPage } from '../scripts/headless-page.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
+const chromium = findChromium();
 if (!chromium) {
   console.log('no Chromium found: apt-get install chromium');
   process.exit(0);
@@ -43,71 +40,21 @@ try {
 } catch (e) {
   out.textContent = JSON.stringify({ ok: false, error: String(e && e.stack || e) });
 }`;
-const bundle = await build({
-  stdin: { contents: page, resolveDir: root, loader: 'js' },
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  write: false,
-  logLevel: 'error',
-  target: 'es2022',
-});
-const js = bundle.outputFiles[0].text;
+const js = await bundleModule(page, root);
 console.log(`bundle: ${(js.length / 1024).toFixed(0)} KiB (esbuild, platform browser)`);
 
 const types = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-const server = createServer((req, res) => {
-  const url = req.url ?? '/';
-  let body;
-  let type = 'text/html';
-  if (url === '/') body = '<!doctype html><pre id="out">pending</pre><script type="module" src="/page.mjs"></script>';
-  else if (url === '/page.mjs') {
-    body = js;
-    type = 'text/javascript';
-  } else if (url === '/model.onnx') {
-    body = readFileSync(join(root, 'examples/co2_relu.preserve.onnx'));
-    type = 'application/octet-stream';
-  } else if (url.startsWith('/ort/') && !url.includes('..')) {
-    const f = join(ortDist, url.slice(5).split('?')[0]);
-    if (existsSync(f)) {
-      body = readFileSync(f);
-      type = types[extname(f)] ?? 'application/octet-stream';
-    }
+const assets = (url) => {
+  if (url === '/') return { body: '<!doctype html><pre id="out">pending</pre><script type="module" src="/page.mjs"></script>', type: 'text/html' };
+  if (url === '/page.mjs') return { body: js, type: 'text/javascript' };
+  if (url === '/model.onnx') return { body: readFileSync(join(root, 'examples/co2_relu.preserve.onnx')), type: 'application/octet-stream' };
+  if (url.startsWith('/ort/') && !url.includes('..')) {
+    const f = join(ortDist, url.slice(5));
+    if (existsSync(f)) return { body: readFileSync(f), type: types[extname(f)] ?? 'application/octet-stream' };
   }
-  if (body === undefined) {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'content-type': type }).end(body);
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const port = server.address().port;
-let dom;
-try {
-  // async: the page's requests are served by this same process while Chromium runs
-  ({ stdout: dom } = await promisify(execFile)(
-    chromium,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=/tmp/mcu-chromium-${process.pid}`,
-      '--virtual-time-budget=30000',
-      '--dump-dom',
-      `http://127.0.0.1:${port}/`,
-    ],
-    { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 24 },
-  ));
-} finally {
-  server.close();
-}
-const text = /<pre id="out">([^<]*)<\/pre>/.exec(dom)?.[1]?.replace(/&quot;/g, '"') ?? 'no output';
-const browser = JSON.parse(text.startsWith('{') ? text : JSON.stringify({ ok: false, error: text }));
+  return undefined;
+};
+const browser = pageOutput(await runPage(chromium, assets));
 if (!browser.ok) {
   console.log('browser run failed:', browser.error);
   process.exit(1);
