@@ -35,5 +35,6 @@ export {
   RUN_OPTIONS_ENTRIES,
   RunOptionsSchema,
   type RunOptionsDocument,
+  type DecidedTask,
   type OptionsWording,
 } from './options-schema.js';

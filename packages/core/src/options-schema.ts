@@ -38,6 +38,8 @@ export const TASKS = ['regression', 'classification', 'auto'] as const;
 export const TaskSchema = oneOf(TASKS);
 /** What a user may ask for one output. */
 export type Task = v.InferOutput<typeof TaskSchema>;
+/** The task an output runs as, once decided (README "Tasks"): `auto` resolved. */
+export type DecidedTask = Exclude<Task, 'auto'>;
 
 const TASK_OPTION = `one of ${quoted(TASKS)}, or an object mapping output names to one of them`;
 /** One task for every output, or some by output name (the rest: `auto`). */

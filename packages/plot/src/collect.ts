@@ -9,6 +9,7 @@ import {
   McuError,
   RegressionEstimator,
   SampleCollector,
+  type DecidedTask,
   type Estimator,
   type MaskScope,
   type Mcu,
@@ -73,7 +74,7 @@ export interface CollectOptions {
   /** The model output to collect. */
   readonly output: string;
   /** Its task (the caller decides, e.g. by the CLI's task rule). */
-  readonly task: 'regression' | 'classification';
+  readonly task: DecidedTask;
   /** Classification: what the output holds (default logits). */
   readonly holds?: 'logits' | 'probabilities';
   readonly samples: number;

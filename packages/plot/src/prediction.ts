@@ -6,7 +6,7 @@
  * never dropped.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { McuError } from '@mcu/core';
+import { McuError, type DecidedTask } from '@mcu/core';
 import { bandPlotSpec } from './band.js';
 import { classSequenceSpec, topClasses } from './classes.js';
 import type { McRunInfo, McSamples } from './collect.js';
@@ -87,7 +87,7 @@ export type Figure = { readonly format: 'svg'; readonly svg: string } | { readon
 
 export interface PredictionFigure {
   readonly output: string;
-  readonly task: 'regression' | 'classification';
+  readonly task: DecidedTask;
   readonly spec: TopLevelSpec;
   /** What the figure embeds (see render.ts). */
   readonly metadata: Record<string, unknown>;
@@ -118,7 +118,7 @@ export function chooseOutput(names: readonly string[], requested: string | undef
  * Refuse options that the figure of `task` cannot use: a band plot's (train end, σ scale,
  * standard dropout, data points) on a classification output, top-k on a regression output.
  */
-export function checkPlotOptions(task: 'regression' | 'classification', output: string, options: PlotOptions, classes?: number): void {
+export function checkPlotOptions(task: DecidedTask, output: string, options: PlotOptions, classes?: number): void {
   const wrong = (task === 'regression' ? CLASS_OPTIONS : BAND_OPTIONS).filter((k) => given(options, k));
   if (wrong.length > 0) {
     const names = wrong.map((k) => nameOf(options, k)).join(', ');

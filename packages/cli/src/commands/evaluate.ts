@@ -1,4 +1,4 @@
-import { evaluate as coreEvaluate, LOW_EFFECTIVE_SAMPLES, McuError, type StochasticModel } from '@mcu/core';
+import { evaluate as coreEvaluate, LOW_EFFECTIVE_SAMPLES, McuError, type DecidedTask, type StochasticModel } from '@mcu/core';
 import { writeFileAtomic } from '../io/files.js';
 import { formatNumber, stringifyJson } from '../io/format.js';
 import { readUci } from '../io/uci.js';
@@ -31,7 +31,7 @@ function fromUci(model: StochasticModel, dir: string, split: number): Labeled {
 export { LOW_EFFECTIVE_SAMPLES };
 
 export interface EvaluateReport {
-  readonly task: 'regression' | 'classification';
+  readonly task: DecidedTask;
   readonly n: number;
   readonly samples: number;
   readonly seed: number;

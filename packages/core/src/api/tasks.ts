@@ -5,7 +5,7 @@
  */
 import { McuError } from '../errors.js';
 import type { StochasticModel } from '../model.js';
-import type { Task, TaskOption } from '../options-schema.js';
+import type { DecidedTask, Task, TaskOption } from '../options-schema.js';
 import { sizeOf, type NamedTensors } from '../tensor.js';
 
 export type { Task, TaskOption };
@@ -13,7 +13,7 @@ export type { Task, TaskOption };
 /** The task mcu runs for one output, and why. */
 export interface OutputTask {
   readonly name: string;
-  readonly task: 'regression' | 'classification';
+  readonly task: DecidedTask;
   /** The output's dims per row (without the batch axis). */
   readonly perRow: readonly number[];
   /** Values per row: prod(perRow). */
@@ -27,7 +27,7 @@ export interface OutputTask {
 /** How messages name the fix: the library's `task` option by default, `--task` in the CLI. */
 export interface TaskWording {
   /** Setting every output's task, e.g. `task: 'regression'`. */
-  all(task: 'regression' | 'classification'): string;
+  all(task: DecidedTask): string;
   /** Setting one output's task, e.g. `task: { y: 'regression' }`. */
   one(name: string, task: Task): string;
   /** Where an asked-for task comes from, e.g. `options.task`. */
