@@ -11,3 +11,12 @@ export {
 export { SessionModel } from './runtime/session-model.js';
 export * from './proto/index.js';
 export * from './graph/index.js';
+export {
+  bakeModel,
+  readBakedMetadata,
+  BAKED_KEY,
+  type BakeOptions,
+  type BakedModel,
+  type BakeDescription,
+  type BakedOutput,
+} from './graph/bake.js';
