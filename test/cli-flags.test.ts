@@ -340,6 +340,16 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
     evaluate: { base: () => without(V(), '--samples'), with: () => V(), check: (b, w) => expect([json(b)['samples'], json(w)['samples']]).toEqual([100, 20]) },
   },
+  bake: {
+    convert: {
+      base: () => C(F['co2']!),
+      with: () => C(F['co2']!, '--bake', '5'),
+      check: (b, w) => {
+        expect(convertedBytes(b).includes('mcu.baked')).toBe(false);
+        expect(convertedBytes(w).includes('mcu.baked')).toBe(true);
+      },
+    },
+  },
   seed: {
     plot: {
       base: () => PL(),
@@ -351,6 +361,11 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
     predict: { base: () => P(), with: () => P('--seed', '3'), check: (b, w) => differ(only(b).mean, only(w).mean, 'another seed, other masks') },
     evaluate: { base: () => V(), with: () => V('--seed', '3'), check: (b, w) => differ(json(b)['rmse'], json(w)['rmse'], 'another seed') },
+    convert: {
+      base: () => C(F['co2']!, '--bake', '5'),
+      with: () => C(F['co2']!, '--bake', '5', '--seed', '3'),
+      check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'another seed, other baked masks'),
+    },
   },
   task: {
     plot: {
@@ -377,6 +392,14 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
         expect(json(w)['task']).toBe('classification');
       },
     },
+    convert: {
+      base: () => C(F['lenet']!, '--bake', '3'),
+      with: () => C(F['lenet']!, '--bake', '3', '--task', 'classification'),
+      check: (b, w) => {
+        failsNaming(b, /output 'logits' has 10 values per row .*--task classification/);
+        expect(convertedBytes(w).includes('logits_probs')).toBe(true);
+      },
+    },
   },
   tau: {
     plot: {
@@ -389,6 +412,11 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     },
     predict: { base: () => P(), with: () => P('--tau', '50'), check: (b, w) => expect([predictJson(b).meta.tau, predictJson(w).meta.tau]).toEqual([null, 50]) },
     evaluate: { base: () => V(), with: () => V('--tau', '50'), check: (b, w) => expect([json(b)['logLikelihood'], json(w)['tau']]).toEqual([null, 50]) },
+    convert: {
+      base: () => C(F['co2']!, '--bake', '5'),
+      with: () => C(F['co2']!, '--bake', '5', '--tau', '50'),
+      check: (b, w) => differ(convertedBytes(b), convertedBytes(w), 'τ⁻¹ stored in the baked variance'),
+    },
   },
   weightDecay: {
     predict: tripleCase('predict', '--weight-decay'),
@@ -1063,6 +1091,7 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
 const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
   input: ['--input', 'x.csv'],
   samples: ['--samples', '5'],
+  bake: ['--bake', '5'],
   seed: ['--seed', '1'],
   task: ['--task', 'regression'],
   tau: ['--tau', '1'],

@@ -46,6 +46,8 @@ export interface CliOptions {
   input?: InputArg[];
   /** `--samples T`: MC samples, integer ≥ 1. */
   samples?: number;
+  /** `--bake T` (convert): write a baked model with T MC samples and the estimators in its graph, integer in 1..2^32. */
+  bake?: number;
   /** `--seed S`: integer in 0..2^53−1. */
   seed?: number;
   /** `--task regression|classification|auto` (all outputs) and/or repeated `--task NAME=TASK`. */
@@ -170,6 +172,8 @@ export interface OptionSpec<V> {
 class BadValue extends Error {}
 
 const MAX_SEED = Number.MAX_SAFE_INTEGER; // 2^53 − 1
+/** The mask generator counts samples in 32 bits. */
+const MAX_BAKE = 2 ** 32;
 const INT_RE = /^[+-]?\d+$/;
 const NUM_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -243,10 +247,19 @@ export const OPTIONS = {
     help: 'Monte Carlo samples (default 100; with --tolerance: the most to draw)',
     parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
   },
+  bake: {
+    flag: '--bake',
+    type: 'int',
+    commands: ['convert'],
+    metavar: 'T',
+    expects: `an integer in 1..${MAX_BAKE}`,
+    help: 'write a self-contained uncertainty model that any ONNX runtime serves: T seeded MC samples (as --samples T --seed S) and the estimators in the graph (for an output OUT: OUT_mean, OUT_variance, OUT_std, or OUT_probs, OUT_entropy, OUT_mutual_information); with --seed, --tau, --task',
+    parse: once((raw) => parseIntIn(raw, 1, MAX_BAKE)),
+  },
   seed: {
     flag: '--seed',
     type: 'int',
-    commands: RUN,
+    commands: [...RUN, 'convert'],
     metavar: 'S',
     expects: `an integer in 0..${MAX_SEED}`,
     help: 'random seed (default 0); the same seed gives the same masks on every backend',
@@ -255,7 +268,7 @@ export const OPTIONS = {
   task: {
     flag: '--task',
     type: 'repeated',
-    commands: RUN,
+    commands: [...RUN, 'convert'],
     metavar: 'TASK|NAME=TASK',
     expects: 'one of regression, classification, auto (or NAME=TASK for one output)',
     help: 'regression | classification | auto for all outputs, or NAME=TASK for one (repeatable); auto (default): Softmax/LogSoftmax outputs are classification, 1 value per row is regression, anything else is an error asking which',
@@ -272,7 +285,7 @@ export const OPTIONS = {
   tau: {
     flag: '--tau',
     type: 'number',
-    commands: RUN,
+    commands: [...RUN, 'convert'],
     metavar: 'X',
     expects: 'a number > 0',
     help: 'model precision τ; 1/τ is added to the predictive variance (regression)',
@@ -955,6 +968,17 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
   }
   if (command === 'convert' && o.out === undefined) {
     throw usage('convert: missing -o FILE (where to write the converted model)');
+  }
+  if (command === 'convert' && o.bake === undefined) {
+    const bakeOnly = (
+      [
+        ['--seed', o.seed],
+        ['--tau', o.tau],
+        ['--task', o.task],
+      ] as const
+    ).find(([, v]) => v !== undefined);
+    if (bakeOnly !== undefined)
+      throw usage(`convert: ${bakeOnly[0]} applies to a baked model only; give --bake T (the MC samples to bake in), or leave ${bakeOnly[0]} out`);
   }
   if (command === 'evaluate') {
     if (o.data !== undefined && o.uci !== undefined) {

@@ -166,6 +166,8 @@ export interface Settings {
   readonly masks?: string;
   readonly input: readonly InputArg[];
   readonly out?: string;
+  /** convert --bake T: the MC samples baked into the written model. */
+  readonly bake?: number;
   readonly insertDropout?: number;
   /** --spatial: inserted masks channel-wise. */
   readonly spatial: boolean;
@@ -262,6 +264,7 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     masks: o.masks,
     input: o.input ?? [],
     out: o.out,
+    bake: o.bake,
     insertDropout: o.insertDropout,
     spatial: o.spatial ?? false,
     before: o.before ?? DEFAULTS.before,

@@ -54,6 +54,8 @@ export interface BakeOptions {
   readonly seed?: number;
   /** Model precision τ > 0: 1/τ is added to the regression variances (default: none, + 0). */
   readonly tau?: number;
+  /** `tau` is a default (a configured τ): a model without regression outputs ignores it instead of refusing it. */
+  readonly tauDefault?: boolean;
   /** The task of each output, as predict's `task` (README "Tasks"; default 'auto'). */
   readonly task?: TaskOption;
   /** How task messages name the fix (the CLI passes its --task wording). */
@@ -270,7 +272,7 @@ export function bakeModel(source: PreparedModel | ModelProto, options: BakeOptio
     }
     return decideTask(spec.name, requested, spec.activation, perRow, wording);
   });
-  if (tau !== undefined && !tasks.some((t) => t.task === 'regression')) {
+  if (tau !== undefined && !options.tauDefault && !tasks.some((t) => t.task === 'regression')) {
     throw new McuError('E_USAGE', `τ (tau) ${tau} sets the variance of regression outputs, but every output of ${what} is classification: leave it out`);
   }
 
@@ -289,6 +291,9 @@ export function bakeModel(source: PreparedModel | ModelProto, options: BakeOptio
   const em = new Emitter(prepared.opset, namer);
   em.prefix = 'mcu_bake';
   const sampled = new Set(prepared.sampledOutputs);
+  // the outputs' rows are named as the first input's
+  const lead = prepared.inputs[0]?.dims[0];
+  const rowsDim = typeof lead === 'string' && lead !== '?' ? lead : 'N';
   const baked: BakedOutput[] = [];
   const newOutputs = [];
   for (const t of tasks) {
@@ -309,16 +314,16 @@ export function bakeModel(source: PreparedModel | ModelProto, options: BakeOptio
       // per-row dims unknown (asked regression of a symbolic output): the rank is left open too
       for (const n of names) {
         newOutputs.push(
-          t.width > 0 ? tensorValueInfo(n, DataType.FLOAT, ['N', ...t.perRow]) : { name: n, type: { tensor_type: { elem_type: DataType.FLOAT } } },
+          t.width > 0 ? tensorValueInfo(n, DataType.FLOAT, [rowsDim, ...t.perRow]) : { name: n, type: { tensor_type: { elem_type: DataType.FLOAT } } },
         );
       }
     } else {
       const classes = t.perRow[t.perRow.length - 1]!;
       emitClassification(em, t.name, count, classes, t.holds ?? 'logits', names);
       newOutputs.push(
-        tensorValueInfo(names[0], DataType.FLOAT, ['N', classes]),
-        tensorValueInfo(names[1], DataType.FLOAT, ['N']),
-        tensorValueInfo(names[2], DataType.FLOAT, ['N']),
+        tensorValueInfo(names[0], DataType.FLOAT, [rowsDim, classes]),
+        tensorValueInfo(names[1], DataType.FLOAT, [rowsDim]),
+        tensorValueInfo(names[2], DataType.FLOAT, [rowsDim]),
       );
     }
     baked.push({
@@ -337,7 +342,8 @@ export function bakeModel(source: PreparedModel | ModelProto, options: BakeOptio
     version: VERSION,
     samples,
     seed,
-    tau: tau ?? null,
+    // τ applies to regression outputs only (a configured default is dropped for a classifier)
+    tau: tasks.some((t) => t.task === 'regression') ? (tau ?? null) : null,
     scope: 'sample',
     inputs: prepared.inputs.map((i) => i.name),
     outputs: baked,

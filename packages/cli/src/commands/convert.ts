@@ -1,6 +1,7 @@
 import { McuError } from '@mcu/core';
-import type { Plan } from '../plan.js';
+import { CLI_TASK_WORDING, type Plan } from '../plan.js';
 import { writeFileAtomic } from '../io/files.js';
+import { bakedOutputs } from './baked.js';
 import { prepareFromSettings } from './prepare.js';
 
 /**
@@ -10,6 +11,7 @@ import { prepareFromSettings } from './prepare.js';
  */
 export async function convert(plan: Plan, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<void> {
   if (plan.out === undefined) throw new McuError('E_USAGE', "'convert' needs -o OUT, the file to write");
+  if (plan.settings.bake !== undefined) return convertBaked(plan, plan.settings.bake, plan.out, io);
   if (plan.caffe !== undefined) return convertCaffe(plan, plan.out, io);
   const { prepared, encode } = await prepareFromSettings(plan.settings, 'convert', plan.out);
   writeFileAtomic(plan.out, encode());
@@ -17,6 +19,48 @@ export async function convert(plan: Plan, io: { stdout: NodeJS.WritableStream; s
     for (const w of prepared.warnings) io.stderr.write(`mcu: warning: ${w}\n`);
     io.stderr.write(
       `mcu: wrote ${plan.out}: ${prepared.sites.length} stochastic site(s): ${prepared.sites.map((x) => `${x.name} (p=${x.rate})`).join(', ') || 'none'}\n`,
+    );
+  }
+}
+
+/**
+ * --bake T: the rewritten model with T seeded samples and the estimators in its graph
+ * (@mcu/backend-onnx's bakeModel), which any ONNX runtime serves with uncertainty.
+ */
+async function convertBaked(plan: Plan, samples: number, out: string, io: { stderr: NodeJS.WritableStream }): Promise<void> {
+  if (plan.caffe !== undefined) {
+    throw new McuError(
+      'E_USAGE',
+      `--bake ${samples}: convert the Caffe net '${plan.model}' to ONNX first (mcu convert ${plan.model} -o NET.onnx), then bake that file`,
+    );
+  }
+  const s = plan.settings;
+  const { prepared } = await prepareFromSettings(s, 'convert', out);
+  const { bakeModel } = await import('@mcu/backend-onnx');
+  const task =
+    Object.keys(plan.tasks.byOutput).length === 0
+      ? plan.tasks.default
+      : { ...Object.fromEntries(prepared.outputs.map((o) => [o.name, plan.tasks.default])), ...plan.tasks.byOutput };
+  // a τ from the config is a default for regression models: a classifier ignores it, as predict does
+  const tau = plan.tau.kind === 'value' ? plan.tau.tau : undefined;
+  const tauIsDefault = plan.tau.kind === 'value' && plan.tau.source === 'config';
+  const baked = bakeModel(prepared, {
+    samples,
+    seed: s.seed,
+    ...(tau !== undefined ? { tau } : {}),
+    ...(tauIsDefault ? { tauDefault: true } : {}),
+    task,
+    wording: CLI_TASK_WORDING,
+    samplesName: '--bake',
+    what: plan.model ?? 'model',
+  });
+  writeFileAtomic(out, baked.bytes);
+  if (!plan.quiet) {
+    for (const w of baked.warnings) io.stderr.write(`mcu: warning: ${w}\n`);
+    const d = baked.description;
+    io.stderr.write(
+      `mcu: wrote ${out}: a baked model (${d.samples} MC samples, seed ${d.seed}, τ ${d.tau ?? 'none'}, ${d.sites.length} site(s)); ` +
+        `inputs ${d.inputs.join(', ')}; outputs ${bakedOutputs(d)}\n`,
     );
   }
 }

@@ -1,9 +1,11 @@
 import { inspect as coreInspect, type SelfCheckReport, type StochasticModel, type StochasticSite } from '@mcu/core';
-import type { PreparedModel } from '@mcu/backend-onnx';
+import { readFileSync } from 'node:fs';
+import type { BakeDescription, PreparedModel } from '@mcu/backend-onnx';
 import type { CaffeModel } from '@mcu/format-caffe';
 import type { Plan } from '../plan.js';
 import { writeFileAtomic } from '../io/files.js';
 import { stringifyJson } from '../io/format.js';
+import { bakedRecord } from './baked.js';
 import { loadModel, readFeeds, type Loaded } from './common.js';
 
 type Dims = readonly (number | string)[];
@@ -39,6 +41,36 @@ export interface InspectReport {
   readonly flops: { perRow: number | null; beforeFirstSite: number | null; shareBeforeFirstSite: number | null; note?: string };
   /** A Caffe net: where it came from, whether it has weights, the layers kept and dropped. */
   readonly caffe?: InspectCaffe;
+  /** A baked model (convert --bake T): its fixed samples and what its outputs compute. */
+  readonly baked?: BakeDescription;
+}
+
+/** A baked model is described by its record: it has no dropout sites left, its masks are initializers. */
+async function bakedReport(plan: Plan, d: BakeDescription): Promise<InspectReport> {
+  const onnx = await import('@mcu/backend-onnx');
+  const model = onnx.decodeModel(readFileSync(plan.modelPath!));
+  const g = model.graph!;
+  const inits = new Set((g.initializer ?? []).map((t) => t.name));
+  const dimsOf = (v: NonNullable<typeof g.input>[number]): Dims =>
+    (v.type?.tensor_type?.shape?.dim ?? []).map((x) => (x.dim_value !== undefined ? Number(x.dim_value) : (x.dim_param ?? '?')));
+  const names: Record<number, string> = { 1: 'float32', 11: 'float64', 6: 'int32', 7: 'int64', 2: 'uint8', 3: 'int8', 9: 'bool' };
+  const elem = (v: NonNullable<typeof g.input>[number]) => {
+    const t = v.type?.tensor_type?.elem_type ?? 0;
+    return names[t] ?? onnx.dataTypeName(t).toLowerCase();
+  };
+  return {
+    backend: 'none (a baked model runs on any ONNX runtime)',
+    executionProvider: 'none',
+    layout: null,
+    inputs: (g.input ?? []).filter((v) => !inits.has(v.name)).map((v) => ({ name: v.name ?? '', dtype: elem(v), dims: dimsOf(v) })),
+    outputs: (g.output ?? []).map((v) => ({ name: v.name ?? '', dtype: elem(v), dims: dimsOf(v), activation: null })),
+    sites: [],
+    selfCheck: { passed: null, skipped: `a baked model: its ${d.samples} samples are fixed in the graph` },
+    warnings: [],
+    changes: [],
+    flops: { perRow: null, beforeFirstSite: null, shareBeforeFirstSite: null, note: 'not counted for a baked model' },
+    baked: d,
+  };
 }
 
 export interface InspectCaffe {
@@ -118,6 +150,8 @@ function siteReport(sites: readonly StochasticSite[]): InspectSite[] {
 }
 
 export async function buildInspectReport(plan: Plan): Promise<InspectReport> {
+  const baked = await bakedRecord(plan);
+  if (baked !== undefined) return bakedReport(plan, baked);
   let opened: CaffeModel | undefined;
   if (plan.caffe !== undefined) {
     const { openCaffeFiles } = await import('./caffe.js');
@@ -179,11 +213,18 @@ function table(r: InspectReport): string {
         `${c.dropped.length > 0 ? `, dropped: ${c.dropped.map((x) => `${x.name} (${x.type}: ${x.why})`).join('; ')}` : ''}; weights ${c.weights}`,
     );
   }
+  if (r.baked !== undefined) {
+    const b = r.baked;
+    lines.push(
+      `baked model (mcu ${b.version}): ${b.samples} MC samples, seed ${b.seed}, scope ${b.scope}, τ ${b.tau ?? 'none (variances + 0)'}; ${b.sites.length} site(s) baked: ${b.sites.map((x) => `${x.name} (p=${x.rate})`).join(', ')}`,
+    );
+    for (const o of b.outputs) lines.push(`  ${o.name} (${o.task}${o.holds ? `, ${o.holds}` : ''}) → ${o.outputs.join(', ')}`);
+  }
   lines.push('inputs:');
   for (const i of r.inputs) lines.push(`  ${i.name}  ${i.dtype} ${dims(i.dims)}`);
   lines.push('outputs:');
   for (const o of r.outputs) lines.push(`  ${o.name}  ${o.dtype} ${dims(o.dims)}${o.activation ? `  (ends in ${o.activation})` : ''}`);
-  lines.push(`stochastic sites (${r.sites.length}, graph order${r.layout ? `; layout ${r.layout}` : ''}):`);
+  if (r.baked === undefined) lines.push(`stochastic sites (${r.sites.length}, graph order${r.layout ? `; layout ${r.layout}` : ''}):`);
   r.sites.forEach((x, k) => {
     const where = x.rows.axis !== 0 || x.rows.factor !== 1 ? `; rows on axis ${x.rows.axis}${x.rows.factor > 1 ? `, ${x.rows.factor} entries each` : ''}` : '';
     lines.push(

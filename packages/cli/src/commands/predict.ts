@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../io/files.js';
 import { readMasksFile } from '../io/masks.js';
 import type { OutputResult, PredictResult } from '../io/result.js';
 import { progressBar } from '../progress.js';
+import { bakedRecord, refuseBaked } from './baked.js';
 import { loadModel, printWarnings, readFeeds, rowsOf, runOptions, sitesMeta } from './common.js';
 
 /** --masks FILE: a sampler replaying the file's masks (one entry per site, one mask row per input row). */
@@ -58,6 +59,9 @@ function outputResult(p: OutputPrediction): OutputResult {
 
 /** `mcu predict`: read the rows, run @mcu/core's predict, print or write the result. */
 export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<void> {
+  // a baked model (convert --bake T) would load as a network without dropout and give T equal samples
+  const baked = await bakedRecord(plan);
+  if (baked !== undefined) refuseBaked(plan, baked, 'predict');
   const loaded = await loadModel(plan);
   const { model } = loaded;
   printWarnings(plan, io.stderr, loaded.warnings);
