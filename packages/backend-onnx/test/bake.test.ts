@@ -1,23 +1,15 @@
 // bakeModel: a baked model, run by onnxruntime-node directly (no mcu code on that path), gives
 // the numbers of core's predict on the original model with the same seed and T. Tolerance 1e-5:
 // the graph sums T float32 values where core's estimators accumulate in float64.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { createMcu, McuError, predict, type ClassificationPrediction, type RegressionPrediction } from '@mcu/core';
-import {
-  bakeModel,
-  BAKED_KEY,
-  decodeModel,
-  encodeModel,
-  OnnxNodeBackend,
-  onnxModule,
-  prepareModel,
-  readBakedMetadata,
-  type PreparedModel,
-} from '../src/index.js';
+import { bakeModel, BAKED_KEY, decodeModel, OnnxNodeBackend, onnxModule, prepareModel, readBakedMetadata, type PreparedModel } from '../src/index.js';
 import { fixtureBytes, lenetRef } from '../../../test/helpers/fixtures.js';
+import { writeSoftmaxModel } from '../../../test/helpers/flag-models.js';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const CO2 = path.join(REPO, 'examples', 'co2_relu.preserve.onnx');
@@ -113,16 +105,9 @@ describe('bakeModel: classification (PyTorch LeNet)', () => {
   const images = lenetRef('1.13').rotated.images as number[][];
   const feeds = { data: Float32Array.from(images.flat()), dims: [images.length, 1, 28, 28] };
 
-  /** LeNet with a Softmax appended: its output holds probabilities. */
-  function softmaxLenet(): Uint8Array {
-    const m = decodeModel(fixtureBytes('pytorch-1.13/lenet.preserve.onnx'));
-    const g = m.graph!;
-    const out = g.output![0]!;
-    const raw = `${out.name}_logits`;
-    for (const n of g.node ?? []) n.output = (n.output ?? []).map((o) => (o === out.name ? raw : o));
-    g.node!.push({ op_type: 'Softmax', input: [raw], output: [out.name!], name: 'appended_softmax', attribute: [{ name: 'axis', type: 2, i: 1n }] });
-    return encodeModel(m);
-  }
+  /** LeNet with a Softmax appended (test/helpers' writeSoftmaxModel): its output holds probabilities. */
+  const softmaxLenet = (): Uint8Array =>
+    readFileSync(writeSoftmaxModel('pytorch-1.13/lenet.preserve.onnx', path.join(mkdtempSync(path.join(tmpdir(), 'mcu-bake-')), 'lenet-softmax.onnx')));
 
   for (const [what, bytes, task, samples] of [
     ['logits, T = 50', () => fixtureBytes('pytorch-1.13/lenet.preserve.onnx'), 'classification', 50],
