@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { createMcu, McuError, predict, type ClassificationPrediction, type RegressionPrediction } from '@mcu/core';
+import { createMcu, McuError, predict, SeededSampler, type ClassificationPrediction, type RegressionPrediction } from '@mcu/core';
 import { bakeModel, BAKED_KEY, decodeModel, OnnxNodeBackend, onnxModule, prepareModel, readBakedMetadata, type PreparedModel } from '../src/index.js';
 import { fixtureBytes, lenetRef } from '../../../test/helpers/fixtures.js';
 import { writeSoftmaxModel } from '../../../test/helpers/flag-models.js';
@@ -90,6 +90,20 @@ describe('bakeModel: regression (the bundled CO2 example)', () => {
     const inits = new Set(m.graph!.initializer!.map((t) => t.name));
     for (const s of p.sites) expect(inits.has(s.name)).toBe(true);
     expect(m.metadata_props!.some((x) => x.key === 'mcu.sites')).toBe(false);
+  });
+
+  it("the baked masks are core's seeded sample-scope masks, bit for bit (WebAssembly kernel as the engine draws them)", async () => {
+    const p = await prepared(readFileSync(CO2));
+    const m = decodeModel(bakeModel(p, { samples: 7, seed: 12 }).bytes);
+    const sampler = new SeededSampler({ seed: 12 });
+    p.sites.forEach((site, siteIndex) => {
+      const t = m.graph!.initializer!.find((x) => x.name === site.name)!;
+      expect(t.dims!.map(Number)).toEqual([7, 1, ...site.maskShape]);
+      const raw = t.raw_data!;
+      const baked = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      const drawn = sampler.sample({ site, siteIndex, firstSample: 0, count: 7, rows: 1, scope: 'sample' });
+      expect(Array.from(baked)).toEqual(Array.from(drawn.data as Float32Array));
+    });
   });
 
   it('a decoded model is prepared statically; another seed gives other numbers', async () => {
