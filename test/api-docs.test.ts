@@ -36,6 +36,7 @@ describe('API reference (TypeDoc)', () => {
       '@mcu/format-caffe',
       '@mcu/onnx-proto',
       '@mcu/plot',
+      '@mcu/server',
     ]);
     const wanted: Record<string, string[]> = {
       '@mcu/core': ['predict', 'evaluate', 'inspect', 'createMcu', 'RegressionEstimator', 'ClassificationEstimator', 'McuError'],
@@ -45,6 +46,7 @@ describe('API reference (TypeDoc)', () => {
       '@mcu/plot': ['renderSvg', 'bandPlotSpec'],
       '@mcu/cli': ['main'],
       '@mcu/onnx-proto': ['decodeModelProto', 'encodeModelProto', 'OnnxWireError'],
+      '@mcu/server': ['createServer', 'modelFiles', 'errorAnswer', 'predictResponse', 'openApiDocument', 'HttpError'],
     };
     const summary = (x: Reflection) => (x.comment?.summary ?? x.signatures?.[0]?.comment?.summary ?? []).map((p) => p.text).join('');
     for (const [pkg, names] of Object.entries(wanted)) {

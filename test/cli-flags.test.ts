@@ -17,6 +17,7 @@ import { REPO_ROOT, tempDir, writeCsv, writeJson } from './helpers/cli.js';
 import { mcu, show, type InProcessRun } from './helpers/in-process.js';
 import { writeKerasDense, writeRatioInputModel } from './helpers/flag-models.js';
 import { writeTinyCaffe } from './helpers/caffe-net.js';
+import { closeServers } from '../packages/cli/src/commands/serve.js';
 
 type Cmd = Exclude<CommandName, 'help'>;
 type Key = keyof CliOptions;
@@ -76,6 +77,9 @@ beforeAll(async () => {
   const ref = co2Ref('1.13-small', 'co2_relu');
   F['co2'] = path.join(REPO_ROOT, 'examples', 'co2_relu.preserve.onnx');
   F['x'] = path.join(REPO_ROOT, 'examples', 'co2-months.csv');
+  F['models'] = path.join(dir, 'models');
+  fs.mkdirSync(F['models']);
+  fs.copyFileSync(F['co2'], path.join(F['models'], 'co2.onnx'));
   F['x2'] = writeCsv(path.join(dir, 'x2.csv'), [[ref.x[5]!], [ref.x[300]!], [ref.x[700]!]]);
   const rows = [0, 50, 100, 200, 300, 400, 500, 600, 700, 740];
   fs.writeFileSync(path.join(dir, 'data.csv'), `${['x,y', ...rows.map((i) => `${ref.x[i]},${ref.y[i]}`)].join('\n')}\n`);
@@ -297,6 +301,48 @@ const solverCase = (cmd: 'predict' | 'evaluate' | 'plot'): Effect => ({
     const tau = cmd === 'predict' ? predictJson(w).meta.tau : cmd === 'plot' ? plotMeta(w).run.tau : json<{ tau: number }>(w).tau;
     // eq. 7 with p = 0.2 (drop1) and the solver's weight_decay 0.0005
     expect(tau).toBeCloseTo((0.8 * 0.01 ** 2) / (2 * 444 * 0.0005), 12);
+  },
+});
+
+/**
+ * serve: `mcu serve` returns once it listens (the server keeps a real process alive), printing
+ * its URL and limits on stderr; a case talks to the servers, then closes them as SIGTERM does.
+ */
+const PORT = 20_000 + Math.floor(Math.random() * 20_000);
+const servedUrl = (r: InProcessRun): string => {
+  const m = /^mcu: serving .* at (http:\/\/\S+) \(/m.exec(r.stderr);
+  if (m === null) throw new Error(`no 'mcu: serving … at URL' line:\n${show(r)}`);
+  return m[1]!;
+};
+const served = async (r: InProcessRun, route: string, body?: unknown): Promise<{ status: number }> => {
+  const res = await fetch(
+    `${servedUrl(r)}${route}`,
+    body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+  );
+  await res.arrayBuffer();
+  return { status: res.status };
+};
+/** The case, then every server it started closed. */
+const closing = (e: Effect): Effect => ({
+  ...e,
+  check: async (b, w) => {
+    try {
+      await e.check(b, w);
+    } finally {
+      await closeServers();
+    }
+  },
+});
+const serveCase = (flag: string[], check: (b: InProcessRun, w: InProcessRun) => unknown): Effect => ({
+  base: () => ['serve', '--models', F['models']!, '--port', '0'],
+  with: () => ['serve', '--models', F['models']!, '--port', '0', ...flag],
+  check: async (b, w) => {
+    try {
+      expect([b.code, w.code], `${show(b)}\n${show(w)}`).toEqual([0, 0]);
+      await check(b, w);
+    } finally {
+      await closeServers();
+    }
   },
 });
 
@@ -991,6 +1037,13 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
       () => F['jsonConfig']!,
       (w) => expect(Object.keys(json(w))).toEqual(['backends']),
     ),
+    serve: closing(
+      configCase(
+        () => ['serve', '--models', F['models']!, '--port', '0'],
+        () => F['goodConfig']!,
+        (w) => expect(w.stderr).toMatch(/^mcu: serving co2 at http:/m),
+      ),
+    ),
   },
   quiet: {
     plot: quietCase(() => ['plot', F['co2Eval']!, '--input', F['x']!, ...T, '--insert-dropout', '0.1'], /^mcu: warning: dropout \(p=0\.1\) was inserted/m),
@@ -1008,6 +1061,7 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
     inspect: debugCase(() => I(F['co2']!)),
     convert: debugCase(() => C(F['co2']!)),
     backends: debugCase(() => ['backends']),
+    serve: closing(debugCase(() => ['serve', '--models', F['models']!, '--port', '0'])),
   },
   from: {
     plot: {
@@ -1085,6 +1139,64 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
   weights: Object.fromEntries((['predict', 'inspect', 'convert', 'evaluate', 'plot'] as const).map((c) => [c, weightsCase(c)])),
   inputShape: Object.fromEntries((['predict', 'inspect', 'convert', 'evaluate', 'plot'] as const).map((c) => [c, inputShapeCase(c)])),
   solver: Object.fromEntries((['predict', 'evaluate', 'plot'] as const).map((c) => [c, solverCase(c)])),
+  models: {
+    serve: {
+      base: () => ['serve', '--port', '0'],
+      with: () => ['serve', '--models', F['models']!, '--port', '0'],
+      check: async (b, w) => {
+        try {
+          failsNaming(b, /serve: missing --models DIR/);
+          expect((await served(w, '/healthz')).status).toBe(200);
+        } finally {
+          await closeServers();
+        }
+      },
+    },
+  },
+  port: {
+    serve: {
+      base: () => ['serve', '--models', F['models']!],
+      with: () => ['serve', '--models', F['models']!, '--port', String(PORT)],
+      // the default port may be taken on this machine: then the refusal names it
+      check: async (b, w) => {
+        try {
+          expect(b.stderr).toMatch(/127\.0\.0\.1:8080/);
+          expect(servedUrl(w)).toBe(`http://127.0.0.1:${PORT}`);
+          expect((await served(w, '/healthz')).status).toBe(200);
+        } finally {
+          await closeServers();
+        }
+      },
+    },
+  },
+  host: {
+    serve: serveCase(['--host', '127.0.0.2'], async (b, w) => {
+      expect([new URL(servedUrl(b)).hostname, new URL(servedUrl(w)).hostname]).toEqual(['127.0.0.1', '127.0.0.2']);
+      expect((await served(w, '/healthz')).status).toBe(200);
+    }),
+  },
+  maxRows: {
+    serve: serveCase(['--max-rows', '2'], async (b, w) => {
+      const rows = { inputs: [[0.1], [0.2], [0.3]], options: { samples: 5 } };
+      expect([(await served(b, '/v1/models/co2/predict', rows)).status, (await served(w, '/v1/models/co2/predict', rows)).status]).toEqual([200, 413]);
+    }),
+  },
+  maxSamples: {
+    serve: serveCase(['--max-samples', '5'], async (b, w) => {
+      const req = { inputs: [[0.1]], options: { samples: 6 } };
+      expect([(await served(b, '/v1/models/co2/predict', req)).status, (await served(w, '/v1/models/co2/predict', req)).status]).toEqual([200, 400]);
+    }),
+  },
+  queue: {
+    serve: serveCase(['--queue', '3'], (b, w) =>
+      expect([b.stderr, w.stderr]).toEqual([expect.stringMatching(/, queue 256,/), expect.stringMatching(/, queue 3,/)]),
+    ),
+  },
+  batchWaitMs: {
+    serve: serveCase(['--batch-wait-ms', '7'], (b, w) =>
+      expect([b.stderr, w.stderr]).toEqual([expect.stringMatching(/, batch wait 2 ms,/), expect.stringMatching(/, batch wait 7 ms,/)]),
+    ),
+  },
 };
 
 /** A value for each option, for the calls that must be refused. */
@@ -1131,6 +1243,13 @@ const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
   weights: ['--weights', 'w.caffemodel'],
   inputShape: ['--input-shape', 'data=1,28,28'],
   solver: ['--solver', 'solver.prototxt'],
+  models: ['--models', 'models'],
+  port: ['--port', '8081'],
+  host: ['--host', '0.0.0.0'],
+  maxRows: ['--max-rows', '10'],
+  maxSamples: ['--max-samples', '10'],
+  queue: ['--queue', '4'],
+  batchWaitMs: ['--batch-wait-ms', '1'],
 };
 
 /** A call each command accepts, to which the refused option is added. */
@@ -1141,6 +1260,7 @@ const MINIMAL: Readonly<Record<Cmd, () => string[]>> = {
   evaluate: () => ['evaluate', F['co2']!, '--data', F['data']!, ...T],
   plot: () => ['plot', F['co2']!, '--input', F['x']!, ...T],
   backends: () => ['backends'],
+  serve: () => ['serve', '--models', F['models']!, '--port', '0'],
 };
 
 const KEYS = Object.keys(OPTIONS) as Key[];

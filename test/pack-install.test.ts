@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(import.meta.dirname, '..');
-const PUBLIC = ['core', 'onnx-proto', 'backend-onnx', 'backend-tfjs', 'format-caffe', 'plot', 'cli'] as const;
+const PUBLIC = ['core', 'onnx-proto', 'backend-onnx', 'backend-tfjs', 'format-caffe', 'plot', 'server', 'cli'] as const;
 const PNPM = ['-y', 'pnpm@12.4.2'];
 const EXAMPLE_MODEL = path.join(REPO, 'examples', 'co2_relu.preserve.onnx');
 const EXAMPLE_INPUT = path.join(REPO, 'examples', 'co2-months.csv');

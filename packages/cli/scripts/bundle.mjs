@@ -26,6 +26,8 @@ await build({
   minify: true,
   sourcemap: 'linked',
   logLevel: 'warning',
-  external: ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-common', '@tensorflow/*', '@resvg/resvg-js', 'vega', 'vega-lite'],
+  // @mcu/server stays external too: fastify, pino and prom-client are CommonJS that require()s
+  // Node built-ins, which an ESM bundle cannot; `mcu serve` imports it (lazily) from dist
+  external: ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-common', '@tensorflow/*', '@resvg/resvg-js', 'vega', 'vega-lite', '@mcu/server'],
 });
 console.log(`bundled ${outdir}`);

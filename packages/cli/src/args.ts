@@ -13,7 +13,7 @@ import type { DropoutScaling, MaskScope } from '@mcu/core';
 import { DROPOUT_SCALINGS, MASK_SCOPES, TASKS, type Task } from '@mcu/core/options';
 import { INSERT_BEFORE_OPS, type InsertBeforeOp } from '@mcu/backend-onnx/options';
 
-export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'help'] as const;
+export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'serve', 'help'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export type OutputFormat = 'json' | 'csv' | 'table' | 'npy' | 'svg' | 'png';
@@ -124,6 +124,20 @@ export interface CliOptions {
   inputShape?: InputShapeArg[];
   /** `--solver FILE`: a Caffe solver.prototxt whose weight_decay λ gives τ (eq. 7, with --length-scale and --n-train). */
   solver?: string;
+  /** `--models DIR` (serve): the models to serve, every *.onnx and model.json in DIR. */
+  models?: string;
+  /** `--port P` (serve): 0–65535 (0: any free port). */
+  port?: number;
+  /** `--host ADDR` (serve): the address to listen on. */
+  host?: string;
+  /** `--max-rows N` (serve): rows per request, integer ≥ 1. */
+  maxRows?: number;
+  /** `--max-samples T` (serve): Monte Carlo samples per request, integer ≥ 1. */
+  maxSamples?: number;
+  /** `--queue Q` (serve): predict requests waiting, integer ≥ 1. */
+  queue?: number;
+  /** `--batch-wait-ms MS` (serve): how long a request waits to be coalesced, integer ≥ 0. */
+  batchWaitMs?: number;
 }
 
 /** One `--input-shape` occurrence: `NAME=D,D,…`, or `D,D,…` for a model with one input. */
@@ -223,7 +237,7 @@ const once =
 // Command groups.
 const RUN: readonly CommandName[] = ['predict', 'evaluate', 'plot'];
 const LOADS: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot'];
-const ALL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends'];
+const ALL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'serve'];
 
 type OptionTable = { readonly [K in keyof CliOptions]-?: OptionSpec<NonNullable<CliOptions[K]>> };
 
@@ -651,6 +665,69 @@ export const OPTIONS = {
     help: 'Caffe: read the weight decay λ from this solver.prototxt (its weight_decay); with --length-scale and --n-train gives τ by eq. 7',
     parse: once(nonEmpty),
   },
+  models: {
+    flag: '--models',
+    type: 'string',
+    commands: ['serve'],
+    metavar: 'DIR',
+    expects: 'a directory',
+    help: 'serve every *.onnx and model.json in DIR, each named by its file stem (DIR/NAME/model.json: NAME); loaded once at start',
+    parse: once(nonEmpty),
+  },
+  port: {
+    flag: '--port',
+    type: 'int',
+    commands: ['serve'],
+    metavar: 'P',
+    expects: 'an integer in 0..65535',
+    help: 'TCP port to listen on (default 8080; 0: any free port, printed at start)',
+    parse: once((raw) => parseIntIn(raw, 0, 65535)),
+  },
+  host: {
+    flag: '--host',
+    type: 'string',
+    commands: ['serve'],
+    metavar: 'ADDR',
+    expects: 'an address',
+    help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface, e.g. behind a load balancer)',
+    parse: once(nonEmpty),
+  },
+  maxRows: {
+    flag: '--max-rows',
+    type: 'int',
+    commands: ['serve'],
+    metavar: 'N',
+    expects: 'an integer ≥ 1',
+    help: 'rows one request may send (default 10000; more is a 413)',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  maxSamples: {
+    flag: '--max-samples',
+    type: 'int',
+    commands: ['serve'],
+    metavar: 'T',
+    expects: 'an integer ≥ 1',
+    help: 'Monte Carlo samples one request may ask for (default 10000; more is a 400)',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  queue: {
+    flag: '--queue',
+    type: 'int',
+    commands: ['serve'],
+    metavar: 'Q',
+    expects: 'an integer ≥ 1',
+    help: 'predict requests that may wait to run (default 256; one more is a 429)',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  batchWaitMs: {
+    flag: '--batch-wait-ms',
+    type: 'int',
+    commands: ['serve'],
+    metavar: 'MS',
+    expects: 'an integer ≥ 0',
+    help: 'how long a predict request waits for others with the same options to run with (default 2); the numbers do not change',
+    parse: once((raw) => parseIntIn(raw, 0, 60_000)),
+  },
 } satisfies OptionTable;
 
 function parseBool(raw: string): boolean {
@@ -966,6 +1043,9 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
   if (command === 'predict' && o.target !== undefined && o.fitTau === undefined) {
     throw usage(`--target ${o.target} names the target column of the --fit-tau VALFILE, which is missing (predict reads no targets otherwise)`);
   }
+  if (command === 'serve' && o.models === undefined) {
+    throw usage('serve: missing --models DIR (a directory of *.onnx or model.json files to serve)');
+  }
   if (command === 'convert' && o.out === undefined) {
     throw usage('convert: missing -o FILE (where to write the converted model)');
   }
@@ -1038,6 +1118,7 @@ export const FORMATS_BY_COMMAND: Readonly<Record<CommandName, readonly OutputFor
   inspect: ['json', 'table'],
   backends: ['json', 'table'],
   convert: [],
+  serve: [],
   help: [],
 };
 
@@ -1102,6 +1183,11 @@ const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about:
     about: 'List the backends and execution providers installed on this machine, and why not; --probe starts each one to see that it runs.',
     examples: ['mcu backends', 'mcu backends --probe', 'mcu backends --format json'],
   },
+  serve: {
+    usage: 'mcu serve --models DIR [options]',
+    about: 'Serve the models in DIR over HTTP: POST /v1/models/NAME/predict answers as predict --format json; /metrics, /healthz, /readyz, /openapi.json.',
+    examples: ['mcu serve --models models/', 'mcu serve --models models/ --host 0.0.0.0 --port 8080 --max-samples 1000 --queue 64'],
+  },
 };
 
 function optionLines(command: CommandName): string[] {
@@ -1150,6 +1236,7 @@ export const HELP: Readonly<Record<'global' | CommandName, string>> = {
   evaluate: commandHelp('evaluate'),
   plot: commandHelp('plot'),
   backends: commandHelp('backends'),
+  serve: commandHelp('serve'),
 };
 
 /** The help text for a parsed `help` command. */

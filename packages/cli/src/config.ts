@@ -137,6 +137,17 @@ export const DEFAULTS = {
 export type SettingSource = 'flag' | 'config' | 'default';
 
 /** Everything a command needs, after flags > config > defaults. */
+/** `mcu serve`'s settings: where the models are, where to listen, the limits given. */
+export interface ServeSettings {
+  readonly models: string;
+  readonly port: number;
+  readonly host: string;
+  readonly maxRows?: number;
+  readonly maxSamples?: number;
+  readonly queue?: number;
+  readonly batchWaitMs?: number;
+}
+
 export interface Settings {
   readonly command: CommandName | 'version';
   readonly model?: string;
@@ -177,6 +188,8 @@ export interface Settings {
   readonly dropoutScaling: DropoutScaling;
   readonly quiet: boolean;
   readonly probe: boolean;
+  /** serve: --models and the HTTP limits (flags only; defaults are @mcu/server's). */
+  readonly serve?: ServeSettings;
   readonly debug: boolean;
   readonly data?: string;
   readonly target?: string | number;
@@ -273,6 +286,19 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
     dropoutScaling: pick('dropoutScaling', o.dropoutScaling, undefined, DEFAULTS.dropoutScaling),
     quiet: o.quiet ?? false,
     probe: o.probe ?? false,
+    ...(o.models !== undefined
+      ? {
+          serve: {
+            models: o.models,
+            port: o.port ?? 8080,
+            host: o.host ?? '127.0.0.1',
+            ...(o.maxRows !== undefined ? { maxRows: o.maxRows } : {}),
+            ...(o.maxSamples !== undefined ? { maxSamples: o.maxSamples } : {}),
+            ...(o.queue !== undefined ? { queue: o.queue } : {}),
+            ...(o.batchWaitMs !== undefined ? { batchWaitMs: o.batchWaitMs } : {}),
+          },
+        }
+      : {}),
     debug: o.debug ?? false,
     data: o.data,
     target: o.target,

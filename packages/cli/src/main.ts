@@ -67,6 +67,10 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
       case 'backends':
         await (await import('./commands/backends.js')).backends(plan, io);
         break;
+      case 'serve':
+        // @mcu/server (fastify, the runtimes) loads here, not for --help
+        await (await import('./commands/serve.js')).serve(plan, io);
+        break;
       default:
         throw new McuError('E_INTERNAL', `unhandled command '${String(plan.command)}'`);
     }

@@ -28,7 +28,7 @@ import {
 } from '@mcu/core';
 import { TFJS_BACKENDS } from '@mcu/backend-tfjs/options';
 import type { CommandName, InputArg, InsertBeforeOp, OutputFormat, Task } from './args.js';
-import type { Settings, SettingSource } from './config.js';
+import type { ServeSettings, Settings, SettingSource } from './config.js';
 
 /** The tfjs backend's execution providers (= TFJS_BACKENDS of @mcu/backend-tfjs; a test keeps them equal). */
 /** The tfjs backend's execution providers are its TensorFlow.js backends. */
@@ -138,6 +138,8 @@ export interface Plan {
   readonly quiet: boolean;
   /** backends --probe: start each runtime and provider. */
   readonly probe: boolean;
+  /** serve: the models directory, address and limits. */
+  readonly serve?: ServeSettings;
   readonly debug: boolean;
   /** The settings the plan was made from, for inspect/convert's graph preparation (commands/prepare.ts). */
   readonly settings: Settings;
@@ -297,6 +299,7 @@ export function makePlan(s: Settings): Plan {
     ...(s.out !== undefined ? { out: s.out } : {}),
     quiet: s.quiet,
     probe: s.probe,
+    ...(s.serve !== undefined ? { serve: s.serve } : {}),
     debug: s.debug,
     settings: s,
   };

@@ -1,5 +1,5 @@
 /** @mcu/server: `mcu serve` as a library — Monte Carlo dropout predictions over HTTP. */
-export { createServer, type ServerOptions, type McuServer } from './server.js';
+export { createServer, type ServerOptions, type ServerLimits, type McuServer } from './server.js';
 export { modelFiles, loadModels, isModelName, MODEL_NAME, type ServedModel } from './models.js';
 export { errorAnswer, HttpError, SERVER_ERROR_CODES, type ServerErrorCode, type ErrorBody } from './errors.js';
 export { predictResponse, type PredictResponse, type PredictMeta, type SiteMeta, type RegressionRows, type ClassificationRows } from './result.js';

@@ -43,12 +43,25 @@ export interface ServerOptions {
   readonly logger?: FastifyServerOptions['logger'];
 }
 
+/** The limits a server runs with. */
+export interface ServerLimits {
+  readonly maxRows: number;
+  readonly maxSamples: number;
+  readonly maxBatchRows: number;
+  readonly queue: number;
+  readonly batchWaitMs: number;
+  readonly timeoutMs: number;
+  readonly bodyLimitBytes: number;
+}
+
 /** A started (listening or not) server. */
 export interface McuServer {
   /** The fastify instance (routes registered, models loaded). */
   readonly app: FastifyInstance;
   /** The served model names. */
   readonly models: readonly string[];
+  /** The limits in force (the options with their defaults). */
+  readonly limits: ServerLimits;
   /** Listen on `host:port` (default 127.0.0.1, port 0: any free one); resolves to the base URL. */
   listen(options?: { readonly port?: number; readonly host?: string }): Promise<string>;
   /** Graceful shutdown: refuse new requests (503), finish those in flight, then free the models and the Mcu. Safe twice. */
@@ -203,6 +216,7 @@ export async function createServer(options: ServerOptions): Promise<McuServer> {
   return {
     app,
     models: [...served.keys()],
+    limits: { maxRows, maxSamples, maxBatchRows, queue, batchWaitMs, timeoutMs, bodyLimitBytes: bodyLimit },
     async listen(o = {}) {
       return app.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1' });
     },

@@ -1,0 +1,52 @@
+/**
+ * `mcu serve`: the flags as @mcu/server's createServer options. It returns once the server
+ * listens (the server keeps the process alive); SIGTERM or SIGINT closes it gracefully.
+ */
+import { McuError } from '@mcu/core';
+import { createServer, type McuServer } from '@mcu/server';
+import type { Plan } from '../plan.js';
+
+const running = new Set<McuServer>();
+let handlers = false;
+
+/** Close every server `mcu serve` started in this process (what SIGTERM and SIGINT do): in-flight requests finish first. */
+export async function closeServers(): Promise<void> {
+  const all = [...running];
+  running.clear();
+  await Promise.all(all.map((s) => s.close()));
+}
+
+export async function serve(plan: Plan, io: { stderr: NodeJS.WritableStream }): Promise<void> {
+  const s = plan.serve;
+  if (s === undefined) throw new McuError('E_USAGE', 'serve: missing --models DIR (a directory of *.onnx or model.json files to serve)');
+  const server = await createServer({
+    models: s.models,
+    memoryBudgetBytes: plan.backend.memoryBudgetBytes,
+    ...(s.maxRows !== undefined ? { maxRows: s.maxRows } : {}),
+    ...(s.maxSamples !== undefined ? { maxSamples: s.maxSamples } : {}),
+    ...(s.queue !== undefined ? { queue: s.queue } : {}),
+    ...(s.batchWaitMs !== undefined ? { batchWaitMs: s.batchWaitMs } : {}),
+    // pino's JSON lines on stdout (no transport: no worker thread)
+    logger: { level: 'info' },
+  });
+  let url: string;
+  try {
+    url = await server.listen({ port: s.port, host: s.host });
+  } catch (e) {
+    await server.close();
+    const code = (e as { code?: string }).code;
+    throw new McuError(
+      'E_USAGE',
+      `serve: cannot listen on ${s.host}:${s.port} (${code ?? (e instanceof Error ? e.message : String(e))}): give another --port or --host`,
+      { cause: e },
+    );
+  }
+  running.add(server);
+  if (!handlers) {
+    handlers = true;
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void closeServers());
+  }
+  const l = server.limits;
+  const limits = `max rows ${l.maxRows}, max samples ${l.maxSamples}, queue ${l.queue}, batch wait ${l.batchWaitMs} ms, timeout ${l.timeoutMs} ms`;
+  io.stderr.write(`mcu: serving ${server.models.join(', ')} at ${url} (${limits}); SIGTERM stops it\n`);
+}
