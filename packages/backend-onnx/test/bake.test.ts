@@ -192,6 +192,17 @@ describe('bakeModel refuses what it cannot bake', () => {
     expect(code(() => bakeModel({ ...p, layout: 'tiled' }, { samples: 3 }))).toMatch(/^E_UNSUPPORTED: .*'tiled' layout/);
   });
 
+  it('loading a baked model into mcu is refused (library predict, the backend): it would run as one network without dropout', async () => {
+    const baked = bakeModel(await prepared(readFileSync(CO2)), { samples: 4 });
+    const mcu = createMcu({ modules: [onnxModule] });
+    await expect(predict({ kind: 'bytes', bytes: baked.bytes }, co2Rows(), { mcu })).rejects.toMatchObject({
+      code: 'E_UNSUPPORTED',
+      message: expect.stringMatching(/is a baked model \(mcu convert --bake\).*run it directly with any ONNX runtime/),
+    });
+    expect(code(() => prepareModel(decodeModel(baked.bytes)))).toMatch(/^E_UNSUPPORTED: .*baked model/);
+    await mcu.dispose();
+  });
+
   it('reports the largest difference seen', () => {
     console.log(`bake: max |baked − predict| = ${worstSeen.toExponential(3)}`);
     expect(worstSeen).toBeLessThanOrEqual(TOL);

@@ -33,11 +33,11 @@ import type { GraphProto, ModelProto, TensorProto } from '../proto/types.js';
 import { allTensors } from './all-tensors.js';
 import { cloneProto } from './clone.js';
 import { Emitter } from './emit.js';
-import { LAYOUT_KEY, SITES_KEY } from './metadata.js';
+import { BAKED_KEY, LAYOUT_KEY, SITES_KEY } from './metadata.js';
 import { prepareModel, type PreparedModel } from './prepare.js';
 import { intAttr, intsAttr, Namer, tensorValueInfo, valueInfoElemType } from './proto-util.js';
 
-export const BAKED_KEY = 'mcu.baked';
+export { BAKED_KEY };
 export const VERSION_KEY = 'mcu.version';
 
 /** ONNX files are one protobuf message: at most 2 GiB. */

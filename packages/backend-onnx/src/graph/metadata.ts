@@ -11,6 +11,8 @@ import type { ModelProto } from '../proto/types.js';
 
 export const SITES_KEY = 'mcu.sites';
 export const LAYOUT_KEY = 'mcu.layout';
+/** The record of a baked model (mcu convert --bake T; graph/bake.ts). */
+export const BAKED_KEY = 'mcu.baked';
 
 export type Layout = 'broadcast' | 'tiled' | 'sample-axis';
 

@@ -15,7 +15,7 @@ import { allTensors } from './all-tensors.js';
 import { relaxFixedBatch } from './fixed-batch.js';
 import { detectMaskedLayout } from './layout.js';
 import { raiseLegacyOpset } from './legacy-opset.js';
-import { type Layout, readSiteMetadata, writeSiteMetadata } from './metadata.js';
+import { BAKED_KEY, type Layout, readSiteMetadata, writeSiteMetadata } from './metadata.js';
 import { attrInt, defaultOpset, isDefaultDomain, Namer, tensorValueInfo, valueInfoDims, valueInfoElemType } from './proto-util.js';
 import { cloneProto } from './clone.js';
 import { float32Pitfalls } from './numerics.js';
@@ -214,6 +214,13 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   }
   // A checked copy: models built by hand (not decoded) get their field types verified here.
   const work = sanitizeModel(model, what);
+  if ((work.metadata_props ?? []).some((p) => p.key === BAKED_KEY)) {
+    // its T samples are fixed inside: run through the engine it would be one network without dropout
+    throw new McuError(
+      'E_UNSUPPORTED',
+      `${what} is a baked model (mcu convert --bake): its MC samples, masks and estimators are fixed inside the graph, so mcu has nothing to sample; run it directly with any ONNX runtime, or give mcu the original model`,
+    );
+  }
   validateModel(work, what);
   refuseUnhandledOps(work.graph!, work.functions ?? [], what);
   let opset = defaultOpset(work, what);
