@@ -61,10 +61,17 @@ describe('parseArgs: commands and positionals', () => {
 
   it('unknown command suggests the closest', () => {
     expect(msg(['predcit', 'm.onnx'])).toBe(
-      "unknown command 'predcit'; did you mean 'predict'? (commands: predict, inspect, convert, evaluate, plot, backends, help)",
+      "unknown command 'predcit'; did you mean 'predict'? (commands: predict, inspect, convert, evaluate, plot, backends, serve, help)",
     );
     expect(msg(['--samples', '3'])).toMatch(/expected a command before '--samples'/);
     expect(msg(['help', 'nope'])).toMatch(/no help for 'nope'/);
+  });
+
+  it('serve: needs --models, takes no MODEL, checks the port', () => {
+    expect(msg(['serve'])).toBe('serve: missing --models DIR (a directory of *.onnx or model.json files to serve)');
+    expect(msg(['serve', 'm.onnx', '--models', 'd'])).toBe("serve: unexpected argument 'm.onnx' (serve takes no positional arguments)");
+    expect(msg(['serve', '--models', 'd', '--port', '70000'])).toBe("--port expects an integer in 0..65535, got '70000'");
+    expect(parseArgs(['serve', '--models', 'd', '--port', '0', '--batch-wait-ms', '0']).options).toEqual({ models: 'd', port: 0, batchWaitMs: 0 });
   });
 
   it('missing MODEL', () => {
