@@ -71,6 +71,8 @@ let unique = 0;
 export class Batcher {
   private readonly models = new Map<string, ModelQueue>();
   private waiting = 0;
+  /** The runs under way (a run whose requests all timed out still runs to its end). */
+  private readonly runs = new Set<Promise<void>>();
 
   constructor(
     private readonly mcu: Mcu,
@@ -117,6 +119,11 @@ export class Batcher {
     });
   }
 
+  /** Resolves once no run is under way and no request waits (for a close that frees the models after). */
+  async idle(): Promise<void> {
+    while (this.runs.size > 0 || this.waiting > 0) await Promise.race([...this.runs, new Promise((r) => setTimeout(r, 5))]);
+  }
+
   private setWaiting(n: number): void {
     this.waiting = n;
     this.events.queueDepth(n);
@@ -142,7 +149,9 @@ export class Batcher {
     if (q.running || q.timer !== undefined || q.lanes.size === 0) return;
     q.timer = setTimeout(() => {
       q.timer = undefined;
-      void this.runNext(q);
+      const run = this.runNext(q);
+      this.runs.add(run);
+      void run.finally(() => this.runs.delete(run));
     }, delayMs);
   }
 

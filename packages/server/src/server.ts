@@ -225,6 +225,7 @@ export async function createServer(options: ServerOptions): Promise<McuServer> {
         closing = true;
         try {
           await app.close(); // stops accepting, waits for the requests in flight
+          await batcher.idle(); // and for a run whose requests timed out
         } finally {
           for (const s of served.values()) await s.model.dispose();
           if (owned) await mcu.dispose();

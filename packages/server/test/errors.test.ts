@@ -98,3 +98,17 @@ describe('limits of the queue and the deadline', () => {
     }
   });
 });
+
+describe('the deadline of a running prediction', () => {
+  it('answers 504 when the run takes longer than timeoutMs, and keeps serving', async () => {
+    const s = await start({ timeoutMs: 40, batchWaitMs: 0 });
+    try {
+      const r = await s.post({ inputs: [[0.1], [0.2], [0.3]], options: { samples: 10_000 } });
+      expect(r.status).toBe(504);
+      expect(r.body).toEqual({ code: 'E_TIMEOUT', message: 'the prediction took longer than 40 ms: send fewer rows or samples' });
+      expect((await s.get('/healthz')).status).toBe(200);
+    } finally {
+      await s.server.close();
+    }
+  });
+});
