@@ -86,6 +86,21 @@ describe('mcu serve (the built CLI)', () => {
     expect(lines.some((l) => l.msg === 'request completed' && l.res?.statusCode === 200)).toBe(true);
   });
 
+  it("loads and runs the models on the configuration's backend, as predict does", async () => {
+    const config = path.join(tempDir('mcu-serve-config-'), 'mcu.config.json');
+    fs.writeFileSync(config, JSON.stringify({ backend: 'onnx-web' }));
+    const web = await serve(['--config', config]);
+    try {
+      const list = (await (await fetch(`${web.url}/v1/models`)).json()) as { models: { name: string; backend: string }[] };
+      expect(list.models.map((m) => [m.name, m.backend])).toEqual([['co2', 'onnx-web']]);
+      const r = await post(web.url, { inputs: [[0.1]], options: { samples: 10 } });
+      expect([r.status, (r.body['meta'] as { backend: string }).backend]).toEqual([200, 'onnx-web']);
+    } finally {
+      web.child.kill('SIGTERM');
+      await web.exited;
+    }
+  });
+
   it('on SIGTERM finishes the request in flight, then exits 0', async () => {
     const slow = await serve(['--batch-wait-ms', '300']);
     const inFlight = post(slow.url, { inputs: rows(), options: { samples: 100, seed: 1 } });

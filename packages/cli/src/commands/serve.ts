@@ -1,39 +1,60 @@
 /**
- * `mcu serve`: the flags as @mcu/server's createServer options. It returns once the server
- * listens (the server keeps the process alive); SIGTERM or SIGINT closes it gracefully.
+ * `mcu serve`: the flags as @mcu/server's createServer options, on the CLI's composition root
+ * (so --config's backend, its options and the memory budget load and run the models, as for
+ * predict). It returns once the server listens (the server keeps the process alive); SIGTERM or
+ * SIGINT closes it gracefully.
  */
-import { McuError } from '@mcu/core';
+import { McuError, type Mcu } from '@mcu/core';
 import { createServer, type McuServer } from '@mcu/server';
+import { compose } from '../compose.js';
 import type { Plan } from '../plan.js';
 
-const running = new Set<McuServer>();
+const running = new Set<{ readonly server: McuServer; readonly mcu: Mcu }>();
 let handlers = false;
 
 /** Close every server `mcu serve` started in this process (what SIGTERM and SIGINT do): in-flight requests finish first. */
 export async function closeServers(): Promise<void> {
   const all = [...running];
   running.clear();
-  await Promise.all(all.map((s) => s.close()));
+  await Promise.all(
+    all.map(async ({ server, mcu }) => {
+      await server.close();
+      await mcu.dispose();
+    }),
+  );
 }
 
 export async function serve(plan: Plan, io: { stderr: NodeJS.WritableStream }): Promise<void> {
   const s = plan.serve;
   if (s === undefined) throw new McuError('E_USAGE', 'serve: missing --models DIR (a directory of *.onnx or model.json files to serve)');
-  const server = await createServer({
-    models: s.models,
+  const mcu = compose({
+    ...(plan.backend.name !== undefined ? { backend: plan.backend.name } : {}),
+    backendOptions: plan.backend.options,
     memoryBudgetBytes: plan.backend.memoryBudgetBytes,
-    ...(s.maxRows !== undefined ? { maxRows: s.maxRows } : {}),
-    ...(s.maxSamples !== undefined ? { maxSamples: s.maxSamples } : {}),
-    ...(s.queue !== undefined ? { queue: s.queue } : {}),
-    ...(s.batchWaitMs !== undefined ? { batchWaitMs: s.batchWaitMs } : {}),
-    // pino's JSON lines on stdout (no transport: no worker thread)
-    logger: { level: 'info' },
   });
+  let server: McuServer;
+  try {
+    server = await createServer({
+      mcu,
+      models: s.models,
+      memoryBudgetBytes: plan.backend.memoryBudgetBytes,
+      ...(s.maxRows !== undefined ? { maxRows: s.maxRows } : {}),
+      ...(s.maxSamples !== undefined ? { maxSamples: s.maxSamples } : {}),
+      ...(s.queue !== undefined ? { queue: s.queue } : {}),
+      ...(s.batchWaitMs !== undefined ? { batchWaitMs: s.batchWaitMs } : {}),
+      // pino's JSON lines on stdout (no transport: no worker thread)
+      logger: { level: 'info' },
+    });
+  } catch (e) {
+    await mcu.dispose();
+    throw e;
+  }
   let url: string;
   try {
     url = await server.listen({ port: s.port, host: s.host });
   } catch (e) {
     await server.close();
+    await mcu.dispose();
     const code = (e as { code?: string }).code;
     throw new McuError(
       'E_USAGE',
@@ -41,7 +62,7 @@ export async function serve(plan: Plan, io: { stderr: NodeJS.WritableStream }): 
       { cause: e },
     );
   }
-  running.add(server);
+  running.add({ server, mcu });
   if (!handlers) {
     handlers = true;
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void closeServers());
