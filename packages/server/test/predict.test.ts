@@ -1,10 +1,13 @@
 // The real server on 127.0.0.1 over HTTP: predictions equal @mcu/core's predict for the same
 // seed, and coalesced requests get exactly what they get alone.
+import fs from 'node:fs';
+import path from 'node:path';
 import { createMcu, predict } from '@mcu/core';
 import { onnxModule } from '@mcu/backend-onnx/module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { predictResponse } from '../src/index.js';
-import { CO2, co2Rows, start, type Running } from './helpers.js';
+import { tfjsModule } from '@mcu/backend-tfjs/module';
+import { createServer, predictResponse } from '../src/index.js';
+import { CO2, co2Rows, REPO, start, type Running } from './helpers.js';
 
 const mcu = createMcu({ modules: [onnxModule], memoryBudgetBytes: 512 * 1024 * 1024 });
 afterAll(() => mcu.dispose());
@@ -87,5 +90,42 @@ describe('POST /v1/models/:name/predict', () => {
     expect(text).toMatch(/^mcu_http_request_duration_seconds_bucket\{le="0\.1",route="\/v1\/models\/:name\/predict"\} \d+$/m);
     expect(await s.metric('mcu_predict_samples_total', 'model="co2"')).toBeGreaterThan(0);
     expect(text).toMatch(/^mcu_queue_depth 0$/m);
+  });
+});
+
+describe('a TensorFlow.js model.json beside an ONNX file', () => {
+  it('serves examples/ as co2_relu.preserve (onnx) and twin (examples/twin/model.json, tfjs), twin as core predicts it', async () => {
+    const examples = path.join(REPO, 'examples');
+    const server = await createServer({ models: examples });
+    try {
+      const url = await server.listen();
+      const list = (await (await fetch(`${url}/v1/models`)).json()) as { models: { name: string; backend: string }[] };
+      expect(list.models.map((m) => [m.name, m.backend])).toEqual([
+        ['co2_relu.preserve', 'onnx'],
+        ['twin', 'tfjs'],
+      ]);
+      const rows = fs
+        .readFileSync(path.join(examples, 'twin', 'input.csv'), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => /^[-\d.]/.test(l))
+        .map((l) => l.split(',').map(Number));
+      const r = await fetch(`${url}/v1/models/twin/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: rows, options: { samples: 20, seed: 4 } }),
+      });
+      expect(r.status).toBe(200);
+      const tfjs = createMcu({ modules: [tfjsModule], memoryBudgetBytes: 512 * 1024 * 1024 });
+      try {
+        const model = await tfjs.load({ kind: 'path', path: path.join(examples, 'twin', 'model.json') });
+        const alone = await predict(model, rows, { mcu: tfjs, samples: 20, seed: 4, memoryBudgetBytes: 512 * 1024 * 1024 });
+        expect(await r.json()).toEqual(JSON.parse(JSON.stringify(predictResponse(model, alone, 0, rows.length))));
+      } finally {
+        await tfjs.dispose();
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
