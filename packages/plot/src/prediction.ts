@@ -6,7 +6,7 @@
  * never dropped.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { McuError, type DecidedTask } from '@mcu/core';
+import { McuError, type ClassificationRows, type DecidedTask, type RegressionRows } from '@mcu/core';
 import { bandPlotSpec } from './band.js';
 import { classSequenceSpec, topClasses } from './classes.js';
 import type { McRunInfo, McSamples } from './collect.js';
@@ -14,20 +14,10 @@ import { renderPng, renderSvg } from './render.js';
 import { finiteNumbers, inputError, nonNegative, record, type Numbers } from './validate.js';
 
 /** One output of a saved predict result (packages/cli/src/io/result.ts writes these). */
-export interface SavedRegression {
-  readonly task: 'regression';
-  readonly mean: readonly (readonly number[])[];
-  readonly variance: readonly (readonly number[])[];
-  readonly std: readonly (readonly number[])[];
-}
-export interface SavedClassification {
-  readonly task: 'classification';
-  readonly probs: readonly (readonly number[])[];
-  readonly predicted: readonly number[];
-  readonly entropy: readonly number[];
-  readonly mutualInformation: readonly number[];
-  readonly variationRatio: readonly number[];
-}
+/** A saved regression output: @mcu/core's rows (one definition for predict, serve and plot). */
+export type SavedRegression = RegressionRows;
+/** A saved classification output: @mcu/core's rows. */
+export type SavedClassification = ClassificationRows;
 export type SavedOutput = SavedRegression | SavedClassification;
 
 /** The JSON `mcu predict --format json` writes: `{ meta, outputs }`. */

@@ -3,7 +3,7 @@
  * (`meta` and each output's values as rows), made from @mcu/core's typed prediction — and
  * a coalesced prediction cut back into each request's rows.
  */
-import type { MaskScope, OutputPrediction, PredictResult as CorePrediction, SiteKind, StochasticModel } from '@mcu/core';
+import { outputRows, type MaskScope, type OutputRows, type PredictResult as CorePrediction, type SiteKind, type StochasticModel } from '@mcu/core';
 
 /** A stochastic site as the result names it. */
 export interface SiteMeta {
@@ -28,60 +28,16 @@ export interface PredictMeta {
   readonly warnings: readonly string[];
 }
 
-/** Per row i: predictive mean, variance (incl. τ⁻¹) and std, each row's output flattened to D values. */
-export interface RegressionRows {
-  readonly task: 'regression';
-  readonly mean: number[][];
-  readonly variance: number[][];
-  readonly std: number[][];
-}
-
-/** Per row i: MC-averaged probabilities, argmax class, entropy, mutual information, variation ratio. */
-export interface ClassificationRows {
-  readonly task: 'classification';
-  readonly probs: number[][];
-  readonly predicted: number[];
-  readonly entropy: number[];
-  readonly mutualInformation: number[];
-  readonly variationRatio: number[];
-}
-
 /** The predict answer: `meta` and every output by name. */
 export interface PredictResponse {
   readonly meta: PredictMeta;
-  readonly outputs: Readonly<Record<string, RegressionRows | ClassificationRows>>;
-}
-
-/** Rows [first, first + n) of a flat row-major [N, D] array, as n rows of D numbers. */
-function rows(a: ArrayLike<number>, total: number, first: number, n: number): number[][] {
-  const d = total === 0 ? 0 : a.length / total;
-  const out: number[][] = [];
-  for (let i = first; i < first + n; i++) out.push(Array.from({ length: d }, (_, j) => a[i * d + j]!));
-  return out;
-}
-
-const values = (a: ArrayLike<number>, first: number, n: number): number[] => Array.from({ length: n }, (_, i) => a[first + i]!);
-
-/** Rows [first, first + n) of one output's prediction. */
-function outputRows(p: OutputPrediction, first: number, n: number): RegressionRows | ClassificationRows {
-  const total = p.dims[0];
-  if (p.task === 'regression') {
-    return { task: 'regression', mean: rows(p.mean, total, first, n), variance: rows(p.variance, total, first, n), std: rows(p.std, total, first, n) };
-  }
-  return {
-    task: 'classification',
-    probs: rows(p.probs, total, first, n),
-    predicted: values(p.predicted, first, n),
-    entropy: values(p.entropy, first, n),
-    mutualInformation: values(p.mutualInformation, first, n),
-    variationRatio: values(p.variationRatio, first, n),
-  };
+  readonly outputs: Readonly<Record<string, OutputRows>>;
 }
 
 /** The answer for rows [first, first + n) of a core prediction on `model` (all rows: first 0, n = N). */
 export function predictResponse(model: StochasticModel, r: CorePrediction, first: number, n: number): PredictResponse {
   const m = r.meta;
-  const outputs: Record<string, RegressionRows | ClassificationRows> = {};
+  const outputs: Record<string, OutputRows> = {};
   for (const [name, p] of Object.entries(r.outputs)) outputs[name] = outputRows(p, first, n);
   return {
     meta: {

@@ -223,11 +223,3 @@ export function readLabeledFile(model: StochasticModel, path: string, target: st
 export function sitesMeta(model: StochasticModel): SiteMeta[] {
   return model.sites.map((x) => ({ name: x.name, kind: x.kind, rate: x.rate }));
 }
-
-/** Flat row-major [N, D] → N rows of D. */
-export function rowsOf(a: ArrayLike<number>, n: number): number[][] {
-  const d = n === 0 ? 0 : a.length / n;
-  const out: number[][] = [];
-  for (let i = 0; i < n; i++) out.push(Array.from({ length: d }, (_, j) => a[i * d + j]!));
-  return out;
-}

@@ -4,7 +4,7 @@ import {
   predict as corePredict,
   replayFromRows,
   sitesFor,
-  type OutputPrediction,
+  outputRows,
   type Sampler,
   type StochasticModel,
   type NamedTensors,
@@ -16,7 +16,7 @@ import { readMasksFile } from '../io/masks.js';
 import type { OutputResult, PredictResult } from '../io/result.js';
 import { progressBar } from '../progress.js';
 import { bakedRecord, refuseBaked } from './baked.js';
-import { loadModel, printWarnings, readFeeds, rowsOf, runOptions, sitesMeta } from './common.js';
+import { loadModel, printWarnings, readFeeds, runOptions, sitesMeta } from './common.js';
 
 /** --masks FILE: a sampler replaying the file's masks (one entry per site, one mask row per input row). */
 function replayMasks(file: string, model: StochasticModel, feeds: NamedTensors): Sampler {
@@ -43,20 +43,6 @@ function replayMasks(file: string, model: StochasticModel, feeds: NamedTensors):
   }
 }
 
-/** @mcu/core's typed prediction as the JSON contract's rows (io/result.ts). */
-function outputResult(p: OutputPrediction): OutputResult {
-  const n = p.dims[0];
-  if (p.task === 'regression') return { task: 'regression', mean: rowsOf(p.mean, n), variance: rowsOf(p.variance, n), std: rowsOf(p.std, n) };
-  return {
-    task: 'classification',
-    probs: rowsOf(p.probs, n),
-    predicted: Array.from(p.predicted),
-    entropy: Array.from(p.entropy),
-    mutualInformation: Array.from(p.mutualInformation),
-    variationRatio: Array.from(p.variationRatio),
-  };
-}
-
 /** `mcu predict`: read the rows, run @mcu/core's predict, print or write the result. */
 export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<void> {
   // a baked model (convert --bake T) would load as a network without dropout and give T equal samples
@@ -80,7 +66,7 @@ export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; s
     const runWarnings = m.warnings.slice(model.warnings.length);
     printWarnings(plan, io.stderr, runWarnings);
     const outputs: Record<string, OutputResult> = {};
-    for (const [name, p] of Object.entries(r.outputs)) outputs[name] = outputResult(p);
+    for (const [name, p] of Object.entries(r.outputs)) outputs[name] = outputRows(p);
     const result: PredictResult = {
       meta: {
         backend: m.backend,
