@@ -101,6 +101,20 @@ describe('mcu serve (the built CLI)', () => {
     }
   });
 
+  it("takes the configuration's samples, seed and tau as every request's defaults; a request's own options win", async () => {
+    const config = path.join(tempDir('mcu-serve-defaults-'), 'mcu.config.json');
+    fs.writeFileSync(config, JSON.stringify({ samples: 9, seed: 3, tau: 20 }));
+    const d = await serve(['--config', config]);
+    try {
+      const meta = async (options?: unknown) => (await post(d.url, { inputs: [[0.1]], ...(options ? { options } : {}) })).body['meta'];
+      expect(await meta()).toMatchObject({ samples: 9, seed: 3, tau: 20 });
+      expect(await meta({ samples: 4, tau: 1 })).toMatchObject({ samples: 4, seed: 3, tau: 1 });
+    } finally {
+      d.child.kill('SIGTERM');
+      await d.exited;
+    }
+  });
+
   it('on SIGTERM finishes the request in flight, then exits 0', async () => {
     const slow = await serve(['--batch-wait-ms', '300']);
     const inFlight = post(slow.url, { inputs: rows(), options: { samples: 100, seed: 1 } });

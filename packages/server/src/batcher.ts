@@ -21,6 +21,12 @@ export interface RequestOptions {
   readonly maskScope?: 'sample' | 'point';
 }
 
+/** A request's run options with the server's defaults filled in: `tauDefault` when τ came from the defaults. */
+export interface RunOptions extends RequestOptions {
+  /** τ is the server's default, not the request's: dropped for a model without a regression output (core's tauDefault). */
+  readonly tauDefault?: boolean;
+}
+
 /** Limits of the batcher. */
 export interface BatcherLimits {
   /** How long the first request of a batch waits for others, in ms. */
@@ -54,7 +60,7 @@ interface Job {
 
 interface Lane {
   readonly key: string;
-  readonly options: RequestOptions;
+  readonly options: RunOptions;
   readonly jobs: Job[];
 }
 
@@ -87,7 +93,7 @@ export class Batcher {
   }
 
   /** Predict `feeds` (one request's rows, already checked) on `served` with `options`; coalesced where that changes no number. */
-  submit(served: ServedModel, feeds: NamedTensors, rows: number, options: RequestOptions): Promise<PredictResponse> {
+  submit(served: ServedModel, feeds: NamedTensors, rows: number, options: RunOptions): Promise<PredictResponse> {
     if (this.waiting >= this.limits.queue) {
       throw new HttpError(
         429,
@@ -102,7 +108,10 @@ export class Batcher {
     }
     // point-scope masks follow global row indices: such a request runs alone
     const shape = Object.entries(feeds).map(([n, t]) => [n, t.dtype, t.dims.slice(1)]);
-    const key = options.maskScope === 'point' ? `point#${unique++}` : JSON.stringify([options.samples, options.seed, options.task, options.tau, shape]);
+    const key =
+      options.maskScope === 'point'
+        ? `point#${unique++}`
+        : JSON.stringify([options.samples, options.seed, options.task, options.tau, options.tauDefault === true, shape]);
     let lane = q.lanes.get(key);
     if (lane === undefined) {
       lane = { key, options, jobs: [] };
@@ -181,7 +190,7 @@ export class Batcher {
         ...(o.samples !== undefined ? { samples: o.samples } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         ...(o.task !== undefined ? { task: o.task } : {}),
-        ...(o.tau !== undefined ? { tau: o.tau } : {}),
+        ...(o.tau !== undefined ? { tau: o.tau, tauDefault: o.tauDefault === true } : {}),
         ...(o.maskScope !== undefined ? { scope: o.maskScope } : {}),
         onProgress: () => this.events.backendCall(name),
       });

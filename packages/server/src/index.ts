@@ -5,4 +5,4 @@ export { errorAnswer, HttpError, SERVER_ERROR_CODES, type ServerErrorCode, type 
 export { predictResponse, type PredictResponse, type PredictMeta, type SiteMeta } from './result.js';
 export { openApiDocument, type RouteDoc } from './openapi.js';
 export { SCHEMAS, predictBody } from './schemas.js';
-export type { RequestOptions, BatcherLimits } from './batcher.js';
+export type { RequestOptions, RunOptions, BatcherLimits } from './batcher.js';

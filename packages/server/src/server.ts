@@ -8,7 +8,7 @@ import { createMcu, McuError, type Mcu } from '@mcu/core';
 import { onnxModule } from '@mcu/backend-onnx/module';
 import { tfjsModule } from '@mcu/backend-tfjs/module';
 import Fastify, { type FastifyInstance, type FastifySchema, type FastifyServerOptions } from 'fastify';
-import { Batcher, type RequestOptions } from './batcher.js';
+import { Batcher, type RequestOptions, type RunOptions } from './batcher.js';
 import { errorAnswer, HttpError } from './errors.js';
 import { feedsOf } from './inputs.js';
 import { createMetrics } from './metrics.js';
@@ -39,6 +39,12 @@ export interface ServerOptions {
   readonly timeoutMs?: number;
   /** The largest request body, in bytes (default 16 MiB; more is a 413). */
   readonly bodyLimitBytes?: number;
+  /**
+   * Run options for requests that leave them out (`mcu serve` passes a config's samples, seed,
+   * maskScope, task and tau). A default τ is dropped for a model without a regression output, as
+   * `mcu predict` drops a config's tau; a τ the request gives is refused there.
+   */
+  readonly defaults?: RequestOptions;
   /** Fastify's pino logger: false (default) for none, true for JSON lines on stdout, or pino options. */
   readonly logger?: FastifyServerOptions['logger'];
 }
@@ -82,6 +88,10 @@ function limit(options: ServerOptions, key: keyof ServerOptions, fallback: numbe
 export async function createServer(options: ServerOptions): Promise<McuServer> {
   const maxRows = limit(options, 'maxRows', 10_000, 1);
   const maxSamples = limit(options, 'maxSamples', 10_000, 1);
+  const defaults: RequestOptions = options.defaults ?? {};
+  if (defaults.samples !== undefined && !(Number.isInteger(defaults.samples) && defaults.samples >= 1 && defaults.samples <= maxSamples)) {
+    throw new McuError('E_CONFIG', `defaults.samples must be an integer in 1..${maxSamples} (the maxSamples limit), got ${defaults.samples}`);
+  }
   const maxBatchRows = limit(options, 'maxBatchRows', maxRows, maxRows);
   const queue = limit(options, 'queue', 256, 1);
   const batchWaitMs = limit(options, 'batchWaitMs', 2, 0);
@@ -163,7 +173,8 @@ export async function createServer(options: ServerOptions): Promise<McuServer> {
   app.post('/v1/models/:name/predict', { schema: SCHEMAS.predict }, async (request): Promise<PredictResponse> => {
     const s = modelOf((request.params as { name: string }).name);
     const body = request.body as { inputs: unknown; options?: RequestOptions };
-    const o = body.options ?? {};
+    const given = body.options ?? {};
+    const o: RunOptions = { ...defaults, ...given, ...(given.tau === undefined && defaults.tau !== undefined ? { tauDefault: true } : {}) };
     const samples = o.samples ?? 100;
     if (samples > maxSamples) {
       throw new HttpError(

@@ -5,7 +5,8 @@
  * SIGINT closes it gracefully.
  */
 import { McuError, type Mcu } from '@mcu/core';
-import { createServer, type McuServer } from '@mcu/server';
+import { TASKS } from '@mcu/core/options';
+import { createServer, type McuServer, type RequestOptions } from '@mcu/server';
 import { compose } from '../compose.js';
 import type { Plan } from '../plan.js';
 
@@ -24,6 +25,28 @@ export async function closeServers(): Promise<void> {
   );
 }
 
+/**
+ * The config's run options (samples, seed, maskScope, task, tau) as the defaults of every
+ * request; serve takes no run flags, so each comes from mcu.config.json or is left to the request.
+ * A per-output task cannot apply to every served model: it is refused.
+ */
+function configDefaults(plan: Plan): RequestOptions {
+  const from = plan.settings.sources;
+  if (Object.keys(plan.tasks.byOutput).length > 0) {
+    throw new McuError(
+      'E_USAGE',
+      `serve: the config's "task" names outputs (${Object.keys(plan.tasks.byOutput).join(', ')}), which cannot apply to every served model: give "task" as one of ${TASKS.join(', ')}, or per request (options.task)`,
+    );
+  }
+  return {
+    ...(from.samples === 'config' ? { samples: plan.engine.samples } : {}),
+    ...(from.seed === 'config' ? { seed: plan.engine.seed } : {}),
+    ...(from.maskScope === 'config' ? { maskScope: plan.engine.scope } : {}),
+    ...(from.task === 'config' ? { task: plan.tasks.default } : {}),
+    ...(plan.tau.kind === 'value' ? { tau: plan.tau.tau } : {}),
+  };
+}
+
 export async function serve(plan: Plan, io: { stderr: NodeJS.WritableStream }): Promise<void> {
   const s = plan.serve;
   if (s === undefined) throw new McuError('E_USAGE', 'serve: missing --models DIR (a directory of *.onnx or model.json files to serve)');
@@ -37,6 +60,7 @@ export async function serve(plan: Plan, io: { stderr: NodeJS.WritableStream }): 
     server = await createServer({
       mcu,
       models: s.models,
+      defaults: configDefaults(plan),
       memoryBudgetBytes: plan.backend.memoryBudgetBytes,
       ...(s.maxRows !== undefined ? { maxRows: s.maxRows } : {}),
       ...(s.maxSamples !== undefined ? { maxSamples: s.maxSamples } : {}),
