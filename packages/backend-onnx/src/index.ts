@@ -1,13 +1,7 @@
 export { onnxModule } from './module.js';
 export { OnnxNodeBackend, OnnxWebBackend, OnnxWebNodeBackend } from './backend.js';
-export {
-  parseOnnxOptions,
-  OnnxOptionsSchema,
-  GRAPH_OPTIMIZATION_LEVELS,
-  type GraphOptimizationLevel,
-  type OnnxLoadOptions,
-  type OnnxOptionsInput,
-} from './options.js';
+// the option schema, its types and value lists (also @mcu/backend-onnx/options)
+export * from './options.js';
 export { SessionModel } from './runtime/session-model.js';
 export * from './proto/index.js';
 export * from './graph/index.js';

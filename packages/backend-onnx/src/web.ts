@@ -7,14 +7,8 @@ import { bindBackend } from '@mcu/core';
 import { OnnxWebBackend } from './backend-web.js';
 
 export { OnnxWebBackend };
-export {
-  parseOnnxOptions,
-  OnnxOptionsSchema,
-  GRAPH_OPTIMIZATION_LEVELS,
-  type GraphOptimizationLevel,
-  type OnnxLoadOptions,
-  type OnnxOptionsInput,
-} from './options.js';
+// the option schema, its types and value lists (also @mcu/backend-onnx/options)
+export * from './options.js';
 export { prepareModel, type PrepareOptions, type PreparedModel } from './graph/prepare.js';
 export { inspectModel, type ModelInspection } from './graph/inspect.js';
 export { countFlops, type FlopCount } from './graph/flops.js';
