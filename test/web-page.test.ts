@@ -153,6 +153,19 @@ describe.skipIf(chromium === undefined)(
       await page.fill('#rows', rows);
     });
 
+    it("takes a model of one's own from the file chooser: inspects it and offers one row of its input size", async () => {
+      await page.setInputFiles('#file', path.join(REPO_ROOT, 'examples/co2_relu.preserve.onnx'));
+      await page.waitForFunction(() => document.getElementById('model-name')!.textContent === 'co2_relu.preserve.onnx');
+      await settled();
+      expect(await status()).toEqual({ state: 'idle', text: 'ready' });
+      expect(await page.getAttribute('#summary', 'data-sites')).toBe('4');
+      expect(JSON.parse(await page.inputValue('#rows'))).toEqual([[0]]);
+      expect([await page.inputValue('#task'), await page.inputValue('#tau')]).toEqual(['auto', '']);
+      await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a model') });
+      await page.waitForFunction(() => document.getElementById('status')!.dataset.state === 'error');
+      expect((await status()).text).toBe("'notes.txt' is not an .onnx file");
+    });
+
     it('runs the LeNet example (rotated "1"s): class probabilities, entropy and mutual information as predict on onnxruntime-node', async () => {
       await page.selectOption('#example', 'lenet');
       await page.click('#load-example');

@@ -129,6 +129,10 @@ async function useModel(bytes, name, example) {
     $('tau').value = example.tau;
     $('task').value = example.task;
     $('seed').value = String(example.seed);
+  } else {
+    // a model of one's own starts from the library's defaults: task auto, no τ
+    $('tau').value = '';
+    $('task').value = 'auto';
   }
   state.trainEnd = example?.trainEnd;
   try {
