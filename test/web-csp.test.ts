@@ -45,6 +45,28 @@ try {
   out.textContent = JSON.stringify({ ok: false, evalBlocked: probeEval(), error: String((e && e.stack) || e), violations });
 }`;
 
+// onnx-web with WebGPU listed first: where it runs, and what happens when it is the only one.
+const GPU_PAGE = `
+import { createMcu } from '@mcu/core';
+import { onnxWebModule } from '@mcu/backend-onnx/web';
+const out = document.getElementById('out');
+const load = (executionProviders, bytes) =>
+  createMcu({ modules: [onnxWebModule({ wasmPaths: '/ort/' })], backendOptions: { 'onnx-web': { executionProviders } } }).load({ kind: 'bytes', bytes });
+try {
+  const bytes = new Uint8Array(await (await fetch('/model.onnx')).arrayBuffer());
+  const listed = await load(['webgpu', 'wasm'], bytes);
+  let alone;
+  try {
+    const m = await load(['webgpu'], bytes);
+    alone = { ep: m.executionProvider };
+  } catch (e) {
+    alone = { code: e.code, message: e.message };
+  }
+  out.textContent = JSON.stringify({ ok: true, listed: { ep: listed.executionProvider, warnings: listed.warnings }, alone });
+} catch (e) {
+  out.textContent = JSON.stringify({ ok: false, error: String((e && e.stack) || e) });
+}`;
+
 interface PageResult {
   ok: boolean;
   evalBlocked: boolean;
@@ -105,6 +127,43 @@ describe.skipIf(chromium === undefined)(
       await model.dispose();
       expect(page.mean!.length).toBe(node.length);
       page.mean!.forEach((m, i) => expect(Math.abs(m - node[i]!)).toBeLessThan(1e-5));
+    }, 180_000);
+
+    it("executionProviders ['webgpu', 'wasm']: webgpu where the page has a GPU adapter, else wasm with a fallback warning; 'webgpu' alone fails naming it", async () => {
+      requireBuiltCli();
+      const js = await bundleModule(GPU_PAGE);
+      const ortDir = path.dirname(createRequire(path.join(REPO_ROOT, 'packages/backend-onnx/package.json')).resolve('onnxruntime-web'));
+      const assets = (url: string): Asset | undefined => {
+        if (url === '/') return { type: 'text/html', body: '<!doctype html><pre id="out">pending</pre><script type="module" src="/page.mjs"></script>' };
+        if (url === '/page.mjs') return { type: 'text/javascript', body: js };
+        if (url === '/model.onnx') return { type: 'application/octet-stream', body: readFileSync(MODEL) };
+        if (url.startsWith('/ort/') && !url.includes('..')) {
+          try {
+            const file = path.join(ortDir, url.slice('/ort/'.length));
+            return { type: file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript', body: readFileSync(file) };
+          } catch {
+            return undefined;
+          }
+        }
+        return undefined;
+      };
+      const page = pageOutput(await runPage(chromium!, assets, { 'content-security-policy': CSP })) as {
+        ok: boolean;
+        error?: string;
+        listed: { ep: string; warnings: string[] };
+        alone: { ep?: string; code?: string; message?: string };
+      };
+      expect(page.error).toBeUndefined();
+      console.log(`[web-csp] ['webgpu', 'wasm'] ran on ${page.listed.ep}; 'webgpu' alone: ${page.alone.ep ?? `${page.alone.code}: ${page.alone.message}`}`);
+      expect(['webgpu', 'wasm']).toContain(page.listed.ep);
+      if (page.listed.ep === 'wasm') {
+        // no adapter here (headless, no GPU): the fallback is said, never silent
+        expect(page.listed.warnings.join(' ')).toMatch(/execution provider fallback.*webgpu.*running on 'wasm'/);
+        expect(page.alone.code).toBe('E_PROVIDER');
+        expect(page.alone.message).toMatch(/webgpu/);
+      } else {
+        expect(page.alone.ep).toBe('webgpu');
+      }
     }, 180_000);
   },
 );

@@ -236,7 +236,8 @@ async function run() {
     await show(result, s);
     setStatus(
       'done',
-      `done: T = ${result.meta.samples}, seed ${result.meta.seed}, ${result.meta.backend} (${result.meta.executionProvider}), ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      `done: T = ${result.meta.samples}, seed ${result.meta.seed}, ${result.meta.backend} (${result.meta.executionProvider}), ${((performance.now() - started) / 1000).toFixed(1)} s` +
+        (result.meta.warnings.length > 0 ? ` — ${result.meta.warnings.join('; ')}` : ''),
     );
   } catch (e) {
     if (e.code === 'E_ABORTED') setStatus('cancelled', `cancelled (${e.message})`);
@@ -252,7 +253,7 @@ const fmt = (x) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponent
 
 async function show({ outputs, meta }, s) {
   const shown = {
-    meta: { backend: meta.backend, executionProvider: meta.executionProvider, samples: meta.samples, seed: meta.seed, tau: meta.tau },
+    meta: { backend: meta.backend, executionProvider: meta.executionProvider, samples: meta.samples, seed: meta.seed, tau: meta.tau, warnings: meta.warnings },
     rows: s.rows.length,
     outputs: {},
   };

@@ -1,4 +1,5 @@
-// The page's worker: mcu on onnxruntime-web (wasm) off the page's main thread, so that the page
+// The page's worker: mcu on onnxruntime-web (webgpu where the browser has a GPU adapter, else wasm)
+// off the page's main thread, so that the page
 // keeps drawing the progress bar and answering the Cancel button while a model runs.
 //
 // Messages in: { id, type: 'inspect', bytes } and { id, type: 'predict', bytes, rows, samples, seed,
@@ -9,7 +10,13 @@
 import { createMcu, describeError, inspect, isMcuError, predict } from '@mcu/core';
 import { onnxWebModule } from '@mcu/backend-onnx/web';
 
-const mcu = createMcu({ modules: [onnxWebModule({ wasmPaths: new URL('ort/', self.location.href).href })] });
+// WebGPU first where the browser has it, wasm as the listed fallback: the result's
+// meta.executionProvider says which ran, and a fallback is one of its warnings.
+const executionProviders = 'gpu' in self.navigator ? ['webgpu', 'wasm'] : ['wasm'];
+const mcu = createMcu({
+  modules: [onnxWebModule({ wasmPaths: new URL('ort/', self.location.href).href })],
+  backendOptions: { 'onnx-web': { executionProviders } },
+});
 
 async function handle(msg) {
   if (msg.type === 'inspect') return inspect(msg.bytes, { mcu });

@@ -108,13 +108,38 @@ export class OnnxWebBackend extends OrtBackend {
     return ort as unknown as OrtRuntime;
   }
 
+  /**
+   * wasm everywhere; webgpu in a browser that has WebGPU (navigator.gpu; onnxruntime-web's default
+   * build carries its WebGPU provider). A page that lists `['webgpu', 'wasm']` falls back to wasm
+   * where no GPU adapter starts, with a warning, and `meta.executionProvider` says which ran.
+   */
   protected checkProvider(ep: string): void {
-    if (ep !== 'wasm') {
-      throw new McuError(
-        'E_CONFIG',
-        `execution provider '${ep}' is not supported by the onnx-web backend in mcu; supported: wasm (use backend 'onnx' for cpu, webgpu, cuda)`,
-      );
+    if (ep === 'wasm') return;
+    if (ep === 'webgpu') {
+      const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+      if (gpu === undefined) {
+        throw new McuError(
+          'E_PROVIDER',
+          "execution provider 'webgpu' needs WebGPU (navigator.gpu), which this page does not have: list 'wasm' after it as a fallback (executionProviders: ['webgpu', 'wasm']), or use 'wasm'",
+        );
+      }
+      return;
     }
+    throw new McuError(
+      'E_CONFIG',
+      `execution provider '${ep}' is not supported by the onnx-web backend in mcu; supported: wasm, and webgpu in a browser with WebGPU (in Node: backend 'onnx' for cpu, webgpu, cuda)`,
+    );
+  }
+
+  /** webgpu that does not start in a page: no adapter (no GPU, or WebGPU off in the browser); the fix is the wasm fallback. */
+  protected override providerError(ep: string, e: unknown): McuError {
+    if (ep !== 'webgpu') return super.providerError(ep, e);
+    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+    return new McuError(
+      'E_PROVIDER',
+      `execution provider 'webgpu' could not be initialised in this page: ${first} — no usable GPU adapter here; list 'wasm' after it as a fallback (executionProviders: ['webgpu', 'wasm']), or use 'wasm'`,
+      { cause: e },
+    );
   }
 
   /** A page has no installed files to look at: onnxruntime-web is started (probed) whatever `options` say. */

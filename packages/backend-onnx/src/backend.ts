@@ -112,6 +112,16 @@ async function probeWebGpu(runtime: OrtRuntime): Promise<void> {
 
 /** onnxruntime-web in Node: the browser backend, plus model files and their external data (inlined: the wasm runtime takes one buffer). */
 export class OnnxWebNodeBackend extends OnnxWebBackend {
+  /** wasm only: onnxruntime-web has no WebGPU in Node (backend 'onnx' runs webgpu there). */
+  protected override checkProvider(ep: string): void {
+    if (ep !== 'wasm') {
+      throw new McuError(
+        'E_CONFIG',
+        `execution provider '${ep}' is not supported by the onnx-web backend in Node; supported: wasm (use backend 'onnx' for cpu, webgpu, cuda)`,
+      );
+    }
+  }
+
   /** Installed files (default: onnxruntime-web's .wasm runtime), or with `probe` onnxruntime-web started. */
   override async describe(options: DescribeOptions = {}): Promise<BackendInfo> {
     return options.probe === true ? super.describe(options) : installedWeb(this.name);

@@ -19,6 +19,11 @@ export abstract class OrtBackend implements Backend {
   protected runtime: OrtRuntime | null = null;
   protected abstract importRuntime(): Promise<OrtRuntime>;
   protected abstract checkProvider(ep: string): void;
+
+  /** A provider that did not start, as an E_PROVIDER naming the fix (Node's by default). */
+  protected providerError(ep: string, e: unknown): McuError {
+    return providerError(ep, e);
+  }
   /** The decoded model, and where its external data stays (Node: read by the runtime from that folder). */
   protected abstract readSource(source: ModelSource): Promise<ModelProto | SourceModel>;
 
@@ -40,7 +45,7 @@ export abstract class OrtBackend implements Backend {
       backend: this.name,
       providers: options.executionProviders ?? this.defaultProviders,
       checkProvider: (ep) => this.checkProvider(ep),
-      providerError,
+      providerError: (ep, e) => this.providerError(ep, e),
       sessionOptions: {
         graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
         ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
