@@ -110,9 +110,15 @@ function outputActivation(graph: GraphProto, name: string): TensorSpec['activati
   return node.op_type === 'Softmax' ? 'softmax' : node.op_type === 'LogSoftmax' ? 'log-softmax' : undefined;
 }
 
-function outputSpecs(graph: GraphProto, what: string): TensorSpec[] {
+/**
+ * The outputs as a run hands them back. The graph's sampled outputs carry S·N rows (leading dim
+ * SAMPLE_ROWS_DIM); a run returns N rows of them, so their spec names the inputs' rows instead.
+ */
+function outputSpecs(graph: GraphProto, what: string, inputs: readonly TensorSpec[]): TensorSpec[] {
+  const rowsDim = inputs[0]?.dims[0] ?? 'N';
   return (graph.output ?? []).map((o) => {
-    const spec = toSpec(o, 'output', what);
+    const graphSpec = toSpec(o, 'output', what);
+    const spec = graphSpec.dims[0] === SAMPLE_ROWS_DIM ? { ...graphSpec, dims: [rowsDim, ...graphSpec.dims.slice(1)] } : graphSpec;
     const activation = outputActivation(graph, spec.name);
     return activation ? { ...spec, activation } : spec;
   });
@@ -170,7 +176,7 @@ function preparedFromMetadata(
   }
   const masks = new Set(meta.sites.map((s) => s.name));
   const inputs = dataInputNames(graph, masks).map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
-  const outputs = outputSpecs(graph, what);
+  const outputs = outputSpecs(graph, what, inputs);
   const warnings: string[] = [];
   // an already prepared graph has no Dropout ratio inputs left
   refuseUnusedRates(options.rates, new Set(), what);
@@ -397,7 +403,7 @@ export function prepareModel(model: ModelProto, options: PrepareOptions = {}): P
   writeSiteMetadata(work, sites, layout);
 
   const inputs = dataInputs.map((n) => toSpec(graph.input!.find((v) => v.name === n)!, 'input', what));
-  const outputs = outputSpecs(graph, what);
+  const outputs = outputSpecs(graph, what, inputs);
   const inputDims = inputDimSymbols(inputs);
   for (const site of sites) {
     for (const d of site.dims ?? []) {
