@@ -1,0 +1,345 @@
+#!/usr/bin/env node
+// The benchmark suite in ONE run on this machine (medians of R runs; --tiny: 1 run, tiny sizes):
+//   1. mcu vs PyTorch CPU (co2 MLPs, LeNet) with the FLOP-based limit next to each time;
+//   2. overhead: an mcu MC run against one plain onnxruntime-node session on the same T·N rows;
+//   3. fixed cost (T = 1 against bare node), peak RSS at two T, time against T.
+// Writes a Markdown report (default bench/RESULTS.md) with the machine it ran on; every number
+// in it is measured in this run. The PyTorch side is bench/torch_bench.py under /usr/bin/python3
+// (Debian's python3-torch + python3-onnx); without them its columns say "not available".
+// Run after `pnpm -r build`:  node bench/suite.mjs [--tiny] [--out bench/RESULTS.md]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { countFlops, decodeModel, encodeModel, onnxModule, prepareModel } from '@mcu/backend-onnx';
+import { createMcu, predict } from '@mcu/core';
+import { fixturePath } from '@mcu/fixtures';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'packages/cli/bin/mcu.js');
+const shared = join(root, '..', 'shared', 'fixtures');
+// MCU_BENCH_PYTHON: another interpreter (test/bench-suite.test.ts points it at a missing one)
+const python = process.env.MCU_BENCH_PYTHON ?? '/usr/bin/python3';
+
+const argv = process.argv.slice(2);
+const tiny = argv.includes('--tiny');
+const outAt = argv.indexOf('--out');
+const outFile = resolve(outAt >= 0 ? argv[outAt + 1] : join(root, 'bench/RESULTS.md'));
+const R = tiny ? 1 : 5;
+const T = tiny ? 5 : 100;
+const rowsCo2 = tiny ? 50 : 741;
+const rowsLenet = tiny ? 20 : 1000;
+const scalingT = tiny ? [1, 10] : [1, 10, 100, 1000, 10000];
+const memoryT = tiny ? [10, 100] : [100, 10000];
+// plain onnxruntime calls get at most this many rows (x repeated over a chunk of the T samples)
+const PLAIN_ROWS_PER_CALL = 16384;
+
+const tmp = mkdtempSync(join(os.tmpdir(), 'mcu-bench-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const log = (s) => console.log(s);
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmtS = (ms) =>
+  ms === undefined ? 'not available' : ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
+const ratio = (a, b) => (a === undefined || b === undefined ? 'not available' : `${(a / b).toFixed(2)}×`);
+
+// ------------------------------------------------------------------ inputs and models
+/** Deterministic float32 rows: sin(0.01·i), as bench/throughput.mjs. */
+function rows(dims) {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return new Float32Array(n).map((_, i) => Math.sin(i * 0.01));
+}
+/** A float32 C-order .npy file (format 1.0). */
+function writeNpy(path, data, dims) {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
+  header = `${header.padEnd(Math.ceil((header.length + 11) / 64) * 64 - 11)}\n`; // 10 + header + newline: a multiple of 64
+  const head = Buffer.alloc(10);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  writeFileSync(path, Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+}
+
+const co2Big = join(shared, 'pytorch-1.13/co2_relu.preserve.onnx');
+const lenetShared = join(shared, 'pytorch-1.13/lenet.preserve.onnx');
+const notes = [];
+const models = [
+  {
+    key: 'co2-128',
+    name: 'co2_relu 4×128 (bundled example)',
+    path: join(root, 'examples/co2_relu.preserve.onnx'),
+    rowDims: [1],
+    N: rowsCo2,
+    task: 'regression',
+  },
+];
+if (existsSync(co2Big))
+  models.push({ key: 'co2-512', name: 'co2_relu 4×512 (../shared/fixtures, PyTorch 1.13)', path: co2Big, rowDims: [1], N: rowsCo2, task: 'regression' });
+else notes.push(`$relative(root, co2Big)is absent: the co2 4×512 rows are left out.`);
+if (existsSync(lenetShared))
+  models.push({
+    key: 'lenet',
+    name: 'LeNet (../shared/fixtures, PyTorch 1.13)',
+    path: lenetShared,
+    rowDims: [1, 28, 28],
+    N: rowsLenet,
+    task: 'classification',
+  });
+else {
+  models.push({
+    key: 'lenet',
+    name: 'LeNet (test/fixtures via @mcu/fixtures, PyTorch 1.13)',
+    path: fixturePath('pytorch-1.13/lenet.preserve.onnx'),
+    rowDims: [1, 28, 28],
+    N: rowsLenet,
+    task: 'classification',
+  });
+  notes.push(`${relative(root, lenetShared)} is absent: LeNet is read from test/fixtures.`);
+}
+for (const m of models) {
+  m.dims = [m.N, ...m.rowDims];
+  m.data = rows(m.dims);
+  m.npy = join(tmp, `${m.key}-${m.N}.npy`);
+  writeNpy(m.npy, m.data, m.dims);
+  const prepared = prepareModel(decodeModel(new Uint8Array(readFileSync(m.path))));
+  m.flops = countFlops(prepared);
+  m.inputName = prepared.inputs[0].name;
+}
+
+// ------------------------------------------------------------------ machine
+const require = createRequire(join(root, 'packages/backend-onnx/package.json'));
+const ort = require('onnxruntime-node');
+const ortVersion = require('onnxruntime-node/package.json').version;
+const osRelease = existsSync('/etc/os-release') ? (/^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? '') : '';
+const cores = os.availableParallelism?.() ?? os.cpus().length;
+
+// ------------------------------------------------------------------ PyTorch
+function runTorch() {
+  const probe = spawnSync(python, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error ? `${python}: ${probe.error.code}` : (probe.stderr.trim().split('\n').pop() ?? 'import failed');
+    return { why };
+  }
+  const cases = models.map((m) => ({ name: m.key, model: m.path, input: m.npy, samples: T, repeats: R }));
+  const spec = join(tmp, 'torch-spec.json');
+  writeFileSync(spec, JSON.stringify({ threads: cores, cases, sgemm_repeats: tiny ? 5 : 20 }));
+  const r = spawnSync(python, [join(root, 'bench/torch_bench.py'), spec], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) return { why: `bench/torch_bench.py failed: ${r.stderr.trim().split('\n').pop()}` };
+  return JSON.parse(r.stdout);
+}
+log(`mcu benchmark suite${tiny ? ' (--tiny)' : ''}: T = ${T}, medians of ${R}, ${cores} cores`);
+log('PyTorch …');
+const torch = runTorch();
+const sgemm = torch.sgemm_flops_per_s;
+const torchCase = (key) => torch.cases?.find((c) => c.name === key);
+if (torch.why) log(`  PyTorch not available: ${torch.why}`);
+else log(`  torch ${torch.torch}, sgemm ${(sgemm / 1e9).toFixed(1)} GFLOP/s`);
+/** Time at the sgemm rate for `flops` (undefined without a measured rate). */
+const limitMs = (flops) => (sgemm ? (flops / sgemm) * 1000 : undefined);
+
+// ------------------------------------------------------------------ mcu
+function cliArgs(m, samples, scope, input = m.npy) {
+  return [bin, 'predict', m.path, '--input', input, '--samples', String(samples), '--seed', '1', '--quiet', '--task', m.task, '--mask-scope', scope];
+}
+function timeProcess(args) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+const mcu = createMcu({ backends: ['onnx'], modules: [onnxModule] });
+const loaded = new Map();
+async function engineMs(m, samples, scope, repeats = R) {
+  if (!loaded.has(m.key)) loaded.set(m.key, await mcu.load({ kind: 'path', path: m.path }));
+  const model = loaded.get(m.key);
+  const inputs = { [m.inputName]: { data: m.data, dims: m.dims } };
+  const run = () => predict(model, inputs, { mcu, samples, seed: 1, maskScope: scope, task: m.task });
+  await run(); // warm-up: session, kernels, self-check
+  const times = [];
+  for (let k = 0; k < repeats; k++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+const md = [];
+md.push('# mcu benchmark results', '');
+md.push(
+  `Generated by \`node bench/suite.mjs${tiny ? ' --tiny' : ''}\` on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; every number below was measured in that run (medians of ${R} run${R > 1 ? 's' : ''} after one warm-up).`,
+  '',
+);
+md.push('## Machine', '');
+md.push(`- CPU: ${os.cpus()[0]?.model ?? 'unknown'}, ${cores} cores`);
+md.push(`- Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
+md.push(`- OS: ${osRelease || os.type()} (${os.type()} ${os.release()}, ${os.arch()})`);
+md.push(`- Node ${process.version}, onnxruntime-node ${ortVersion} (cpu)`);
+if (torch.why) md.push(`- PyTorch: not available (${torch.why}); BLAS: not available; sgemm rate: not available`);
+else {
+  md.push(`- PyTorch ${torch.torch} (onnx ${torch.onnx}, numpy ${torch.numpy}), ${torch.threads} threads`);
+  md.push(`- BLAS loaded by PyTorch: ${torch.blas}`);
+  md.push(`- sgemm rate of that BLAS (1024×1024 float32 matmul, median): ${(sgemm / 1e9).toFixed(1)} GFLOP/s`);
+}
+for (const n of notes) md.push(`- Note: ${n}`);
+md.push('');
+
+// ------------------------------------------------------------------ 1. mcu vs PyTorch
+log('1. mcu vs PyTorch …');
+md.push('## 1. mcu vs PyTorch CPU', '');
+md.push(
+  `T = ${T}. mcu: \`mcu predict … --samples ${T} --seed 1 --quiet\` as a whole process, and the engine in-process (\`predict\` from @mcu/core on a model loaded once by \`createMcu\`), with one mask per sample ('sample', the default) and per row ('point'). PyTorch (bench/torch_bench.py, compute only, ${torch.threads ?? cores} threads): batched = x repeated T times with dropout in train mode (a mask per row); trunk once = the layers before the first dropout on the N rows, the rest on T·N rows (a mask per row; and one per sample). Limit = countFlops per row × rows ÷ the sgemm rate: the full network on T·N rows, and the trunk once plus the rest on T·N rows.`,
+  '',
+);
+md.push(
+  '| network | N | FLOPs/row | limit: all T·N | limit: trunk once | PyTorch batched | PyTorch trunk once | PyTorch trunk once, per sample | mcu engine, sample | mcu engine, point | mcu predict process, sample | mcu predict process, point |',
+);
+md.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+const results = {};
+for (const m of models) {
+  const full = m.flops.perRow * T * m.N;
+  const trunk = m.flops.forSamples(T) * m.N;
+  const tc = torchCase(m.key);
+  const r = {
+    engineSample: await engineMs(m, T, 'sample'),
+    enginePoint: await engineMs(m, T, 'point'),
+  };
+  const proc = { sample: [], point: [] };
+  timeProcess(cliArgs(m, T, 'sample')); // warm the file cache
+  for (let k = 0; k < R; k++) for (const s of ['sample', 'point']) proc[s].push(timeProcess(cliArgs(m, T, s)));
+  r.procSample = median(proc.sample);
+  r.procPoint = median(proc.point);
+  r.torch = tc;
+  r.limitFull = limitMs(full);
+  r.limitTrunk = limitMs(trunk);
+  results[m.key] = r;
+  md.push(
+    `| ${m.name} | ${m.N} | ${(m.flops.perRow / 1e6).toFixed(3)} M${m.flops.complete ? '' : ' (incomplete)'} | ${fmtS(r.limitFull)} | ${fmtS(r.limitTrunk)} | ${fmtS(tc?.batched_ms)} | ${fmtS(tc?.trunk_ms)} | ${fmtS(tc?.trunk_sample_ms)} | ${fmtS(r.engineSample)} | ${fmtS(r.enginePoint)} | ${fmtS(r.procSample)} | ${fmtS(r.procPoint)} |`,
+  );
+  log(
+    `  ${m.name}: engine ${fmtS(r.engineSample)} (sample) ${fmtS(r.enginePoint)} (point), process ${fmtS(r.procSample)}, torch batched ${fmtS(tc?.batched_ms)}`,
+  );
+}
+md.push('', 'Ratios (mcu engine, per-sample masks ÷ …; below 1 means mcu is faster):', '');
+md.push(
+  '| network | ÷ PyTorch batched | ÷ PyTorch trunk once | ÷ PyTorch trunk once, per sample | ÷ limit: trunk once | mcu engine point ÷ PyTorch trunk once | mcu process ÷ mcu engine |',
+);
+md.push('|---|---|---|---|---|---|---|');
+for (const m of models) {
+  const r = results[m.key];
+  md.push(
+    `| ${m.name} | ${ratio(r.engineSample, r.torch?.batched_ms)} | ${ratio(r.engineSample, r.torch?.trunk_ms)} | ${ratio(r.engineSample, r.torch?.trunk_sample_ms)} | ${ratio(r.engineSample, r.limitTrunk)} | ${ratio(r.enginePoint, r.torch?.trunk_ms)} | ${ratio(r.procSample, r.engineSample)} |`,
+  );
+}
+md.push('');
+
+// ------------------------------------------------------------------ 2. overhead
+log('2. overhead …');
+/** The network with every Dropout replaced by Identity (no masks): what a plain session runs. */
+function withoutDropout(path) {
+  const model = decodeModel(new Uint8Array(readFileSync(path)));
+  for (const node of model.graph.node ?? []) {
+    if (node.op_type === 'Dropout') {
+      node.op_type = 'Identity';
+      node.input = [node.input[0]];
+      node.output = [node.output[0]];
+      node.attribute = [];
+    }
+  }
+  return encodeModel(model);
+}
+md.push('## 2. Overhead of an MC run against plain onnxruntime-node', '');
+md.push(
+  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T = ${T} times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call).`,
+  '',
+);
+md.push('| network | T·N rows | plain onnxruntime-node | mcu engine | mcu ÷ plain |');
+md.push('|---|---|---|---|---|');
+for (const m of models) {
+  const session = await ort.InferenceSession.create(withoutDropout(m.path), { intraOpNumThreads: cores, logSeverityLevel: 3 });
+  const per = m.data.length / m.N;
+  const chunk = Math.max(1, Math.min(T, Math.floor(PLAIN_ROWS_PER_CALL / m.N)));
+  const xs = new Float32Array(chunk * m.data.length);
+  for (let s = 0; s < chunk; s++) xs.set(m.data, s * m.data.length);
+  const run = async () => {
+    for (let s0 = 0; s0 < T; s0 += chunk) {
+      const s = Math.min(chunk, T - s0);
+      const x = new ort.Tensor('float32', xs.subarray(0, s * m.N * per), [s * m.N, ...m.rowDims]);
+      await session.run({ [m.inputName]: x });
+    }
+  };
+  await run();
+  const times = [];
+  for (let k = 0; k < R; k++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  await session.release();
+  const plain = median(times);
+  const r = results[m.key];
+  r.plain = plain;
+  md.push(`| ${m.name} | ${T * m.N} | ${fmtS(plain)} | ${fmtS(r.engineSample)} | ${ratio(r.engineSample, plain)} |`);
+  log(`  ${m.name}: plain ${fmtS(plain)}, mcu ${fmtS(r.engineSample)}`);
+}
+md.push('');
+
+// ------------------------------------------------------------------ 3. fixed cost, memory, scaling
+log('3. fixed cost, memory, scaling …');
+md.push('## 3. Fixed cost, memory and scaling', '');
+const example = models[0];
+const exampleCsv = join(root, 'examples/co2-months.csv');
+const fixed = { bare: [], predict: [] };
+for (let k = 0; k < Math.max(R, 3); k++) {
+  fixed.bare.push(timeProcess(['-e', '0']));
+  fixed.predict.push(timeProcess([bin, 'predict', example.path, '--input', exampleCsv, '--samples', '1', '--quiet']));
+}
+const bare = median(fixed.bare);
+const pred1 = median(fixed.predict);
+md.push('### Fixed cost', '');
+md.push(`Wall time of a whole process (medians of ${fixed.bare.length}, interleaved as bench/startup.mjs does).`, '');
+md.push('| command | time | over bare node |', '|---|---|---|');
+md.push(`| \`node -e 0\` | ${fmtS(bare)} | — |`);
+md.push(`| \`mcu predict\` bundled example, 13 rows, T = 1 | ${fmtS(pred1)} | +${fmtS(pred1 - bare)} (${ratio(pred1, bare)}) |`, '');
+
+// peak RSS of a child: a preload reports process.resourceUsage().maxRSS (KiB) when it exits
+const preload = join(tmp, 'maxrss.cjs');
+writeFileSync(preload, "process.on('exit', () => require('node:fs').writeSync(2, '\\nmcu-bench-maxrss ' + process.resourceUsage().maxRSS + '\\n'));\n");
+const peakKiB = (samples) => {
+  const r = spawnSync(process.execPath, ['--require', preload, ...cliArgs(example, samples, 'sample')], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  const hit = /mcu-bench-maxrss (\d+)/.exec(r.stderr ?? '');
+  if (r.status !== 0 || !hit) throw new Error(`peak RSS of mcu predict --samples ${samples} not measured: ${r.stderr}`);
+  return Number(hit[1]);
+};
+md.push('### Memory', '');
+md.push(`Peak RSS of \`mcu predict\` on ${example.name}, N = ${example.N} (one process each; process.resourceUsage().maxRSS).`, '');
+md.push('| T | peak RSS |', '|---|---|');
+const peaks = memoryT.map((s) => [s, peakKiB(s)]);
+for (const [s, kib] of peaks) md.push(`| ${s} | ${(kib / 1024).toFixed(1)} MiB |`);
+md.push('', `Peak RSS at T = ${peaks[1][0]} ÷ at T = ${peaks[0][0]}: ${ratio(peaks[1][1], peaks[0][1])}.`, '');
+log(`  peak RSS ${peaks.map(([s, k]) => `T=${s}: ${(k / 1024).toFixed(0)} MiB`).join(', ')}`);
+
+md.push('### Scaling with T', '');
+md.push(`The mcu engine in-process on ${example.name}, N = ${example.N}, per-sample masks; limit = countFlops (trunk once) ÷ the sgemm rate.`, '');
+md.push('| T | mcu engine | per sample | limit | ÷ limit |', '|---|---|---|---|---|');
+for (const s of scalingT) {
+  const ms = await engineMs(example, s, 'sample');
+  const lim = limitMs(example.flops.forSamples(s) * example.N);
+  md.push(`| ${s} | ${fmtS(ms)} | ${fmtS(ms / s)} | ${fmtS(lim)} | ${ratio(ms, lim)} |`);
+  log(`  T = ${s}: ${fmtS(ms)}`);
+}
+md.push('');
+await mcu.dispose();
+
+writeFileSync(outFile, `${md.join('\n')}\n`);
+log(`wrote ${relative(process.cwd(), outFile) || outFile}`);

@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""PyTorch side of bench/suite.mjs: MC dropout timings of ONNX networks rebuilt in PyTorch.
+
+Usage: /usr/bin/python3 bench/torch_bench.py SPEC.json   (written by bench/suite.mjs)
+SPEC: {"threads": n, "cases": [{"name", "model", "input" (.npy, float32), "samples", "repeats"}]}
+Prints one JSON object on stdout: versions, the BLAS library loaded, the sgemm rate (median of
+1024x1024 float32 matmuls) and per case the median compute time (ms) of
+  batched       x repeated T times, dropout in train mode (a mask per row and sample);
+  trunk         the layers before the first Dropout once on the N rows, the rest on T*N rows;
+  trunk_sample  as trunk, one mask per sample shared by the N rows (mcu's default 'sample').
+Calls on more than ROW_BUDGET_BYTES of activations are split over the samples.
+The networks are built from the ONNX weights with onnx.numpy_helper: the graph's nodes are
+evaluated in order with torch functions (Gemm, MatMul, Add, Relu, Tanh, Sigmoid, Conv, MaxPool,
+Flatten, Reshape, Softmax, Dropout, Constant).
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from onnx import numpy_helper
+
+ROW_BUDGET_BYTES = 512 * 2**20
+
+
+def attrs(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+class Net:
+    """An ONNX graph evaluated node by node on torch tensors."""
+
+    def __init__(self, path):
+        m = onnx.load(path)
+        self.graph = m.graph
+        self.consts = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
+        self.input = next(i.name for i in m.graph.input if i.name not in self.consts)
+        self.output = m.graph.output[0].name
+        self.nodes = []
+        for n in m.graph.node:
+            if n.op_type == 'Constant':
+                self.consts[n.output[0]] = torch.from_numpy(numpy_helper.to_array(attrs(n)['value']).copy())
+            else:
+                self.nodes.append(n)
+        first = next((k for k, n in enumerate(self.nodes) if n.op_type == 'Dropout'), None)
+        if first is None:
+            raise SystemExit(f'{path}: no Dropout node')
+        self.first = first
+
+    def rate(self, node):
+        a = attrs(node)
+        if len(node.input) > 1 and node.input[1]:
+            return float(self.consts[node.input[1]])
+        return float(a.get('ratio', 0.5))
+
+    def step(self, node, env, masks):
+        a = attrs(node)
+        x = [env[i] if i in env else self.consts.get(i) for i in node.input]
+        op = node.op_type
+        if op == 'Gemm':
+            A = x[0].t() if a.get('transA', 0) else x[0]
+            B = x[1].t() if a.get('transB', 0) else x[1]
+            y = torch.addmm(x[2], A, B, beta=a.get('beta', 1.0), alpha=a.get('alpha', 1.0)) if len(x) > 2 and x[2] is not None else a.get('alpha', 1.0) * (A @ B)
+        elif op == 'MatMul':
+            y = x[0] @ x[1]
+        elif op == 'Add':
+            y = x[0] + x[1]
+        elif op == 'Relu':
+            y = torch.relu(x[0])
+        elif op == 'Tanh':
+            y = torch.tanh(x[0])
+        elif op == 'Sigmoid':
+            y = torch.sigmoid(x[0])
+        elif op == 'Conv':
+            pads = a.get('pads', [0, 0, 0, 0])
+            if pads[: len(pads) // 2] != pads[len(pads) // 2 :]:
+                raise SystemExit('asymmetric Conv pads are not supported')
+            y = F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, stride=a.get('strides', 1), padding=pads[: len(pads) // 2], dilation=a.get('dilations', 1), groups=a.get('group', 1))
+        elif op == 'MaxPool':
+            pads = a.get('pads', [0, 0, 0, 0])
+            y = F.max_pool2d(x[0], a['kernel_shape'], stride=a.get('strides', a['kernel_shape']), padding=pads[: len(pads) // 2], ceil_mode=bool(a.get('ceil_mode', 0)))
+        elif op == 'Flatten':
+            y = torch.flatten(x[0], a.get('axis', 1))
+        elif op == 'Reshape':
+            y = x[0].reshape([x[0].shape[k] if int(d) == 0 else int(d) for k, d in enumerate(x[1].tolist())])
+        elif op == 'Softmax':
+            y = torch.softmax(x[0], a.get('axis', -1))
+        elif op == 'Dropout':
+            p = self.rate(node)
+            if masks is None:
+                y = F.dropout(x[0], p, training=True)
+            else:
+                # one mask per sample: [T, 1, ...] broadcast over the N rows of that sample
+                s, n = masks
+                v = x[0].reshape(s, n, *x[0].shape[1:])
+                keep = torch.empty((s, 1, *x[0].shape[1:])).bernoulli_(1 - p) / (1 - p)
+                y = (v * keep).reshape(x[0].shape)
+        else:
+            raise SystemExit(f'op {op} is not supported by bench/torch_bench.py')
+        env[node.output[0]] = y
+
+    def run(self, env, start, masks=None):
+        for node in self.nodes[start:]:
+            self.step(node, env, masks)
+        return env[self.output]
+
+    def trunk(self, x):
+        env = {self.input: x}
+        for node in self.nodes[: self.first]:
+            self.step(node, env, None)
+        return env
+
+    def floats_per_row(self, x1):
+        """The largest activation of one row (floats), to bound the rows of one call."""
+        env = {self.input: x1}
+        for node in self.nodes:
+            self.step(node, env, None)
+        return max(v.numel() for v in env.values())
+
+
+def median_ms(fn, repeats):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def blas_library():
+    with open('/proc/self/maps') as f:
+        libs = {line.split()[-1] for line in f if '.so' in line}
+    found = sorted({os.path.realpath(p) for p in libs if any(k in os.path.basename(p) for k in ('blas', 'mkl_rt', 'blis'))})
+    return ', '.join(found) if found else 'none found in /proc/self/maps'
+
+
+def sgemm(repeats):
+    a = torch.randn(1024, 1024)
+    b = torch.randn(1024, 1024)
+    ms = median_ms(lambda: a @ b, repeats)
+    return 2 * 1024**3 / (ms / 1000)
+
+
+def case(c):
+    net = Net(c['model'])
+    x = torch.from_numpy(np.load(c['input']).astype(np.float32))
+    T, N, repeats = c['samples'], x.shape[0], c['repeats']
+    per_row = net.floats_per_row(x[:1])
+    chunk = max(1, min(T, ROW_BUDGET_BYTES // (4 * per_row * N)))
+    first_in = net.nodes[net.first].input[0]
+
+    def batched():
+        with torch.no_grad():
+            for s0 in range(0, T, chunk):
+                s = min(chunk, T - s0)
+                net.run({net.input: x.repeat(s, *([1] * (x.dim() - 1)))}, 0)
+
+    def trunk(sample_masks):
+        def go():
+            with torch.no_grad():
+                env = net.trunk(x)
+                h = env[first_in]
+                for s0 in range(0, T, chunk):
+                    s = min(chunk, T - s0)
+                    net.run({first_in: h.repeat(s, *([1] * (h.dim() - 1)))}, net.first, (s, N) if sample_masks else None)
+
+        return go
+
+    return {
+        'name': c['name'],
+        'rows': N,
+        'samples': T,
+        'samples_per_call': chunk,
+        'batched_ms': median_ms(batched, repeats),
+        'trunk_ms': median_ms(trunk(False), repeats),
+        'trunk_sample_ms': median_ms(trunk(True), repeats),
+    }
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
+    torch.set_num_threads(spec['threads'])
+    torch.manual_seed(1)
+    out = {
+        'torch': torch.__version__,
+        'onnx': onnx.__version__,
+        'numpy': np.__version__,
+        'threads': torch.get_num_threads(),
+        'sgemm_flops_per_s': sgemm(max(5, spec.get('sgemm_repeats', 20))),
+        'blas': blas_library(),
+        'cases': [case(c) for c in spec['cases']],
+    }
+    json.dump(out, sys.stdout)
+
+
+if __name__ == '__main__':
+    main()
