@@ -13,7 +13,7 @@ import { DataType } from '../proto/enums.js';
 import type { GraphProto, NodeProto, TensorProto } from '../proto/types.js';
 import { ConstantTable } from './constants.js';
 import { attrInt, attrInts, attrString, getAttr, isDefaultDomain, valueInfoDims, valueInfoElemType } from './proto-util.js';
-import { tensorBigints, tensorNumbers } from './tensor-values.js';
+import { INTEGER_TYPES, tensorBigints, tensorNumbers } from './tensor-values.js';
 
 export type Dim = number | string;
 
@@ -216,16 +216,6 @@ function poolOut(input: Dim, k: number, stride: number, dilation: number, padSum
 // ---------------------------------------------------------------------------------------------
 // Values of small shape tensors.
 
-const INT_TYPES = new Set<number>([
-  DataType.INT64,
-  DataType.INT32,
-  DataType.INT16,
-  DataType.INT8,
-  DataType.UINT8,
-  DataType.UINT16,
-  DataType.UINT32,
-  DataType.UINT64,
-]);
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
 
 /** The values of a scalar / 1-D tensor of integers (or of integral floats), when small. */
@@ -542,7 +532,7 @@ function inferNode(node: NodeProto, opset: number, info: Map<string, ValueShape>
     const to = op === 'Cast' ? attrInt(node, 'to') : ins[1]?.elem;
     let value = x?.value;
     if (value !== undefined && to === DataType.BOOL) value = value.map((d) => (typeof d === 'number' ? (d !== 0 ? 1 : 0) : UNKNOWN));
-    else if (value !== undefined && to !== undefined && !INT_TYPES.has(to) && !FLOAT_TYPES.has(to)) value = undefined;
+    else if (value !== undefined && to !== undefined && !INTEGER_TYPES.has(to) && !FLOAT_TYPES.has(to)) value = undefined;
     return [{ elem: to, dims: xd, value }];
   }
   if (op === 'Identity') return [{ ...x }];
@@ -588,7 +578,7 @@ function inferNode(node: NodeProto, opset: number, info: Map<string, ValueShape>
     for (let k = 1; k < ins.length; k++) dims = broadcastDims(dims, ins[k]?.dims);
     const outElem = BOOL_OUT.has(op) ? DataType.BOOL : elem;
     const vals = ins.map((s) => s?.value);
-    const integer = elem !== undefined && INT_TYPES.has(elem);
+    const integer = elem !== undefined && INTEGER_TYPES.has(elem);
     let value: Dim[] | undefined;
     if (ins.length >= 1 && (dims === undefined || dims.length <= 1)) {
       switch (op) {

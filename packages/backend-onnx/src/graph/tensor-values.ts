@@ -6,6 +6,18 @@
 import { DataLocation, DataType } from '../proto/enums.js';
 import type { TensorProto } from '../proto/types.js';
 
+/** The ONNX integer element types (signed and unsigned, 8 to 64 bits). */
+export const INTEGER_TYPES: ReadonlySet<number> = new Set<number>([
+  DataType.INT64,
+  DataType.INT32,
+  DataType.INT16,
+  DataType.INT8,
+  DataType.UINT8,
+  DataType.UINT16,
+  DataType.UINT32,
+  DataType.UINT64,
+]);
+
 /** Element count from dims, or undefined when negative / absurd (> 2^53). */
 export function tensorElementCount(t: TensorProto): number | undefined {
   let n = 1n;
@@ -123,18 +135,7 @@ export function tensorBigints(t: TensorProto, maxElements = 4096): bigint[] | un
   if (n === undefined || n > maxElements || t.data_location === DataLocation.EXTERNAL) return undefined;
   const dt = t.data_type;
   const raw = t.raw_data;
-  const intTypes: number[] = [
-    DataType.INT64,
-    DataType.INT32,
-    DataType.INT16,
-    DataType.INT8,
-    DataType.UINT8,
-    DataType.UINT16,
-    DataType.UINT32,
-    DataType.UINT64,
-    DataType.BOOL,
-  ];
-  if (dt === undefined || !intTypes.includes(dt)) return undefined;
+  if (dt === undefined || !(INTEGER_TYPES.has(dt) || dt === DataType.BOOL)) return undefined;
   if (raw !== undefined) {
     const bpe = bytesPerElement(dt)!;
     if (raw.byteLength !== n * bpe) return undefined;
