@@ -1,0 +1,11 @@
+/**
+ * `@mcu/acquire`: active learning with MC dropout over pools too big for one process — score a
+ * pool streamed from disk with BALD, entropy, variation ratio, margin, std or BatchBALD and pick
+ * the top k, in one thread, on worker threads or on a Redis job queue, with the same bytes out.
+ */
+export * from './types.js';
+export { modelHash } from './hash.js';
+export { shardsOf, blocksOf, type RowRange } from './shards.js';
+export { TopK, byRank, ranksBefore } from './topk.js';
+export { formatSelection, writeSelection, type SelectionFormat } from './format.js';
+export { encodeShardResult, decodeShardResult } from './codec.js';
