@@ -16,6 +16,7 @@
  * - E_PROVIDER         an execution provider cannot be loaded (e.g. CUDA binaries missing)
  * - E_RUNTIME          the runtime failed while running a model
  * - E_ABORTED          the run was cancelled through its AbortSignal
+ * - E_QUEUE            the job queue (Redis) cannot be reached, or a queued job was lost or failed there
  * - E_INTERNAL         a broken invariant inside mcu (a bug: please report it)
  */
 export const ERROR_CODES = [
@@ -32,6 +33,7 @@ export const ERROR_CODES = [
   'E_PROVIDER',
   'E_RUNTIME',
   'E_ABORTED',
+  'E_QUEUE',
   'E_INTERNAL',
 ] as const;
 

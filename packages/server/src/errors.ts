@@ -44,6 +44,7 @@ const STATUS: Readonly<Record<McuErrorCode, number>> = {
   E_PROVIDER: 500,
   E_RUNTIME: 500,
   E_ABORTED: 503,
+  E_QUEUE: 503,
   E_INTERNAL: 500,
 };
 
