@@ -1,9 +1,12 @@
 import type { BackendInfo, DescribeOptions, ModelSource } from '@mcu/core';
 import { McuError } from '@mcu/core';
-import { checkExternalData, inlineExternalData, loadModelFile, readModelFile } from './graph/external.js';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { PreparedCache } from './cache/store.js';
+import { checkExternalData, inlineExternalData, readModelFile } from './graph/external.js';
 import { decodeModel, encodeModel } from './proto/index.js';
 import { OnnxWebBackend } from './backend-web.js';
-import { OrtBackend, type SourceModel } from './ort-backend.js';
+import { OrtBackend, type PreparedStore, type SourceModel } from './ort-backend.js';
 import type { ModelProto } from './proto/index.js';
 import { providerError } from './runtime/provider-errors.js';
 import { checkNodeProvider, NODE_PROVIDERS } from './runtime/providers.js';
@@ -19,17 +22,32 @@ async function readNodeSource(source: ModelSource): Promise<SourceModel> {
   switch (source.kind) {
     case 'path': {
       const f = await readModelFile(source.path);
-      return { model: f.model, ...(f.externalFolder !== undefined ? { externalFolder: f.externalFolder } : {}) };
+      return { model: f.model, ...(f.externalFolder !== undefined ? { externalFolder: f.externalFolder, external: true } : {}) };
     }
     case 'bytes': {
       const model = decodeModel(source.bytes);
       const ext = await checkExternalData(model, source.baseDir, 'model');
-      return { model, ...(ext.folder !== undefined ? { externalFolder: ext.folder } : {}) };
+      return { model, ...(ext.folder !== undefined ? { externalFolder: ext.folder, external: true } : {}) };
     }
     case 'object': {
       const model = source.value as ModelProto;
       return { model };
     }
+  }
+}
+
+/**
+ * A model file's bytes for the cache key, undefined when they cannot be read: the uncached
+ * path then reads the file itself and reports why.
+ */
+async function nodeSourceBytes(source: ModelSource): Promise<Uint8Array | undefined> {
+  if (source.kind === 'bytes') return source.bytes;
+  if (source.kind !== 'path' || typeof source.path !== 'string' || source.path === '') return undefined;
+  try {
+    const b = await readFile(source.path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch {
+    return undefined;
   }
 }
 
@@ -56,6 +74,14 @@ export class OnnxNodeBackend extends OrtBackend {
 
   protected readSource(source: ModelSource): Promise<SourceModel> {
     return readNodeSource(source);
+  }
+
+  protected override openCache(dir: string): PreparedStore {
+    return new PreparedCache(dir);
+  }
+
+  protected override sourceBytes(source: ModelSource): Promise<Uint8Array | undefined> {
+    return nodeSourceBytes(source);
   }
 
   /** Installed files (default), or with `probe` onnxruntime-node loaded and each provider started. */
@@ -127,18 +153,39 @@ export class OnnxWebNodeBackend extends OnnxWebBackend {
     return options.probe === true ? super.describe(options) : installedWeb(this.name);
   }
 
+  /** Models whose external data was read into them: not cached (their weights came from other files). */
+  readonly #inlined = new WeakSet<ModelProto>();
+
   protected override async readSource(source: ModelSource): Promise<ModelProto> {
     switch (source.kind) {
-      case 'path':
-        return loadModelFile(source.path);
+      case 'path': {
+        const f = await readModelFile(source.path);
+        if (f.externalFolder !== undefined) {
+          await inlineExternalData(f.model, dirname(resolve(source.path)), source.path);
+          this.#inlined.add(f.model);
+        }
+        return f.model;
+      }
       case 'bytes': {
         const model = decodeModel(source.bytes);
-        await inlineExternalData(model, source.baseDir, 'model');
+        if ((await inlineExternalData(model, source.baseDir, 'model')) > 0) this.#inlined.add(model);
         return model;
       }
       case 'object':
         return source.value as ModelProto;
     }
+  }
+
+  protected override hadExternalData(model: ModelProto): boolean {
+    return this.#inlined.has(model);
+  }
+
+  protected override openCache(dir: string): PreparedStore {
+    return new PreparedCache(dir);
+  }
+
+  protected override sourceBytes(source: ModelSource): Promise<Uint8Array | undefined> {
+    return nodeSourceBytes(source);
   }
 }
 

@@ -58,6 +58,18 @@ export const OnnxOptionsSchema = v.strictObject(
     scaling: v.optional(v.pipe(DropoutScalingSchema, v.description("'inverted' (default): masks {0, 1/(1−p)}; 'none': masks {0, 1}."))),
     /** 'auto' (default), 'broadcast' or 'tiled' — see PrepareOptions.rewrite. */
     rewrite: v.optional(v.pipe(oneOf(REWRITE_MODES), v.description("How Dropout nodes are rewritten: 'auto' (default), 'broadcast' or 'tiled'."))),
+    /**
+     * A folder for prepared models (Node): a second load of the same model with the same
+     * preparation options opens its session on the cached rewrite (see cache/store.ts). Off
+     * when absent; the CLI's default is defaultCacheDir() (~/.cache/mcu).
+     */
+    cacheDir: v.optional(
+      v.pipe(
+        v.string('a folder path'),
+        v.regex(/\S/, 'a folder path'),
+        v.description('A folder where prepared models are cached by model hash and options, so that a second load skips the graph rewrite (Node).'),
+      ),
+    ),
   },
   'an object',
 );

@@ -2,6 +2,7 @@ import { McuError, type Backend, type LoadOptions, type ModelSource, type Stocha
 import type { Tensor } from 'onnxruntime-common';
 import { diagnosticModel } from './graph/diagnose.js';
 import { countFlops } from './graph/flops.js';
+import type { CachedPrepared } from './cache/entry.js';
 import { prepareModelMeasured, type PreparedModel } from './graph/prepare.js';
 import { encodeModel, type ModelProto } from './proto/index.js';
 import { parseOnnxOptions, type OnnxLoadOptions } from './options.js';
@@ -34,14 +35,43 @@ export abstract class OrtBackend implements Backend {
   async load(source: ModelSource, rawOptions?: LoadOptions): Promise<StochasticModel> {
     const options: OnnxLoadOptions = parseOnnxOptions(rawOptions);
     await this.init();
+    const what = source.kind === 'path' ? source.path : undefined;
+    const warnings: string[] = [];
+    const cache = options.cacheDir !== undefined ? this.openCache(options.cacheDir) : null;
+    if (options.cacheDir !== undefined && cache === null) {
+      warnings.push(`backend '${this.name}' has no prepared-model cache here (no file system); cacheDir '${options.cacheDir}' was ignored`);
+    }
+    let key: string | undefined;
+    if (cache !== null) {
+      // the source's bytes, undecoded: a hit opens the session without decoding or rewriting the model
+      const sourceBytes = await this.sourceBytes(source);
+      if (sourceBytes !== undefined) {
+        key = await cache.key(sourceBytes, { backend: this.name, ...(what !== undefined ? { what } : {}), options: prepareOptionsOf(options) });
+        const hit = await cache.read(key);
+        if (hit !== undefined) return this.open(hit, undefined, options, warnings);
+      }
+    }
     const read = await this.readSource(source);
-    const { model, externalFolder } =
-      'model' in read && read.model !== undefined && !('graph' in read) ? (read as SourceModel) : { model: read as ModelProto, externalFolder: undefined };
-    const prepared = await this.prepare(model, options, externalFolder, source.kind === 'path' ? source.path : undefined);
-    const extra = externalSessionOptions(externalFolder);
+    const { model, externalFolder, external } =
+      'model' in read && read.model !== undefined && !('graph' in read)
+        ? (read as SourceModel)
+        : { model: read as ModelProto, externalFolder: undefined, external: false };
+    const prepared = await this.prepare(model, options, externalFolder, what);
+    const entry: CachedPrepared = { bytes: encodeModel(prepared.model), prepared, ...prefixShare(prepared) };
+    // external data stays in other files, which the key does not cover: such models are never cached
+    if (cache !== null && key !== undefined && external !== true && externalFolder === undefined && !this.hadExternalData(model)) {
+      const warning = await cache.write(key, entry);
+      if (warning !== undefined) warnings.push(warning);
+    }
+    return this.open(entry, externalFolder, options, warnings);
+  }
+
+  /** The session on a prepared model (fresh or from the cache: the same bytes, the same fields). */
+  private open(entry: CachedPrepared, externalFolder: string | undefined, options: OnnxLoadOptions, warnings: readonly string[]): Promise<SessionModel> {
+    const { prepared, bytes } = entry;
     return SessionModel.create({
       runtime: this.runtime!,
-      bytes: encodeModel(prepared.model),
+      bytes,
       backend: this.name,
       providers: options.executionProviders ?? this.defaultProviders,
       checkProvider: (ep) => this.checkProvider(ep),
@@ -49,22 +79,37 @@ export abstract class OrtBackend implements Backend {
       sessionOptions: {
         graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
         ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
-        ...extra,
+        ...externalSessionOptions(externalFolder),
       },
       ...(externalFolder !== undefined ? { hashSalt: `external data in ${externalFolder}` } : {}),
       inputs: prepared.inputs,
       outputs: prepared.outputs,
       sites: prepared.sites,
       layout: prepared.layout,
-      warnings: prepared.warnings,
+      warnings: [...prepared.warnings, ...warnings],
       inputDims: prepared.inputDims,
       prepared,
       diagnose: () => {
         const d = diagnosticModel(prepared.model);
         return { bytes: encodeModel(d.model), tensors: d.tensors };
       },
-      ...prefixShare(prepared),
+      ...(entry.shareBeforeFirstSite !== undefined ? { shareBeforeFirstSite: entry.shareBeforeFirstSite } : {}),
     });
+  }
+
+  /** Whether `model` (as read) had external data read into it (then it is not cached). */
+  protected hadExternalData(_model: ModelProto): boolean {
+    return false;
+  }
+
+  /** The prepared-model cache in `dir`; null where this backend has none (browsers: no file system). */
+  protected openCache(_dir: string): PreparedStore | null {
+    return null;
+  }
+
+  /** The source model's bytes as given, for the cache key; undefined when it has none (a decoded object) or they cannot be read (the uncached path then reports why). */
+  protected async sourceBytes(source: ModelSource): Promise<Uint8Array | undefined> {
+    return source.kind === 'bytes' ? source.bytes : undefined;
   }
 
   /**
@@ -124,6 +169,29 @@ export abstract class OrtBackend implements Backend {
 export interface SourceModel {
   readonly model: ModelProto;
   readonly externalFolder?: string;
+  /** It had external data (read into it, or left in `externalFolder`): not cached. */
+  readonly external?: boolean;
+}
+
+/**
+ * A prepared-model cache (Node's is cache/store.ts's PreparedCache): keys from the source
+ * bytes and the preparation's inputs; read gives undefined for a miss or a bad entry; write
+ * gives a warning instead of failing.
+ */
+export interface PreparedStore {
+  key(source: Uint8Array, parts: { backend: string; what?: string; options: Readonly<Record<string, unknown>> }): Promise<string>;
+  read(key: string): Promise<CachedPrepared | undefined>;
+  write(key: string, entry: CachedPrepared): Promise<string | undefined>;
+}
+
+/**
+ * The options that go into the cache key: all but those that act on the session only (an
+ * option added later is in the key unless it is listed here, so it cannot be left out by mistake).
+ */
+function prepareOptionsOf(options: OnnxLoadOptions): Record<string, unknown> {
+  const { executionProviders: _ep, graphOptimizationLevel: _level, intraOpNumThreads: _threads, cacheDir: _dir, ...rest } = options;
+  void [_ep, _level, _threads, _dir];
+  return rest;
 }
 
 /** onnxruntime reads external data of a model given as bytes from this folder (its default, the working directory, is refused). */
