@@ -9,3 +9,6 @@ export { shardsOf, blocksOf, type RowRange } from './shards.js';
 export { TopK, byRank, ranksBefore } from './topk.js';
 export { formatSelection, writeSelection, type SelectionFormat } from './format.js';
 export { encodeShardResult, decodeShardResult } from './codec.js';
+export { openPool, poolFormat } from './pool/index.js';
+export { CSV_INDEX_STRIDE } from './pool/csv.js';
+export { isNpy, parseNpyHeader, npyHeaderEnd, NPY_PREAMBLE_BYTES, type NpyHeader, type NpyDescr } from './pool/npy-header.js';

@@ -4,6 +4,7 @@
  */
 import { McuError, sizeOf } from '@mcu/core';
 import type { DType, TypedArray } from '@mcu/core';
+import { isNpy, parseNpyHeader } from '@mcu/acquire/npy-header';
 
 export interface NpyArray {
   readonly dtype: DType;
@@ -20,76 +21,16 @@ export interface NpyWritable {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-export function isNpy(bytes: Uint8Array): boolean {
-  return bytes.length >= 6 && MAGIC.every((b, i) => bytes[i] === b);
-}
+export { isNpy };
 
 const bad = (source: string, msg: string): McuError => new McuError('E_INPUT', `${source}: ${msg}`);
 
-interface Descr {
-  readonly little: boolean;
-  readonly kind: 'f' | 'i' | 'u' | 'b';
-  readonly size: number;
-}
-
-function parseHeader(header: string, source: string): { descr: Descr; fortran: boolean; dims: number[] } {
-  const d = /['"]descr['"]\s*:\s*(['"])([^'"]*)\1/.exec(header);
-  if (d === null) {
-    if (/['"]descr['"]\s*:\s*\[/.test(header)) {
-      throw bad(source, 'structured NPY arrays (record dtypes) are not supported; save a plain numeric array');
-    }
-    throw bad(source, `NPY header has no 'descr': ${header.trim()}`);
-  }
-  const m = /^([<>|=]?)([fiub])(\d+)$/.exec(d[2]!);
-  if (m === null) throw bad(source, `NPY dtype '${d[2]}' is not supported (use float32, float64 or an integer type)`);
-  const order = m[1]!;
-  const kind = m[2] as Descr['kind'];
-  const size = Number(m[3]);
-  const supported =
-    (kind === 'f' && (size === 4 || size === 8)) || ((kind === 'i' || kind === 'u') && [1, 2, 4, 8].includes(size)) || (kind === 'b' && size === 1);
-  if (!supported) throw bad(source, `NPY dtype '${d[2]}' is not supported (use float32, float64 or an integer type)`);
-
-  const f = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header);
-  if (f === null) throw bad(source, `NPY header has no 'fortran_order': ${header.trim()}`);
-  if (f[1] === 'True') {
-    throw bad(source, 'NPY array is in Fortran order; save it in C order (np.ascontiguousarray(a)) and retry');
-  }
-  const s = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header);
-  if (s === null) throw bad(source, `NPY header has no 'shape': ${header.trim()}`);
-  const dims = s[1]!
-    .split(',')
-    .map((x) => x.trim().replace(/L$/, ''))
-    .filter((x) => x !== '')
-    .map((x) => {
-      if (!/^\d+$/.test(x)) throw bad(source, `NPY shape has a bad dimension '${x}'`);
-      return Number(x);
-    });
-  return { descr: { little: order !== '>', kind, size }, fortran: false, dims };
-}
-
 /** Parse .npy bytes. Integer types wider than int32 other than int64 are widened; uint32 → float64. */
 export function readNpy(bytes: Uint8Array, source = 'NPY data'): NpyArray {
-  if (!isNpy(bytes)) throw bad(source, 'not an NPY file (no \\x93NUMPY magic)');
-  if (bytes.length < 10) throw bad(source, 'NPY file is truncated (no header)');
-  const major = bytes[6]!;
+  // the header parser is @mcu/acquire's, which reads pools of any size by their header alone
+  const { descr, dims, dataOffset: offset } = parseNpyHeader(bytes, source);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let headerLen: number;
-  let start: number;
-  if (major === 1) {
-    headerLen = view.getUint16(8, true);
-    start = 10;
-  } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw bad(source, 'NPY file is truncated (no header)');
-    headerLen = view.getUint32(8, true);
-    start = 12;
-  } else {
-    throw bad(source, `NPY format version ${major}.${bytes[7]} is not supported (1.0, 2.0 and 3.0 are)`);
-  }
-  if (start + headerLen > bytes.length) throw bad(source, 'NPY file is truncated (header runs past the end)');
-  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
-  const { descr, dims } = parseHeader(header, source);
   const count = sizeOf(dims);
-  const offset = start + headerLen;
   const need = count * descr.size;
   if (bytes.length - offset < need) {
     throw bad(source, `NPY data is truncated: shape (${dims.join(', ')}) needs ${need} bytes, file has ${bytes.length - offset}`);
