@@ -27,7 +27,19 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
   // @mcu/server stays external too: fastify, pino and prom-client are CommonJS that require()s
-  // Node built-ins, which an ESM bundle cannot; `mcu serve` imports it (lazily) from dist
-  external: ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-common', '@tensorflow/*', '@resvg/resvg-js', 'vega', 'vega-lite', '@mcu/server'],
+  // Node built-ins, which an ESM bundle cannot; `mcu serve` imports it (lazily) from dist.
+  // @mcu/acquire likewise (bullmq and ioredis are CommonJS, and piscina starts worker threads
+  // from a file of the package: `mcu acquire` and `mcu worker` import it lazily from its dist)
+  external: [
+    'onnxruntime-node',
+    'onnxruntime-web',
+    'onnxruntime-common',
+    '@tensorflow/*',
+    '@resvg/resvg-js',
+    'vega',
+    'vega-lite',
+    '@mcu/server',
+    '@mcu/acquire',
+  ],
 });
 console.log(`bundled ${outdir}`);

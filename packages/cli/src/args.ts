@@ -13,13 +13,20 @@ import type { DropoutScaling, MaskScope } from '@mcu/core';
 import { DROPOUT_SCALINGS, MASK_SCOPES, TASKS, type Task } from '@mcu/core/options';
 import { INSERT_BEFORE_OPS, type InsertBeforeOp } from '@mcu/backend-onnx/options';
 
-export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'serve', 'help'] as const;
+export const COMMANDS = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'serve', 'acquire', 'worker', 'help'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export type OutputFormat = 'json' | 'csv' | 'table' | 'npy' | 'svg' | 'png';
 
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'csv', 'table', 'npy', 'svg', 'png'];
 export { DROPOUT_SCALINGS, INSERT_BEFORE_OPS, MASK_SCOPES, TASKS, type InsertBeforeOp, type Task };
+
+/**
+ * `mcu acquire --heuristic`: @mcu/acquire's HEURISTICS, copied so that parsing (and `--help`)
+ * loads no part of the acquire package (bullmq, piscina); a test keeps the two lists equal.
+ */
+export const HEURISTICS = ['bald', 'entropy', 'variation-ratio', 'margin', 'std', 'batchbald'] as const;
+export type HeuristicArg = (typeof HEURISTICS)[number];
 
 /**
  * `--task`: one task for every output (`--task regression`), and/or one per output
@@ -138,6 +145,26 @@ export interface CliOptions {
   queue?: number;
   /** `--batch-wait-ms MS` (serve): how long a request waits to be coalesced, integer ≥ 0. */
   batchWaitMs?: number;
+  /** `--pool FILE` (acquire, worker): the unlabelled rows to score (NPY or CSV). */
+  pool?: string;
+  /** `--k K` (acquire): rows to select, integer ≥ 1. */
+  k?: number;
+  /** `--heuristic H` (acquire): how a row is scored. */
+  heuristic?: HeuristicArg;
+  /** `--candidates M` (acquire --heuristic batchbald): the candidate set of the greedy joint selection. */
+  candidates?: number;
+  /** `--workers N` (acquire): worker threads on this machine, integer ≥ 0 (0: this thread). */
+  workers?: number;
+  /** `--shard-rows R` (acquire): rows per shard (a thread's or a queue job's unit), a multiple of --block-rows. */
+  shardRows?: number;
+  /** `--block-rows B` (acquire): rows per engine call, the alignment of every block and shard. */
+  blockRows?: number;
+  /** `--queue redis://HOST:PORT` (acquire, worker): the Redis of the job queue (serve's `--queue Q` is {@link CliOptions.queue}). */
+  queueUrl?: string;
+  /** `--concurrency C` (worker): shards scored at once by one worker process, integer ≥ 1. */
+  concurrency?: number;
+  /** `--lock-ms MS` (worker): the job lock (a dead worker's shard returns to the queue after it), integer ≥ 500. */
+  lockMs?: number;
 }
 
 /** One `--input-shape` occurrence: `NAME=D,D,…`, or `D,D,…` for a model with one input. */
@@ -237,7 +264,21 @@ const once =
 // Command groups.
 const RUN: readonly CommandName[] = ['predict', 'evaluate', 'plot'];
 const LOADS: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot'];
-const ALL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'serve'];
+const ALL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'backends', 'serve', 'acquire', 'worker'];
+/** Why `mcu worker` takes no run option: the coordinator's job carries them. */
+const FROM_THE_JOB = "a worker scores each shard with the options of the job (the coordinator's mcu acquire flags), so that every shard is scored alike";
+
+/** `redis://[USER:PASS@]HOST[:PORT][/DB]` or `rediss://…` (TLS), optionally `?queue=NAME`. */
+function parseRedisUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new BadValue();
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') throw new BadValue();
+  return raw;
+}
 
 type OptionTable = { readonly [K in keyof CliOptions]-?: OptionSpec<NonNullable<CliOptions[K]>> };
 
@@ -255,10 +296,11 @@ export const OPTIONS = {
   samples: {
     flag: '--samples',
     type: 'int',
-    commands: RUN,
+    commands: [...RUN, 'acquire'],
+    refusedFor: { worker: FROM_THE_JOB },
     metavar: 'T',
     expects: 'an integer ≥ 1',
-    help: 'Monte Carlo samples (default 100; with --tolerance: the most to draw)',
+    help: 'Monte Carlo samples (default 100; with --tolerance: the most to draw; acquire: per pool row)',
     parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
   },
   bake: {
@@ -273,7 +315,8 @@ export const OPTIONS = {
   seed: {
     flag: '--seed',
     type: 'int',
-    commands: [...RUN, 'convert'],
+    commands: [...RUN, 'convert', 'acquire'],
+    refusedFor: { worker: FROM_THE_JOB },
     metavar: 'S',
     expects: `an integer in 0..${MAX_SEED}`,
     help: 'random seed (default 0); the same seed gives the same masks on every backend',
@@ -299,10 +342,10 @@ export const OPTIONS = {
   tau: {
     flag: '--tau',
     type: 'number',
-    commands: [...RUN, 'convert'],
+    commands: [...RUN, 'convert', 'acquire'],
     metavar: 'X',
     expects: 'a number > 0',
-    help: 'model precision τ; 1/τ is added to the predictive variance (regression)',
+    help: 'model precision τ; 1/τ is added to the predictive variance (regression; acquire: --heuristic std only)',
     parse: once((raw) => parseNum(raw, (n) => n > 0)),
   },
   weightDecay: {
@@ -344,8 +387,8 @@ export const OPTIONS = {
   backend: {
     flag: '--backend',
     type: 'string',
-    commands: ['predict', 'inspect', 'evaluate', 'plot', 'backends'],
-    refusedFor: { convert: 'convert rewrites the ONNX file itself, no backend runs it' },
+    commands: ['predict', 'inspect', 'evaluate', 'plot', 'backends', 'acquire'],
+    refusedFor: { convert: 'convert rewrites the ONNX file itself, no backend runs it', worker: FROM_THE_JOB },
     metavar: 'NAME',
     expects: 'a backend name',
     help: 'backend to use (default: the best available one that reads the model: .onnx → onnx, model.json → tfjs; see `mcu backends`); `mcu backends --backend NAME` lists only that one',
@@ -368,10 +411,10 @@ export const OPTIONS = {
   maskScope: {
     flag: '--mask-scope',
     type: 'string',
-    commands: RUN,
+    commands: [...RUN, 'acquire'],
     metavar: 'SCOPE',
     expects: 'one of sample, point',
-    help: 'sample: one mask per MC sample shared by all rows (default); point: one per row',
+    help: 'sample: one mask per MC sample shared by all rows (default; acquire: point); point: one per row, drawn by its row index',
     parse: once((raw) => oneOf(MASK_SCOPES, raw)),
   },
   tolerance: {
@@ -526,20 +569,20 @@ export const OPTIONS = {
   format: {
     flag: '--format',
     type: 'string',
-    commands: ['predict', 'inspect', 'evaluate', 'plot', 'backends'],
+    commands: ['predict', 'inspect', 'evaluate', 'plot', 'backends', 'acquire'],
     metavar: 'FMT',
     expects: 'one of json, csv, table, npy, svg, png',
-    help: 'output format: json (default; backends: table), table; predict also csv and npy (one array only); plot: svg (default) or png (default: from the -o extension)',
+    help: 'output format: json (default; backends: table), table; predict also csv and npy (one array only); plot: svg (default) or png (default: from the -o extension); acquire: json or csv',
     parse: once((raw) => oneOf(OUTPUT_FORMATS, raw)),
   },
   out: {
     flag: '--out',
     short: '-o',
     type: 'string',
-    commands: ['predict', 'inspect', 'convert', 'evaluate', 'plot'],
+    commands: ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'acquire'],
     metavar: 'FILE',
     expects: 'a file name',
-    help: 'write the result to FILE (atomically) instead of stdout; convert: the new model; plot: the figure (an SVG may go to stdout, a PNG needs -o)',
+    help: 'write the result to FILE (atomically) instead of stdout; convert: the new model; plot: the figure (an SVG may go to stdout, a PNG needs -o); acquire: the selected rows',
     parse: once(nonEmpty),
   },
   config: {
@@ -554,10 +597,11 @@ export const OPTIONS = {
   quiet: {
     flag: '--quiet',
     type: 'boolean',
-    commands: ['predict', 'convert', 'evaluate', 'plot'],
+    commands: ['predict', 'convert', 'evaluate', 'plot', 'acquire'],
     refusedFor: {
       inspect: 'inspect writes nothing on stderr: its warnings are part of its report',
       backends: 'backends writes nothing on stderr',
+      worker: "a worker's stderr is its log: one line per shard",
     },
     expects: 'true or false',
     help: 'no warnings or progress on stderr',
@@ -583,10 +627,10 @@ export const OPTIONS = {
   output: {
     flag: '--output',
     type: 'string',
-    commands: ['plot'],
+    commands: ['plot', 'acquire'],
     metavar: 'NAME',
     expects: 'a model output name',
-    help: 'the model output to plot (default: the only one)',
+    help: 'the model output to plot (default: the only one); acquire: the output to score',
     parse: once(nonEmpty),
   },
   trainEnd: {
@@ -728,6 +772,96 @@ export const OPTIONS = {
     help: 'how long a predict request waits for others with the same options to run with (default 2); the numbers do not change',
     parse: once((raw) => parseIntIn(raw, 0, 60_000)),
   },
+  pool: {
+    flag: '--pool',
+    type: 'string',
+    commands: ['acquire', 'worker'],
+    metavar: 'FILE',
+    expects: 'a file name',
+    help: 'acquire: the unlabelled pool to score, one row per line (NPY [rows, features] read by ranges, or CSV streamed); worker: where this machine has the pool (default: the path the coordinator gave)',
+    parse: once(nonEmpty),
+  },
+  k: {
+    flag: '--k',
+    type: 'int',
+    commands: ['acquire'],
+    metavar: 'K',
+    expects: 'an integer ≥ 1',
+    help: 'rows to select (at most the rows of the pool)',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  heuristic: {
+    flag: '--heuristic',
+    type: 'string',
+    commands: ['acquire'],
+    metavar: 'H',
+    expects: `one of ${HEURISTICS.join(', ')}`,
+    help: 'how a row is scored: bald (mutual information, default), entropy, variation-ratio, margin, std (regression), batchbald (greedy joint mutual information of the k)',
+    parse: once((raw) => oneOf(HEURISTICS, raw)),
+  },
+  candidates: {
+    flag: '--candidates',
+    type: 'int',
+    commands: ['acquire'],
+    metavar: 'M',
+    expects: 'an integer ≥ 1',
+    help: 'batchbald: the M rows of highest BALD among which the k are chosen jointly (default max(10·k, 100))',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  workers: {
+    flag: '--workers',
+    type: 'int',
+    commands: ['acquire'],
+    metavar: 'N',
+    expects: 'an integer ≥ 0',
+    help: 'worker threads scoring shards on this machine (default: its cores; 0: this thread); the selection does not change',
+    parse: once((raw) => parseIntIn(raw, 0, 4096)),
+  },
+  shardRows: {
+    flag: '--shard-rows',
+    type: 'int',
+    commands: ['acquire'],
+    metavar: 'R',
+    expects: 'an integer ≥ 1',
+    help: 'rows per shard (one thread task or one queue job), a multiple of --block-rows; the selection does not change',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  blockRows: {
+    flag: '--block-rows',
+    type: 'int',
+    commands: ['acquire'],
+    metavar: 'B',
+    expects: 'an integer ≥ 1',
+    help: 'rows per engine call (default 1024): every block and shard starts at a multiple of B, so each row is scored alike whoever scores it',
+    parse: once((raw) => parseIntIn(raw, 1, Number.MAX_SAFE_INTEGER)),
+  },
+  queueUrl: {
+    flag: '--queue',
+    type: 'string',
+    commands: ['acquire', 'worker'],
+    metavar: 'URL',
+    expects: 'a Redis URL redis://HOST:PORT[/DB][?queue=NAME] (or rediss:// for TLS)',
+    help: 'acquire: score the pool as jobs on this Redis, one per shard, for `mcu worker` processes on any machines; worker: take shards from it (?queue=NAME: another queue than mcu-acquire)',
+    parse: once(parseRedisUrl),
+  },
+  concurrency: {
+    flag: '--concurrency',
+    type: 'int',
+    commands: ['worker'],
+    metavar: 'C',
+    expects: 'an integer ≥ 1',
+    help: 'shards this worker scores at once (default 1)',
+    parse: once((raw) => parseIntIn(raw, 1, 1024)),
+  },
+  lockMs: {
+    flag: '--lock-ms',
+    type: 'int',
+    commands: ['worker'],
+    metavar: 'MS',
+    expects: 'an integer in 500..3600000',
+    help: "the job lock in ms (default 30000): renewed every MS/2 while a shard is scored; a killed worker's shard goes back to the queue within about 2·MS",
+    parse: once((raw) => parseIntIn(raw, 500, 3_600_000)),
+  },
 } satisfies OptionTable;
 
 function parseBool(raw: string): boolean {
@@ -757,11 +891,25 @@ function specOf(key: keyof CliOptions): OptionSpec<unknown> {
   return OPTIONS[key] as OptionSpec<unknown>;
 }
 
-const FLAG_TO_KEY = new Map<string, keyof CliOptions>();
+/**
+ * Flag → the options it names. A flag may name two options whose commands do not overlap
+ * (`--queue Q` of serve, `--queue URL` of acquire and worker): the command picks one.
+ */
+const FLAG_TO_KEYS = new Map<string, (keyof CliOptions)[]>();
 for (const key of OPTION_KEYS) {
   const spec = specOf(key);
-  FLAG_TO_KEY.set(spec.flag, key);
-  if (spec.short !== undefined) FLAG_TO_KEY.set(spec.short, key);
+  for (const name of spec.short !== undefined ? [spec.flag, spec.short] : [spec.flag]) {
+    const keys = FLAG_TO_KEYS.get(name) ?? [];
+    const clash = keys.find((k) => specOf(k).commands.some((c) => spec.commands.includes(c)));
+    if (clash !== undefined) throw new McuError('E_INTERNAL', `${name} is declared twice (options ${clash} and ${key}) for one command`);
+    FLAG_TO_KEYS.set(name, [...keys, key]);
+  }
+}
+
+/** The option `flag` names for `command` (the first one when no command takes it, for the refusal). */
+function keyOf(flag: string, command: CommandName): keyof CliOptions | undefined {
+  const keys = FLAG_TO_KEYS.get(flag);
+  return keys?.find((k) => specOf(k).commands.includes(command)) ?? keys?.[0];
 }
 
 /** Levenshtein distance (small strings only). */
@@ -799,7 +947,7 @@ export function closest(word: string, candidates: readonly string[]): string | u
 const usage = (msg: string): McuError => new McuError('E_USAGE', msg);
 
 /** Commands with a MODEL positional (plot: unless --from gives a saved result). */
-const NEEDS_MODEL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot'];
+const NEEDS_MODEL: readonly CommandName[] = ['predict', 'inspect', 'convert', 'evaluate', 'plot', 'acquire', 'worker'];
 
 /** The options of `plot` that run MODEL: refused with --from (a saved result runs nothing). */
 const PLOT_RUN_OPTIONS: readonly (keyof CliOptions)[] = [
@@ -897,18 +1045,19 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const eq = tok.indexOf('=');
     const flag = eq < 0 ? tok : tok.slice(0, eq);
     const inline = eq < 0 ? undefined : tok.slice(eq + 1);
-    const key = FLAG_TO_KEY.get(flag);
+    const key = keyOf(flag, command);
     if (key === undefined) {
       const hint = closest(
         flag,
-        [...FLAG_TO_KEY.keys()].filter((f) => f.startsWith('--')),
+        [...FLAG_TO_KEYS.keys()].filter((f) => f.startsWith('--')),
       );
       throw usage(`unknown option '${flag}'${hint ? `; did you mean '${hint}'?` : ''} (see mcu ${command} --help)`);
     }
     const spec = specOf(key);
     if (!spec.commands.includes(command)) {
       const why = spec.refusedFor?.[command];
-      throw usage(`${spec.flag} is not an option of '${command}'${why ? `: ${why}` : ''} (it applies to: ${spec.commands.join(', ')})`);
+      const all = [...new Set((FLAG_TO_KEYS.get(flag) ?? []).flatMap((k) => specOf(k).commands))];
+      throw usage(`${spec.flag} is not an option of '${command}'${why ? `: ${why}` : ''} (it applies to: ${all.join(', ')})`);
     }
 
     let raw: string;
@@ -1046,6 +1195,10 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
   if (command === 'serve' && o.models === undefined) {
     throw usage('serve: missing --models DIR (a directory of *.onnx or model.json files to serve)');
   }
+  if (command === 'acquire') checkAcquire(o);
+  if (command === 'worker' && o.queueUrl === undefined) {
+    throw usage('worker: missing --queue redis://HOST:PORT (the Redis that `mcu acquire … --queue` puts its shards on)');
+  }
   if (command === 'convert' && o.out === undefined) {
     throw usage('convert: missing -o FILE (where to write the converted model)');
   }
@@ -1073,6 +1226,31 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
     if (o.split !== undefined && o.uci === undefined) {
       throw usage(`--split ${o.split} applies to --uci DIR, which is missing`);
     }
+  }
+}
+
+/** `acquire`: what it needs, and the flags that only apply with others. */
+function checkAcquire(o: CliOptions): void {
+  if (o.pool === undefined) throw usage('acquire: missing --pool FILE (the unlabelled rows to score: NPY or CSV)');
+  if (o.k === undefined) throw usage('acquire: missing --k K (how many rows to select)');
+  if (o.candidates !== undefined && o.heuristic !== 'batchbald') {
+    throw usage(`--candidates ${o.candidates} is the candidate set of --heuristic batchbald, but the heuristic is ${o.heuristic ?? 'bald (the default)'}`);
+  }
+  if (o.candidates !== undefined && o.candidates < o.k) {
+    throw usage(`--candidates ${o.candidates} is fewer than --k ${o.k}: batchbald chooses the k rows among the candidates`);
+  }
+  if (o.tau !== undefined && o.heuristic !== 'std') {
+    throw usage(`--tau ${o.tau} adds 1/τ to the predictive variance of --heuristic std, but the heuristic is ${o.heuristic ?? 'bald (the default)'}`);
+  }
+  if (o.queueUrl !== undefined && o.workers !== undefined) {
+    throw usage(
+      `--workers ${o.workers} sets threads on this machine, but --queue ${o.queueUrl} scores the shards in \`mcu worker\` processes: drop --workers (give each worker --concurrency)`,
+    );
+  }
+  if (o.shardRows !== undefined && o.blockRows !== undefined && o.shardRows % o.blockRows !== 0) {
+    throw usage(
+      `--shard-rows ${o.shardRows} is not a multiple of --block-rows ${o.blockRows}: every shard must start on a block boundary (e.g. --shard-rows ${Math.max(1, Math.round(o.shardRows / o.blockRows)) * o.blockRows})`,
+    );
   }
 }
 
@@ -1119,6 +1297,8 @@ export const FORMATS_BY_COMMAND: Readonly<Record<CommandName, readonly OutputFor
   backends: ['json', 'table'],
   convert: [],
   serve: [],
+  acquire: ['json', 'csv'],
+  worker: [],
   help: [],
 };
 
@@ -1188,6 +1368,25 @@ const COMMAND_DOCS: Record<Exclude<CommandName, 'help'>, { usage: string; about:
     about: 'Serve the models in DIR over HTTP: POST /v1/models/NAME/predict answers as predict --format json; /metrics, /healthz, /readyz, /openapi.json.',
     examples: ['mcu serve --models models/', 'mcu serve --models models/ --host 0.0.0.0 --port 8080 --max-samples 1000 --queue 64'],
   },
+  acquire: {
+    usage: 'mcu acquire MODEL --pool FILE --k K [--heuristic H] [options]',
+    about:
+      'Active learning: score every row of an unlabelled pool (streamed from disk) by BALD, entropy, variation ratio, margin, std or BatchBALD and write the k best, on worker threads or as shards on a Redis queue for `mcu worker`s; the same selection however it is split.',
+    examples: [
+      'mcu acquire model.onnx --pool pool.npy --k 100 --heuristic bald --samples 50 --seed 1 -o picked.json',
+      'mcu acquire model.onnx --pool pool.csv --k 10 --heuristic batchbald --candidates 200 --format csv',
+      'mcu acquire model.onnx --pool /data/pool.npy --k 1000 --queue redis://10.0.0.5:6379 --shard-rows 65536 -o picked.json',
+    ],
+  },
+  worker: {
+    usage: 'mcu worker MODEL --queue redis://HOST:PORT [options]',
+    about:
+      'Score the shards `mcu acquire … --queue` puts on a Redis queue, one process per machine or container; refuses (exit 2) a run whose model is not the same file as MODEL. SIGTERM stops it after its shard.',
+    examples: [
+      'mcu worker model.onnx --queue redis://10.0.0.5:6379',
+      'mcu worker model.onnx --queue redis://10.0.0.5:6379 --pool /mnt/pool.npy --concurrency 2',
+    ],
+  },
 };
 
 function optionLines(command: CommandName): string[] {
@@ -1237,6 +1436,8 @@ export const HELP: Readonly<Record<'global' | CommandName, string>> = {
   plot: commandHelp('plot'),
   backends: commandHelp('backends'),
   serve: commandHelp('serve'),
+  acquire: commandHelp('acquire'),
+  worker: commandHelp('worker'),
 };
 
 /** The help text for a parsed `help` command. */

@@ -29,7 +29,7 @@ import { oneOf, parseOptions, RUN_OPTIONS_ENTRIES, type DropoutScaling, type Mas
 import { OnnxOptionsSchema, type GraphOptimizationLevel, type OnnxOptionsInput } from '@mcu/backend-onnx';
 import { TfjsOptionsSchema, type TfjsBackendName, type TfjsOptions } from '@mcu/backend-tfjs';
 import { FORMATS_BY_COMMAND, OUTPUT_FORMATS, closest } from './args.js';
-import type { CliOptions, CommandName, InputArg, InputShapeArg, InsertBeforeOp, OutputFormat, ParsedArgs } from './args.js';
+import type { CliOptions, CommandName, HeuristicArg, InputArg, InputShapeArg, InsertBeforeOp, OutputFormat, ParsedArgs } from './args.js';
 import { readFileText } from './io/files.js';
 import { parseJsonText } from './io/json.js';
 
@@ -148,6 +148,29 @@ export interface ServeSettings {
   readonly batchWaitMs?: number;
 }
 
+/** `mcu acquire`'s settings (flags only; the run options samples, seed, mask scope, τ are the common ones). */
+export interface AcquireSettings {
+  readonly pool: string;
+  readonly k: number;
+  /** --heuristic, else bald. */
+  readonly heuristic: HeuristicArg;
+  readonly candidates?: number;
+  readonly workers?: number;
+  readonly shardRows?: number;
+  readonly blockRows?: number;
+  /** --queue redis://…: the shards go to `mcu worker` processes. */
+  readonly queue?: string;
+}
+
+/** `mcu worker`'s settings. */
+export interface WorkerSettings {
+  readonly queue: string;
+  /** --pool: this machine's path of the pool (default: the coordinator's). */
+  readonly pool?: string;
+  readonly concurrency?: number;
+  readonly lockMs?: number;
+}
+
 export interface Settings {
   readonly command: CommandName | 'version';
   readonly model?: string;
@@ -190,6 +213,10 @@ export interface Settings {
   readonly probe: boolean;
   /** serve: --models and the HTTP limits (flags only; defaults are @mcu/server's). */
   readonly serve?: ServeSettings;
+  /** acquire: the pool, k, heuristic and how the pool is split. */
+  readonly acquire?: AcquireSettings;
+  /** worker: the queue and this worker's limits. */
+  readonly worker?: WorkerSettings;
   readonly debug: boolean;
   readonly data?: string;
   readonly target?: string | number;
@@ -296,6 +323,30 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
             ...(o.maxSamples !== undefined ? { maxSamples: o.maxSamples } : {}),
             ...(o.queue !== undefined ? { queue: o.queue } : {}),
             ...(o.batchWaitMs !== undefined ? { batchWaitMs: o.batchWaitMs } : {}),
+          },
+        }
+      : {}),
+    ...(command === 'acquire' && o.pool !== undefined && o.k !== undefined
+      ? {
+          acquire: {
+            pool: o.pool,
+            k: o.k,
+            heuristic: o.heuristic ?? 'bald',
+            ...(o.candidates !== undefined ? { candidates: o.candidates } : {}),
+            ...(o.workers !== undefined ? { workers: o.workers } : {}),
+            ...(o.shardRows !== undefined ? { shardRows: o.shardRows } : {}),
+            ...(o.blockRows !== undefined ? { blockRows: o.blockRows } : {}),
+            ...(o.queueUrl !== undefined ? { queue: o.queueUrl } : {}),
+          },
+        }
+      : {}),
+    ...(command === 'worker' && o.queueUrl !== undefined
+      ? {
+          worker: {
+            queue: o.queueUrl,
+            ...(o.pool !== undefined ? { pool: o.pool } : {}),
+            ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+            ...(o.lockMs !== undefined ? { lockMs: o.lockMs } : {}),
           },
         }
       : {}),

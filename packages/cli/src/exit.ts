@@ -2,7 +2,8 @@ import { isMcuError, type McuErrorCode } from '@mcu/core/errors';
 
 /**
  * Exit statuses: 0 ok; 2 the user's request or data is wrong (usage, configuration, input,
- * file, model, masks) — fix the call; 1 the run failed (backend, provider, runtime, bug).
+ * file, model, masks) — fix the call; 1 the run failed (backend, provider, runtime, the job queue's
+ * Redis unreachable or a queued job failed there: E_QUEUE, bug).
  */
 const VALIDATION: ReadonlySet<McuErrorCode> = new Set([
   'E_USAGE',

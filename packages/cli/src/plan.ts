@@ -28,7 +28,7 @@ import {
 } from '@mcu/core';
 import { TFJS_BACKENDS } from '@mcu/backend-tfjs/options';
 import type { CommandName, InputArg, InsertBeforeOp, OutputFormat, Task } from './args.js';
-import type { ServeSettings, Settings, SettingSource } from './config.js';
+import type { AcquireSettings, ServeSettings, Settings, SettingSource, WorkerSettings } from './config.js';
 
 /** The tfjs backend's execution providers (= TFJS_BACKENDS of @mcu/backend-tfjs; a test keeps them equal). */
 /** The tfjs backend's execution providers are its TensorFlow.js backends. */
@@ -140,6 +140,10 @@ export interface Plan {
   readonly probe: boolean;
   /** serve: the models directory, address and limits. */
   readonly serve?: ServeSettings;
+  /** acquire: the pool, k, heuristic and how the pool is split (run options in `engine`, τ in `tau`). */
+  readonly acquire?: AcquireSettings;
+  /** worker: the queue and this worker's limits. */
+  readonly worker?: WorkerSettings;
   readonly debug: boolean;
   /** The settings the plan was made from, for inspect/convert's graph preparation (commands/prepare.ts). */
   readonly settings: Settings;
@@ -300,6 +304,8 @@ export function makePlan(s: Settings): Plan {
     quiet: s.quiet,
     probe: s.probe,
     ...(s.serve !== undefined ? { serve: s.serve } : {}),
+    ...(s.acquire !== undefined ? { acquire: s.acquire } : {}),
+    ...(s.worker !== undefined ? { worker: s.worker } : {}),
     debug: s.debug,
     settings: s,
   };

@@ -61,7 +61,7 @@ describe('parseArgs: commands and positionals', () => {
 
   it('unknown command suggests the closest', () => {
     expect(msg(['predcit', 'm.onnx'])).toBe(
-      "unknown command 'predcit'; did you mean 'predict'? (commands: predict, inspect, convert, evaluate, plot, backends, serve, help)",
+      "unknown command 'predcit'; did you mean 'predict'? (commands: predict, inspect, convert, evaluate, plot, backends, serve, acquire, worker, help)",
     );
     expect(msg(['--samples', '3'])).toMatch(/expected a command before '--samples'/);
     expect(msg(['help', 'nope'])).toMatch(/no help for 'nope'/);
@@ -271,7 +271,7 @@ describe('parseArgs: errors', () => {
   });
 
   it('option not valid for this command', () => {
-    expect(msg(['inspect', 'm.onnx', '--samples', '10'])).toBe("--samples is not an option of 'inspect' (it applies to: predict, evaluate, plot)");
+    expect(msg(['inspect', 'm.onnx', '--samples', '10'])).toBe("--samples is not an option of 'inspect' (it applies to: predict, evaluate, plot, acquire)");
     expect(msg(['backends', '--input', 'x.csv'])).toMatch(/--input is not an option of 'backends'/);
     expect(msg(['predict', 'm.onnx', '--uci', 'd'])).toMatch(/--uci is not an option of 'predict'/);
     expect(msg(['convert', 'm.onnx', '-o', 'x', '--format', 'json'])).toMatch(/--format is not an option of 'convert'/);
