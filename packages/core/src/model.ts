@@ -84,6 +84,51 @@ export interface RunOptions {
 }
 
 /**
+ * What a backend reduces over one chunk's S samples of one output instead of returning its
+ * S·N values per row ({@link StochasticModel.runReduced}):
+ * - `moments`: per value, the chunk mean over the samples and the chunk's sum of squared
+ *   deviations from that mean (M2) — combined across chunks in float64 by Chan et al.'s
+ *   parallel update, never as Σy² − (Σy)²/S, which cancels for |mean| ≫ std;
+ * - `logits` / `probabilities` (a classification output [S·N, C], as ClassificationEstimator's
+ *   `outputs` option): per sample p_t = softmax(logits), or the probabilities normalised
+ *   (p/Σp); per row the chunk mean and M2 of p_t, the mean of H[p_t] = −Σ_c p log p (0·log 0 = 0),
+ *   and the share of samples whose argmax (lowest class on ties) is each class.
+ *   `probabilities` also gives the smallest and largest raw value of the chunk, so that values
+ *   outside [0, 1] are refused as the estimator refuses them.
+ */
+export type ReductionKind = 'moments' | 'logits' | 'probabilities';
+
+/** One output and how it is reduced. */
+export interface OutputReduction {
+  readonly output: string;
+  readonly kind: ReductionKind;
+}
+
+/**
+ * One output reduced over a chunk's S samples (float32 as the backend computes it). Every
+ * array is flat row-major; `dims` are the output's dims per row ([...rest]; [C] for
+ * classification). A row whose output depends on no site gives the same numbers (M2 = 0).
+ */
+export interface ReducedOutput {
+  readonly output: string;
+  readonly kind: ReductionKind;
+  readonly dims: readonly number[];
+  /** [N, ...dims]: mean over the chunk's samples of the output (`moments`) or of p_t. */
+  readonly mean: Float32Array | Float64Array;
+  /** [N, ...dims]: Σ_t (x_t − mean)² over the chunk's samples. */
+  readonly m2: Float32Array | Float64Array;
+  /** Classification, [N]: mean over the chunk's samples of H[p_t] (nats). */
+  readonly entropy?: Float32Array | Float64Array;
+  /** Classification, [N, C]: share of the chunk's samples whose argmax is class c (count / S). */
+  readonly votes?: Float32Array | Float64Array;
+  /** `probabilities`: [min, max] of the raw output values over the chunk. */
+  readonly range?: readonly [number, number];
+}
+
+/** What {@link StochasticModel.runReduced} returns: one entry per requested reduction, in order. */
+export type ReducedOutputs = readonly ReducedOutput[];
+
+/**
  * A network whose stochastic sites are inputs.
  *
  * `run(feeds, masks, options)`:
@@ -110,6 +155,15 @@ export interface StochasticModel {
    */
   readonly shareBeforeFirstSite?: number;
   run(feeds: NamedTensors, masks: NamedTensors, options: RunOptions): Promise<NamedTensors>;
+  /**
+   * Optional: as `run`, but every requested output comes back reduced over the call's S
+   * samples ({@link ReducedOutput}: O(N·D) numbers instead of O(S·N·D)), computed where the
+   * model runs (e.g. appended to an ONNX graph). Resolves to null when this model cannot
+   * reduce this request (a layout, output type or runtime it does not cover): the caller then
+   * uses `run` — null is never an error. The engine uses it only when every estimator of a
+   * run can be served from the reductions.
+   */
+  runReduced?(feeds: NamedTensors, masks: NamedTensors, options: RunOptions, request: readonly OutputReduction[]): Promise<ReducedOutputs | null>;
   /**
    * Models whose mask shapes depend on the inputs' non-batch dims (a sequence length): the
    * concrete sites for these feeds (same names, kinds and order as `sites`). Absent: `sites`

@@ -35,7 +35,8 @@ import { cloneProto } from './clone.js';
 import { Emitter } from './emit.js';
 import { BAKED_KEY, LAYOUT_KEY, SITES_KEY } from './metadata.js';
 import { prepareModel, type PreparedModel } from './prepare.js';
-import { intAttr, intsAttr, Namer, tensorValueInfo, valueInfoElemType } from './proto-util.js';
+import { intAttr, Namer, tensorValueInfo, valueInfoElemType } from './proto-util.js';
+import { FLT_MIN_NORMAL, reduceOver } from './reduce.js';
 
 export { BAKED_KEY };
 export const VERSION_KEY = 'mcu.version';
@@ -44,8 +45,6 @@ export const VERSION_KEY = 'mcu.version';
 const MAX_MODEL_BYTES = 2 ** 31 - 1;
 /** The generator's counter holds the sample index in 32 bits. */
 const MAX_SAMPLES = 2 ** 32;
-/** Smallest normal float32: p·log(max(p, this)) is exactly 0 for p = 0 (core: 0·log 0 = 0). */
-const FLT_MIN_NORMAL = 1.1754943508222875e-38;
 
 export interface BakeOptions {
   /** T: the MC samples baked in (integer ≥ 1). */
@@ -129,11 +128,9 @@ function floatInitializer(name: string, data: Float32Array, dims: readonly numbe
   return { name, data_type: DataType.FLOAT, dims: dims.map(BigInt), raw_data: raw };
 }
 
-/** Reduce ops take `axes` as an attribute before (ReduceSum) opset 13 / (ReduceMean) 18, then as an input. */
+/** Over one axis, keepdims 0 (see reduce.ts). */
 function reduce(em: Emitter, op: 'ReduceMean' | 'ReduceSum', x: string, axis: number, outName?: string): string {
-  const fromInput = op === 'ReduceSum' ? 13 : 18;
-  if (em.opset >= fromInput) return em.node(op, [x, em.constInt64([BigInt(axis)], `axis${axis}`)], [intAttr('keepdims', 0)], outName);
-  return em.node(op, [x], [intsAttr('axes', [axis]), intAttr('keepdims', 0)], outName);
+  return reduceOver(em, op, x, axis, outName === undefined ? {} : { outName });
 }
 
 /** [T·N, ...rest] → [T, N, ...rest]. */
@@ -176,7 +173,7 @@ function emitClassification(
     logP = em.node('LogSoftmax', [x], axisC);
     p = em.node('Exp', [logP]);
   } else {
-    const sum = em.opset >= 13 ? em.node('ReduceSum', [x, em.constInt64([-1n], 'axis-1')]) : em.node('ReduceSum', [x], [intsAttr('axes', [-1])]);
+    const sum = reduceOver(em, 'ReduceSum', x, -1, { keepdims: true });
     p = em.node('Div', [x, sum]);
     logP = em.node('Log', [em.node('Max', [p, tiny])]);
   }

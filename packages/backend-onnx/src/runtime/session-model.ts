@@ -8,6 +8,9 @@ import {
   type DType,
   type MixingProbe,
   type NamedTensors,
+  type OutputReduction,
+  type ReducedOutput,
+  type ReducedOutputs,
   type RunOptions,
   type StochasticModel,
   type StochasticSite,
@@ -17,6 +20,8 @@ import {
 import type { DiagnosticModel } from '../graph/diagnose.js';
 import type { Layout } from '../graph/metadata.js';
 import type { PreparedModel } from '../graph/prepare.js';
+import { reducedGraph, type ReducedNames } from '../graph/reduce.js';
+import { encodeModel } from '../proto/index.js';
 import { checkFeedDims, castFeed, tileLeading } from './tensors.js';
 
 /** The parts of onnxruntime-node / onnxruntime-web that mcu uses (both share onnxruntime-common). */
@@ -65,7 +70,16 @@ async function modelHash(bytes: Uint8Array, ep: string, salt = ''): Promise<stri
   return `sha256:${Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('')}@${ep}`;
 }
 
-/** A prepared ONNX graph on one onnxruntime session, created once and reused for every chunk. */
+/** A session of the reduced graph (graph/reduce.ts) and where its outputs are. */
+interface ReducedSession {
+  readonly session: InferenceSession;
+  readonly outputs: readonly ReducedNames[];
+}
+
+/**
+ * A prepared ONNX graph on one onnxruntime session, created once and reused for every chunk;
+ * with {@link SessionModel.runReduced}, one more session per distinct reduction request.
+ */
 export class SessionModel implements StochasticModel {
   readonly backend: string;
   readonly inputs: readonly TensorSpec[];
@@ -80,6 +94,8 @@ export class SessionModel implements StochasticModel {
   readonly #runtime: OrtRuntime;
   readonly #init: SessionModelInit;
   readonly #dynamic: boolean;
+  /** Reduced-graph sessions by request (null: not offered, or onnxruntime refused the graph). */
+  readonly #reduced = new Map<string, Promise<ReducedSession | null>>();
 
   private constructor(
     init: SessionModelInit,
@@ -165,6 +181,67 @@ export class SessionModel implements StochasticModel {
       out[spec.name] = this.#normaliseOutput(spec.name, r, samples, rows);
     }
     return out;
+  }
+
+  /**
+   * The outputs reduced over the call's samples inside the graph (core's
+   * `StochasticModel.runReduced`; graph/reduce.ts). The reduced graph is built and its session
+   * created on the first call of a request, on this model's execution provider, and kept until
+   * dispose(). Null — the caller runs `run` — where the graph is not offered (see
+   * `reducedGraph`) or onnxruntime refuses it at session creation (its checks and shape
+   * inference): the raw path is then as correct as ever, only without the saving.
+   */
+  async runReduced(feeds: NamedTensors, masks: NamedTensors, options: RunOptions, request: readonly OutputReduction[]): Promise<ReducedOutputs | null> {
+    if (this.#session === null) throw new McuError('E_RUNTIME', 'the model was disposed; load it again');
+    const reduced = await this.#reducedSession(request);
+    if (reduced === null) return null;
+    const { ortFeeds, rows } = this.#ortFeeds(feeds, masks, options);
+    const results = await this.#runSession(reduced.session, ortFeeds);
+    const get = (name: string | undefined): Float32Array => {
+      const r = name === undefined ? undefined : (results[name] as Tensor | undefined);
+      if (r === undefined || r.type !== 'float32')
+        throw new McuError('E_RUNTIME', `onnxruntime returned no float32 output '${String(name)}' of the reduced graph`);
+      return r.data as Float32Array;
+    };
+    return reduced.outputs.map((o): ReducedOutput => {
+      const meanTensor = results[o.mean] as Tensor | undefined;
+      const dims = meanTensor === undefined ? [] : [...meanTensor.dims].map(Number);
+      if (dims[0] !== rows) {
+        throw new McuError('E_RUNTIME', `the reduced output '${o.mean}' should have ${rows} rows (dims [N, …]), got [${dims.join(', ')}]`);
+      }
+      const base = { output: o.output, kind: o.kind, dims: dims.slice(1), mean: get(o.mean), m2: get(o.m2) };
+      if (o.kind === 'moments') return base;
+      const withClasses = { ...base, entropy: get(o.entropy), votes: get(o.votes) };
+      if (o.kind === 'logits') return withClasses;
+      return { ...withClasses, range: [get(o.min)[0]!, get(o.max)[0]!] as const };
+    });
+  }
+
+  #reducedSession(request: readonly OutputReduction[]): Promise<ReducedSession | null> {
+    const key = JSON.stringify(request.map((r) => [r.output, r.kind]));
+    let hit = this.#reduced.get(key);
+    if (hit === undefined) {
+      hit = this.#createReduced(request);
+      this.#reduced.set(key, hit);
+    }
+    return hit;
+  }
+
+  async #createReduced(request: readonly OutputReduction[]): Promise<ReducedSession | null> {
+    const prepared = this.#init.prepared;
+    const graph = prepared === undefined ? undefined : reducedGraph(prepared, request);
+    if (graph === undefined) return null;
+    try {
+      const session = await this.#runtime.InferenceSession.create(encodeModel(graph.model), {
+        logSeverityLevel: 3,
+        ...this.#init.sessionOptions,
+        executionProviders: [this.executionProvider],
+      });
+      return { session, outputs: graph.outputs };
+    } catch {
+      // onnxruntime refused the reduced graph (an op or type its provider lacks): the raw path.
+      return null;
+    }
   }
 
   async #runSession(session: InferenceSession, ortFeeds: Record<string, Tensor>): Promise<InferenceSession.OnnxValueMapType> {
@@ -262,7 +339,10 @@ export class SessionModel implements StochasticModel {
   async dispose(): Promise<void> {
     const session = this.#session;
     this.#session = null;
+    const reduced = [...this.#reduced.values()];
+    this.#reduced.clear();
     if (session !== null) await session.release();
+    for (const r of await Promise.all(reduced)) if (r !== null) await r.session.release();
   }
 }
 

@@ -199,6 +199,7 @@ export async function predict(model: ModelInput, inputs: Inputs, options: Predic
           ...(s.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: s.memoryBudgetBytes } : {}),
           ...(s.signal !== undefined ? { signal: s.signal } : {}),
           ...(options.sampler !== undefined ? { sampler: options.sampler } : {}),
+          ...(options.reduceInGraph !== undefined ? { reduceInGraph: options.reduceInGraph } : {}),
           ...(options.onProgress !== undefined ? { onProgress: (e) => options.onProgress!({ ...e, batch: k, batches }) } : {}),
           estimators: [...estimators.values()],
         }),

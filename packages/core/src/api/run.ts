@@ -58,6 +58,12 @@ export interface ApiRunOptions {
   readonly signal?: AbortSignal;
   /** Called after every backend call. */
   readonly onProgress?: (event: ApiProgressEvent) => void;
+  /**
+   * Default true: estimators fed from the model's own per-chunk reductions where the backend
+   * offers them and every estimator of the run can use them (see McRunOptions.reduceInGraph);
+   * false: the raw samples and the estimators' JavaScript pass.
+   */
+  readonly reduceInGraph?: boolean;
 }
 
 /** How the one-call API's messages name the settings a caller gave (see {@link ApiRunOptions.wording}). */

@@ -1,7 +1,8 @@
 import { inject, injectable } from 'inversify';
 import { describeError, isMcuError, McuError } from '../errors.js';
 import type { Estimator } from '../estimators/estimator.js';
-import { deterministicMaskValue, type MaskScope, type StochasticModel, type StochasticSite } from '../model.js';
+import { reducedUsable } from '../estimators/reduced.js';
+import { deterministicMaskValue, type MaskScope, type OutputReduction, type ReducedOutputs, type StochasticModel, type StochasticSite } from '../model.js';
 import { BernoulliKernelSlot } from '../sampling/bernoulli-wasm.js';
 import type { Sampler, SamplerFactory } from '../sampling/sampler.js';
 import { sizeOf, type NamedTensors, type TensorData } from '../tensor.js';
@@ -43,6 +44,26 @@ export interface McRunOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: ProgressEvent) => void;
   readonly estimators: readonly Estimator<unknown>[];
+  /**
+   * Default true: when the model can reduce its outputs over each chunk's samples itself
+   * (`StochasticModel.runReduced`, e.g. appended to the ONNX graph) and EVERY estimator can be
+   * fed from such reductions (`Estimator.reduction()`), each chunk comes back as O(N·D)
+   * numbers instead of O(S·N·D) and the estimators fold those in. false: always the raw
+   * outputs and the estimators' JavaScript pass (`update`), e.g. to compare the two.
+   */
+  readonly reduceInGraph?: boolean;
+}
+
+/** The reductions a run's estimators need, or null when one of them needs the raw samples. */
+export function reductionsFor(estimators: readonly Estimator<unknown>[]): OutputReduction[] | null {
+  if (estimators.length === 0) return null;
+  const request: OutputReduction[] = [];
+  for (const est of estimators) {
+    const r = est.reduction?.() ?? null;
+    if (r === null || est.updateReduced === undefined) return null;
+    if (!request.some((q) => q.output === r.output && q.kind === r.kind)) request.push({ output: r.output, kind: r.kind });
+  }
+  return request;
 }
 
 /** Everything needed to reproduce a run. */
@@ -62,6 +83,11 @@ export interface RunMeta {
   readonly maxStandardError: number | null;
   /** The self-check's result (null when it was switched off). */
   readonly selfCheck: SelfCheckReport | null;
+  /**
+   * Chunks whose outputs the model reduced over their samples (`runReduced`) and the
+   * estimators took as such; the others went through `run` and the estimators' own pass.
+   */
+  readonly reducedChunks: number;
 }
 
 /** The model's sites for these feeds (concrete mask shapes for input-dependent sites). */
@@ -180,6 +206,8 @@ export class McEngine {
     const check = options.selfCheck === false ? null : await this.#selfCheck(model, feeds, sites);
     const minSamples = Math.max(2, options.minSamples ?? 10);
 
+    let request = options.reduceInGraph === false || model.runReduced === undefined ? null : reductionsFor(options.estimators);
+    let reducedChunks = 0;
     let done = 0;
     let converged: boolean | null = options.tolerance === undefined ? null : false;
     let maxSe: number | null = null;
@@ -194,14 +222,35 @@ export class McEngine {
       sites.forEach((site, siteIndex) => {
         masks[site.name] = sampler.sample({ site, siteIndex, firstSample: done, count, rows, scope, firstRow: options.firstRow ?? 0 });
       });
-      let outputs: NamedTensors;
-      try {
-        outputs = await model.run(feeds, masks, { samples: count, scope, signal: options.signal });
-      } catch (e) {
-        if (isMcuError(e)) throw e;
-        throw new McuError('E_RUNTIME', `backend '${model.backend}' failed on samples ${done}–${done + count - 1}: ${describeError(e)}`, { cause: e });
+      const runOptions = { samples: count, scope, signal: options.signal };
+      const failed = (e: unknown): McuError =>
+        isMcuError(e)
+          ? e
+          : new McuError('E_RUNTIME', `backend '${model.backend}' failed on samples ${done}–${done + count - 1}: ${describeError(e)}`, { cause: e });
+      let reduced: ReducedOutputs | null = null;
+      if (request !== null) {
+        try {
+          reduced = (await model.runReduced?.(feeds, masks, runOptions, request)) ?? null;
+        } catch (e) {
+          throw failed(e);
+        }
+        // null: the model cannot reduce this request — the raw path for the rest of the run
+        if (reduced === null) request = null;
       }
-      for (const est of options.estimators) est.update({ outputs, samples: count, rows, firstSample: done });
+      if (reduced !== null && reducedUsable(reduced)) {
+        for (const est of options.estimators) est.updateReduced!({ outputs: reduced, samples: count, rows, firstSample: done });
+        reducedChunks++;
+      } else {
+        // Also a reduction holding a non-finite value (or a probability out of range): the same
+        // masks once more on the raw path, where the estimators name the sample and row.
+        let outputs: NamedTensors;
+        try {
+          outputs = await model.run(feeds, masks, runOptions);
+        } catch (e) {
+          throw failed(e);
+        }
+        for (const est of options.estimators) est.update({ outputs, samples: count, rows, firstSample: done });
+      }
       done += count;
       if (options.tolerance !== undefined) {
         maxSe = Math.max(...options.estimators.map((e) => e.maxStandardError?.() ?? 0));
@@ -234,6 +283,7 @@ export class McEngine {
       converged,
       maxStandardError: maxSe,
       selfCheck: check,
+      reducedChunks,
     };
   }
 

@@ -1,10 +1,12 @@
 import { McuError } from '../errors.js';
+import type { OutputReduction } from '../model.js';
 import { formatDims } from '../tensor.js';
-import type { Chunk, Estimator } from './estimator.js';
+import type { Chunk, Estimator, ReducedChunk } from './estimator.js';
 import { checkOutputName, parseLabels, readChunk, type ChunkLayout, type LabelsInput } from './input.js';
 import { BatchMeans, checkMcBatches, DEFAULT_MC_BATCHES } from './batch-means.js';
 import { StreamingLogSumExp } from './logsumexp.js';
 import { argmax, entropy, expectedCalibrationError, softmaxEntropy, softmaxInto } from './metrics.js';
+import { readReduced } from './reduced.js';
 
 export interface ClassificationEstimatorOptions {
   /** The model output holding the logits (the softmax input), dims [S·N, C]. */
@@ -119,30 +121,83 @@ export class ClassificationEstimator implements Estimator<ClassificationResult> 
     return this.consumed;
   }
 
+  /** The first chunk fixes the rows and classes. */
+  private start(N: number, rest: readonly number[], C: number, who: string): void {
+    if (rest.length === 0 || rest[rest.length - 1] !== C || C < 2) {
+      throw new McuError(
+        'E_INPUT',
+        `${who}: output '${this.output}' must be logits of dims [samples·rows, C] with C ≥ 2 classes, ` + `got per-row dims ${formatDims(rest)}`,
+      );
+    }
+    const labels = this.labelsInput === undefined ? null : parseLabels(this.labelsInput, N, C, who);
+    this.layout = { rows: N, rest, width: C };
+    this.sumP = new Float64Array(N * C);
+    this.sumP2 = new Float64Array(N * C);
+    this.sumH = new Float64Array(N);
+    this.votes = new Int32Array(N * C);
+    this.probsBuf = new Float64Array(C);
+    this.logBuf = new Float64Array(C);
+    this.labels = labels;
+    if (labels !== null) this.lse = new StreamingLogSumExp(N, true);
+    if (labels !== null && this.mcBatches > 0) this.batchMeans = new BatchMeans(this.mcBatches, N, C, true);
+  }
+
+  /**
+   * Without labels: per chunk the mean and M2 of p_t, the mean of H[p_t] and the argmax shares
+   * (kind `logits` or `probabilities`, as the `outputs` option). With labels: null — the
+   * log-likelihood's log-sum-exp and the batch-means errors of it and of the Brier score
+   * (sample t in batch t mod B) need each sample's probabilities, so those runs take the raw
+   * path.
+   */
+  reduction(): OutputReduction | null {
+    if (this.labelsInput !== undefined) return null;
+    return { output: this.output, kind: this.fromProbabilities ? 'probabilities' : 'logits' };
+  }
+
+  /**
+   * One chunk reduced by the backend: Σ_t p_t += n_b·m_b, Σ_t p_t² += M2_b + n_b·m_b² (so the
+   * variance behind probsStandardError rests on the chunks' deviations, not on float32 sums of
+   * squares), Σ_t H[p_t] += n_b·H̄_b and votes += round(n_b · share) — the counts are exact:
+   * a float32 share k/n_b times n_b is within 2⁻²³·k of the integer k.
+   */
+  updateReduced(chunk: ReducedChunk): void {
+    const who = 'ClassificationEstimator';
+    if (this.labelsInput !== undefined) {
+      throw new McuError('E_INPUT', `${who}: with labels the estimator needs the raw samples (update), not a reduced chunk (see reduction())`);
+    }
+    const kind = this.fromProbabilities ? 'probabilities' : 'logits';
+    const r = readReduced(chunk, this.output, kind, this.consumed, who);
+    const N = chunk.rows;
+    const C = r.dims[r.dims.length - 1] ?? 0;
+    const layout = this.layout;
+    if (layout === undefined) this.start(N, [...r.dims], C, who);
+    else if (N !== layout.rows || C !== layout.width) {
+      throw new McuError(
+        'E_INPUT',
+        `${who}: every chunk of '${this.output}' must have ${layout.rows} rows of ${layout.width} classes (first chunk), got ${N} of ${C}`,
+      );
+    }
+    const S = chunk.samples;
+    const { sumP, sumP2, sumH, votes } = this;
+    const mean = r.mean;
+    const m2 = r.m2;
+    const share = r.votes!;
+    const h = r.entropy!;
+    for (let k = 0; k < sumP.length; k++) {
+      const m = mean[k];
+      sumP[k] += S * m;
+      sumP2[k] += m2[k] + S * m * m;
+      votes[k] += Math.round(S * share[k]);
+    }
+    for (let i = 0; i < N; i++) sumH[i] += S * h[i];
+    this.consumed += S;
+  }
+
   update(chunk: Chunk): void {
     const who = 'ClassificationEstimator';
     const v = readChunk(chunk, this.output, this.consumed, this.layout, who);
     const { data, samples: S, rows: N, width: C } = v;
-    if (this.layout === undefined) {
-      const rest = v.rest;
-      if (rest.length === 0 || rest[rest.length - 1] !== C || C < 2) {
-        throw new McuError(
-          'E_INPUT',
-          `${who}: output '${this.output}' must be logits of dims [samples·rows, C] with C ≥ 2 classes, ` + `got per-row dims ${formatDims(rest)}`,
-        );
-      }
-      const labels = this.labelsInput === undefined ? null : parseLabels(this.labelsInput, N, C, who);
-      this.layout = { rows: N, rest, width: C };
-      this.sumP = new Float64Array(N * C);
-      this.sumP2 = new Float64Array(N * C);
-      this.sumH = new Float64Array(N);
-      this.votes = new Int32Array(N * C);
-      this.probsBuf = new Float64Array(C);
-      this.logBuf = new Float64Array(C);
-      this.labels = labels;
-      if (labels !== null) this.lse = new StreamingLogSumExp(N, true);
-      if (labels !== null && this.mcBatches > 0) this.batchMeans = new BatchMeans(this.mcBatches, N, C, true);
-    }
+    if (this.layout === undefined) this.start(N, v.rest, C, who);
     const { sumP, sumP2, sumH, votes, labels, lse, norm } = this;
     const p = this.probsBuf;
     const bm = this.batchMeans;

@@ -1,4 +1,5 @@
-export type { Chunk, Estimator } from './estimator.js';
+export type { Chunk, Estimator, ReducedChunk } from './estimator.js';
+export { reducedUsable } from './reduced.js';
 export type { TargetsInput, LabelsInput } from './input.js';
 export { StreamingLogSumExp } from './logsumexp.js';
 export { DEFAULT_MC_BATCHES, MAX_BATCH_VALUES } from './batch-means.js';

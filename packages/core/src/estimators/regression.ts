@@ -1,10 +1,12 @@
 import { McuError } from '../errors.js';
-import type { TensorData } from '../tensor.js';
-import type { Chunk, Estimator } from './estimator.js';
+import type { OutputReduction } from '../model.js';
+import { sizeOf, type TensorData } from '../tensor.js';
+import type { Chunk, Estimator, ReducedChunk } from './estimator.js';
 import { checkOutputName, parseTargets, readChunk, type ChunkLayout, type TargetsInput } from './input.js';
 import { BatchMeans, checkMcBatches, DEFAULT_MC_BATCHES } from './batch-means.js';
 import { StreamingLogSumExp } from './logsumexp.js';
 import { rootMeanSquaredError } from './metrics.js';
+import { readReduced } from './reduced.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -107,20 +109,23 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
     return this.consumed;
   }
 
+  /** The first chunk fixes the rows and per-row dims. */
+  private start(N: number, rest: readonly number[], D: number, who: string): void {
+    // Parse targets before committing to the layout, so a mismatch leaves the estimator fresh.
+    const targets = this.targetsInput === undefined ? null : parseTargets(this.targetsInput, N, D, who);
+    this.layout = { rows: N, rest, width: D };
+    this.mean = new Float64Array(N * D);
+    this.m2 = new Float64Array(N * D);
+    this.targets = targets;
+    if (targets !== null && this.tau !== null) this.lse = new StreamingLogSumExp(N, true);
+    if (targets !== null && this.mcBatches > 0) this.batchMeans = new BatchMeans(this.mcBatches, N, D, this.lse !== null);
+  }
+
   update(chunk: Chunk): void {
     const who = 'RegressionEstimator';
     const v = readChunk(chunk, this.output, this.consumed, this.layout, who);
     const { data, samples: S, rows: N, width: D } = v;
-    if (this.layout === undefined) {
-      // Parse targets before committing to the layout, so a mismatch leaves the estimator fresh.
-      const targets = this.targetsInput === undefined ? null : parseTargets(this.targetsInput, N, D, who);
-      this.layout = { rows: N, rest: v.rest, width: D };
-      this.mean = new Float64Array(N * D);
-      this.m2 = new Float64Array(N * D);
-      this.targets = targets;
-      if (targets !== null && this.tau !== null) this.lse = new StreamingLogSumExp(N, true);
-      if (targets !== null && this.mcBatches > 0) this.batchMeans = new BatchMeans(this.mcBatches, N, D, this.lse !== null);
-    }
+    if (this.layout === undefined) this.start(N, v.rest, D, who);
     const mean = this.mean;
     const m2 = this.m2;
     const targets = this.targets;
@@ -155,6 +160,55 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
       }
     }
     this.consumed += S;
+  }
+
+  /**
+   * Without targets: per chunk the mean and M2 of every value over the chunk's samples
+   * (`moments`). With targets: null — eq. 8's log-sum-exp, the RMSE and their batch-means
+   * errors (sample t in batch t mod B) need each sample's values, so those runs take the raw
+   * path.
+   */
+  reduction(): OutputReduction | null {
+    return this.targetsInput === undefined ? { output: this.output, kind: 'moments' } : null;
+  }
+
+  /**
+   * One chunk reduced by the backend: its per-value mean m_b and M2_b over n_b samples join the
+   * running mean and M2 by Chan et al.'s parallel update in float64,
+   *   δ = m_b − m, m += δ·n_b/n, M2 += M2_b + δ²·n_a·n_b/n,
+   * the same as the one-sample Welford steps of update() to float tolerance (the backend's
+   * float32 sums over ≤ S samples, relative ≈ S·2⁻²⁴ at worst).
+   */
+  updateReduced(chunk: ReducedChunk): void {
+    const who = 'RegressionEstimator';
+    if (this.targetsInput !== undefined) {
+      throw new McuError('E_INPUT', `${who}: with targets the estimator needs the raw samples (update), not a reduced chunk (see reduction())`);
+    }
+    const r = readReduced(chunk, this.output, 'moments', this.consumed, who);
+    const N = chunk.rows;
+    const D = sizeOf(r.dims);
+    const layout = this.layout;
+    if (layout === undefined) this.start(N, [...r.dims], D, who);
+    else if (N !== layout.rows || r.dims.length !== layout.rest.length || r.dims.some((d, k) => d !== layout.rest[k])) {
+      throw new McuError(
+        'E_INPUT',
+        `${who}: every chunk of '${this.output}' must have ${layout.rows} rows of dims [${layout.rest.join(', ')}] (first chunk), got ${N} of [${r.dims.join(', ')}]`,
+      );
+    }
+    const nA = this.consumed;
+    const nB = chunk.samples;
+    const n = nA + nB;
+    const wB = nB / n;
+    const wAB = (nA * nB) / n;
+    const { mean, m2 } = this;
+    const mB = r.mean;
+    const m2B = r.m2;
+    for (let k = 0; k < mean.length; k++) {
+      const delta = mB[k] - mean[k];
+      mean[k] += delta * wB;
+      m2[k] += m2B[k] + delta * delta * wAB;
+    }
+    this.consumed = n;
   }
 
   maxStandardError(): number {
