@@ -12,3 +12,10 @@ export { encodeShardResult, decodeShardResult } from './codec.js';
 export { openPool, poolFormat } from './pool/index.js';
 export { CSV_INDEX_STRIDE } from './pool/csv.js';
 export { isNpy, parseNpyHeader, npyHeaderEnd, NPY_PREAMBLE_BYTES, type NpyHeader, type NpyDescr } from './pool/npy-header.js';
+export { resolveScoreOptions, CLASSIFICATION_HEURISTICS, type ResolvedScoreOptions } from './options.js';
+export { ShardScorer, scoreShard, mcuFor, ACQUIRE_MEMORY_BUDGET_BYTES } from './score.js';
+export { baldOf, batchBald, EXACT_JOINT_BUDGET, MC_CONFIGURATIONS, type BatchBaldOptions } from './batchbald.js';
+export { mergeShards, selectionMeta } from './merge.js';
+export { acquire, defaultShardRows, threadsPerWorker, workerThreadFile } from './acquire.js';
+// the Redis job queue (Engineer Q's src/queue/**): acquireOnQueue for mcu acquire --queue, runWorker for mcu worker
+export * from './queue/index.js';

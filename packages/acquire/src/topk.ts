@@ -17,10 +17,10 @@ export function byRank(a: Scored, b: Scored): number {
   return a.index - b.index;
 }
 
-/** A min-heap (worst kept entry at the root) of at most k entries. */
-export class TopK {
+/** A min-heap (worst kept entry at the root) of at most k entries; an entry may carry more than its index and score. */
+export class TopK<E extends Scored = Scored> {
   readonly #k: number;
-  readonly #heap: Scored[] = [];
+  readonly #heap: E[] = [];
 
   constructor(k: number) {
     if (!(Number.isSafeInteger(k) && k >= 1)) throw new McuError('E_CONFIG', `k must be an integer ≥ 1, got ${k}`);
@@ -31,13 +31,22 @@ export class TopK {
     return this.#heap.length;
   }
 
+  /** Would an entry with this score and index be kept? (Lets a caller skip building a large entry.) */
+  wouldKeep(index: number, score: number): boolean {
+    return this.#heap.length < this.#k || ranksBefore({ index, score }, this.#heap[0]!);
+  }
+
   /** Offer a row; NaN is refused (a NaN cannot be ranked) — E_RUNTIME naming the row. */
   push(index: number, score: number): void {
-    if (Number.isNaN(score)) {
-      throw new McuError('E_RUNTIME', `row ${index} scored NaN (the model's output for it is not a number); check that row's features for NaN or ±Infinity`);
+    this.offer({ index, score } as E);
+  }
+
+  /** Offer an entry; the heap keeps it (and drops its worst) only when it ranks among the k best. */
+  offer(e: E): void {
+    if (Number.isNaN(e.score)) {
+      throw new McuError('E_RUNTIME', `row index ${e.index} scored NaN (the model's output for it is not a number); check that row's features and the model`);
     }
     const h = this.#heap;
-    const e = { index, score };
     if (h.length < this.#k) {
       h.push(e);
       this.#up(h.length - 1);
@@ -48,7 +57,7 @@ export class TopK {
   }
 
   /** The kept entries, best first. */
-  sorted(): Scored[] {
+  sorted(): E[] {
     return [...this.#heap].sort(byRank);
   }
 

@@ -54,7 +54,10 @@ export interface ScoreOptions {
   /** T, Monte Carlo samples per row. */
   readonly samples: number;
   readonly seed: number;
-  /** Mask scope (default: 'point' — each row its own masks, drawn by global row index). */
+  /**
+   * Mask scope (default 'sample', core's default: sample t is one network for every row — what
+   * batchbald needs; 'point': each row its own masks, drawn by global row index).
+   */
   readonly scope?: 'sample' | 'point';
   /** Model precision τ for `std` (variance + τ⁻¹); refused for classification heuristics. */
   readonly tau?: number;
@@ -109,7 +112,7 @@ export interface Selection {
   readonly blockRows: number;
   readonly modelHash: string;
   readonly poolRows: number;
-  /** Best first (batchbald: in greedy order, each with the joint score gain when it was added). */
+  /** Best first (batchbald: in greedy order, each with a_BatchBALD of the batch up to and including it). */
   readonly selected: readonly Scored[];
 }
 
@@ -127,9 +130,9 @@ export interface AcquireOptions extends ScoreOptions {
   readonly model: ModelSpec;
   readonly pool: PoolSpec;
   /**
-   * Worker threads (piscina), each with its own Mcu and backend session (default:
-   * os.availableParallelism()); 0 scores in this thread. onnxruntime intra-op threads per
-   * worker: max(1, floor(cores / workers)) unless `model.backendOptions` sets them.
+   * Workers (default: os.availableParallelism()): 1 scores in this thread, N ≥ 2 on N worker
+   * threads (piscina), each with its own Mcu and backend session. onnxruntime intra-op threads
+   * per worker: max(1, floor(cores / workers)) unless `model.backendOptions` sets them.
    */
   readonly workers?: number;
   /** Rows per shard, a multiple of blockRows (default: about 4 shards per worker, aligned). */
@@ -156,8 +159,8 @@ export interface AcquireApi {
   openPool(pool: PoolSpec): Promise<Pool>;
   /** Shards of [0, rows): boundaries multiples of blockRows; shardRows must be a multiple of blockRows (E_CONFIG otherwise). */
   shardsOf(rows: number, shardRows: number, blockRows: number): { start: number; end: number }[];
-  /** The metadata of a run (hash, pool rows, defaults resolved), validating k against the pool. */
-  selectionMeta(model: ModelSpec, pool: PoolSpec, options: ScoreOptions): Promise<SelectionMeta>;
+  /** The metadata of a run (hash, pool rows, defaults resolved) after every check that can refuse it (loads the model once). */
+  selectionMeta(model: ModelSpec, pool: PoolSpec, options: ScoreOptions, context?: Pick<ScoreContext, 'mcu'>): Promise<SelectionMeta>;
   scoreShard(model: ModelSpec, pool: PoolSpec, range: { start: number; end: number }, options: ScoreOptions, context?: ScoreContext): Promise<ShardResult>;
   /** Merges shard results covering [0, poolRows) exactly once (E_INTERNAL otherwise). */
   mergeShards(results: readonly ShardResult[], meta: SelectionMeta, options: ScoreOptions): Selection;
