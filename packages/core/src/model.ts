@@ -113,8 +113,17 @@ export interface ReducedOutput {
   readonly output: string;
   readonly kind: ReductionKind;
   readonly dims: readonly number[];
-  /** [N, ...dims]: mean over the chunk's samples of the output (`moments`) or of p_t. */
+  /**
+   * [N, ...dims]: mean over the chunk's samples of the output (`moments`) or of p_t — for
+   * `moments` relative to `shift` when that is given.
+   */
   readonly mean: Float32Array | Float64Array;
+  /**
+   * `moments`, optional, [N, ...dims]: a value the samples were shifted by before they were
+   * summed (e.g. the chunk's first sample), so that the chunk mean is shift + mean in float64:
+   * float32 then only has to hold deviations of the size of the spread, not |mean| ≫ std.
+   */
+  readonly shift?: Float32Array | Float64Array;
   /** [N, ...dims]: Σ_t (x_t − mean)² over the chunk's samples. */
   readonly m2: Float32Array | Float64Array;
   /** Classification, [N]: mean over the chunk's samples of H[p_t] (nats). */

@@ -8,7 +8,9 @@
  * leading dim; an output that depends on no site has N rows and becomes [1, N, …], whose
  * means are the same and whose M2 is 0, as the S identical samples give; 'sample-axis'
  * outputs are [S, N, …] already. The reductions follow core's estimators:
- * - `moments`: mean_t y_t and Σ_t (y_t − ȳ)² (deviations from the chunk mean, not Σy² − Sȳ²);
+ * - `moments`: with c = the chunk's first sample, mean_t (y_t − c) and Σ_t (y_t − ȳ)²
+ *   (deviations from the chunk mean, not Σy² − Sȳ²), and c: float32 only holds deviations of
+ *   the size of the spread, so |mean| ≫ std loses nothing (core adds c back in float64);
  * - `logits`: log p_t = LogSoftmax, p_t = exp(log p_t); `probabilities`: p_t = x/Σx and
  *   log p_t = log max(p_t, FLT_MIN) (0·log 0 = 0, as bake.ts); then mean and M2 of p_t, the
  *   mean of H[p_t] = −Σ_c p log p, and the share of samples whose ArgMax (select_last_index 0:
@@ -52,6 +54,8 @@ export interface ReducedNames {
   readonly kind: OutputReduction['kind'];
   readonly mean: string;
   readonly m2: string;
+  /** `moments`: the chunk's first sample, which `mean` is relative to. */
+  readonly shift?: string;
   readonly entropy?: string;
   readonly votes?: string;
   readonly min?: string;
@@ -118,10 +122,14 @@ export function reducedGraph(prepared: PreparedModel, request: readonly OutputRe
       // [S·N, …rest] (or [S, N, …rest]) → [S, N, …rest]
       const rest = em.slice1d(em.shape(y0), sampleAxis ? 2n : 1n);
       const y = em.reshape(y0, em.concat([minusOne, rowsOf(y0), rest]));
-      const mean = reduceOver(em, 'ReduceMean', y, 0, { outName: floatOut(`${base}/mean`) });
-      const d = em.node('Sub', [y, mean]);
+      // Shifted by the chunk's first sample c: float32 holds y − c, of the size of the spread.
+      const firstSample = em.slice1d(y, 0n, 1n); // Slice along axis 0: [1, N, …]
+      const shifted = em.node('Sub', [y, firstSample]);
+      const shift = reduceOver(em, 'ReduceMean', firstSample, 0, { outName: floatOut(`${base}/shift`) }); // [1, N, …] → [N, …], exact
+      const mean = reduceOver(em, 'ReduceMean', shifted, 0, { outName: floatOut(`${base}/mean`) });
+      const d = em.node('Sub', [shifted, mean]);
       const m2 = reduceOver(em, 'ReduceSum', em.mul(d, d), 0, { outName: floatOut(`${base}/m2`) });
-      outputs.push({ output: r.output, kind: r.kind, mean, m2 });
+      outputs.push({ output: r.output, kind: r.kind, mean, m2, shift });
       continue;
     }
     const classes = classesOf(sampleAxis ? spec.dims.slice(1) : spec.dims);

@@ -210,7 +210,7 @@ export class SessionModel implements StochasticModel {
         throw new McuError('E_RUNTIME', `the reduced output '${o.mean}' should have ${rows} rows (dims [N, …]), got [${dims.join(', ')}]`);
       }
       const base = { output: o.output, kind: o.kind, dims: dims.slice(1), mean: get(o.mean), m2: get(o.m2) };
-      if (o.kind === 'moments') return base;
+      if (o.kind === 'moments') return o.shift === undefined ? base : { ...base, shift: get(o.shift) };
       const withClasses = { ...base, entropy: get(o.entropy), votes: get(o.votes) };
       if (o.kind === 'logits') return withClasses;
       return { ...withClasses, range: [get(o.min)[0]!, get(o.max)[0]!] as const };

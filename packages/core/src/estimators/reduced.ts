@@ -24,7 +24,7 @@ function allFinite(a: ArrayLike<number> | undefined): boolean {
  */
 export function reducedUsable(outputs: ReducedOutputs): boolean {
   for (const r of outputs) {
-    if (!allFinite(r.mean) || !allFinite(r.m2) || !allFinite(r.entropy) || !allFinite(r.votes)) return false;
+    if (!allFinite(r.mean) || !allFinite(r.m2) || !allFinite(r.shift) || !allFinite(r.entropy) || !allFinite(r.votes)) return false;
     if (r.kind === 'probabilities') {
       const range = r.range;
       if (range === undefined || !(range[0] >= 0 && range[1] <= 1 + PROBABILITY_SLACK)) return false;
@@ -56,6 +56,9 @@ export function readReduced(chunk: ReducedChunk, output: string, kind: Reduction
       'E_INPUT',
       `${who}: the reduction of '${output}' must hold ${N} rows of dims ${formatDims(r.dims)} (${N * width} values), got mean ${r.mean.length} and m2 ${r.m2.length}`,
     );
+  }
+  if (r.shift !== undefined && r.shift.length !== N * width) {
+    throw new McuError('E_INPUT', `${who}: the reduction of '${output}' has ${r.shift.length} shift values, expected ${N * width}`);
   }
   if (kind !== 'moments' && (r.entropy?.length !== N || r.votes?.length !== N * width)) {
     throw new McuError('E_INPUT', `${who}: the classification reduction of '${output}' needs entropy (${N}) and votes (${N * width}) values`);

@@ -177,7 +177,8 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
    * running mean and M2 by Chan et al.'s parallel update in float64,
    *   δ = m_b − m, m += δ·n_b/n, M2 += M2_b + δ²·n_a·n_b/n,
    * the same as the one-sample Welford steps of update() to float tolerance (the backend's
-   * float32 sums over ≤ S samples, relative ≈ S·2⁻²⁴ at worst).
+   * float32 sums over ≤ S samples, relative ≈ S·2⁻²⁴ at worst). m_b = shift + mean when the
+   * backend summed shifted samples, so that |mean| ≫ std loses nothing to float32.
    */
   updateReduced(chunk: ReducedChunk): void {
     const who = 'RegressionEstimator';
@@ -203,8 +204,9 @@ export class RegressionEstimator implements Estimator<RegressionResult> {
     const { mean, m2 } = this;
     const mB = r.mean;
     const m2B = r.m2;
+    const shift = r.shift;
     for (let k = 0; k < mean.length; k++) {
-      const delta = mB[k] - mean[k];
+      const delta = (shift === undefined ? mB[k] : shift[k] + mB[k]) - mean[k];
       mean[k] += delta * wB;
       m2[k] += m2B[k] + delta * delta * wAB;
     }

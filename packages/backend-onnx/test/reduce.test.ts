@@ -1,0 +1,222 @@
+// The reduced graph (graph/reduce.ts) and SessionModel.runReduced: the graph's reductions
+// against the same prepared graph's raw outputs reduced here in float64; models of other
+// origins (masks as inputs per sample or per row, opset 7) on both paths; and the fallback to
+// the raw path when onnxruntime refuses the reduced graph.
+//
+// Tolerance: the graph sums ≤ S float32 values (relative ≤ S·2⁻²⁴ ≈ 1.2e-6 for S = 20) where
+// the reference sums float64; compared at relative 1e-5 plus 1e-6 of the largest value.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { createMcu, McuError, RegressionEstimator, SeededSampler, type NamedTensors, type StochasticModel, type TensorData } from '@mcu/core';
+import { decodeModel, encodeModel, OnnxNodeBackend, onnxModule, SessionModel, type PreparedModel } from '../src/index.js';
+import { reducedGraph } from '../src/graph/reduce.js';
+import type { OrtRuntime } from '../src/runtime/session-model.js';
+import { fixtureBytes } from '../../../test/helpers/fixtures.js';
+
+const REPO = path.resolve(import.meta.dirname, '../../..');
+const co2Bytes = (): Uint8Array => new Uint8Array(readFileSync(path.join(REPO, 'examples', 'co2_relu.preserve.onnx')));
+const co2Rows = readFileSync(path.join(REPO, 'examples', 'co2-months.csv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map(Number);
+
+function close(got: ArrayLike<number>, want: ArrayLike<number>): boolean {
+  let scale = 0;
+  for (let k = 0; k < want.length; k++) scale = Math.max(scale, Math.abs(want[k]!));
+  for (let k = 0; k < want.length; k++) if (!(Math.abs(got[k]! - want[k]!) <= 1e-5 * Math.abs(want[k]!) + 1e-6 * scale)) return false;
+  return got.length === want.length;
+}
+
+async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+}
+
+describe('reducedGraph on the co2 example', () => {
+  it('returns the chunk mean (shift + mean) and M2 of the raw outputs of the same masks', async () => {
+    const prepared: PreparedModel = await new OnnxNodeBackend().prepare(decodeModel(co2Bytes()));
+    const graph = reducedGraph(prepared, [{ output: 'y', kind: 'moments' }])!;
+    expect(graph.outputs.map((o) => [o.output, o.kind])).toEqual([['y', 'moments']]);
+    const S = 20;
+    const N = co2Rows.length;
+    const sampler = new SeededSampler({ seed: 7, wasm: false });
+    const feeds: Record<string, ort.Tensor> = { [prepared.inputs[0]!.name]: new ort.Tensor('float32', Float32Array.from(co2Rows), [N, 1]) };
+    prepared.sites.forEach((site, siteIndex) => {
+      const m = sampler.sample({ site, siteIndex, firstSample: 0, count: S, rows: N, scope: 'sample' });
+      feeds[site.name] = new ort.Tensor('float32', m.data as Float32Array, m.dims);
+    });
+    const raw = await session(encodeModel(prepared.model));
+    const reduced = await session(encodeModel(graph.model));
+    try {
+      const y = (await raw.run(feeds)).y!.data as Float32Array; // [S·N, 1], sample-major
+      const out = await reduced.run(feeds);
+      const names = graph.outputs[0]!;
+      expect([...out[names.mean]!.dims].map(Number)).toEqual([N, 1]);
+      const mean = new Float64Array(N);
+      const m2 = new Float64Array(N);
+      for (let i = 0; i < N; i++) {
+        for (let t = 0; t < S; t++) mean[i]! += y[t * N + i]! / S;
+        for (let t = 0; t < S; t++) m2[i]! += (y[t * N + i]! - mean[i]!) ** 2;
+      }
+      const shift = out[names.shift!]!.data as Float32Array;
+      const rel = out[names.mean]!.data as Float32Array;
+      expect(
+        close(
+          Float64Array.from(rel, (v, i) => shift[i]! + v),
+          mean,
+        ),
+      ).toBe(true);
+      expect(close(out[names.m2]!.data as Float32Array, m2)).toBe(true);
+      expect(Math.max(...m2)).toBeGreaterThan(0);
+    } finally {
+      await raw.release();
+      await reduced.release();
+    }
+  });
+
+  it('is not offered for an output that is not the model’s, or a classification output without a fixed class count', async () => {
+    const prepared = await new OnnxNodeBackend().prepare(decodeModel(co2Bytes()));
+    expect(reducedGraph(prepared, [{ output: 'nope', kind: 'moments' }])).toBeUndefined();
+    expect(reducedGraph(prepared, [{ output: 'y', kind: 'logits' }])).toBeUndefined(); // one value per row: no C ≥ 2
+    expect(reducedGraph(prepared, [])).toBeUndefined();
+  });
+});
+
+describe('runReduced on models of other origins: the in-graph path where offered, equal to the JS path', () => {
+  const masks = { maskInputs: { mask1: 0.1, mask2: 0.1, mask3: 0.1, mask4: 0.1 } };
+  const cases = [
+    ['masks as graph inputs [N, …] (co2_relu.masked.onnx)', 'pytorch-1.13/co2_relu.masked.onnx', masks, true],
+    ['dropout inserted into an eval export (co2_relu.eval.onnx)', 'pytorch-1.13/co2_relu.eval.onnx', { insertDropout: { rate: 0.1 } }, true],
+    ['opset 7 (co2_relu.opset7.onnx): not offered, the raw path', 'pytorch-1.13/co2_relu.opset7.onnx', {}, false],
+  ] as const;
+  it.each(cases)('%s', async (_label, fixture, load, offered) => {
+    const mcu = createMcu({ modules: [onnxModule] });
+    const model = await mcu.load({ kind: 'bytes', bytes: fixtureBytes(fixture) }, load);
+    try {
+      const spec = model.inputs[0]!;
+      const N = co2Rows.length;
+      const feeds: NamedTensors = { [spec.name]: { dtype: 'float32', data: Float32Array.from(co2Rows), dims: [N, 1] } };
+      const output = model.outputs[0]!.name;
+      const a = new RegressionEstimator({ output, tau: 20 });
+      const b = new RegressionEstimator({ output, tau: 20 });
+      const common = { samples: 24, seed: 5, chunkSamples: 7 };
+      const ma = await mcu.engine.run(model, feeds, { ...common, estimators: [a] });
+      await mcu.engine.run(model, feeds, { ...common, estimators: [b], reduceInGraph: false });
+      expect(ma.reducedChunks).toBe(offered ? 4 : 0);
+      expect(model.sites.length).toBeGreaterThan(0);
+      expect(Math.max(...b.result().sampleVariance)).toBeGreaterThan(0);
+      expect(close(a.result().mean, b.result().mean)).toBe(true);
+      expect(close(a.result().variance, b.result().variance)).toBe(true);
+    } finally {
+      await model.dispose();
+      mcu.dispose();
+    }
+  });
+});
+
+/** onnxruntime-node, refusing every session after the first (the reduced graph), and counting releases. */
+function refusingRuntime(): { runtime: OrtRuntime; created: number; released: number } {
+  const state = { created: 0, released: 0 };
+  const runtime: OrtRuntime = {
+    Tensor: ort.Tensor as unknown as OrtRuntime['Tensor'],
+    InferenceSession: {
+      async create(bytes, options) {
+        state.created++;
+        if (state.created > 1) throw new Error('this runtime refuses the reduced graph');
+        const s = await ort.InferenceSession.create(bytes, options);
+        const release = s.release.bind(s);
+        s.release = async () => {
+          state.released++;
+          await release();
+        };
+        return s;
+      },
+    },
+  };
+  return Object.assign(state, { runtime });
+}
+
+async function sessionModel(runtime: OrtRuntime): Promise<StochasticModel> {
+  const prepared = await new OnnxNodeBackend().prepare(decodeModel(co2Bytes()));
+  return SessionModel.create({
+    runtime,
+    bytes: encodeModel(prepared.model),
+    backend: 'onnx',
+    providers: ['cpu'],
+    checkProvider: () => {},
+    providerError: (ep, e) => new McuError('E_PROVIDER', `${ep}: ${String(e)}`),
+    inputs: prepared.inputs,
+    outputs: prepared.outputs,
+    sites: prepared.sites,
+    layout: prepared.layout,
+    warnings: prepared.warnings,
+    prepared,
+  });
+}
+
+describe('SessionModel.runReduced', () => {
+  const N = co2Rows.length;
+  const feeds: NamedTensors = { x: { dtype: 'float32', data: Float32Array.from(co2Rows), dims: [N, 1] } };
+
+  it('falls back to the raw path, with the same numbers, when onnxruntime refuses the reduced graph', async () => {
+    const refusing = refusingRuntime();
+    const model = await sessionModel(refusing.runtime);
+    const mcu = createMcu({ modules: [onnxModule] });
+    try {
+      const masks: Record<string, TensorData> = {};
+      const sampler = new SeededSampler({ seed: 1, wasm: false });
+      model.sites.forEach((site, siteIndex) => {
+        masks[site.name] = sampler.sample({ site, siteIndex, firstSample: 0, count: 3, rows: N, scope: 'sample' });
+      });
+      const input = model.inputs[0]!.name;
+      const f = { [input]: feeds.x! };
+      expect(await model.runReduced!(f, masks, { samples: 3, scope: 'sample' }, [{ output: 'y', kind: 'moments' }])).toBeNull();
+      const a = new RegressionEstimator({ output: 'y' });
+      const b = new RegressionEstimator({ output: 'y' });
+      const common = { samples: 21, seed: 3, chunkSamples: 7 };
+      const meta = await mcu.engine.run(model, f, { ...common, estimators: [a] });
+      expect(meta.reducedChunks).toBe(0);
+      await mcu.engine.run(model, f, { ...common, estimators: [b], reduceInGraph: false });
+      expect(Array.from(a.result().mean)).toEqual(Array.from(b.result().mean));
+      expect(Array.from(a.result().variance)).toEqual(Array.from(b.result().variance));
+      expect(refusing.created).toBe(2); // asked once, remembered
+    } finally {
+      await model.dispose();
+      mcu.dispose();
+    }
+    expect(refusing.released).toBe(1);
+  });
+
+  it('creates one session per distinct request, and dispose() releases them all', async () => {
+    const state = { created: 0, released: 0 };
+    const counting: OrtRuntime = {
+      Tensor: ort.Tensor as unknown as OrtRuntime['Tensor'],
+      InferenceSession: {
+        async create(bytes, options) {
+          state.created++;
+          const s = await ort.InferenceSession.create(bytes, options);
+          const release = s.release.bind(s);
+          s.release = async () => {
+            state.released++;
+            await release();
+          };
+          return s;
+        },
+      },
+    };
+    const model = await sessionModel(counting);
+    const mcu = createMcu({ modules: [onnxModule] });
+    const f = { [model.inputs[0]!.name]: feeds.x! };
+    const run = (chunkSamples: number) =>
+      mcu.engine.run(model, f, { samples: 6, seed: 1, chunkSamples, selfCheck: false, estimators: [new RegressionEstimator({ output: 'y' })] });
+    expect((await run(2)).reducedChunks).toBe(3);
+    expect((await run(3)).reducedChunks).toBe(2);
+    expect(state.created).toBe(2); // the model's session and one reduced session for the one request
+    await model.dispose();
+    await model.dispose();
+    mcu.dispose();
+    expect(state.released).toBe(2);
+  });
+});
