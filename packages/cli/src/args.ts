@@ -153,7 +153,7 @@ export interface CliOptions {
   heuristic?: HeuristicArg;
   /** `--candidates M` (acquire --heuristic batchbald): the candidate set of the greedy joint selection. */
   candidates?: number;
-  /** `--workers N` (acquire): worker threads on this machine, integer ≥ 0 (0: this thread). */
+  /** `--workers N` (acquire): worker threads on this machine, integer ≥ 1 (1: this thread). */
   workers?: number;
   /** `--shard-rows R` (acquire): rows per shard (a thread's or a queue job's unit), a multiple of --block-rows. */
   shardRows?: number;
@@ -414,7 +414,7 @@ export const OPTIONS = {
     commands: [...RUN, 'acquire'],
     metavar: 'SCOPE',
     expects: 'one of sample, point',
-    help: 'sample: one mask per MC sample shared by all rows (default; acquire: point); point: one per row, drawn by its row index',
+    help: 'sample: one mask per MC sample shared by all rows (default); point: one per row, drawn by its row index',
     parse: once((raw) => oneOf(MASK_SCOPES, raw)),
   },
   tolerance: {
@@ -813,9 +813,9 @@ export const OPTIONS = {
     type: 'int',
     commands: ['acquire'],
     metavar: 'N',
-    expects: 'an integer ≥ 0',
-    help: 'worker threads scoring shards on this machine (default: its cores; 0: this thread); the selection does not change',
-    parse: once((raw) => parseIntIn(raw, 0, 4096)),
+    expects: 'an integer ≥ 1',
+    help: 'worker threads scoring shards on this machine (default: its cores; 1: this thread); the selection does not change',
+    parse: once((raw) => parseIntIn(raw, 1, 4096)),
   },
   shardRows: {
     flag: '--shard-rows',

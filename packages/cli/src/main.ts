@@ -71,6 +71,13 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
         // @mcu/server (fastify, the runtimes) loads here, not for --help
         await (await import('./commands/serve.js')).serve(plan, io);
         break;
+      case 'acquire':
+        // @mcu/acquire (piscina, bullmq, the runtime) loads here, not for --help
+        await (await import('./commands/acquire.js')).acquireCommand(plan, io);
+        break;
+      case 'worker':
+        await (await import('./commands/worker.js')).worker(plan, io);
+        break;
       default:
         throw new McuError('E_INTERNAL', `unhandled command '${String(plan.command)}'`);
     }

@@ -85,7 +85,7 @@ describe('mcu acquire: flags', () => {
   it('refuses bad values, naming the flag and the value', () => {
     expect(usage(A('--heuristic', 'random'))).toBe(`--heuristic expects one of ${HEURISTICS.join(', ')}, got 'random'`);
     expect(usage(['acquire', 'm.onnx', '--pool', 'p.npy', '--k', '0'])).toBe("--k expects an integer ≥ 1, got '0'");
-    expect(usage(A('--workers', '-1'))).toBe("--workers expects an integer ≥ 0, got '-1'");
+    expect(usage(A('--workers', '0'))).toBe("--workers expects an integer ≥ 1, got '0'");
     expect(usage(A('--block-rows', '0'))).toBe("--block-rows expects an integer ≥ 1, got '0'");
     expect(usage(A('--queue', 'http://127.0.0.1:6379'))).toMatch(/^--queue expects a Redis URL redis:\/\/HOST:PORT.*, got 'http:\/\/127\.0\.0\.1:6379'$/);
     expect(usage(A('--queue', '6379'))).toMatch(/^--queue expects a Redis URL/);
