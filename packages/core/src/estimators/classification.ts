@@ -80,7 +80,9 @@ export interface ClassificationResult {
 /**
  * Streaming classification summary of MC dropout logits. State is O(N·C): Σ_t p_t, Σ_t p_t²,
  * Σ_t H[p_t], argmax votes, and one streaming log-sum-exp per row for the log-likelihood. All
- * per-value sums run in sample order, so results are byte-identical for any chunking.
+ * per-value sums run in sample order, so the results of update() are byte-identical for any
+ * chunking; chunks reduced by the backend (updateReduced, without labels) give them to float
+ * tolerance.
  */
 export class ClassificationEstimator implements Estimator<ClassificationResult> {
   readonly output: string;

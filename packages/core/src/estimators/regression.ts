@@ -83,7 +83,10 @@ function checkTau(tau: unknown, who: string): number | null {
  *
  * State is O(N·D): a Welford running mean and sum of squared deviations per value, and one
  * streaming log-sum-exp per row for eq. 8. Every per-value update runs in sample order, one
- * sample at a time, so the results are byte-identical however the samples are chunked.
+ * sample at a time, so the results of update() are byte-identical however the samples are
+ * chunked. Chunks reduced by the backend (updateReduced, without targets) give the same
+ * results to float tolerance — the backend's float32 sums depend on the chunk size in the
+ * last bits.
  */
 export class RegressionEstimator implements Estimator<RegressionResult> {
   readonly output: string;
