@@ -73,6 +73,22 @@ function metaOf(scorer: ShardScorer, hash: string): SelectionMeta {
   };
 }
 
+/**
+ * The worker threads' Node flags: this process's, without export conditions (`--conditions`,
+ * `-C`). The worker file is built JavaScript and imports the built entries of @mcu/core and
+ * @mcu/backend-onnx; a condition such as the repository's `source` (vitest's) would resolve
+ * them to TypeScript sources that a worker thread cannot load.
+ */
+export function workerExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--conditions' || a === '-C') i++;
+    else if (!a.startsWith('--conditions=') && !a.startsWith('-C=')) out.push(a);
+  }
+  return out;
+}
+
 const aborted = (signal: AbortSignal): McuError => new McuError('E_ABORTED', 'acquire was cancelled', { cause: signal.reason });
 
 /**
@@ -133,6 +149,7 @@ async function onThreads(
     maxThreads: Math.min(workers, shards.length),
     atomics: 'disabled',
     idleTimeout: 1000,
+    execArgv: workerExecArgv(),
   });
   const inner = new AbortController();
   const onAbort = (): void => inner.abort(signal?.reason);

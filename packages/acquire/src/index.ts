@@ -16,6 +16,6 @@ export { resolveScoreOptions, CLASSIFICATION_HEURISTICS, type ResolvedScoreOptio
 export { ShardScorer, scoreShard, mcuFor, ACQUIRE_MEMORY_BUDGET_BYTES } from './score.js';
 export { baldOf, batchBald, EXACT_JOINT_BUDGET, MC_CONFIGURATIONS, type BatchBaldOptions } from './batchbald.js';
 export { mergeShards, selectionMeta } from './merge.js';
-export { acquire, defaultShardRows, threadsPerWorker, workerThreadFile } from './acquire.js';
+export { acquire, defaultShardRows, threadsPerWorker, workerExecArgv, workerThreadFile } from './acquire.js';
 // the Redis job queue (Engineer Q's src/queue/**): acquireOnQueue for mcu acquire --queue, runWorker for mcu worker
 export * from './queue/index.js';
