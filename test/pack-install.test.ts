@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(import.meta.dirname, '..');
-const PUBLIC = ['core', 'onnx-proto', 'backend-onnx', 'backend-tfjs', 'format-caffe', 'plot', 'server', 'cli'] as const;
+const PUBLIC = ['core', 'onnx-proto', 'backend-onnx', 'backend-tfjs', 'format-caffe', 'plot', 'server', 'acquire', 'cli'] as const;
 const PNPM = ['-y', 'pnpm@12.4.2'];
 const EXAMPLE_MODEL = path.join(REPO, 'examples', 'co2_relu.preserve.onnx');
 const EXAMPLE_INPUT = path.join(REPO, 'examples', 'co2-months.csv');
@@ -228,6 +228,22 @@ describe('the public packages, packed and installed with npm', () => {
     // …and it is the installed copy that answered, not the workspace's
     expect(isInside(fs.realpathSync(path.join(app, 'node_modules', '@mcu', 'cli')), REPO)).toBe(false);
   }, 90_000);
+
+  it('runs `npx mcu acquire` on two worker threads (the installed worker-thread file) and its help and the worker\u2019s', async () => {
+    const argv = ['acquire', EXAMPLE_MODEL, '--pool', EXAMPLE_INPUT, '--k', '3', '--heuristic', 'std', '--samples', '10', '--block-rows', '4'];
+    const one = await run('npx', ['--no', '--', 'mcu', ...argv, '--workers', '1'], { cwd: app, timeoutMs: 60_000 });
+    expect(one.status, describeRun('mcu acquire --workers 1', one)).toBe(0);
+    const two = await run('npx', ['--no', '--', 'mcu', ...argv, '--workers', '2'], { cwd: app, timeoutMs: 60_000 });
+    expect(two.status, describeRun('mcu acquire --workers 2', two)).toBe(0);
+    expect(two.stdout).toBe(one.stdout);
+    const sel = JSON.parse(one.stdout) as { heuristic: string; poolRows: number; selected: unknown[] };
+    expect([sel.heuristic, sel.poolRows, sel.selected.length]).toEqual(['std', 13, 3]);
+    for (const cmd of ['acquire', 'worker']) {
+      const h = await run('npx', ['--no', '--', 'mcu', cmd, '--help'], { cwd: app, timeoutMs: 30_000 });
+      expect(h.status, describeRun(`mcu ${cmd} --help`, h)).toBe(0);
+      expect(h.stdout).toMatch(new RegExp(`^Usage: mcu ${cmd} MODEL`));
+    }
+  }, 120_000);
 
   it('compiles a TypeScript consumer against the installed packages\u2019 types', async () => {
     const src = path.join(app, 'consumer.mts');
