@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The benchmark suite in ONE run on this machine (medians of R runs; --tiny: 1 run, tiny sizes):
-//   1. mcu vs PyTorch CPU (co2 MLPs, LeNet) with the FLOP-based limit next to each time;
+//   1. mcu vs PyTorch CPU (co2 MLPs at 4×128, 4×512 and the paper's 4×1024, LeNet, a UCI model at
+//      T = 10,000, a zoo CNN with dropout only in its head) with the FLOP-based limit next to each time;
 //   2. overhead: an mcu MC run against one plain onnxruntime-node session on the same T·N rows;
-//   3. fixed cost (T = 1 against bare node), peak RSS at two T, time against T.
+//   3. fixed cost (T = 1 against bare node, with the prepared-model cache cold and warm), peak RSS
+//      at two T, time against T and against N.
 // Writes a Markdown report (default bench/RESULTS.md) with the machine it ran on; every number
 // in it is measured in this run. The PyTorch side is bench/torch_bench.py under /usr/bin/python3
 // (Debian's python3-torch + python3-onnx); without them its columns say "not available".
@@ -15,7 +17,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countFlops, decodeModel, encodeModel, onnxModule, prepareModel } from '@mcu/backend-onnx';
 import { createMcu, predict } from '@mcu/core';
-import { fixturePath } from '@mcu/fixtures';
+import { fixturePath, uciFixture, zooModelPath } from '@mcu/fixtures';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'packages/cli/bin/mcu.js');
@@ -35,6 +37,10 @@ const T = tiny ? 5 : 100;
 const rowsCo2 = tiny ? 50 : 741;
 const rowsLenet = tiny ? 20 : 1000;
 const scalingT = tiny ? [1, 10] : [1, 10, 100, 1000, 10000];
+const scalingN = tiny ? [10, 100] : [10, 100, 1000, 10000];
+const rowsCo2Wide = tiny ? 50 : 1000;
+const uciT = tiny ? 50 : 10000;
+const rowsZoo = tiny ? 2 : 10;
 const memoryT = tiny ? [10, 100] : [100, 10000];
 // plain onnxruntime calls get at most this many rows (x repeated over a chunk of the T samples)
 const PLAIN_ROWS_PER_CALL = 16384;
@@ -67,6 +73,27 @@ function writeNpy(path, data, dims) {
   head[7] = 0;
   head.writeUInt16LE(header.length, 8);
   writeFileSync(path, Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+}
+
+/**
+ * The bundled co2 example (4 hidden layers of 128) widened to `width` units per layer, with
+ * deterministic synthetic weights (uniform ±1/√fan-in from a sine hash): the paper's 4×1024
+ * network for timing; no such trained export is stored.
+ */
+function widenedCo2(width) {
+  const model = decodeModel(new Uint8Array(readFileSync(join(root, 'examples/co2_relu.preserve.onnx'))));
+  const from = 128n;
+  model.graph.initializer.forEach((t, k) => {
+    t.dims = t.dims.map((d) => (d === from ? BigInt(width) : d));
+    const n = t.dims.reduce((a, d) => a * Number(d), 1);
+    const fanIn = t.dims.length === 2 ? Number(t.dims[1]) : width;
+    const values = new Float32Array(n).map((_, i) => (((Math.sin((i + 1) * 12.9898 + k * 78.233) * 43758.5453) % 1) * 2) / Math.sqrt(fanIn));
+    t.raw_data = new Uint8Array(values.buffer);
+    delete t.float_data;
+  });
+  const path = join(tmp, `co2_relu_4x${width}.onnx`);
+  writeFileSync(path, encodeModel(model));
+  return path;
 }
 
 const co2Big = join(shared, 'pytorch-1.13/co2_relu.preserve.onnx');
@@ -105,9 +132,45 @@ else {
   });
   notes.push(`${relative(root, lenetShared)} is absent: LeNet is read from test/fixtures.`);
 }
+models.push({
+  key: 'co2-1024',
+  name: "co2_relu 4×1024 (the paper's width: the example widened, synthetic weights)",
+  path: widenedCo2(1024),
+  rowDims: [1],
+  N: rowsCo2Wide,
+  task: 'regression',
+  // the whole process with per-row masks adds nothing the 4×512 row does not show, at ~10 s a run
+  processScopes: ['sample'],
+});
+{
+  // a UCI model at T = 10,000 (the paper's T for these): bostonHousing split 0 on its test rows
+  const uci = uciFixture('bostonHousing');
+  const split = uci.splits[0];
+  const data = Float32Array.from(split.testIndex.flatMap((i) => uci.featureIndex.map((f) => uci.data[i][f])));
+  models.push({
+    key: 'uci',
+    name: 'UCI bostonHousing split 0, 1×50 (test/fixtures, PyTorch 1.13)',
+    path: split.modelPath,
+    rowDims: [uci.featureIndex.length],
+    N: split.testIndex.length,
+    T: uciT,
+    data,
+    task: 'regression',
+  });
+}
+models.push({
+  key: 'mobilenet',
+  name: 'mobilenet_v3_small 3×64×64, dropout only in the head (test/fixtures zoo, random weights)',
+  path: zooModelPath('mobilenet_v3_small'),
+  rowDims: [3, 64, 64],
+  N: rowsZoo,
+  task: 'classification',
+});
 for (const m of models) {
+  m.T ??= T;
+  m.processScopes ??= ['sample', 'point'];
   m.dims = [m.N, ...m.rowDims];
-  m.data = rows(m.dims);
+  m.data ??= rows(m.dims);
   m.npy = join(tmp, `${m.key}-${m.N}.npy`);
   writeNpy(m.npy, m.data, m.dims);
   const prepared = prepareModel(decodeModel(new Uint8Array(readFileSync(m.path))));
@@ -129,14 +192,14 @@ function runTorch() {
     const why = probe.error ? `${python}: ${probe.error.code}` : (probe.stderr.trim().split('\n').pop() ?? 'import failed');
     return { why };
   }
-  const cases = models.map((m) => ({ name: m.key, model: m.path, input: m.npy, samples: T, repeats: R }));
+  const cases = models.map((m) => ({ name: m.key, model: m.path, input: m.npy, samples: m.T, repeats: R }));
   const spec = join(tmp, 'torch-spec.json');
   writeFileSync(spec, JSON.stringify({ threads: cores, cases, sgemm_repeats: tiny ? 5 : 20 }));
   const r = spawnSync(python, [join(root, 'bench/torch_bench.py'), spec], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return { why: `bench/torch_bench.py failed: ${r.stderr.trim().split('\n').pop()}` };
   return JSON.parse(r.stdout);
 }
-log(`mcu benchmark suite${tiny ? ' (--tiny)' : ''}: T = ${T}, medians of ${R}, ${cores} cores`);
+log(`mcu benchmark suite${tiny ? ' (--tiny)' : ''}: T = ${T} (UCI ${uciT}), medians of ${R}, ${cores} cores`);
 log('PyTorch …');
 const torch = runTorch();
 const sgemm = torch.sgemm_flops_per_s;
@@ -200,31 +263,31 @@ md.push('');
 log('1. mcu vs PyTorch …');
 md.push('## 1. mcu vs PyTorch CPU', '');
 md.push(
-  `T = ${T}. mcu: \`mcu predict … --samples ${T} --seed 1 --quiet\` as a whole process, and the engine in-process (\`predict\` from @mcu/core on a model loaded once by \`createMcu\`), with one mask per sample ('sample', the default) and per row ('point'). PyTorch (bench/torch_bench.py, compute only, ${torch.threads ?? cores} threads): batched = x repeated T times with dropout in train mode (a mask per row); trunk once = the layers before the first dropout on the N rows, the rest on T·N rows (a mask per row; and one per sample). Limit = countFlops per row × rows ÷ the sgemm rate: the full network on T·N rows, and the trunk once plus the rest on T·N rows.`,
+  `T = ${T} (the UCI model: T = ${uciT}). mcu: \`mcu predict … --samples T --seed 1 --quiet\` as a whole process, and the engine in-process (\`predict\` from @mcu/core on a model loaded once by \`createMcu\`), with one mask per sample ('sample', the default) and per row ('point'). PyTorch (bench/torch_bench.py, compute only, ${torch.threads ?? cores} threads): batched = x repeated T times with dropout in train mode (a mask per row); trunk once = the layers before the first dropout on the N rows, the rest on T·N rows (a mask per row; and one per sample). Limit = countFlops per row × rows ÷ the sgemm rate: the full network on T·N rows, and the trunk once plus the rest on T·N rows.`,
   '',
 );
 md.push(
-  '| network | N | FLOPs/row | limit: all T·N | limit: trunk once | PyTorch batched | PyTorch trunk once | PyTorch trunk once, per sample | mcu engine, sample | mcu engine, point | mcu predict process, sample | mcu predict process, point |',
+  '| network | T | N | FLOPs/row | limit: all T·N | limit: trunk once | PyTorch batched | PyTorch trunk once | PyTorch trunk once, per sample | mcu engine, sample | mcu engine, point | mcu predict process, sample | mcu predict process, point |',
 );
-md.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+md.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const results = {};
 for (const m of models) {
-  const full = m.flops.perRow * T * m.N;
-  const trunk = m.flops.forSamples(T) * m.N;
+  const full = m.flops.perRow * m.T * m.N;
+  const trunk = m.flops.forSamples(m.T) * m.N;
   const tc = torchCase(m.key);
-  const [engineSample, enginePoint] = await engineMs(m, T, ['sample', 'point']);
+  const [engineSample, enginePoint] = await engineMs(m, m.T, ['sample', 'point']);
   const r = { engineSample, enginePoint };
   const proc = { sample: [], point: [] };
-  timeProcess(cliArgs(m, T, 'sample')); // warm the file cache
-  for (let k = 0; k < R; k++) for (const s of ['sample', 'point']) proc[s].push(timeProcess(cliArgs(m, T, s)));
-  r.procSample = median(proc.sample);
-  r.procPoint = median(proc.point);
+  timeProcess(cliArgs(m, m.T, 'sample')); // warm the file cache
+  for (let k = 0; k < R; k++) for (const s of m.processScopes) proc[s].push(timeProcess(cliArgs(m, m.T, s)));
+  r.procSample = proc.sample.length > 0 ? median(proc.sample) : undefined;
+  r.procPoint = proc.point.length > 0 ? median(proc.point) : undefined;
   r.torch = tc;
   r.limitFull = limitMs(full);
   r.limitTrunk = limitMs(trunk);
   results[m.key] = r;
   md.push(
-    `| ${m.name} | ${m.N} | ${(m.flops.perRow / 1e6).toFixed(3)} M${m.flops.complete ? '' : ' (incomplete)'} | ${fmtS(r.limitFull)} | ${fmtS(r.limitTrunk)} | ${fmtS(tc?.batched_ms)} | ${fmtS(tc?.trunk_ms)} | ${fmtS(tc?.trunk_sample_ms)} | ${fmtS(r.engineSample)} | ${fmtS(r.enginePoint)} | ${fmtS(r.procSample)} | ${fmtS(r.procPoint)} |`,
+    `| ${m.name} | ${m.T} | ${m.N} | ${(m.flops.perRow / 1e6).toFixed(3)} M${m.flops.complete ? '' : ' (incomplete)'} | ${fmtS(r.limitFull)} | ${fmtS(r.limitTrunk)} | ${fmtS(tc?.batched_ms)} | ${fmtS(tc?.trunk_ms)} | ${fmtS(tc?.trunk_sample_ms)} | ${fmtS(r.engineSample)} | ${fmtS(r.enginePoint)} | ${fmtS(r.procSample)} | ${r.procPoint === undefined ? 'not run' : fmtS(r.procPoint)} |`,
   );
   log(
     `  ${m.name}: engine ${fmtS(r.engineSample)} (sample) ${fmtS(r.enginePoint)} (point), process ${fmtS(r.procSample)}, torch batched ${fmtS(tc?.batched_ms)}`,
@@ -260,14 +323,15 @@ function withoutDropout(path) {
 }
 md.push('## 2. Overhead of an MC run against plain onnxruntime-node', '');
 md.push(
-  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T = ${T} times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call).`,
+  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
   '',
 );
-md.push('| network | T·N rows | plain onnxruntime-node | mcu engine | mcu ÷ plain |');
-md.push('|---|---|---|---|---|');
+md.push('| network | T·N rows | plain onnxruntime-node | mcu engine | mcu ÷ plain | PyTorch rebuild vs onnxruntime: max abs. difference (largest output) |');
+md.push('|---|---|---|---|---|---|');
 for (const m of models) {
   const session = await ort.InferenceSession.create(withoutDropout(m.path), { intraOpNumThreads: cores, logSeverityLevel: 3 });
   const per = m.data.length / m.N;
+  const T = m.T;
   const chunk = Math.max(1, Math.min(T, Math.floor(PLAIN_ROWS_PER_CALL / m.N)));
   const xs = new Float32Array(chunk * m.data.length);
   for (let s = 0; s < chunk; s++) xs.set(m.data, s * m.data.length);
@@ -285,11 +349,20 @@ for (const m of models) {
     await run();
     times.push(performance.now() - t0);
   }
+  const two = Math.min(2, m.N);
+  const ref = (await session.run({ [m.inputName]: new ort.Tensor('float32', m.data.slice(0, two * per), [two, ...m.rowDims]) }))[session.outputNames[0]].data;
   await session.release();
+  const check = torchCase(m.key)?.check;
+  const rebuild =
+    check === undefined
+      ? 'not available'
+      : check.length !== ref.length
+        ? `sizes differ (${check.length} vs ${ref.length})`
+        : `${Math.max(...check.map((v, i) => Math.abs(v - ref[i]))).toExponential(1)} (${Math.max(...Array.from(ref, Math.abs)).toExponential(1)})`;
   const plain = median(times);
   const r = results[m.key];
   r.plain = plain;
-  md.push(`| ${m.name} | ${T * m.N} | ${fmtS(plain)} | ${fmtS(r.engineSample)} | ${ratio(r.engineSample, plain)} |`);
+  md.push(`| ${m.name} | ${T * m.N} | ${fmtS(plain)} | ${fmtS(r.engineSample)} | ${ratio(r.engineSample, plain)} | ${rebuild} |`);
   log(`  ${m.name}: plain ${fmtS(plain)}, mcu ${fmtS(r.engineSample)}`);
 }
 md.push('');
@@ -299,18 +372,41 @@ log('3. fixed cost, memory, scaling …');
 md.push('## 3. Fixed cost, memory and scaling', '');
 const example = models[0];
 const exampleCsv = join(root, 'examples/co2-months.csv');
-const fixed = { bare: [], predict: [] };
+// the prepared-model cache through a config file (backendOptions.onnx.cacheDir): cold = an
+// empty folder every run (prepare + write), warm = the folder of the previous runs (a hit)
+const cacheConfig = (dir) => {
+  const file = join(tmp, `cache-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify({ backendOptions: { onnx: { cacheDir: dir } } }));
+  return file;
+};
+const predict1 = (...extra) => [bin, 'predict', example.path, '--input', exampleCsv, '--samples', '1', '--quiet', ...extra];
+const warmConfig = cacheConfig(join(tmp, 'cache-warm'));
+timeProcess(predict1('--config', warmConfig)); // fills the warm folder
+const fixed = { bare: [], predict: [], cold: [], warm: [] };
 for (let k = 0; k < Math.max(R, 3); k++) {
   fixed.bare.push(timeProcess(['-e', '0']));
-  fixed.predict.push(timeProcess([bin, 'predict', example.path, '--input', exampleCsv, '--samples', '1', '--quiet']));
+  fixed.predict.push(timeProcess(predict1()));
+  fixed.cold.push(timeProcess(predict1('--config', cacheConfig(join(tmp, `cache-cold-${k}`)))));
+  fixed.warm.push(timeProcess(predict1('--config', warmConfig)));
 }
 const bare = median(fixed.bare);
-const pred1 = median(fixed.predict);
 md.push('### Fixed cost', '');
-md.push(`Wall time of a whole process (medians of ${fixed.bare.length}, interleaved as bench/startup.mjs does).`, '');
+md.push(
+  `Wall time of a whole process (medians of ${fixed.bare.length}, interleaved as bench/startup.mjs does). The prepared-model cache is given by a config file (\`backendOptions.onnx.cacheDir\`): cold = an empty folder each run (the model is prepared and written), warm = a folder holding the entry (the rewrite is skipped).`,
+  '',
+);
 md.push('| command | time | over bare node |', '|---|---|---|');
 md.push(`| \`node -e 0\` | ${fmtS(bare)} | — |`);
-md.push(`| \`mcu predict\` bundled example, 13 rows, T = 1 | ${fmtS(pred1)} | +${fmtS(pred1 - bare)} (${ratio(pred1, bare)}) |`, '');
+for (const [what, key] of [
+  ['no cache', 'predict'],
+  ['cache cold', 'cold'],
+  ['cache warm', 'warm'],
+]) {
+  const t = median(fixed[key]);
+  fixed[`${key}Ms`] = t;
+  md.push(`| \`mcu predict\` bundled example, 13 rows, T = 1, ${what} | ${fmtS(t)} | +${fmtS(t - bare)} (${ratio(t, bare)}) |`);
+}
+md.push('');
 
 // peak RSS of a child: a preload reports process.resourceUsage().maxRSS (KiB) when it exits
 const preload = join(tmp, 'maxrss.cjs');
@@ -345,7 +441,51 @@ for (const s of scalingT) {
   log(`  T = ${s}: ${fmtS(ms)}`);
 }
 md.push('');
+
+md.push('### Scaling with N', '');
+md.push(`The mcu engine in-process on ${example.name}, T = ${T}, per-sample masks; limit as above.`, '');
+md.push('| N | mcu engine | per row | limit | ÷ limit |', '|---|---|---|---|---|');
+for (const n of scalingN) {
+  const dims = [n, ...example.rowDims];
+  const [ms] = await engineMs({ ...example, N: n, dims, data: rows(dims) }, T, ['sample']);
+  const lim = limitMs(example.flops.forSamples(T) * n);
+  md.push(`| ${n} | ${fmtS(ms)} | ${fmtS(ms / n)} | ${fmtS(lim)} | ${ratio(ms, lim)} |`);
+  log(`  N = ${n}: ${fmtS(ms)}`);
+}
+md.push('');
 await mcu.dispose();
+
+// ------------------------------------------------------------------ 4. targets
+md.push('## 4. Targets of issue 14, item 3', '');
+md.push('Each figure from the sections above (the whole `mcu predict` process against PyTorch compute, as the issue states).', '');
+md.push('| target | measured | met |', '|---|---|---|');
+const target = (what, value, limit, shown) => md.push(`| ${what} | ${shown} | ${value === undefined ? 'not available' : value <= limit ? 'yes' : 'no'} |`);
+for (const [what, key] of [
+  ['no cache', 'predictMs'],
+  ['cache warm', 'warmMs'],
+]) {
+  target(`\`mcu predict\` T = 1 on the co2 example ≤ 0.25 s wall (${what})`, fixed[key] / 1000, 0.25, fmtS(fixed[key]));
+}
+{
+  const r = results.lenet;
+  const q = r.torch?.trunk_ms === undefined ? undefined : r.procSample / r.torch.trunk_ms;
+  target(
+    `LeNet T = ${T}, N = ${models.find((m) => m.key === 'lenet').N}: \`mcu predict\` process ≤ 0.5 × PyTorch trunk once`,
+    q,
+    0.5,
+    ratio(r.procSample, r.torch?.trunk_ms),
+  );
+}
+for (const key of ['co2-512', 'co2-1024']) {
+  const r = results[key];
+  if (r === undefined) continue;
+  const name = models.find((m) => m.key === key).name;
+  const q = r.torch?.batched_ms === undefined ? undefined : r.engineSample / r.torch.batched_ms;
+  target(`${name}: mcu engine ≤ 0.3 × PyTorch batched`, q, 0.3, ratio(r.engineSample, r.torch?.batched_ms));
+  const qp = r.torch?.batched_ms === undefined ? undefined : r.procSample / r.torch.batched_ms;
+  target(`${name}: \`mcu predict\` process ≤ 0.3 × PyTorch batched`, qp, 0.3, ratio(r.procSample, r.torch?.batched_ms));
+}
+md.push('');
 md.push(
   `The suite ran for ${((performance.now() - startedAt) / 1000).toFixed(0)} s; 1-minute load average ${loadAtStart.toFixed(2)} at its start and ${os.loadavg()[0].toFixed(2)} at its end (the suite itself keeps up to ${cores} cores busy; a load well above ${cores} means other work shared the machine).`,
   '',

@@ -8,10 +8,12 @@ Prints one JSON object on stdout: versions, the BLAS library loaded, the sgemm r
   batched       x repeated T times, dropout in train mode (a mask per row and sample);
   trunk         the layers before the first Dropout once on the N rows, the rest on T*N rows;
   trunk_sample  as trunk, one mask per sample shared by the N rows (mcu's default 'sample').
+and `check`, the output on the first 2 rows with dropout off (compared with onnxruntime there).
 Calls on more than ROW_BUDGET_BYTES of activations are split over the samples.
 The networks are built from the ONNX weights with onnx.numpy_helper: the graph's nodes are
-evaluated in order with torch functions (Gemm, MatMul, Add, Relu, Tanh, Sigmoid, Conv, MaxPool,
-Flatten, Reshape, Softmax, Dropout, Constant).
+evaluated in order with torch functions (Gemm, MatMul, Add, Sub, Mul, Div, Relu, Tanh, Sigmoid,
+HardSigmoid, Conv, BatchNormalization (running statistics), MaxPool, GlobalAveragePool, Flatten, Reshape,
+Softmax, Dropout, Constant).
 """
 import json
 import os
@@ -70,12 +72,25 @@ class Net:
             y = x[0] @ x[1]
         elif op == 'Add':
             y = x[0] + x[1]
+        elif op == 'Sub':
+            y = x[0] - x[1]
+        elif op == 'Mul':
+            y = x[0] * x[1]
+        elif op == 'Div':
+            y = x[0] / x[1]
+        elif op == 'BatchNormalization':
+            # inference form (running statistics), as onnxruntime runs an eval export
+            y = F.batch_norm(x[0], x[3], x[4], x[1], x[2], training=False, eps=a.get('epsilon', 1e-5))
+        elif op == 'GlobalAveragePool':
+            y = x[0].mean(dim=tuple(range(2, x[0].dim())), keepdim=True)
         elif op == 'Relu':
             y = torch.relu(x[0])
         elif op == 'Tanh':
             y = torch.tanh(x[0])
         elif op == 'Sigmoid':
             y = torch.sigmoid(x[0])
+        elif op == 'HardSigmoid':
+            y = torch.clamp(a.get('alpha', 0.2) * x[0] + a.get('beta', 0.5), 0.0, 1.0)
         elif op == 'Conv':
             pads = a.get('pads', [0, 0, 0, 0])
             if pads[: len(pads) // 2] != pads[len(pads) // 2 :]:
@@ -92,7 +107,9 @@ class Net:
             y = torch.softmax(x[0], a.get('axis', -1))
         elif op == 'Dropout':
             p = self.rate(node)
-            if masks is None:
+            if masks == 'off':
+                y = x[0]
+            elif masks is None:
                 y = F.dropout(x[0], p, training=True)
             else:
                 # one mask per sample: [T, 1, ...] broadcast over the N rows of that sample
@@ -172,8 +189,12 @@ def case(c):
 
         return go
 
+    # the rebuild checked against onnxruntime by bench/suite.mjs: 2 rows, dropout off
+    with torch.no_grad():
+        check = net.run({net.input: x[:2]}, 0, 'off').flatten().tolist()
     return {
         'name': c['name'],
+        'check': check,
         'rows': N,
         'samples': T,
         'samples_per_call': chunk,

@@ -16,6 +16,8 @@ const HEADINGS = [
   '### Fixed cost',
   '### Memory',
   '### Scaling with T',
+  '### Scaling with N',
+  '## 4. Targets of issue 14, item 3',
 ];
 
 function runSuite(env: NodeJS.ProcessEnv): string {
@@ -25,7 +27,8 @@ function runSuite(env: NodeJS.ProcessEnv): string {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     encoding: 'utf8',
-    timeout: 60_000,
+    // the tiny run takes ~15 s on a quiet 2-core machine; the margin is for a loaded one
+    timeout: 120_000,
   });
   expect(r.status, r.stderr).toBe(0);
   return fs.readFileSync(out, 'utf8');
@@ -44,18 +47,31 @@ function checkReport(md: string): void {
   expect(md).toMatch(/(sgemm rate of that BLAS .*GFLOP\/s|sgemm rate: not available)/);
   expect(md).toMatch(/\| co2_relu 4×128 \(bundled example\) \|/);
   expect(md).toMatch(/\| LeNet /);
+  // the rows of issue 14: the paper's co2 width, a UCI model at its own T, a zoo CNN
+  expect(md).toMatch(/\| co2_relu 4×1024 /);
+  expect(md).toMatch(/\| UCI bostonHousing split 0, 1×50 \(test\/fixtures, PyTorch 1\.13\) \| 50 \| 51 \|/);
+  expect(md).toMatch(/\| mobilenet_v3_small 3×64×64, dropout only in the head/);
+  for (const what of ['no cache', 'cache cold', 'cache warm']) expect(md).toContain(`13 rows, T = 1, ${what} |`);
   expect(md).not.toMatch(/NaN|undefined|Infinity/);
 }
 
 describe('bench/suite.mjs --tiny', () => {
-  it('writes every section with the machine description', { timeout: 60_000 }, () => {
-    checkReport(runSuite({}));
+  it('writes every section with the machine description', { timeout: 120_000 }, () => {
+    const md = runSuite({});
+    checkReport(md);
+    // where PyTorch ran, its rebuild of each network agrees with onnxruntime (2 rows, dropout
+    // off) to float32 rounding: 1e-4 of the largest output is far above the ~1e-6 that summation
+    // order gives and far below what a wrong operator gives
+    const checks = [...md.matchAll(/\| (\d\.\de[+-]\d+) \((\d\.\de[+-]\d+)\) \|$/gm)];
+    if (!md.includes('- PyTorch: not available')) expect(checks.length).toBe(6);
+    for (const [, diff, largest] of checks) expect(Number(diff)).toBeLessThanOrEqual(1e-4 * Math.max(1, Number(largest)));
   });
 
-  it('completes with the PyTorch columns "not available" when the interpreter is missing', { timeout: 60_000 }, () => {
+  it('completes with the PyTorch columns "not available" when the interpreter is missing', { timeout: 120_000 }, () => {
     const md = runSuite({ MCU_BENCH_PYTHON: path.join(REPO_ROOT, 'no-such-python3') });
     checkReport(md);
     expect(md).toContain('- PyTorch: not available');
     expect(md).toMatch(/\| not available \|/);
+    expect(md).toMatch(/≤ 0\.3 × PyTorch batched \| not available \| not available \|/);
   });
 });
