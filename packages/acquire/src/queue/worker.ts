@@ -102,7 +102,17 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
     if (cached !== undefined) return cached;
     const want: PoolIdentity = d.pool;
     const spec: PoolSpec = { path: options.pool ?? want.path, ...(want.format !== undefined ? { format: want.format } : {}) };
-    const pool = await openPool(spec);
+    let pool: Awaited<ReturnType<typeof openPool>>;
+    try {
+      pool = await openPool(spec);
+    } catch (e) {
+      // a pool this machine does not have (or cannot read) is this worker's problem, not the run's
+      throw new McuError(
+        'E_FILE',
+        `worker: run ${d.run}'s pool cannot be read here: ${e instanceof Error ? e.message : String(e)}; give this worker the pool's path on this machine (--pool PATH)`,
+        { cause: e },
+      );
+    }
     let bytes: number;
     try {
       bytes = (await stat(spec.path)).size;
@@ -136,6 +146,14 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
     } catch (e) {
       throw new Error(failureReason(e));
     }
+    // the pool first (opened once per run), then the model: either refusal gives the shard back
+    let pool: PoolSpec;
+    try {
+      pool = await poolFor(d);
+    } catch (e) {
+      if (e instanceof McuError) return refuse(job, token, e);
+      throw e;
+    }
     if (d.modelHash !== ownHash) {
       return refuse(
         job,
@@ -145,13 +163,6 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
           `worker: run ${d.run} scores model ${d.modelHash}, but this worker's MODEL ${options.model.path} is ${ownHash}: start the worker with the same model file as mcu acquire (the shard went back to the queue)`,
         ),
       );
-    }
-    let pool: PoolSpec;
-    try {
-      pool = await poolFor(d);
-    } catch (e) {
-      if (e instanceof McuError) return refuse(job, token, e);
-      throw e;
     }
     const { start, end } = d.range;
     log(`mcu: worker: scoring rows ${start}–${end} of run ${d.run} (job ${job.id})`);

@@ -3,8 +3,9 @@
  * threads, or `acquireOnQueue()` with --queue (shards for `mcu worker` processes) — and the
  * selection written by `writeSelection` (atomically: nothing at --out unless the whole run
  * succeeded) or printed on stdout without --out. The bytes are `formatSelection`'s either way,
- * so they are identical however the pool was split.
+ * so they are identical however the pool was split. One summary line on stderr (rows/s) unless --quiet.
  */
+import { availableParallelism } from 'node:os';
 import { McuError } from '@mcu/core';
 import { acquire, acquireOnQueue, formatSelection, writeSelection, type ModelSpec, type ScoreOptions, type Selection } from '@mcu/acquire';
 import type { Plan } from '../plan.js';
@@ -55,6 +56,7 @@ export async function acquireCommand(plan: Plan, io: { stdout: NodeJS.WritableSt
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let selection: Selection;
+  const began = Date.now();
   try {
     selection =
       a.queue !== undefined
@@ -83,4 +85,12 @@ export async function acquireCommand(plan: Plan, io: { stdout: NodeJS.WritableSt
   }
   if (plan.out !== undefined) await writeSelection(plan.out, selection, format);
   else io.stdout.write(formatSelection(selection, format));
+  if (!plan.quiet) {
+    const s = (Date.now() - began) / 1000;
+    const where =
+      a.queue !== undefined ? `on the queue ${a.queue}` : a.workers === 1 ? 'in this thread' : `on ${a.workers ?? availableParallelism()} worker threads`;
+    io.stderr.write(
+      `mcu: acquire: selected ${selection.selected.length} of ${selection.poolRows} rows (${selection.heuristic}) in ${s.toFixed(1)} s, ${Math.round(selection.poolRows / Math.max(s, 1e-3))} rows/s ${where}${plan.out !== undefined ? ` → ${plan.out}` : ''}\n`,
+    );
+  }
 }
