@@ -64,17 +64,16 @@ function resolvedOptions(options: QueueAcquireOptions, blockRows: number, scope:
   };
 }
 
+/** Wait `ms`, or less when `signal` aborts (its listener removed either way: one poll per wait, many waits a run). */
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /**
