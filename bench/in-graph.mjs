@@ -89,18 +89,20 @@ function plainRunner(session, m, perCall) {
   };
 }
 
-/** Times fn()s interleaved: R rounds after one warm-up; medians. */
-async function interleaved(fns) {
+/** Times fn()s interleaved: R rounds after one warm-up; medians (and, with `after`, medians of what it reads after each run). */
+async function interleaved(fns, after = []) {
   for (const f of fns) await f();
   const times = fns.map(() => []);
+  const read = fns.map(() => []);
   for (let k = 0; k < R; k++) {
     for (const [i, f] of fns.entries()) {
       const t0 = performance.now();
       await f();
       times[i].push(performance.now() - t0);
+      if (after[i]) read[i].push(after[i]());
     }
   }
-  return times.map(median);
+  return { times: times.map(median), read: read.map((r) => (r.length ? median(r) : undefined)) };
 }
 
 /** The model with its backend calls timed (run and runReduced). */
@@ -150,8 +152,10 @@ for (const m of models) {
   const inputs = { [inputName]: { data: m.data, dims: m.dims } };
   const plain = await ort.InferenceSession.create(withoutDropout(m.path), { intraOpNumThreads: cores, logSeverityLevel: 3 });
   const plainRun = plainRunner(plain, m, Math.max(1, Math.min(T, Math.floor(PLAIN_ROWS_PER_CALL / m.N))));
+
   const run = (reduceInGraph) => () => predict(model, inputs, { mcu, samples: T, seed: 1, task: m.task, reduceInGraph });
-  const [tPlain, tJs, tGraph] = await interleaved([plainRun, run(false), run(true)]);
+  const plainChunk = Math.max(1, Math.min(T, Math.floor(PLAIN_ROWS_PER_CALL / m.N)));
+  const [tPlain, tJs, tGraph] = (await interleaved([plainRun, run(false), run(true)])).times;
   const meta = (await run(true)()).meta;
   log(`| ${m.name} | ${m.N} | ${T * m.N} | ${ms(tPlain)} | ${ms(tJs)} | ${ms(tGraph)} | ${x(tJs, tPlain)} | ${x(tGraph, tPlain)} | ${meta.chunkSamples} |`);
 
@@ -159,7 +163,7 @@ for (const m of models) {
   const output = model.outputs[0].name;
   const est = () => (m.task === 'regression' ? new RegressionEstimator({ output }) : new ClassificationEstimator({ output }));
   const feeds = { [inputName]: { dtype: 'float32', data: m.data, dims: m.dims } };
-  const chunks = [...new Set([meta.chunkSamples, 10, 25, 50, 100].filter((c) => c <= T))];
+  const chunks = [...new Set([meta.chunkSamples, 10, plainChunk, 50].filter((c) => c <= T))];
   const rowsPer = [];
   for (const chunk of chunks) {
     const jsT = timed(model);
@@ -169,10 +173,11 @@ for (const m of models) {
       t.clock.calls = 0;
       return mcu.engine.run(t.proxy, feeds, { samples: T, seed: 1, chunkSamples: chunk, estimators: [est()], reduceInGraph });
     };
-    const [pl, js, gr] = await interleaved([plainRunner(plain, m, chunk), engineRun(jsT, false), engineRun(grT, true)]);
-    rowsPer.push({ chunk, pl, js, gr, jsBackend: jsT.clock.ms, grBackend: grT.clock.ms, calls: grT.clock.calls });
+    const r = await interleaved([plainRunner(plain, m, chunk), engineRun(jsT, false), engineRun(grT, true)], [null, () => jsT.clock.ms, () => grT.clock.ms]);
+    const [pl, js, gr] = r.times;
+    rowsPer.push({ chunk, pl, js, gr, jsBackend: r.read[1], grBackend: r.read[2] });
   }
-  profiles.push({ m, rowsPer, default: meta.chunkSamples });
+  profiles.push({ m, rowsPer, default: meta.chunkSamples, plain: tPlain });
   await plain.release();
   await model.dispose();
 }
@@ -180,18 +185,18 @@ log('');
 log('## Profile: the engine (estimators of predict) at fixed samples per call');
 log('');
 log(
-  "Backend = time inside the model's run / runReduced calls (last timed run); the rest of an mcu run is masks, the estimators and the engine. Plain = onnxruntime on the same rows per call.",
+  "Backend = time inside the model's run / runReduced calls (median over the timed runs); the rest of an mcu run is masks, the estimators and the engine. Plain = onnxruntime on the same rows per call.",
 );
 log('');
 log(
-  '| network | samples per call | plain, same rows per call | mcu JS (backend) | mcu in-graph (backend) | JS ÷ plain | in-graph ÷ plain | ÷ plain at 16384 rows per call |',
+  '| network | samples per call | plain, same rows per call | mcu JS (backend) | mcu in-graph (backend) | JS ÷ plain | in-graph ÷ plain | in-graph ÷ plain of the first table |',
 );
 log('|---|---|---|---|---|---|---|---|');
 for (const p of profiles) {
-  const base = p.rowsPer.find((r) => r.chunk === Math.max(1, Math.min(T, Math.floor(PLAIN_ROWS_PER_CALL / p.m.N))))?.pl;
+  const base = p.plain;
   for (const r of p.rowsPer) {
     log(
-      `| ${p.m.key}${r.chunk === p.default ? ' (default)' : ''} | ${r.chunk} | ${ms(r.pl)} | ${ms(r.js)} (${ms(r.jsBackend)}) | ${ms(r.gr)} (${ms(r.grBackend)}) | ${x(r.js, r.pl)} | ${x(r.gr, r.pl)} | ${base === undefined ? '—' : x(r.gr, base)} |`,
+      `| ${p.m.key}${r.chunk === p.default ? ' (default)' : ''} | ${r.chunk} | ${ms(r.pl)} | ${ms(r.js)} (${ms(r.jsBackend)}) | ${ms(r.gr)} (${ms(r.grBackend)}) | ${x(r.js, r.pl)} | ${x(r.gr, r.pl)} | ${x(r.gr, base)} |`,
     );
   }
 }
