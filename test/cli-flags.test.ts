@@ -6,7 +6,7 @@
 // `main(argv, io)` is called in-process (small T, few rows), so no build is needed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, OPTIONS, flagTableMarkdown, type CliOptions, type CommandName } from '../packages/cli/src/args.js';
 import { TFJS_PROVIDERS } from '../packages/cli/src/plan.js';
 import { decodeModel, encodeModel, parseOnnxOptions } from '@mcu/backend-onnx';
@@ -18,6 +18,7 @@ import { mcu, show, type InProcessRun } from './helpers/in-process.js';
 import { writeKerasDense, writeRatioInputModel } from './helpers/flag-models.js';
 import { writeTinyCaffe } from './helpers/caffe-net.js';
 import { closeServers } from '../packages/cli/src/commands/serve.js';
+import { queueFlagEffects, startQueueWalk, type QueueWalk } from './helpers/redis-flags.js';
 
 type Cmd = Exclude<CommandName, 'help'>;
 type Key = keyof CliOptions;
@@ -37,6 +38,8 @@ interface Effect {
 // ------------------------------------------------------------------ inputs
 let dir: string;
 let cleanCwd: string;
+/** acquire and worker: a real redis-server with a run waiting on it (test/helpers/redis-flags.ts). */
+let queueWalk: QueueWalk;
 let badConfigCwd: string;
 const F: Record<string, string> = {};
 
@@ -125,7 +128,12 @@ beforeAll(async () => {
   F['result'] = path.join(dir, 'result.json');
   const r = await mcu(['predict', F['co2']!, '--input', F['x']!, ...T, '-o', F['result']!], cleanCwd);
   expect(r.code, show(r)).toBe(0);
+  queueWalk = await startQueueWalk(dir);
 }, 120_000);
+
+afterAll(async () => {
+  await queueWalk?.stop();
+});
 
 /** co2_relu with a second output y2 = −y (a model whose plot needs --output). */
 function writeTwoOutputModel(file: string): string {
@@ -346,7 +354,14 @@ const serveCase = (flag: string[], check: (b: InProcessRun, w: InProcessRun) => 
   },
 });
 
-const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> } = {
+/** acquire's and worker's cases, by option (test/helpers/redis-flags.ts). */
+const QUEUE_EFFECTS = queueFlagEffects(
+  () => ({ co2: F['co2']!, co2Csv: F['x']!, twoOut: F['twoOut']!, badConfigCwd, goodConfig: F['goodConfig']! }),
+  () => queueWalk,
+  () => outFile(),
+);
+
+const OTHER_EFFECTS: { readonly [K in Key]?: Readonly<Partial<Record<Cmd, Effect>>> } = {
   input: {
     plot: {
       base: () => ['plot', F['co2']!, ...T],
@@ -1199,6 +1214,10 @@ const EFFECTS: { readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>> }
   },
 };
 
+const EFFECTS = Object.fromEntries((Object.keys(OPTIONS) as Key[]).map((k) => [k, { ...OTHER_EFFECTS[k], ...QUEUE_EFFECTS[k] }])) as {
+  readonly [K in Key]-?: Readonly<Partial<Record<Cmd, Effect>>>;
+};
+
 /** A value for each option, for the calls that must be refused. */
 const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
   input: ['--input', 'x.csv'],
@@ -1250,6 +1269,16 @@ const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
   maxSamples: ['--max-samples', '10'],
   queue: ['--queue', '4'],
   batchWaitMs: ['--batch-wait-ms', '1'],
+  pool: ['--pool', 'pool.npy'],
+  k: ['--k', '3'],
+  heuristic: ['--heuristic', 'entropy'],
+  candidates: ['--candidates', '20'],
+  workers: ['--workers', '2'],
+  shardRows: ['--shard-rows', '1024'],
+  blockRows: ['--block-rows', '64'],
+  queueUrl: ['--queue', 'redis://127.0.0.1:6379'],
+  concurrency: ['--concurrency', '2'],
+  lockMs: ['--lock-ms', '2000'],
 };
 
 /** A call each command accepts, to which the refused option is added. */
@@ -1261,6 +1290,8 @@ const MINIMAL: Readonly<Record<Cmd, () => string[]>> = {
   plot: () => ['plot', F['co2']!, '--input', F['x']!, ...T],
   backends: () => ['backends'],
   serve: () => ['serve', '--models', F['models']!, '--port', '0'],
+  acquire: () => ['acquire', F['co2']!, '--pool', F['x']!, '--k', '3', '--heuristic', 'std', '--samples', '5', '--workers', '1'],
+  worker: () => ['worker', F['co2']!, '--queue', 'redis://127.0.0.1:6379'],
 };
 
 const KEYS = Object.keys(OPTIONS) as Key[];
@@ -1289,6 +1320,15 @@ describe('the flag walk (every option × every command)', () => {
     async (flag, c, k) => {
       const spec = OPTIONS[k] as { flag: string; commands: readonly CommandName[] };
       if (!spec.commands.includes(c)) {
+        // one flag, two options (serve's --queue Q, acquire's and worker's --queue URL): where the
+        // other option takes the flag, the flag is that option, whose own case runs
+        const sibling = KEYS.find(
+          (o) => o !== k && (OPTIONS[o] as { flag: string }).flag === flag && (OPTIONS[o] as { commands: readonly CommandName[] }).commands.includes(c),
+        );
+        if (sibling !== undefined) {
+          expect(EFFECTS[sibling][c], `${flag} on ${c} is ${sibling}`).toBeDefined();
+          return;
+        }
         const r = await mcu([...MINIMAL[c](), ...SAMPLE[k]], cleanCwd);
         failsNaming(r, `${flag} is not an option of '${c}'`);
         expect(r.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
