@@ -9,11 +9,22 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { createMcu, McuError, RegressionEstimator, SeededSampler, type NamedTensors, type StochasticModel, type TensorData } from '@mcu/core';
+import {
+  ClassificationEstimator,
+  createMcu,
+  McuError,
+  RegressionEstimator,
+  SeededSampler,
+  type NamedTensors,
+  type StochasticModel,
+  type TensorData,
+} from '@mcu/core';
 import { decodeModel, encodeModel, OnnxNodeBackend, onnxModule, SessionModel, type PreparedModel } from '../src/index.js';
 import { reducedGraph } from '../src/graph/reduce.js';
 import type { OrtRuntime } from '../src/runtime/session-model.js';
 import { fixtureBytes } from '../../../test/helpers/fixtures.js';
+import type { ModelProto, NodeProto } from '../src/proto/types.js';
+import { f32, vi } from './builders.js';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const co2Bytes = (): Uint8Array => new Uint8Array(readFileSync(path.join(REPO, 'examples', 'co2_relu.preserve.onnx')));
@@ -116,16 +127,91 @@ describe('runReduced on models of other origins: the in-graph path where offered
   });
 });
 
-/** onnxruntime-node, refusing every session after the first (the reduced graph), and counting releases. */
-function refusingRuntime(): { runtime: OrtRuntime; created: number; released: number } {
+/**
+ * x [N, 4] → Gemm → h [N, 8] → Dropout → Reshape to Shape(h) → Gemm → y [N, 3]: the shape read
+ * before the site makes prepare run the graph in the 'tiled' layout (inputs repeated S times).
+ */
+function tiledModel(): ModelProto {
+  const g = normalsLcg(17);
+  const W1 = Float32Array.from({ length: 32 }, g);
+  const W2 = Float32Array.from({ length: 24 }, g);
+  const gemm = (a: string, w: string, b: string, y: string): NodeProto => ({
+    op_type: 'Gemm',
+    input: [a, w, b],
+    output: [y],
+    attribute: [{ name: 'transB', type: 2, i: 1n }],
+  });
+  return {
+    ir_version: 7n,
+    opset_import: [{ domain: '', version: 13n }],
+    graph: {
+      name: 'tiled',
+      node: [
+        gemm('x', 'W1', 'B1', 'h'),
+        { op_type: 'Shape', input: ['h'], output: ['s'] },
+        { op_type: 'Constant', input: [], output: ['ratio'], attribute: [{ name: 'value', type: 4, t: f32('', [], Float32Array.of(0.3)) }] },
+        { op_type: 'Dropout', input: ['h', 'ratio'], output: ['d'] },
+        { op_type: 'Reshape', input: ['d', 's'], output: ['r'] },
+        gemm('r', 'W2', 'B2', 'y'),
+      ],
+      initializer: [f32('W1', [8, 4], W1), f32('B1', [8], new Float32Array(8)), f32('W2', [3, 8], W2), f32('B2', [3], new Float32Array(3))],
+      input: [vi('x', ['N', 4])],
+      output: [vi('y', ['N', 3])],
+    },
+  };
+}
+
+function normalsLcg(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+
+describe('runReduced in the tiled layout', () => {
+  it('gives the JS path’s regression and classification numbers (3 values per row as logits)', async () => {
+    const mcu = createMcu({ modules: [onnxModule] });
+    const model = await mcu.load({ kind: 'bytes', bytes: encodeModel(tiledModel()) });
+    try {
+      expect((model as SessionModel).layout).toBe('tiled');
+      const g = normalsLcg(5);
+      const feeds: NamedTensors = { x: { dtype: 'float32', data: Float32Array.from({ length: 40 }, g), dims: [10, 4] } };
+      for (const scope of ['sample', 'point'] as const) {
+        const reg = [new RegressionEstimator({ output: 'y' }), new RegressionEstimator({ output: 'y' })];
+        const cls = [new ClassificationEstimator({ output: 'y' }), new ClassificationEstimator({ output: 'y' })];
+        const common = { samples: 30, seed: 8, scope, chunkSamples: 7 };
+        const a = await mcu.engine.run(model, feeds, { ...common, estimators: [reg[0]!, cls[0]!] });
+        await mcu.engine.run(model, feeds, { ...common, estimators: [reg[1]!, cls[1]!], reduceInGraph: false });
+        expect(a.reducedChunks).toBe(5);
+        expect(close(reg[0]!.result().mean, reg[1]!.result().mean)).toBe(true);
+        expect(close(reg[0]!.result().sampleVariance, reg[1]!.result().sampleVariance)).toBe(true);
+        expect(Math.max(...reg[1]!.result().sampleVariance)).toBeGreaterThan(0);
+        expect(close(cls[0]!.result().probs, cls[1]!.result().probs)).toBe(true);
+        expect(close(cls[0]!.result().expectedEntropy, cls[1]!.result().expectedEntropy)).toBe(true);
+        expect(Array.from(cls[0]!.result().votes)).toEqual(Array.from(cls[1]!.result().votes));
+      }
+    } finally {
+      await model.dispose();
+      mcu.dispose();
+    }
+  });
+});
+
+/**
+ * onnxruntime-node, refusing every session after the first (the reduced graph) at creation, or
+ * (`at: 'run'`) failing its runs, and counting releases.
+ */
+function refusingRuntime(at: 'create' | 'run' = 'create'): { runtime: OrtRuntime; created: number; released: number } {
   const state = { created: 0, released: 0 };
   const runtime: OrtRuntime = {
     Tensor: ort.Tensor as unknown as OrtRuntime['Tensor'],
     InferenceSession: {
       async create(bytes, options) {
         state.created++;
-        if (state.created > 1) throw new Error('this runtime refuses the reduced graph');
+        if (state.created > 1 && at === 'create') throw new Error('this runtime refuses the reduced graph');
         const s = await ort.InferenceSession.create(bytes, options);
+        if (state.created > 1) s.run = () => Promise.reject(new Error('this kernel fails'));
         const release = s.release.bind(s);
         s.release = async () => {
           state.released++;
@@ -160,8 +246,8 @@ describe('SessionModel.runReduced', () => {
   const N = co2Rows.length;
   const feeds: NamedTensors = { x: { dtype: 'float32', data: Float32Array.from(co2Rows), dims: [N, 1] } };
 
-  it('falls back to the raw path, with the same numbers, when onnxruntime refuses the reduced graph', async () => {
-    const refusing = refusingRuntime();
+  it.each(['create', 'run'] as const)('falls back to the raw path, with the same numbers, when onnxruntime refuses the reduced graph (at %s)', async (at) => {
+    const refusing = refusingRuntime(at);
     const model = await sessionModel(refusing.runtime);
     const mcu = createMcu({ modules: [onnxModule] });
     try {
@@ -182,11 +268,12 @@ describe('SessionModel.runReduced', () => {
       expect(Array.from(a.result().mean)).toEqual(Array.from(b.result().mean));
       expect(Array.from(a.result().variance)).toEqual(Array.from(b.result().variance));
       expect(refusing.created).toBe(2); // asked once, remembered
+      expect(refusing.released).toBe(at === 'run' ? 1 : 0); // a reduced session that failed is released at once
     } finally {
       await model.dispose();
       mcu.dispose();
     }
-    expect(refusing.released).toBe(1);
+    expect(refusing.released).toBe(at === 'run' ? 2 : 1);
   });
 
   it('creates one session per distinct request, and dispose() releases them all', async () => {

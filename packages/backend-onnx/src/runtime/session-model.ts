@@ -188,15 +188,25 @@ export class SessionModel implements StochasticModel {
    * `StochasticModel.runReduced`; graph/reduce.ts). The reduced graph is built and its session
    * created on the first call of a request, on this model's execution provider, and kept until
    * dispose(). Null — the caller runs `run` — where the graph is not offered (see
-   * `reducedGraph`) or onnxruntime refuses it at session creation (its checks and shape
-   * inference): the raw path is then as correct as ever, only without the saving.
+   * `reducedGraph`), onnxruntime refuses it at session creation (its checks and shape
+   * inference) or its run fails (then never offered again): the raw path is then as correct
+   * as ever, only without the saving.
    */
   async runReduced(feeds: NamedTensors, masks: NamedTensors, options: RunOptions, request: readonly OutputReduction[]): Promise<ReducedOutputs | null> {
     if (this.#session === null) throw new McuError('E_RUNTIME', 'the model was disposed; load it again');
     const reduced = await this.#reducedSession(request);
     if (reduced === null) return null;
     const { ortFeeds, rows } = this.#ortFeeds(feeds, masks, options);
-    const results = await this.#runSession(reduced.session, ortFeeds);
+    let results: InferenceSession.OnnxValueMapType;
+    try {
+      results = await reduced.session.run(ortFeeds);
+    } catch {
+      // The reduced graph failed where the prepared one may not (a kernel of the appended ops):
+      // not offered from now on; the caller runs the raw graph, which reports its own failures.
+      this.#reduced.set(reducedKey(request), Promise.resolve(null));
+      await reduced.session.release();
+      return null;
+    }
     const get = (name: string | undefined): Float32Array => {
       const r = name === undefined ? undefined : (results[name] as Tensor | undefined);
       if (r === undefined || r.type !== 'float32')
@@ -218,7 +228,7 @@ export class SessionModel implements StochasticModel {
   }
 
   #reducedSession(request: readonly OutputReduction[]): Promise<ReducedSession | null> {
-    const key = JSON.stringify(request.map((r) => [r.output, r.kind]));
+    const key = reducedKey(request);
     let hit = this.#reduced.get(key);
     if (hit === undefined) {
       hit = this.#createReduced(request);
@@ -344,6 +354,11 @@ export class SessionModel implements StochasticModel {
     if (session !== null) await session.release();
     for (const r of await Promise.all(reduced)) if (r !== null) await r.session.release();
   }
+}
+
+/** A reduction request as a memo key. */
+function reducedKey(request: readonly OutputReduction[]): string {
+  return JSON.stringify(request.map((r) => [r.output, r.kind]));
 }
 
 /**
