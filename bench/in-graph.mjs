@@ -11,7 +11,7 @@
 // chunk sizes, next to plain onnxruntime on the same rows per call.
 // co2 4×512 and LeNet are read from ../shared/fixtures when it is there, else from test/fixtures
 // (the same PyTorch 1.13 exports, via @mcu/fixtures).
-// Run after `pnpm -r build`:  node bench/in-graph.mjs [--tiny] [--only co2-512,lenet]
+// Run after `pnpm -r build`:  node bench/in-graph.mjs [--tiny] [--only co2-512,lenet] [--runs R] [--no-profile]
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -27,7 +27,9 @@ const argv = process.argv.slice(2);
 const tiny = argv.includes('--tiny');
 const onlyAt = argv.indexOf('--only');
 const only = onlyAt >= 0 ? new Set(argv[onlyAt + 1].split(',')) : null;
-const R = tiny ? 1 : 5;
+const runsAt = argv.indexOf('--runs');
+const R = runsAt >= 0 ? Math.max(1, Number(argv[runsAt + 1])) : tiny ? 1 : 5;
+const profile = !argv.includes('--no-profile');
 const T = tiny ? 5 : 100;
 const PLAIN_ROWS_PER_CALL = 16384;
 const cores = os.availableParallelism?.() ?? os.cpus().length;
@@ -86,6 +88,24 @@ function plainRunner(session, m, perCall) {
       const s = Math.min(perCall, T - s0);
       await session.run({ [input]: new ort.Tensor('float32', xs.subarray(0, s * m.N * per), [s * m.N, ...m.rowDims]) });
     }
+  };
+}
+
+/** The prepared graph alone on onnxruntime (what mcu's backend runs), masks fixed at 1, `perCall` samples per call. */
+function preparedRunner(session, prepared, m, perCall) {
+  const input = prepared.inputs[0].name;
+  const x = new ort.Tensor('float32', m.data, m.dims);
+  const masks = (s) =>
+    Object.fromEntries(
+      prepared.sites.map((site) => {
+        const dims = [s, 1, ...site.maskShape];
+        return [site.name, new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(1), dims)];
+      }),
+    );
+  const full = masks(perCall);
+  const last = masks(T % perCall || perCall);
+  return async () => {
+    for (let s0 = 0; s0 < T; s0 += perCall) await session.run({ [input]: x, ...(T - s0 >= perCall ? full : last) });
   };
 }
 
@@ -163,8 +183,9 @@ for (const m of models) {
   const output = model.outputs[0].name;
   const est = () => (m.task === 'regression' ? new RegressionEstimator({ output }) : new ClassificationEstimator({ output }));
   const feeds = { [inputName]: { dtype: 'float32', data: m.data, dims: m.dims } };
-  const chunks = [...new Set([meta.chunkSamples, 10, plainChunk, 50].filter((c) => c <= T))];
+  const chunks = profile ? [...new Set([meta.chunkSamples, 10, plainChunk, 50].filter((c) => c <= T))] : [];
   const rowsPer = [];
+  const preparedSession = await ort.InferenceSession.create(encodeModel(model.prepared.model), { logSeverityLevel: 3 });
   for (const chunk of chunks) {
     const jsT = timed(model);
     const grT = timed(model);
@@ -173,31 +194,37 @@ for (const m of models) {
       t.clock.calls = 0;
       return mcu.engine.run(t.proxy, feeds, { samples: T, seed: 1, chunkSamples: chunk, estimators: [est()], reduceInGraph });
     };
-    const r = await interleaved([plainRunner(plain, m, chunk), engineRun(jsT, false), engineRun(grT, true)], [null, () => jsT.clock.ms, () => grT.clock.ms]);
-    const [pl, js, gr] = r.times;
-    rowsPer.push({ chunk, pl, js, gr, jsBackend: r.read[1], grBackend: r.read[2] });
+    const r = await interleaved(
+      [plainRunner(plain, m, chunk), preparedRunner(preparedSession, model.prepared, m, chunk), engineRun(jsT, false), engineRun(grT, true)],
+      [null, null, () => jsT.clock.ms, () => grT.clock.ms],
+    );
+    const [pl, pr, js, gr] = r.times;
+    rowsPer.push({ chunk, pl, pr, js, gr, jsBackend: r.read[2], grBackend: r.read[3] });
   }
   profiles.push({ m, rowsPer, default: meta.chunkSamples, plain: tPlain });
+  await preparedSession.release();
   await plain.release();
   await model.dispose();
 }
-log('');
-log('## Profile: the engine (estimators of predict) at fixed samples per call');
-log('');
-log(
-  "Backend = time inside the model's run / runReduced calls (median over the timed runs); the rest of an mcu run is masks, the estimators and the engine. Plain = onnxruntime on the same rows per call.",
-);
-log('');
-log(
-  '| network | samples per call | plain, same rows per call | mcu JS (backend) | mcu in-graph (backend) | JS ÷ plain | in-graph ÷ plain | in-graph ÷ plain of the first table |',
-);
-log('|---|---|---|---|---|---|---|---|');
-for (const p of profiles) {
-  const base = p.plain;
-  for (const r of p.rowsPer) {
-    log(
-      `| ${p.m.key}${r.chunk === p.default ? ' (default)' : ''} | ${r.chunk} | ${ms(r.pl)} | ${ms(r.js)} (${ms(r.jsBackend)}) | ${ms(r.gr)} (${ms(r.grBackend)}) | ${x(r.js, r.pl)} | ${x(r.gr, r.pl)} | ${x(r.gr, base)} |`,
-    );
+if (profile) {
+  log('');
+  log('## Profile: the engine (estimators of predict) at fixed samples per call');
+  log('');
+  log(
+    "Backend = time inside the model's run / runReduced calls (median over the timed runs); the rest of an mcu run is masks, the estimators and the engine. Plain = onnxruntime on the same rows per call; prepared graph = mcu's rewritten graph on onnxruntime with masks fixed at 1 (its mask inputs, reshapes and products, no sampling, no estimators).",
+  );
+  log('');
+  log(
+    '| network | samples per call | plain, same rows per call | prepared graph | mcu JS (backend) | mcu in-graph (backend) | prepared ÷ plain | JS ÷ plain | in-graph ÷ plain | in-graph ÷ plain of the first table |',
+  );
+  log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const p of profiles) {
+    const base = p.plain;
+    for (const r of p.rowsPer) {
+      log(
+        `| ${p.m.key}${r.chunk === p.default ? ' (default)' : ''} | ${r.chunk} | ${ms(r.pl)} | ${ms(r.pr)} | ${ms(r.js)} (${ms(r.jsBackend)}) | ${ms(r.gr)} (${ms(r.grBackend)}) | ${x(r.pr, r.pl)} | ${x(r.js, r.pl)} | ${x(r.gr, r.pl)} | ${x(r.gr, base)} |`,
+      );
+    }
   }
 }
 log('');
