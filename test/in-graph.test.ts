@@ -211,6 +211,25 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
     sameRegression(inGraph.result(), js.result());
   });
 
+  it('onnx-web (onnxruntime-web, wasm, in Node) reduces in the graph too, with the same numbers', async () => {
+    const web = createMcu({ modules: [onnxModule], backends: ['onnx-web'] });
+    const model = await web.load({ kind: 'path', path: co2Path });
+    try {
+      expect(model.backend).toBe('onnx-web');
+      const output = model.outputs[0]!.name;
+      const inGraph = new RegressionEstimator({ output, tau: 50 });
+      const js = new RegressionEstimator({ output, tau: 50 });
+      const common = { samples: 21, seed: 6, chunkSamples: 7 };
+      const a = await web.engine.run(model, co2Feeds, { ...common, estimators: [inGraph] });
+      await web.engine.run(model, co2Feeds, { ...common, estimators: [js], reduceInGraph: false });
+      expect(a.reducedChunks).toBe(3);
+      sameRegression(inGraph.result(), js.result());
+    } finally {
+      await model.dispose();
+      web.dispose();
+    }
+  });
+
   it('predict() passes reduceInGraph through and gives the same prediction either way', async () => {
     const x = co2Rows.map((v) => [v]);
     const a = await predict(co2, x, { mcu, samples: 40, seed: 9, tau: 50 });
