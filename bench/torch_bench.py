@@ -27,7 +27,9 @@ import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
 
-ROW_BUDGET_BYTES = 512 * 2**20
+# the largest activation of one call: 16 MiB stays under glibc malloc's mmap threshold (at most 32 MiB),
+# so the buffers are reused between calls instead of mapped and page-faulted afresh every time
+ROW_BUDGET_BYTES = 16 * 2**20
 
 
 def attrs(node):
@@ -53,6 +55,10 @@ class Net:
         if first is None:
             raise SystemExit(f'{path}: no Dropout node')
         self.first = first
+        self.last_use = {}
+        for k, n in enumerate(self.nodes):
+            for i in n.input:
+                self.last_use[i] = k
 
     def rate(self, node):
         a = attrs(node)
@@ -122,8 +128,14 @@ class Net:
         env[node.output[0]] = y
 
     def run(self, env, start, masks=None):
-        for node in self.nodes[start:]:
+        # an activation is dropped after its last use, as PyTorch's own forward frees it: a graph's
+        # every intermediate on T*N rows held at once would be gigabytes of page faults, not compute
+        for k in range(start, len(self.nodes)):
+            node = self.nodes[k]
             self.step(node, env, masks)
+            for i in node.input:
+                if self.last_use.get(i) == k and i != self.output:
+                    env.pop(i, None)
         return env[self.output]
 
     def trunk(self, x):
