@@ -3,7 +3,8 @@ export { OnnxNodeBackend, OnnxWebBackend, OnnxWebNodeBackend } from './backend.j
 // the option schema, its types and value lists (also @mcu/backend-onnx/options)
 export * from './options.js';
 export { SessionModel } from './runtime/session-model.js';
-export { defaultCacheDir, PreparedCache, MAX_AGE_DAYS, MAX_TOTAL_BYTES } from './cache/store.js';
+export { defaultCacheDir } from './cache/dir.js';
+export { PreparedCache, MAX_AGE_DAYS, MAX_TOTAL_BYTES } from './cache/store.js';
 export * from './proto/index.js';
 export * from './graph/index.js';
 export {

@@ -11,7 +11,8 @@ import { createMcu, predict, type NamedTensors, type StochasticModel, type Tenso
 import { fixturePath } from '../../../test/helpers/fixtures.js';
 import { OnnxNodeBackend, OnnxWebNodeBackend } from '../src/backend.js';
 import { BadEntry, decodeEntry, encodeEntry } from '../src/cache/entry.js';
-import { defaultCacheDir, PreparedCache } from '../src/cache/store.js';
+import { defaultCacheDir } from '../src/cache/dir.js';
+import { PreparedCache } from '../src/cache/store.js';
 import { countFlops } from '../src/graph/flops.js';
 import { onnxModule } from '../src/module.js';
 import { encodeModel } from '../src/proto/codec.js';

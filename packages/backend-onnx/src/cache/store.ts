@@ -20,7 +20,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '@mcu/core';
@@ -38,15 +37,6 @@ const sha256: Sha256 = (parts) => {
   for (const p of parts) h.update(p);
   return new Uint8Array(h.digest());
 };
-
-/**
- * The default cache folder: `$XDG_CACHE_HOME/mcu`, else `~/.cache/mcu` (for the CLI's
- * `--cache-dir` default; the library caches only where `cacheDir` is given).
- */
-export function defaultCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const xdg = env['XDG_CACHE_HOME'];
-  return xdg !== undefined && xdg !== '' ? join(xdg, 'mcu') : join(env['HOME'] || homedir(), '.cache', 'mcu');
-}
 
 let identity: Promise<string> | undefined;
 
