@@ -26,12 +26,14 @@ const cacheConfig = (dir) => {
 };
 const predict = [bin, 'predict', join(root, 'examples/co2_relu.preserve.onnx'), '--input', join(root, 'examples/co2-months.csv'), '--samples', '1', '--quiet'];
 const warm = cacheConfig(join(tmp, 'warm'));
+// once the CLI caches by default (--cache-dir, --no-cache), the plain row must say so
+const noCache = execFileSync(process.execPath, [bin, 'predict', '--help'], { encoding: 'utf8' }).includes('--no-cache') ? ['--no-cache'] : [];
 const cases = [
   ['node -e 0', () => ['-e', '0']],
   ['mcu --help', () => [bin, '--help']],
   ['mcu --version', () => [bin, '--version']],
   ['mcu backends', () => [bin, 'backends', '--format', 'json']],
-  ['mcu predict (example, T = 1)', () => predict],
+  ['mcu predict (example, T = 1)', () => [...predict, ...noCache]],
   ['  … cache cold', () => [...predict, '--config', cacheConfig(join(tmp, `cold-${configs}`))]],
   ['  … cache warm', () => [...predict, '--config', warm]],
 ];

@@ -383,13 +383,15 @@ md.push('## 3. Fixed cost, memory and scaling', '');
 const example = models[0];
 const exampleCsv = join(root, 'examples/co2-months.csv');
 // cold = an empty cache folder every run (prepare + write), warm = the folder of the previous runs (a hit)
+// once the CLI caches by default (--cache-dir, --no-cache), "no cache" must say so
+const noCache = spawnSync(process.execPath, [bin, 'predict', '--help'], { encoding: 'utf8' }).stdout.includes('--no-cache') ? ['--no-cache'] : [];
 const predict1 = (...extra) => [bin, 'predict', example.path, '--input', exampleCsv, '--samples', '1', '--quiet', ...extra];
 const warmConfig = cacheConfig(join(tmp, 'cache-warm'));
 timeProcess(predict1('--config', warmConfig)); // fills the warm folder
 const fixed = { bare: [], predict: [], cold: [], warm: [] };
 for (let k = 0; k < Math.max(R, 3); k++) {
   fixed.bare.push(timeProcess(['-e', '0']));
-  fixed.predict.push(timeProcess(predict1()));
+  fixed.predict.push(timeProcess(predict1(...noCache)));
   fixed.cold.push(timeProcess(predict1('--config', cacheConfig(join(tmp, `cache-cold-${k}`)))));
   fixed.warm.push(timeProcess(predict1('--config', warmConfig)));
 }
