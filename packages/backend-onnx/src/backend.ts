@@ -1,6 +1,6 @@
 import type { BackendInfo, DescribeOptions, ModelSource } from '@mcu/core';
 import { McuError } from '@mcu/core';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PreparedCache } from './cache/store.js';
 import { checkExternalData, inlineExternalData, readModelFile } from './graph/external.js';
@@ -44,11 +44,22 @@ async function nodeSourceBytes(source: ModelSource): Promise<Uint8Array | undefi
   if (source.kind === 'bytes') return source.bytes;
   if (source.kind !== 'path' || typeof source.path !== 'string' || source.path === '') return undefined;
   try {
+    // a directory, a pipe or a device is refused by the uncached path, with its message
+    if (!(await stat(source.path)).isFile()) return undefined;
     const b = await readFile(source.path);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A model file's bytes (as read for the cache key) decoded as readModelFile / loadModelFile
+ * decode the file: the same messages (named by the path) and the same external-data checks
+ * against the model's folder.
+ */
+function decodeFileBytes(path: string, bytes: Uint8Array): { model: ModelProto; folder: string } {
+  return { model: decodeModel(bytes, path), folder: dirname(resolve(path)) };
 }
 
 /** onnxruntime-node: cpu always; webgpu where a Vulkan adapter exists; cuda when its binaries were installed. */
@@ -82,6 +93,13 @@ export class OnnxNodeBackend extends OrtBackend {
 
   protected override sourceBytes(source: ModelSource): Promise<Uint8Array | undefined> {
     return nodeSourceBytes(source);
+  }
+
+  protected override async readSourceBytes(source: ModelSource, bytes: Uint8Array): Promise<SourceModel> {
+    if (source.kind !== 'path') return readNodeSource(source);
+    const { model, folder } = decodeFileBytes(source.path, bytes);
+    const ext = await checkExternalData(model, folder, source.path);
+    return { model, ...(ext.folder !== undefined ? { externalFolder: ext.folder, external: true } : {}) };
   }
 
   /** Installed files (default), or with `probe` onnxruntime-node loaded and each provider started. */
@@ -174,6 +192,13 @@ export class OnnxWebNodeBackend extends OnnxWebBackend {
       case 'object':
         return source.value as ModelProto;
     }
+  }
+
+  protected override async readSourceBytes(source: ModelSource, bytes: Uint8Array): Promise<ModelProto> {
+    if (source.kind !== 'path') return this.readSource(source);
+    const { model, folder } = decodeFileBytes(source.path, bytes);
+    if ((await inlineExternalData(model, folder, source.path)) > 0) this.#inlined.add(model);
+    return model;
   }
 
   protected override hadExternalData(model: ModelProto): boolean {

@@ -42,16 +42,18 @@ export abstract class OrtBackend implements Backend {
       warnings.push(`backend '${this.name}' has no prepared-model cache here (no file system); cacheDir '${options.cacheDir}' was ignored`);
     }
     let key: string | undefined;
+    let sourceBytes: Uint8Array | undefined;
     if (cache !== null) {
       // the source's bytes, undecoded: a hit opens the session without decoding or rewriting the model
-      const sourceBytes = await this.sourceBytes(source);
+      sourceBytes = await this.sourceBytes(source);
       if (sourceBytes !== undefined) {
         key = await cache.key(sourceBytes, { backend: this.name, ...(what !== undefined ? { what } : {}), options: prepareOptionsOf(options) });
         const hit = await cache.read(key);
         if (hit !== undefined) return this.open(hit, undefined, options, warnings);
       }
     }
-    const read = await this.readSource(source);
+    // a miss prepares the very bytes the key was made of (a file rewritten meanwhile cannot be cached under the old key)
+    const read = sourceBytes !== undefined ? await this.readSourceBytes(source, sourceBytes) : await this.readSource(source);
     const { model, externalFolder, external } =
       'model' in read && read.model !== undefined && !('graph' in read)
         ? (read as SourceModel)
@@ -95,6 +97,14 @@ export abstract class OrtBackend implements Backend {
       },
       ...(entry.shareBeforeFirstSite !== undefined ? { shareBeforeFirstSite: entry.shareBeforeFirstSite } : {}),
     });
+  }
+
+  /**
+   * The model from `bytes`, the source's bytes as read for the cache key (a path's file
+   * contents), with what readSource does besides (external data); by default readSource.
+   */
+  protected readSourceBytes(source: ModelSource, _bytes: Uint8Array): Promise<ModelProto | SourceModel> {
+    return this.readSource(source);
   }
 
   /** Whether `model` (as read) had external data read into it (then it is not cached). */

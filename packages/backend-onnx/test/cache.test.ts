@@ -234,6 +234,33 @@ describe('the prepared-model disk cache', () => {
     }
   });
 
+  test('a model file replaced at the same path is a new entry, not the old one', async () => {
+    const dir = freshDir();
+    const file = join(freshDir(), 'model.onnx');
+    writeFileSync(file, readFileSync(CO2));
+    const first = await loadWith(file, { cacheDir: dir });
+    writeFileSync(file, readFileSync(LENET));
+    const second = await loadWith(file, { cacheDir: dir });
+    try {
+      expect([first.prepared, second.prepared]).toEqual([1, 1]);
+      expect(second.model.inputs.map((i) => i.dims)).toEqual([['batch', 1, 28, 28]]);
+      expect(entries(dir)).toHaveLength(2);
+    } finally {
+      await Promise.all([first, second].map((x) => x.model.dispose()));
+    }
+  });
+
+  test('a path that is not a model file fails as without the cache', async () => {
+    const dir = freshDir();
+    const backend = new OnnxNodeBackend();
+    await expect(backend.load({ kind: 'path', path: dir }, { cacheDir: dir })).rejects.toMatchObject({ code: 'E_FILE', message: /is a directory/ });
+    await expect(backend.load({ kind: 'path', path: join(dir, 'none.onnx') }, { cacheDir: dir })).rejects.toMatchObject({
+      code: 'E_FILE',
+      message: /does not exist/,
+    });
+    expect(entries(dir)).toEqual([]);
+  });
+
   test('decodeEntry refuses what is not exactly the entry of its key', () => {
     const sha = () => new Uint8Array(32).fill(7);
     const prepared = { inputs: [], outputs: [], sites: [], layout: 'broadcast', warnings: [], changes: [], opset: 13, inputDims: {}, sampledOutputs: [] };
