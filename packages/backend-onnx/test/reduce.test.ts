@@ -87,11 +87,12 @@ describe('reducedGraph on the co2 example', () => {
     }
   });
 
-  it('is not offered for an output that is not the model’s, or a classification output without a fixed class count', async () => {
+  it('is not offered for an output that is not the model’s, a classification output without a fixed class count, or the sample-axis layout', async () => {
     const prepared = await new OnnxNodeBackend().prepare(decodeModel(co2Bytes()));
     expect(reducedGraph(prepared, [{ output: 'nope', kind: 'moments' }])).toBeUndefined();
     expect(reducedGraph(prepared, [{ output: 'y', kind: 'logits' }])).toBeUndefined(); // one value per row: no C ≥ 2
     expect(reducedGraph(prepared, [])).toBeUndefined();
+    expect(reducedGraph({ ...prepared, layout: 'sample-axis' }, [{ output: 'y', kind: 'moments' }])).toBeUndefined();
   });
 });
 

@@ -3,11 +3,11 @@
  * call's S samples (core's `ReductionKind`), so that a chunk returns O(N·D) numbers instead of
  * O(S·N·D) — no JavaScript pass over the samples and one small download per chunk.
  *
- * Every layout comes out as [S, N, …]: 'broadcast' and 'tiled' outputs are [S·N, …]
- * sample-major (row t·N + i), reshaped to [S, N, …] with N read from the first data input's
- * leading dim; an output that depends on no site has N rows and becomes [1, N, …], whose
- * means are the same and whose M2 is 0, as the S identical samples give; 'sample-axis'
- * outputs are [S, N, …] already. The reductions follow core's estimators:
+ * 'broadcast' and 'tiled' outputs are [S·N, …] sample-major (row t·N + i), reshaped to
+ * [S, N, …] with N read from the first data input's leading dim; an output that depends on no
+ * site has N rows and becomes [1, N, …], whose means are the same and whose M2 is 0, as the S
+ * identical samples give. 'sample-axis' models (data [S, N, …] into the graph) are not offered:
+ * they stay on the raw path. The reductions follow core's estimators:
  * - `moments`: with c = the chunk's first sample, mean_t (y_t − c) and Σ_t (y_t − ȳ)²
  *   (deviations from the chunk mean, not Σy² − Sȳ²), and c: float32 only holds deviations of
  *   the size of the spread, so |mean| ≫ std loses nothing (core adds c back in float64);
@@ -86,13 +86,13 @@ function classesOf(dims: readonly (number | string)[]): number | undefined {
 
 /**
  * The reduced graph for `request`, or undefined where it is not offered (the caller then runs
- * the prepared graph): an output that is not a float32 output of the model, a classification
- * output whose class count is not fixed in its dims, no data input to read N from, or an opset
- * below {@link REDUCE_MIN_OPSET}. The graph is checked by onnxruntime (its shape inference)
+ * the prepared graph): the 'sample-axis' layout, an output that is not a float32 output of the
+ * model, a classification output whose class count is not fixed in its dims, no data input to
+ * read N from, or an opset below {@link REDUCE_MIN_OPSET}. The graph is checked by onnxruntime (its shape inference)
  * when a session is created from it.
  */
 export function reducedGraph(prepared: PreparedModel, request: readonly OutputReduction[]): ReducedGraph | undefined {
-  if (request.length === 0 || prepared.opset < REDUCE_MIN_OPSET) return undefined;
+  if (request.length === 0 || prepared.opset < REDUCE_MIN_OPSET || prepared.layout === 'sample-axis') return undefined;
   const first = prepared.inputs[0];
   if (first === undefined) return undefined;
   const model = cloneProto(prepared.model);
@@ -100,7 +100,6 @@ export function reducedGraph(prepared: PreparedModel, request: readonly OutputRe
   const namer = new Namer(graph);
   const em = new Emitter(prepared.opset, namer);
   em.prefix = 'mcu_reduce';
-  const sampleAxis = prepared.layout === 'sample-axis';
   const outputs: ReducedNames[] = [];
   const graphOutputs: ValueInfoProto[] = [];
   const floatOut = (base: string): string => {
@@ -109,7 +108,7 @@ export function reducedGraph(prepared: PreparedModel, request: readonly OutputRe
     return name;
   };
   const minusOne = em.constInt64([-1n], 'minus1');
-  const rowsOf = (y: string): string => (sampleAxis ? em.slice1d(em.shape(y), 1n, 2n) : em.slice1d(em.shape(first.name), 0n, 1n));
+  const rows = em.slice1d(em.shape(first.name), 0n, 1n);
   for (const r of request) {
     const spec = prepared.outputs.find((o) => o.name === r.output);
     const vi = (graph.output ?? []).find((o) => o.name === r.output);
@@ -119,9 +118,9 @@ export function reducedGraph(prepared: PreparedModel, request: readonly OutputRe
     const base = `mcu_reduced/${r.output}`;
     const y0 = r.output;
     if (r.kind === 'moments') {
-      // [S·N, …rest] (or [S, N, …rest]) → [S, N, …rest]
-      const rest = em.slice1d(em.shape(y0), sampleAxis ? 2n : 1n);
-      const y = em.reshape(y0, em.concat([minusOne, rowsOf(y0), rest]));
+      // [S·N, …rest] → [S, N, …rest]
+      const rest = em.slice1d(em.shape(y0), 1n);
+      const y = em.reshape(y0, em.concat([minusOne, rows, rest]));
       // Shifted by the chunk's first sample c: float32 holds y − c, of the size of the spread.
       const firstSample = em.slice1d(y, 0n, 1n); // Slice along axis 0: [1, N, …]
       const shifted = em.node('Sub', [y, firstSample]);
@@ -132,9 +131,9 @@ export function reducedGraph(prepared: PreparedModel, request: readonly OutputRe
       outputs.push({ output: r.output, kind: r.kind, mean, m2, shift });
       continue;
     }
-    const classes = classesOf(sampleAxis ? spec.dims.slice(1) : spec.dims);
+    const classes = classesOf(spec.dims);
     if (classes === undefined) return undefined;
-    const x = em.reshape(y0, em.concat([minusOne, rowsOf(y0), em.constInt64([BigInt(classes)], `classes${classes}`)])); // [S, N, C]
+    const x = em.reshape(y0, em.concat([minusOne, rows, em.constInt64([BigInt(classes)], `classes${classes}`)])); // [S, N, C]
     const axisC = [intAttr('axis', -1)];
     const tiny = em.constFloat(FLT_MIN_NORMAL, DataType.FLOAT, 'flt_min');
     let p: string;
