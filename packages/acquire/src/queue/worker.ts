@@ -33,6 +33,15 @@ export const DEFAULT_LOCK_MS = 30_000;
 /** How many times one shard may be recovered from a dead worker before the run fails. */
 export const MAX_STALLED = 5;
 
+/**
+ * How long a stopping worker waits, once its shards are scored, for BullMQ to complete them and
+ * close; then it disconnects (a Redis that went away would otherwise hold it forever: BullMQ's
+ * worker connections retry every command until Redis is back).
+ */
+export const CLOSE_GRACE_MS = 5000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
 export interface RunWorkerOptions {
   /** `redis://HOST:PORT[/DB][?queue=NAME]`. */
   readonly queue: string;
@@ -89,10 +98,28 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
   let rows = 0;
   let stopping: Promise<void> | undefined;
   let worker: Worker<ShardJobData, EncodedShardResult> | undefined;
+  /** Shards being scored now, and who waits for there to be none. */
+  let scoring = 0;
+  let whenIdle: (() => void)[] = [];
+  const idle = (): Promise<void> => (scoring === 0 ? Promise.resolve() : new Promise((resolve) => whenIdle.push(resolve)));
+  let stopRequested!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    stopRequested = resolve;
+  });
+  /** Take no new shard, finish scoring the ones held, let BullMQ complete them (CLOSE_GRACE_MS at most), then close. */
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await worker?.close();
-    })();
+      const w = worker;
+      if (w === undefined) return;
+      // no new job from here on (the flag close() sets), the held ones still scored
+      const closed = (async () => {
+        await idle();
+        await w.close();
+      })().catch(() => undefined);
+      await idle();
+      const inTime = await Promise.race([closed.then(() => true), sleep(CLOSE_GRACE_MS).then(() => false)]);
+      if (!inTime) await Promise.race([w.disconnect().catch(() => undefined), sleep(1000)]);
+    })().finally(() => stopRequested());
     return stopping;
   };
 
@@ -169,6 +196,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
     const began = Date.now();
     let done = 0;
     let reported = 0;
+    scoring++;
     try {
       const result = await (await scorerFor(d, pool)).score(d.range, {
         onRows: (n: number) => {
@@ -188,6 +216,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
     } catch (e) {
       log(`mcu: worker: shard rows ${start}–${end} failed: ${e instanceof Error ? e.message : String(e)}`);
       throw new Error(failureReason(e));
+    } finally {
+      scoring--;
+      if (scoring === 0) {
+        const waiting = whenIdle;
+        whenIdle = [];
+        for (const resolve of waiting) resolve();
+      }
     }
   };
 
@@ -216,7 +251,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
   );
   const running = worker.run();
   try {
-    await running;
+    // the main loop ends when the worker closes; a forced stop (Redis gone) may not end it
+    await Promise.race([running, stopped]);
     await stop();
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
