@@ -199,6 +199,24 @@ describe('mcu acquire --queue with mcu worker processes (real redis-server)', ()
     expect(jobKeys()).toEqual([]);
   });
 
+  it('SIGTERM stops a worker whose Redis has gone away (no endless reconnecting): exit 0', async () => {
+    const gone = await startRedis();
+    const child = spawn(process.execPath, [MCU_BIN, 'worker', F['model']!, '--queue', gone.url], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    const up = new Promise<void>((resolve) =>
+      child.stderr!.on('data', (d) => {
+        err += d;
+        if (err.includes('waiting for shards')) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await up;
+    await gone.stop();
+    child.kill('SIGTERM');
+    expect(await exited, err).toBe(0);
+    expect(err).toMatch(/mcu: worker: stopped after 0 shards \(0 rows\)/);
+  }, 60_000);
+
   it('SIGTERM stops an idle worker: exit 0', async () => {
     await stopWorkers();
     const w = startWorker(F['model']!);

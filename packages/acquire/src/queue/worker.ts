@@ -111,13 +111,17 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
     stopping ??= (async () => {
       const w = worker;
       if (w === undefined) return;
-      // no new job from here on (the flag close() sets), the held ones still scored
-      const closed = (async () => {
-        await idle();
-        await w.close();
-      })().catch(() => undefined);
+      // no new job from here on; the ones held are scored first
+      await Promise.race([w.pause(true).catch(() => undefined), sleep(1000)]);
       await idle();
-      const inTime = await Promise.race([closed.then(() => true), sleep(CLOSE_GRACE_MS).then(() => false)]);
+      // Redis there: BullMQ completes the held jobs and closes (a grace period at most); gone:
+      // a forced close (nothing to complete), then the connections are dropped
+      const reachable = await checkReachable(target, 1000).then(
+        () => true,
+        () => false,
+      );
+      const closed = w.close(!reachable).catch(() => undefined);
+      const inTime = await Promise.race([closed.then(() => true), sleep(reachable ? CLOSE_GRACE_MS : 1000).then(() => false)]);
       if (!inTime) await Promise.race([w.disconnect().catch(() => undefined), sleep(1000)]);
     })().finally(() => stopRequested());
     return stopping;
