@@ -34,7 +34,7 @@ describe('validateConfig', () => {
 
   it('unknown keys at any level name the key path and the known keys', () => {
     expect(bad({ backendOptions: { onnx: { ep: ['cuda'] } } })).toBe(
-      "mcu.config.json: unknown key 'backendOptions.onnx.ep'; known keys: executionProviders, graphOptimizationLevel, intraOpNumThreads, rates, maskInputs, insertDropout, scaling, rewrite",
+      "mcu.config.json: unknown key 'backendOptions.onnx.ep'; known keys: executionProviders, graphOptimizationLevel, intraOpNumThreads, rates, maskInputs, insertDropout, scaling, rewrite, cacheDir",
     );
     expect(bad({ sample: 3 })).toMatch(/^mcu\.config\.json: unknown key 'sample' \(did you mean 'samples'\?\); known keys: backend, /);
     expect(bad({ backendOptions: { torch: {} } })).toMatch(/unknown key 'backendOptions.torch'; known keys: onnx, tfjs/);
