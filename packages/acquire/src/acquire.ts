@@ -16,7 +16,7 @@ import { mergeShards } from './merge.js';
 import { ShardScorer } from './score.js';
 import { shardsOf } from './shards.js';
 import type { AcquireOptions, ModelSpec, ScoreOptions, Selection, SelectionMeta, ShardResult } from './types.js';
-import type { ThreadAnswer, ThreadTask } from './worker-thread.js';
+import type { ReleaseTask, ThreadAnswer, ThreadTask } from './worker-thread.js';
 
 /** The worker thread's file: dist/worker-thread.js next to this module (from src, as tests run it: the built one). */
 export function workerThreadFile(): string {
@@ -163,8 +163,11 @@ async function onThreads(
         done += m.rows;
         options.onProgress?.({ rowsDone: done, rowsTotal: rows });
       });
+      // cancelled through the port (see worker-thread.ts); a shard still queued stops at its start
+      const cancel = (): void => port1.postMessage({ abort: true });
+      inner.signal.addEventListener('abort', cancel, { once: true });
       try {
-        const answer = await piscina.run({ model, pool: options.pool, options: score, range, port: port2 }, { transferList: [port2], signal: inner.signal });
+        const answer = await piscina.run({ model, pool: options.pool, options: score, range, port: port2 }, { transferList: [port2] });
         if ('error' in answer) throw new McuError(answer.error.code ?? 'E_INTERNAL', answer.error.message);
         return answer.result;
       } catch (e) {
@@ -177,6 +180,7 @@ async function onThreads(
         inner.abort();
         throw first;
       } finally {
+        inner.signal.removeEventListener('abort', cancel);
         port1.close();
       }
     });
@@ -185,6 +189,10 @@ async function onThreads(
     return settled.map((s) => (s as PromiseFulfilledResult<ShardResult>).value);
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    // every thread closes its session before the threads end (see release in worker-thread.ts)
+    const threads = piscina.threads.length;
+    const barrier = new SharedArrayBuffer(4);
+    await Promise.allSettled(Array.from({ length: threads }, () => piscina.run({ barrier, threads } satisfies ReleaseTask as unknown as ThreadTask, { name: 'release' })));
     await piscina.destroy();
   }
 }
