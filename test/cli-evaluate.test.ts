@@ -170,12 +170,13 @@ describe('mcu evaluate --data (classification, LeNet on 200 MNIST test digits)',
     });
     const ece = bins.reduce((s, b) => (b.n === 0 ? s : s + (b.n / 200) * Math.abs(b.hits / b.n - b.conf / b.n)), 0);
     expect(rep.accuracy).toBe(hits / 200);
-    // predict's JSON carries probabilities to ~1e-16 relative; the estimator's NLL is a
-    // log-sum-exp of log-softmax values, the same quantity by another route: 1e-9.
-    expect(Math.abs(rep.nll - nll / 200)).toBeLessThan(1e-9);
+    // predict reduces in the graph (float32 softmax and sums over each call's samples: |Δp| ≲ 1e-7
+    // against evaluate's float64 JS pass); the estimator's NLL is a log-sum-exp of log-softmax
+    // values, the same quantity by another route: 1e-6 (measured 7e-8); Brier and ECE likewise.
+    expect(Math.abs(rep.nll - nll / 200)).toBeLessThan(1e-6);
     expect(rep.logLikelihood).toBe(-rep.nll);
-    expect(Math.abs(rep.brier - brier / 200)).toBeLessThan(1e-12);
-    expect(Math.abs(rep.ece - ece)).toBeLessThan(1e-12);
+    expect(Math.abs(rep.brier - brier / 200)).toBeLessThan(1e-6);
+    expect(Math.abs(rep.ece - ece)).toBeLessThan(1e-6);
 
     // Monte Carlo errors: another seed lands within 4·√2 SE (one comparison each; ≈ 6e-5
     // two-sided for a normal estimate), and the effective sample sizes are in [1, T].
