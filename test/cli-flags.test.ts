@@ -373,6 +373,68 @@ const QUEUE_EFFECTS = queueFlagEffects(
   () => outFile(),
 );
 
+/**
+ * The prepared-model cache: --cache-dir DIR fills DIR (one entry per model and preparation);
+ * --no-cache reads and writes none, even where the config names a folder. `run` is the command's
+ * call; `sameAnswer` compares what the cached and the uncached runs printed.
+ */
+const entriesOf = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.mcuprep')) : []);
+const cacheDirCase = (run: (...extra: string[]) => string[], sameAnswer: (b: InProcessRun, w: InProcessRun) => void = () => undefined): Effect => {
+  let d = '';
+  return {
+    base: () => run(),
+    with: () => {
+      d = tempDir('mcu-flags-cache-');
+      return run('--cache-dir', d);
+    },
+    check: async (b, w) => {
+      try {
+        expect([b.code, w.code], `${show(b)}\n${show(w)}`).toEqual([0, 0]);
+        expect(entriesOf(d).length, `entries in --cache-dir ${d}`).toBeGreaterThanOrEqual(1);
+        sameAnswer(b, w);
+      } finally {
+        await closeServers();
+      }
+    },
+  };
+};
+const noCacheCase = (run: (...extra: string[]) => string[], sameAnswer: (b: InProcessRun, w: InProcessRun) => void = () => undefined): Effect => {
+  // a config naming a fresh cache folder: the run without the flag fills it, the run with it leaves it empty
+  let cwd = '';
+  let folder = '';
+  let filled = 0;
+  return {
+    cwd: () => {
+      if (cwd === '') {
+        cwd = tempDir('mcu-flags-nocache-');
+        folder = path.join(cwd, 'cache');
+        writeJson(path.join(cwd, 'mcu.config.json'), { backendOptions: { onnx: { cacheDir: folder } } });
+      }
+      return cwd;
+    },
+    base: () => run(),
+    with: () => {
+      filled = entriesOf(folder).length;
+      fs.rmSync(folder, { recursive: true, force: true });
+      return run('--no-cache');
+    },
+    check: async (b, w) => {
+      try {
+        expect([b.code, w.code], `${show(b)}\n${show(w)}`).toEqual([0, 0]);
+        expect(filled, 'the config\'s cache folder after the run without --no-cache').toBeGreaterThanOrEqual(1);
+        expect(entriesOf(folder), 'the config\'s cache folder after the run with --no-cache').toEqual([]);
+        sameAnswer(b, w);
+      } finally {
+        await closeServers();
+      }
+    },
+  };
+};
+const sameStdout = (b: InProcessRun, w: InProcessRun): void => expect(w.stdout).toBe(b.stdout);
+const SERVE = (...extra: string[]) => ['serve', '--models', F['models']!, '--port', '0', ...extra];
+const ACQ = (...extra: string[]) => [...MINIMAL_ACQUIRE(), ...extra];
+const MINIMAL_ACQUIRE = () => ['acquire', F['co2']!, '--pool', F['x']!, '--k', '3', '--heuristic', 'std', '--samples', '5', '--workers', '1'];
+
 const OTHER_EFFECTS: { readonly [K in Key]?: Readonly<Partial<Record<Cmd, Effect>>> } = {
   input: {
     plot: {
@@ -670,6 +732,22 @@ const OTHER_EFFECTS: { readonly [K in Key]?: Readonly<Partial<Record<Cmd, Effect
         for (const v of only(w).std!) expect(v[0]).toBe(0);
       },
     },
+  },
+  cacheDir: {
+    predict: cacheDirCase(P, sameStdout),
+    inspect: cacheDirCase((...e) => I(F['co2']!, ...e), sameStdout),
+    evaluate: cacheDirCase(V, sameStdout),
+    plot: cacheDirCase(PL, (b, w) => expect(bands(w)).toEqual(bands(b))),
+    serve: cacheDirCase(SERVE),
+    acquire: cacheDirCase(ACQ, sameStdout),
+  },
+  noCache: {
+    predict: noCacheCase(P, sameStdout),
+    inspect: noCacheCase((...e) => I(F['co2']!, ...e), sameStdout),
+    evaluate: noCacheCase(V, sameStdout),
+    plot: noCacheCase(PL, (b, w) => expect(bands(w)).toEqual(bands(b))),
+    serve: noCacheCase(SERVE),
+    acquire: noCacheCase(ACQ, sameStdout),
   },
   memoryBudgetMB: {
     plot: {
@@ -1250,6 +1328,8 @@ const SAMPLE: { readonly [K in Key]-?: readonly string[] } = {
   maskScope: ['--mask-scope', 'point'],
   tolerance: ['--tolerance', '0.1'],
   masks: ['--masks', 'm.json'],
+  cacheDir: ['--cache-dir', '/tmp'],
+  noCache: ['--no-cache'],
   memoryBudgetMB: ['--memory-budget', '64'],
   batchSize: ['--batch-size', '4'],
   data: ['--data', 'd.csv'],

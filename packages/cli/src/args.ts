@@ -109,6 +109,10 @@ export interface CliOptions {
   fitTau?: string;
   /** `--memory-budget MB`: > 0. */
   memoryBudgetMB?: number;
+  /** `--cache-dir DIR`: where prepared ONNX models are cached (default $XDG_CACHE_HOME/mcu, ~/.cache/mcu). */
+  cacheDir?: string;
+  /** `--no-cache`: prepare the model anew, read and write no cache. */
+  noCache?: boolean;
   /** `--batch-size N`: input rows per backend call, integer ≥ 1. */
   batchSize?: number;
   /** `--from FILE` (plot): a saved `predict --format json` result to plot instead of running MODEL. */
@@ -393,6 +397,33 @@ export const OPTIONS = {
     expects: 'a backend name',
     help: 'backend to use (default: the best available one that reads the model: .onnx → onnx, model.json → tfjs; see `mcu backends`); `mcu backends --backend NAME` lists only that one',
     parse: once(nonEmpty),
+  },
+  cacheDir: {
+    flag: '--cache-dir',
+    type: 'string',
+    commands: ['predict', 'inspect', 'evaluate', 'plot', 'serve', 'acquire'],
+    refusedFor: {
+      convert: 'convert rewrites the ONNX file itself, no backend runs it',
+      worker: "a worker's models load as its runs ask; it caches nothing",
+      backends: 'backends loads no model',
+    },
+    metavar: 'DIR',
+    expects: 'a folder path',
+    help: 'where prepared ONNX models are cached by model hash and options, so that the next run skips the graph rewrite (default: $XDG_CACHE_HOME/mcu, else ~/.cache/mcu; a config\'s backendOptions.onnx.cacheDir)',
+    parse: once(nonEmpty),
+  },
+  noCache: {
+    flag: '--no-cache',
+    type: 'boolean',
+    commands: ['predict', 'inspect', 'evaluate', 'plot', 'serve', 'acquire'],
+    refusedFor: {
+      convert: 'convert rewrites the ONNX file itself, no backend runs it',
+      worker: "a worker's models load as its runs ask; it caches nothing",
+      backends: 'backends loads no model',
+    },
+    expects: 'true or false',
+    help: 'prepare ONNX models anew: no prepared-model cache is read or written',
+    parse: once(parseBool),
   },
   ep: {
     flag: '--ep',
@@ -961,6 +992,8 @@ const PLOT_RUN_OPTIONS: readonly (keyof CliOptions)[] = [
   'fitTau',
   'backend',
   'ep',
+  'cacheDir',
+  'noCache',
   'maskScope',
   'memoryBudgetMB',
   'insertDropout',
@@ -1139,6 +1172,9 @@ function checkCombinations(command: CommandName, o: CliOptions): void {
   }
   if (o.before !== undefined && o.insertDropout === undefined) {
     throw usage(`--before ${o.before.join(',')} applies to --insert-dropout P, which is missing`);
+  }
+  if (o.noCache === true && o.cacheDir !== undefined) {
+    throw usage(`--no-cache turns the prepared-model cache off, but --cache-dir ${o.cacheDir} names one: drop one of them`);
   }
   if (o.spatial === true && o.insertDropout === undefined) {
     throw usage(

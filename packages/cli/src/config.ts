@@ -26,7 +26,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import * as v from 'valibot';
 import { McuError } from '@mcu/core/errors';
 import { oneOf, parseOptions, RUN_OPTIONS_ENTRIES, type DropoutScaling, type MaskScope, type Task } from '@mcu/core';
-import { OnnxOptionsSchema, type GraphOptimizationLevel, type OnnxOptionsInput } from '@mcu/backend-onnx';
+import { defaultCacheDir, OnnxOptionsSchema, type GraphOptimizationLevel, type OnnxOptionsInput } from '@mcu/backend-onnx';
 import { TfjsOptionsSchema, type TfjsBackendName, type TfjsOptions } from '@mcu/backend-tfjs';
 import { FORMATS_BY_COMMAND, OUTPUT_FORMATS, closest } from './args.js';
 import type { CliOptions, CommandName, HeuristicArg, InputArg, InputShapeArg, InsertBeforeOp, OutputFormat, ParsedArgs } from './args.js';
@@ -240,7 +240,18 @@ export interface Settings {
   readonly sources: Readonly<
     Partial<
       Record<
-        'samples' | 'seed' | 'task' | 'maskScope' | 'format' | 'memoryBudgetMB' | 'batchSize' | 'backend' | 'executionProviders' | 'tau' | 'dropoutScaling',
+        | 'samples'
+        | 'seed'
+        | 'task'
+        | 'maskScope'
+        | 'format'
+        | 'memoryBudgetMB'
+        | 'batchSize'
+        | 'backend'
+        | 'executionProviders'
+        | 'tau'
+        | 'dropoutScaling'
+        | 'cacheDir',
         SettingSource
       >
     >
@@ -279,6 +290,11 @@ export function mergeSettings(config: ConfigFile, parsed: ParsedArgs): Settings 
   const executionProviders = pickOpt('executionProviders', o.ep, config.backendOptions?.onnx?.executionProviders);
   const backendOptions: BackendOptionsConfig = { ...config.backendOptions };
   if (o.ep !== undefined) backendOptions.onnx = { ...backendOptions.onnx, executionProviders: [...o.ep] };
+  // The prepared-model cache (onnx backends): --no-cache, else --cache-dir, else the config's, else the user's cache folder.
+  const { cacheDir: configCacheDir, ...onnxRest } = backendOptions.onnx ?? {};
+  const cacheDir = o.noCache === true ? undefined : (o.cacheDir ?? configCacheDir ?? defaultCacheDir());
+  sources['cacheDir'] = o.noCache === true || o.cacheDir !== undefined ? 'flag' : configCacheDir !== undefined ? 'config' : 'default';
+  backendOptions.onnx = { ...onnxRest, ...(cacheDir !== undefined ? { cacheDir } : {}) };
 
   const settings: Settings = {
     command,
