@@ -421,8 +421,8 @@ const noCacheCase = (run: (...extra: string[]) => string[], sameAnswer: (b: InPr
     check: async (b, w) => {
       try {
         expect([b.code, w.code], `${show(b)}\n${show(w)}`).toEqual([0, 0]);
-        expect(filled, 'the config\'s cache folder after the run without --no-cache').toBeGreaterThanOrEqual(1);
-        expect(entriesOf(folder), 'the config\'s cache folder after the run with --no-cache').toEqual([]);
+        expect(filled, "the config's cache folder after the run without --no-cache").toBeGreaterThanOrEqual(1);
+        expect(entriesOf(folder), "the config's cache folder after the run with --no-cache").toEqual([]);
         sameAnswer(b, w);
       } finally {
         await closeServers();

@@ -409,7 +409,7 @@ export const OPTIONS = {
     },
     metavar: 'DIR',
     expects: 'a folder path',
-    help: 'where prepared ONNX models are cached by model hash and options, so that the next run skips the graph rewrite (default: $XDG_CACHE_HOME/mcu, else ~/.cache/mcu; a config\'s backendOptions.onnx.cacheDir)',
+    help: "where prepared ONNX models are cached by model hash and options, so that the next run skips the graph rewrite (default: $XDG_CACHE_HOME/mcu, else ~/.cache/mcu; a config's backendOptions.onnx.cacheDir)",
     parse: once(nonEmpty),
   },
   noCache: {
