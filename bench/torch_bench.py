@@ -144,11 +144,13 @@ class Net:
             self.step(node, env, None)
         return env
 
-    def floats_per_row(self, x1):
-        """The largest activation of one row (floats), to bound the rows of one call."""
+    def floats_per_row(self, x1, start=0):
+        """The largest activation of one row (floats) from node `start` on, to bound the rows of one call."""
         env = {self.input: x1}
-        for node in self.nodes:
+        for k, node in enumerate(self.nodes):
             self.step(node, env, None)
+            if k == start - 1:
+                env = {self.nodes[start].input[0]: env[self.nodes[start].input[0]]}
         return max(v.numel() for v in env.values())
 
 
@@ -180,8 +182,15 @@ def case(c):
     net = Net(c['model'])
     x = torch.from_numpy(np.load(c['input']).astype(np.float32))
     T, N, repeats = c['samples'], x.shape[0], c['repeats']
-    per_row = net.floats_per_row(x[:1])
-    chunk = max(1, min(T, ROW_BUDGET_BYTES // (4 * per_row * N)))
+    def samples_per_call(per_row):
+        # calls of at most ROW_BUDGET_BYTES; where one sample is larger, calls of at most 512 MiB
+        # (those buffers are mapped afresh whatever the size, so fewer, larger calls)
+        fit = ROW_BUDGET_BYTES // (4 * per_row * N)
+        return max(1, min(T, fit if fit >= 1 else 512 * 2**20 // (4 * per_row * N)))
+
+    chunk = samples_per_call(net.floats_per_row(x[:1]))
+    # the trunk modes run only the layers after the first dropout on T*N rows
+    chunk_head = samples_per_call(net.floats_per_row(x[:1], net.first))
     first_in = net.nodes[net.first].input[0]
 
     def batched():
@@ -195,8 +204,8 @@ def case(c):
             with torch.no_grad():
                 env = net.trunk(x)
                 h = env[first_in]
-                for s0 in range(0, T, chunk):
-                    s = min(chunk, T - s0)
+                for s0 in range(0, T, chunk_head):
+                    s = min(chunk_head, T - s0)
                     net.run({first_in: h.repeat(s, *([1] * (h.dim() - 1)))}, net.first, (s, N) if sample_masks else None)
 
         return go
@@ -210,6 +219,7 @@ def case(c):
         'rows': N,
         'samples': T,
         'samples_per_call': chunk,
+        'samples_per_call_trunk': chunk_head,
         'batched_ms': median_ms(batched, repeats),
         'trunk_ms': median_ms(trunk(False), repeats),
         'trunk_sample_ms': median_ms(trunk(True), repeats),
