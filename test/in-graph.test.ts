@@ -130,7 +130,7 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
         const output = co2.outputs[0]!.name;
         const inGraph = new RegressionEstimator({ output, ...(tau === undefined ? {} : { tau }) });
         const js = new RegressionEstimator({ output, ...(tau === undefined ? {} : { tau }) });
-        const common = { samples: T, seed: 11, scope, chunkSamples };
+        const common = { samples: T, seed: 11, scope, chunkSamples, reduceInGraph: true };
         const a = await mcu.engine.run(co2, co2Feeds, { ...common, estimators: [inGraph] });
         const b = await mcu.engine.run(co2, co2Feeds, { ...common, estimators: [js], reduceInGraph: false });
         expect(a.reducedChunks).toBe(Math.ceil(T / chunkSamples));
@@ -150,7 +150,7 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
         const output = model.outputs[0]!.name;
         const inGraph = new ClassificationEstimator({ output, outputs: holds });
         const js = new ClassificationEstimator({ output, outputs: holds });
-        const common = { samples: T, seed: 5, scope, chunkSamples };
+        const common = { samples: T, seed: 5, scope, chunkSamples, reduceInGraph: true };
         const a = await mcu.engine.run(model, lenetFeeds, { ...common, estimators: [inGraph] });
         const b = await mcu.engine.run(model, lenetFeeds, { ...common, estimators: [js], reduceInGraph: false });
         expect(a.reducedChunks).toBe(Math.ceil(T / chunkSamples));
@@ -164,7 +164,7 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
 
   it('takes the in-graph path without calling run(); reduceInGraph: false calls run() for every chunk', async () => {
     const output = co2.outputs[0]!.name;
-    const options = { samples: 20, seed: 2, chunkSamples: 5, selfCheck: false } as const;
+    const options = { samples: 20, seed: 2, chunkSamples: 5, selfCheck: false, reduceInGraph: true } as const;
     const run = vi.spyOn(co2, 'run');
     const runReduced = vi.spyOn(co2, 'runReduced' as never) as unknown as { mock: { calls: unknown[] } };
     try {
@@ -181,7 +181,7 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
 
   it('an estimator that needs the raw samples (SampleCollector, targets) puts the whole run on the raw path', async () => {
     const output = co2.outputs[0]!.name;
-    const options = { samples: 12, seed: 2, chunkSamples: 4 } as const;
+    const options = { samples: 12, seed: 2, chunkSamples: 4, reduceInGraph: true } as const;
     const collected = await mcu.engine.run(co2, co2Feeds, { ...options, estimators: [new RegressionEstimator({ output }), new SampleCollector({ output })] });
     expect(collected.reducedChunks).toBe(0);
     const targets = Float64Array.from(co2Rows, () => 0);
@@ -200,7 +200,7 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
       return est.maxStandardError();
     };
     const tolerance = Math.sqrt((await seAfter(40)) * (await seAfter(200)));
-    const common = { samples: 200, seed: 4, tolerance, chunkSamples: 10 };
+    const common = { samples: 200, seed: 4, tolerance, chunkSamples: 10, reduceInGraph: true };
     const a = await mcu.engine.run(co2, co2Feeds, { ...common, estimators: [inGraph] });
     const b = await mcu.engine.run(co2, co2Feeds, { ...common, estimators: [js], reduceInGraph: false });
     expect(a.samples).toBe(b.samples);
@@ -219,7 +219,7 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
       const output = model.outputs[0]!.name;
       const inGraph = new RegressionEstimator({ output, tau: 50 });
       const js = new RegressionEstimator({ output, tau: 50 });
-      const common = { samples: 21, seed: 6, chunkSamples: 7 };
+      const common = { samples: 21, seed: 6, chunkSamples: 7, reduceInGraph: true };
       const a = await web.engine.run(model, co2Feeds, { ...common, estimators: [inGraph] });
       await web.engine.run(model, co2Feeds, { ...common, estimators: [js], reduceInGraph: false });
       expect(a.reducedChunks).toBe(3);
@@ -232,7 +232,7 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
 
   it('predict() passes reduceInGraph through and gives the same prediction either way', async () => {
     const x = co2Rows.map((v) => [v]);
-    const a = await predict(co2, x, { mcu, samples: 40, seed: 9, tau: 50 });
+    const a = await predict(co2, x, { mcu, samples: 40, seed: 9, tau: 50, reduceInGraph: true });
     const b = await predict(co2, x, { mcu, samples: 40, seed: 9, tau: 50, reduceInGraph: false });
     const ra = a.outputs[co2.outputs[0]!.name]!;
     const rb = b.outputs[co2.outputs[0]!.name]!;

@@ -113,7 +113,7 @@ describe('runReduced on models of other origins: the in-graph path where offered
       const output = model.outputs[0]!.name;
       const a = new RegressionEstimator({ output, tau: 20 });
       const b = new RegressionEstimator({ output, tau: 20 });
-      const common = { samples: 24, seed: 5, chunkSamples: 7 };
+      const common = { samples: 24, seed: 5, chunkSamples: 7, reduceInGraph: true };
       const ma = await mcu.engine.run(model, feeds, { ...common, estimators: [a] });
       await mcu.engine.run(model, feeds, { ...common, estimators: [b], reduceInGraph: false });
       expect(ma.reducedChunks).toBe(offered ? 4 : 0);
@@ -181,7 +181,7 @@ describe('runReduced in the tiled layout', () => {
       for (const scope of ['sample', 'point'] as const) {
         const reg = [new RegressionEstimator({ output: 'y' }), new RegressionEstimator({ output: 'y' })];
         const cls = [new ClassificationEstimator({ output: 'y' }), new ClassificationEstimator({ output: 'y' })];
-        const common = { samples: 30, seed: 8, scope, chunkSamples: 7 };
+        const common = { samples: 30, seed: 8, scope, chunkSamples: 7, reduceInGraph: true };
         const a = await mcu.engine.run(model, feeds, { ...common, estimators: [reg[0]!, cls[0]!] });
         await mcu.engine.run(model, feeds, { ...common, estimators: [reg[1]!, cls[1]!], reduceInGraph: false });
         expect(a.reducedChunks).toBe(5);
@@ -262,7 +262,7 @@ describe('SessionModel.runReduced', () => {
       expect(await model.runReduced!(f, masks, { samples: 3, scope: 'sample' }, [{ output: 'y', kind: 'moments' }])).toBeNull();
       const a = new RegressionEstimator({ output: 'y' });
       const b = new RegressionEstimator({ output: 'y' });
-      const common = { samples: 21, seed: 3, chunkSamples: 7 };
+      const common = { samples: 21, seed: 3, chunkSamples: 7, reduceInGraph: true };
       const meta = await mcu.engine.run(model, f, { ...common, estimators: [a] });
       expect(meta.reducedChunks).toBe(0);
       await mcu.engine.run(model, f, { ...common, estimators: [b], reduceInGraph: false });
@@ -298,7 +298,14 @@ describe('SessionModel.runReduced', () => {
     const mcu = createMcu({ modules: [onnxModule] });
     const f = { [model.inputs[0]!.name]: feeds.x! };
     const run = (chunkSamples: number) =>
-      mcu.engine.run(model, f, { samples: 6, seed: 1, chunkSamples, selfCheck: false, estimators: [new RegressionEstimator({ output: 'y' })] });
+      mcu.engine.run(model, f, {
+        samples: 6,
+        seed: 1,
+        chunkSamples,
+        selfCheck: false,
+        reduceInGraph: true,
+        estimators: [new RegressionEstimator({ output: 'y' })],
+      });
     expect((await run(2)).reducedChunks).toBe(3);
     expect((await run(3)).reducedChunks).toBe(2);
     expect(state.created).toBe(2); // the model's session and one reduced session for the one request

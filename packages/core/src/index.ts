@@ -6,7 +6,7 @@ export * from './sampling/index.js';
 export type { Sampler, SamplerFactory, SamplerOptions, MaskRequest } from './sampling/sampler.js';
 export * from './estimators/index.js';
 export type { Estimator, Chunk } from './estimators/estimator.js';
-export { McEngine, sitesFor, TOLERANCE_CHECKS, type McRunOptions, type RunMeta, type ProgressEvent } from './engine/engine.js';
+export { McEngine, sitesFor, TOLERANCE_CHECKS, REDUCE_IN_GRAPH_MIN_VALUES, type McRunOptions, type RunMeta, type ProgressEvent } from './engine/engine.js';
 export { syntheticFeeds, syntheticInput } from './engine/synthetic.js';
 export { sampleFunction, type PosteriorSample, type SampleFunctionOptions } from './engine/posterior.js';
 export { selfCheck, RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE, type SelfCheckReport } from './engine/self-check.js';

@@ -3,7 +3,7 @@
 // here in float32 (Math.fround after every operation), as a backend's float32 graph makes them,
 // by an implementation independent of the estimators' code.
 import { describe, expect, it } from 'vitest';
-import { McEngine } from '../src/engine/engine.js';
+import { McEngine, REDUCE_IN_GRAPH_MIN_VALUES } from '../src/engine/engine.js';
 import { isMcuError } from '../src/errors.js';
 import { ClassificationEstimator, RegressionEstimator, reducedUsable, SampleCollector } from '../src/estimators/index.js';
 import type { ReducedChunk } from '../src/estimators/estimator.js';
@@ -305,7 +305,7 @@ describe('McEngine with a model that reduces in the graph (runReduced)', () => {
   const spec = randomMlp({ sizes: [2, 16, 16, 3], rates: [0.3, 0.2], seed: 6 });
   const feeds: NamedTensors = { x: { dtype: 'float32', data: Float32Array.from([0.1, 0.4, -0.7, 1.2, 2, -0.3]), dims: [3, 2] } };
   const load = () => new ReferenceBackend().load({ kind: 'object', value: spec });
-  const common = { samples: 30, seed: 3, chunkSamples: 7, selfCheck: false } as const;
+  const common = { samples: 30, seed: 3, chunkSamples: 7, selfCheck: false, reduceInGraph: true } as const;
 
   it('feeds every estimator from the reductions, never calling run(), with the raw path’s numbers', async () => {
     const model = withReduce(await load());
@@ -350,6 +350,27 @@ describe('McEngine with a model that reduces in the graph (runReduced)', () => {
     await engine().run(await load(), feeds, { ...common, estimators: [ref] });
     expect(maxRelative(est.result().mean, ref.result().mean)).toBeLessThan(1e-5);
     expect(est.samples).toBe(30);
+  });
+
+  it('by default reduces in the graph only from REDUCE_IN_GRAPH_MIN_VALUES raw output values per run on', async () => {
+    // 3 rows × 3 output values: a run of T samples has 9·T raw values
+    const { selfCheck, chunkSamples } = common;
+    const small = withReduce(await load());
+    const a = await engine().run(small, feeds, { samples: 30, seed: 3, chunkSamples, selfCheck, estimators: [new RegressionEstimator({ output: 'y' })] });
+    expect([a.reducedChunks, small.reducedCalls, small.rawCalls]).toEqual([0, 0, 5]);
+    const samples = Math.ceil(REDUCE_IN_GRAPH_MIN_VALUES / 9);
+    const large = withReduce(await load());
+    const b = await engine().run(large, feeds, { samples, seed: 3, chunkSamples: 1000, selfCheck, estimators: [new RegressionEstimator({ output: 'y' })] });
+    expect([b.reducedChunks, large.rawCalls]).toEqual([Math.ceil(samples / 1000), 0]);
+    const below = withReduce(await load());
+    const c = await engine().run(below, feeds, {
+      samples: samples - 1,
+      seed: 3,
+      chunkSamples: 1000,
+      selfCheck,
+      estimators: [new RegressionEstimator({ output: 'y' })],
+    });
+    expect([c.reducedChunks, below.reducedCalls]).toEqual([0, 0]);
   });
 
   it('abort and adaptive T work on the reduced path', async () => {

@@ -4,7 +4,7 @@
  * header alone. The CLI's whole-file reader (packages/cli/src/io/npy.ts) parses with this too.
  * https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
  */
-import { McuError } from '@mcu/core';
+import { McuError } from '@mcu/core/errors';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 

@@ -59,9 +59,10 @@ export interface ApiRunOptions {
   /** Called after every backend call. */
   readonly onProgress?: (event: ApiProgressEvent) => void;
   /**
-   * Default true: estimators fed from the model's own per-chunk reductions where the backend
-   * offers them and every estimator of the run can use them (see McRunOptions.reduceInGraph);
-   * false: the raw samples and the estimators' JavaScript pass.
+   * Estimators fed from the model's own per-chunk reductions where the backend offers them and
+   * every estimator of the run can use them (see McRunOptions.reduceInGraph). Default: for runs
+   * of at least REDUCE_IN_GRAPH_MIN_VALUES raw output values (T·N·values per row); true: always
+   * where possible; false: the raw samples and the estimators' JavaScript pass.
    */
   readonly reduceInGraph?: boolean;
 }

@@ -45,13 +45,30 @@ export interface McRunOptions {
   readonly onProgress?: (event: ProgressEvent) => void;
   readonly estimators: readonly Estimator<unknown>[];
   /**
-   * Default true: when the model can reduce its outputs over each chunk's samples itself
+   * When the model can reduce its outputs over each chunk's samples itself
    * (`StochasticModel.runReduced`, e.g. appended to the ONNX graph) and EVERY estimator can be
    * fed from such reductions (`Estimator.reduction()`), each chunk comes back as O(N·D)
-   * numbers instead of O(S·N·D) and the estimators fold those in. false: always the raw
-   * outputs and the estimators' JavaScript pass (`update`), e.g. to compare the two.
+   * numbers instead of O(S·N·D) and the estimators fold those in. Default (undefined): so for
+   * runs of at least {@link REDUCE_IN_GRAPH_MIN_VALUES} raw output values (T·N·values per
+   * row), the JavaScript pass below. true: whenever the model and estimators can. false:
+   * always the raw outputs and the estimators' JavaScript pass (`update`), e.g. to compare.
    */
   readonly reduceInGraph?: boolean;
+}
+
+/**
+ * By default the in-graph reductions serve runs from this many raw output values
+ * (T·N·values per row) on. Below, the estimators' JavaScript pass over the raw outputs takes
+ * well under a millisecond, while the backend builds a second graph and session for the
+ * reductions (≈ 30 ms for the co2 example: `mcu predict` with T = 1 paid it for nothing).
+ */
+export const REDUCE_IN_GRAPH_MIN_VALUES = 65_536;
+
+/** Output values per input row over all of the model's outputs (a dim that is not a fixed size counts 1). */
+function valuesPerRow(model: StochasticModel): number {
+  let n = 0;
+  for (const out of model.outputs) n += out.dims.slice(1).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
+  return Math.max(1, n);
 }
 
 /** The reductions a run's estimators need, or null when one of them needs the raw samples. */
@@ -206,7 +223,8 @@ export class McEngine {
     const check = options.selfCheck === false ? null : await this.#selfCheck(model, feeds, sites);
     const minSamples = Math.max(2, options.minSamples ?? 10);
 
-    let request = options.reduceInGraph === false || model.runReduced === undefined ? null : reductionsFor(options.estimators);
+    const small = options.reduceInGraph === undefined && total * rows * valuesPerRow(model) < REDUCE_IN_GRAPH_MIN_VALUES;
+    let request = options.reduceInGraph === false || small || model.runReduced === undefined ? null : reductionsFor(options.estimators);
     let reducedChunks = 0;
     let done = 0;
     let converged: boolean | null = options.tolerance === undefined ? null : false;
