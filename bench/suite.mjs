@@ -235,7 +235,7 @@ async function engineMs(m, samples, scopes) {
   if (!loaded.has(m.key)) loaded.set(m.key, await mcu.load({ kind: 'path', path: m.path }));
   const model = loaded.get(m.key);
   const inputs = { [m.inputName]: { data: m.data, dims: m.dims } };
-  const run = (scope) => predict(model, inputs, { mcu, samples, seed: 1, maskScope: scope, task: m.task });
+  const run = (scope) => predict(model, inputs, { mcu, samples, seed: 1, scope, task: m.task });
   for (const scope of scopes) await run(scope); // warm-up: session, kernels, self-check
   const times = scopes.map(() => []);
   for (let k = 0; k < R; k++) {
