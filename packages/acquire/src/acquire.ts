@@ -192,7 +192,9 @@ async function onThreads(
     // every thread closes its session before the threads end (see release in worker-thread.ts)
     const threads = piscina.threads.length;
     const barrier = new SharedArrayBuffer(4);
-    await Promise.allSettled(Array.from({ length: threads }, () => piscina.run({ barrier, threads } satisfies ReleaseTask as unknown as ThreadTask, { name: 'release' })));
+    await Promise.allSettled(
+      Array.from({ length: threads }, () => piscina.run({ barrier, threads } satisfies ReleaseTask as unknown as ThreadTask, { name: 'release' })),
+    );
     await piscina.destroy();
   }
 }
