@@ -10,6 +10,7 @@ import {
   evaluate,
   fitTau,
   inspect,
+  isMcuError,
   McEngine,
   predict,
   randomMlp,
@@ -253,6 +254,16 @@ describe('predict: inputs', () => {
     const ac = new AbortController();
     ac.abort();
     expect(await code(predict(model, rows(2, 3), { signal: ac.signal }))).toBe('E_ABORTED');
+  });
+
+  it('refuses an option it does not take instead of running with the default', async () => {
+    const model = await load(regSpec);
+    const err = await predict(model, rows(2, 3), { maskScope: 'point' } as never).catch((e: unknown) => e);
+    expect(isMcuError(err) && err.code).toBe('E_CONFIG');
+    expect(String((err as Error).message)).toMatch(/predict\(\): unknown option 'maskScope'; it takes: .*scope/);
+    expect(await code(evaluate(model, rows(2, 3), [1, 2], { batchSize: 2 } as never))).toBe('E_CONFIG');
+    // an option given as undefined is as good as absent
+    await expect(predict(model, rows(2, 3), { samples: 3, scope: undefined, batchSize: undefined })).resolves.toBeDefined();
   });
 });
 

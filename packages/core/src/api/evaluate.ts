@@ -9,7 +9,7 @@ import { ClassificationEstimator } from '../estimators/classification.js';
 import type { TargetsInput } from '../estimators/input.js';
 import { deterministicRegression, RegressionEstimator } from '../estimators/regression.js';
 import { acquireModel, rowCount, toFeeds, type Inputs, type ModelInput } from './inputs.js';
-import { engineOf, metaOf, settingsOf, tasksOf, tauOf, type ResultMeta, type ApiRunOptions } from './run.js';
+import { checkOptionKeys, engineOf, metaOf, settingsOf, tasksOf, tauOf, type ResultMeta, type ApiRunOptions } from './run.js';
 
 /**
  * Below this many effective samples (or T/10, if smaller), a row's test log-likelihood rests on
@@ -115,6 +115,7 @@ function labelsOf(targets: TargetsInput): Int32Array {
  * in `meta.warnings` without it.
  */
 export async function evaluate(model: ModelInput, data: Inputs, targets: TargetsInput, options: EvaluateOptions = {}): Promise<EvaluateResult> {
+  checkOptionKeys(options, 'evaluate', ['output']);
   const s = settingsOf(options);
   const engine = engineOf(options.mcu);
   const { model: m, owned } = await acquireModel(model, options.mcu, options.load, 'evaluate');

@@ -7,7 +7,7 @@ import { McuError } from '../errors.js';
 import { ClassificationEstimator } from '../estimators/classification.js';
 import { RegressionEstimator } from '../estimators/regression.js';
 import { acquireModel, rowCount, sliceRows, toFeeds, type Inputs, type ModelInput } from './inputs.js';
-import { engineOf, metaOf, settingsOf, tasksOf, tauOf, type ResultMeta, type ApiRunOptions } from './run.js';
+import { checkOptionKeys, engineOf, metaOf, settingsOf, tasksOf, tauOf, type ResultMeta, type ApiRunOptions } from './run.js';
 import type { OutputTask } from './tasks.js';
 
 /** Options of {@link predict}. */
@@ -170,6 +170,7 @@ function predictionOf(est: RegressionEstimator | ClassificationEstimator): Outpu
  * τ that cannot apply, E_INPUT for rows that do not fit the model, E_CONFIG for bad options).
  */
 export async function predict(model: ModelInput, inputs: Inputs, options: PredictOptions = {}): Promise<PredictResult> {
+  checkOptionKeys(options, 'predict', ['batchSize']);
   const s = settingsOf(options);
   if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize >= 1)) {
     throw new McuError('E_CONFIG', `batchSize must be an integer ≥ 1, got ${options.batchSize}`);

@@ -139,6 +139,38 @@ export interface Settings {
 }
 
 /** The options' run settings with defaults (T = 100, seed 0, scope sample); bad values are E_CONFIG. */
+/** The keys of {@link ApiRunOptions}, for {@link checkOptionKeys}. */
+export const API_RUN_OPTION_KEYS: readonly (keyof ApiRunOptions)[] = [
+  'mcu',
+  'load',
+  'samples',
+  'seed',
+  'scope',
+  'tolerance',
+  'task',
+  'tau',
+  'tauDefault',
+  'fitTau',
+  'sampler',
+  'wording',
+  'memoryBudgetBytes',
+  'signal',
+  'onProgress',
+  'reduceInGraph',
+];
+
+/**
+ * Refuse an option the call does not take: a misspelt key (`maskScope` for `scope`, say) would
+ * otherwise be ignored and the run made with its default — a silently different answer.
+ */
+export function checkOptionKeys(options: object, fn: string, own: readonly string[] = []): void {
+  const known = [...API_RUN_OPTION_KEYS, ...own];
+  for (const key of Object.keys(options)) {
+    if ((options as Record<string, unknown>)[key] === undefined || known.includes(key)) continue;
+    throw new McuError('E_CONFIG', `${fn}(): unknown option '${key}'; it takes: ${[...known].sort().join(', ')}`);
+  }
+}
+
 export function settingsOf(o: ApiRunOptions): Settings {
   const samples = o.samples ?? 100;
   if (!Number.isInteger(samples) || samples < 1) throw new McuError('E_CONFIG', `samples (T) must be an integer ≥ 1, got ${samples}`);
