@@ -3,6 +3,7 @@ import type { StochasticModel, StochasticSite, TensorSpec } from '@mcu/core';
 import { parseArgs } from '../src/args.js';
 import { mergeSettings, type ConfigFile } from '../src/config.js';
 import { checkSpatial, decideTask, makePlan, resolveTasks, type Plan } from '../src/plan.js';
+import { defaultCacheDir } from '@mcu/backend-onnx';
 import { expectMcuError, expectMcuRejection } from '../../../test/helpers/check.js';
 
 const plan = (argv: string[], config: ConfigFile = {}): Plan => makePlan(mergeSettings(config, parseArgs(argv)));
@@ -18,7 +19,7 @@ describe('makePlan: backends and their options', () => {
   });
 
   it('an ONNX model: the graph rewrite and --ep go to onnx and onnx-web, not to tfjs', () => {
-    const p = predict('m.onnx', '--ep', 'cuda,cpu', '--insert-dropout', '0.2', '--before', 'Conv', '--spatial', '--dropout-scaling', 'none');
+    const p = predict('m.onnx', '--ep', 'cuda,cpu', '--insert-dropout', '0.2', '--before', 'Conv', '--spatial', '--dropout-scaling', 'none', '--no-cache');
     expect(p.backend.family).toBe('onnx');
     expect(p.backend.options.onnx).toEqual({
       executionProviders: ['cuda', 'cpu'],
@@ -32,7 +33,25 @@ describe('makePlan: backends and their options', () => {
     });
     expect(p.backend.options.tfjs).toEqual({});
     // without --spatial the backend option is the plain one
-    expect(predict('m.onnx', '--insert-dropout', '0.2').backend.options.onnx).toEqual({ insertDropout: { rate: 0.2, before: ['Gemm', 'MatMul', 'Conv'] } });
+    expect(predict('m.onnx', '--insert-dropout', '0.2', '--no-cache').backend.options.onnx).toEqual({
+      insertDropout: { rate: 0.2, before: ['Gemm', 'MatMul', 'Conv'] },
+    });
+  });
+
+  it('the prepared-model cache: the user cache folder by default, the config’s over it, --cache-dir over both, none with --no-cache', () => {
+    const dirOf = (p: Plan) => [p.backend.options.onnx['cacheDir'], p.backend.options['onnx-web']['cacheDir'], p.backend.options.tfjs['cacheDir']];
+    expect(dirOf(predict('m.onnx'))).toEqual([defaultCacheDir(), defaultCacheDir(), undefined]);
+    const config: ConfigFile = { backendOptions: { onnx: { cacheDir: '/c' } } };
+    expect(dirOf(plan(['predict', 'm.onnx', '--input', 'x.csv'], config))).toEqual(['/c', '/c', undefined]);
+    expect(dirOf(plan(['predict', 'm.onnx', '--input', 'x.csv', '--cache-dir', '/f'], config))).toEqual(['/f', '/f', undefined]);
+    expect(dirOf(plan(['predict', 'm.onnx', '--input', 'x.csv', '--no-cache'], config))).toEqual([undefined, undefined, undefined]);
+    expect(defaultCacheDir({ XDG_CACHE_HOME: '/x', HOME: '/h' })).toBe('/x/mcu');
+    expect(defaultCacheDir({ HOME: '/h' })).toBe('/h/.cache/mcu');
+    expectMcuError(
+      () => predict('m.onnx', '--no-cache', '--cache-dir', '/f'),
+      'E_USAGE',
+      /--no-cache turns the prepared-model cache off, but --cache-dir \/f names one/,
+    );
   });
 
   it('a layers model: --ep becomes the tfjs executionProviders (over the config’s backend); onnx providers from the config stay onnx’s', () => {
