@@ -25,7 +25,8 @@ function runSuite(env: NodeJS.ProcessEnv): string {
   const out = path.join(tempDir('mcu-bench-suite-'), 'RESULTS.md');
   const r = spawnSync(process.execPath, ['bench/suite.mjs', '--tiny', '--out', out], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    // never the workplace's shared fixtures (a newcomer's clone has none): the suite's test/fixtures rows only
+    env: { ...process.env, MCU_BENCH_SHARED: tempDir('mcu-bench-no-shared-'), ...env },
     encoding: 'utf8',
     // the tiny run takes ~15 s on a quiet 2-core machine; the margin is for a loaded one
     timeout: 120_000,
@@ -63,11 +64,14 @@ describe('bench/suite.mjs --tiny', () => {
     // off) to float32 rounding: 1e-4 of the largest output is far above the ~1e-6 that summation
     // order gives and far below what a wrong operator gives
     const checks = [...md.matchAll(/\| (\d\.\de[+-]\d+) \((\d\.\de[+-]\d+)\) \|$/gm)];
-    // one check per network of section 2 (co2 4×512 and LeNet are there only where ../shared is)
+    // one check per network of section 2: without the shared fixtures, co2 4×128, LeNet (test/fixtures),
+    // co2 4×1024, UCI and mobilenet
     const section2 = md.slice(md.indexOf('## 2.'), md.indexOf('## 3.'));
     const networks = section2.split('\n').filter((l) => l.startsWith('| ')).length - 1; // less the header (the |---| line starts '|-')
+    expect(networks).toBe(5);
+    expect(md).toMatch(/\| LeNet \(test\/fixtures via @mcu\/fixtures, PyTorch 1\.13\) \|/);
+    expect(md).toContain('is absent: the co2 4×512 rows are left out.');
     if (!md.includes('- PyTorch: not available')) expect(checks.length).toBe(networks);
-    expect(networks).toBeGreaterThanOrEqual(4);
     for (const [, diff, largest] of checks) expect(Number(diff)).toBeLessThanOrEqual(1e-4 * Math.max(1, Number(largest)));
   });
 
