@@ -15,46 +15,11 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { McuError } from '@mcu/core';
 import type { Pool } from '../types.js';
 import { checkRange, fileReadError, statPool } from './common.js';
+import { isNumericCell, NONFINITE_RE, NUM_RE, splitCsvLine } from './csv-cells.js';
 
 /** Data rows between two indexed byte offsets. */
 export const CSV_INDEX_STRIDE = 1024;
 const CHUNK_BYTES = 1 << 20;
-
-const NUM_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const NONFINITE_RE = /^[+-]?(?:nan|inf|infinity)$/i;
-
-function isNumericCell(cell: string): boolean {
-  return NUM_RE.test(cell) || NONFINITE_RE.test(cell);
-}
-
-/** One CSV line's cells, honouring double quotes ("a,b" and "" escapes), trimmed (the CLI's splitCsvLine). */
-function splitCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let cur = '';
-  let quoted = false;
-  let wasQuoted = false;
-  for (let k = 0; k < line.length; k++) {
-    const c = line[k]!;
-    if (quoted) {
-      if (c === '"') {
-        if (line[k + 1] === '"') {
-          cur += '"';
-          k++;
-        } else quoted = false;
-      } else cur += c;
-    } else if (c === '"' && cur.trim() === '') {
-      quoted = true;
-      wasQuoted = true;
-      cur = '';
-    } else if (c === ',') {
-      cells.push(wasQuoted ? cur : cur.trim());
-      cur = '';
-      wasQuoted = false;
-    } else if (!(wasQuoted && (c === ' ' || c === '\t'))) cur += c;
-  }
-  cells.push(wasQuoted ? cur : cur.trim());
-  return cells;
-}
 
 const isBlankByte = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0b || b === 0x0c;
 

@@ -5,6 +5,7 @@
  * the data row and the column (1-based), and the file line.
  */
 import { McuError } from '@mcu/core';
+import { isNumericCell, NONFINITE_RE, NUM_RE, splitCsvLine } from '@mcu/acquire/csv-cells';
 
 export interface NumericTable {
   readonly rows: number;
@@ -16,42 +17,7 @@ export interface NumericTable {
   readonly separator: 'comma' | 'whitespace';
 }
 
-const NUM_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const NONFINITE_RE = /^[+-]?(?:nan|inf|infinity)$/i;
-
-/** A cell that reads as a number, finite or not (NaN, inf count: they are data, just bad data). */
-export function isNumericCell(cell: string): boolean {
-  return NUM_RE.test(cell) || NONFINITE_RE.test(cell);
-}
-
-/** Split one CSV line, honouring double quotes ("a,b" and "" escapes). Cells are trimmed. */
-export function splitCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let cur = '';
-  let quoted = false;
-  let wasQuoted = false;
-  for (let k = 0; k < line.length; k++) {
-    const c = line[k]!;
-    if (quoted) {
-      if (c === '"') {
-        if (line[k + 1] === '"') {
-          cur += '"';
-          k++;
-        } else quoted = false;
-      } else cur += c;
-    } else if (c === '"' && cur.trim() === '') {
-      quoted = true;
-      wasQuoted = true;
-      cur = '';
-    } else if (c === ',') {
-      cells.push(wasQuoted ? cur : cur.trim());
-      cur = '';
-      wasQuoted = false;
-    } else if (!(wasQuoted && (c === ' ' || c === '\t'))) cur += c;
-  }
-  cells.push(wasQuoted ? cur : cur.trim());
-  return cells;
-}
+export { isNumericCell, splitCsvLine };
 
 export interface TableOptions {
   /** `auto` (default): the first row is a header when it has a non-numeric cell. */
