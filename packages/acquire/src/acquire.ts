@@ -12,7 +12,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { McuError } from '@mcu/core';
 import { Piscina } from 'piscina';
 import { modelHash } from './hash.js';
-import { mergeShards } from './merge.js';
+import { mergeShards, metaOf } from './merge.js';
 import { ShardScorer } from './score.js';
 import { shardsOf } from './shards.js';
 import type { AcquireOptions, ModelSpec, ScoreOptions, Selection, SelectionMeta, ShardResult } from './types.js';
@@ -56,20 +56,6 @@ function scoreOptionsOf(o: AcquireOptions): ScoreOptions {
     ...(o.tau !== undefined ? { tau: o.tau } : {}),
     ...(o.blockRows !== undefined ? { blockRows: o.blockRows } : {}),
     ...(o.candidates !== undefined ? { candidates: o.candidates } : {}),
-  };
-}
-
-function metaOf(scorer: ShardScorer, hash: string): SelectionMeta {
-  const o = scorer.options;
-  return {
-    heuristic: o.heuristic,
-    k: o.k,
-    samples: o.samples,
-    seed: o.seed,
-    scope: o.scope,
-    blockRows: o.blockRows,
-    modelHash: hash,
-    poolRows: scorer.pool.rows,
   };
 }
 

@@ -64,6 +64,21 @@ export function mergeShards(results: readonly ShardResult[], meta: SelectionMeta
   return { ...meta, selected: top.sorted() };
 }
 
+/** The metadata of a run scored by `scorer` (its resolved options and pool) on the model of `hash`. */
+export function metaOf(scorer: ShardScorer, hash: string): SelectionMeta {
+  const o = scorer.options;
+  return {
+    heuristic: o.heuristic,
+    k: o.k,
+    samples: o.samples,
+    seed: o.seed,
+    scope: o.scope,
+    blockRows: o.blockRows,
+    modelHash: hash,
+    poolRows: scorer.pool.rows,
+  };
+}
+
 /**
  * A run's metadata — the model's hash, the pool's rows, the options with their defaults — after
  * every check that can refuse the run (k against the pool, the pool's width against the model,
@@ -72,17 +87,7 @@ export function mergeShards(results: readonly ShardResult[], meta: SelectionMeta
 export async function selectionMeta(model: ModelSpec, pool: PoolSpec, options: ScoreOptions, context: Pick<ScoreContext, 'mcu'> = {}): Promise<SelectionMeta> {
   const scorer = await ShardScorer.open(model, pool, options, context);
   try {
-    const o = scorer.options;
-    return {
-      heuristic: o.heuristic,
-      k: o.k,
-      samples: o.samples,
-      seed: o.seed,
-      scope: o.scope,
-      blockRows: o.blockRows,
-      modelHash: await modelHash(model),
-      poolRows: scorer.pool.rows,
-    };
+    return metaOf(scorer, await modelHash(model));
   } finally {
     await scorer.close();
   }
