@@ -18,11 +18,12 @@
 // Needs a built repo (npx -y pnpm@12.4.2 -r build), redis-server (apt-get install redis-server)
 // and /usr/bin/time. Pool, model and Redis live in os.tmpdir() and are removed afterwards.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FEATURES, writeModel, writePool } from './acquire-data.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MCU = join(root, 'packages', 'cli', 'bin', 'mcu.js');
@@ -31,8 +32,6 @@ const arg = (name, fallback) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : fallback;
 };
-const FEATURES = 9;
-const HIDDEN = 50;
 const rows = Number(arg('rows', '200000'));
 const samples = Number(arg('samples', '100'));
 const block = Number(arg('block', '1024'));
@@ -61,73 +60,6 @@ try {
 const cores = os.availableParallelism();
 const tmp = mkdtempSync(join(os.tmpdir(), 'mcu-bench-acquire-queue-'));
 const log = (s) => process.stderr.write(`${s}\n`);
-
-/** mulberry32: seeded uniform [0, 1) (bench/acquire.mjs's). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** bench/acquire.mjs's pool: .npy 1.0, float32 [rows, 9], features ~ U(−3, 3), seed 42, written in pieces. */
-function writePool(path) {
-  let h = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${FEATURES}), }`;
-  h += `${' '.repeat((64 - ((10 + h.length + 1) % 64)) % 64)}\n`;
-  const head = Buffer.alloc(10 + h.length);
-  head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  head.writeUInt16LE(h.length, 8);
-  head.write(h, 10, 'latin1');
-  const fd = openSync(path, 'w');
-  writeSync(fd, head);
-  const r = rng(42);
-  for (let at = 0; at < rows; at += 65536) {
-    const x = new Float32Array(Math.min(65536, rows - at) * FEATURES);
-    for (let k = 0; k < x.length; k++) x[k] = 6 * r() - 3;
-    writeSync(fd, new Uint8Array(x.buffer));
-  }
-  closeSync(fd);
-}
-
-/** bench/acquire.mjs's model: the yacht network, 9-wide input, He-scaled weights from seed 7. */
-async function writeModel(path) {
-  const { decodeModel, encodeModel } = await import('@mcu/backend-onnx');
-  const m = decodeModel(new Uint8Array(readFileSync(join(root, 'test/fixtures/files/uci/yacht/split00.onnx'))));
-  const r = rng(7);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-  const tensor = (name, dims, values) => ({ name, dims: dims.map(BigInt), data_type: 1, raw_data: new Uint8Array(Float32Array.from(values).buffer) });
-  const weights = {
-    xm: tensor('xm', [FEATURES], new Array(FEATURES).fill(0)),
-    xs: tensor('xs', [FEATURES], new Array(FEATURES).fill(1)),
-    'l1.weight': tensor(
-      'l1.weight',
-      [HIDDEN, FEATURES],
-      Array.from({ length: HIDDEN * FEATURES }, () => normal() * Math.sqrt(2 / FEATURES)),
-    ),
-    'l1.bias': tensor(
-      'l1.bias',
-      [HIDDEN],
-      Array.from({ length: HIDDEN }, () => 0.1 * normal()),
-    ),
-    'l2.weight': tensor(
-      'l2.weight',
-      [1, HIDDEN],
-      Array.from({ length: HIDDEN }, () => normal() * Math.sqrt(1 / HIDDEN)),
-    ),
-    'l2.bias': tensor('l2.bias', [1], [0]),
-  };
-  const g = m.graph;
-  g.initializer = g.initializer.map((t) => {
-    if (!(t.name in weights)) throw new Error(`the yacht fixture has an unexpected initializer ${t.name}`);
-    return weights[t.name];
-  });
-  g.input[0].type.tensor_type.shape.dim[1] = { dim_value: BigInt(FEATURES) };
-  writeFileSync(path, encodeModel(m));
-}
 
 const freePort = () =>
   new Promise((resolve, reject) => {
@@ -204,7 +136,7 @@ try {
   const pool = join(tmp, 'pool.npy');
   const model = join(tmp, 'protein-mlp.onnx');
   log(`writing ${rows} × ${FEATURES} pool (${((rows * FEATURES * 4) / 2 ** 20).toFixed(0)} MiB) and the model to ${tmp}`);
-  writePool(pool);
+  writePool(pool, rows);
   await writeModel(model);
   const port = await freePort();
   redis = spawn(redisBin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp], { stdio: 'ignore' });

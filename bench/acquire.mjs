@@ -14,10 +14,11 @@
 // (npx -y pnpm@12.4.2 -r build).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FEATURES, writeModel, writePool } from './acquire-data.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -25,8 +26,6 @@ const arg = (name, fallback) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : fallback;
 };
-const FEATURES = 9;
-const HIDDEN = 50;
 
 if (argv.includes('--child')) {
   // one configuration, in this process: prints its figures as one JSON line on stdout
@@ -73,77 +72,6 @@ const cores = os.availableParallelism();
 const tmp = mkdtempSync(join(os.tmpdir(), 'mcu-bench-acquire-'));
 const log = (s) => process.stderr.write(`${s}\n`);
 
-/** mulberry32: seeded uniform [0, 1). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The pool, written in pieces (bounded memory): .npy 1.0, float32 [rows, 9], features ~ U(−3, 3). */
-function writePool(path) {
-  let h = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${FEATURES}), }`;
-  h += `${' '.repeat((64 - ((10 + h.length + 1) % 64)) % 64)}\n`;
-  const head = Buffer.alloc(10 + h.length);
-  head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  head.writeUInt16LE(h.length, 8);
-  head.write(h, 10, 'latin1');
-  const fd = openSync(path, 'w');
-  writeSync(fd, head);
-  const r = rng(42);
-  const piece = 65536;
-  for (let at = 0; at < rows; at += piece) {
-    const n = Math.min(piece, rows - at);
-    const x = new Float32Array(n * FEATURES);
-    for (let k = 0; k < x.length; k++) x[k] = 6 * r() - 3;
-    writeSync(fd, new Uint8Array(x.buffer));
-  }
-  closeSync(fd);
-}
-
-/** The yacht network with a 9-wide input and random weights (He-scaled), standardisation by identity. */
-async function writeModel(path) {
-  const { decodeModel, encodeModel } = await import('@mcu/backend-onnx');
-  const m = decodeModel(new Uint8Array(readFileSync(join(root, 'test/fixtures/files/uci/yacht/split00.onnx'))));
-  const r = rng(7);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-  const tensor = (name, dims, values) => ({ name, dims: dims.map(BigInt), data_type: 1, raw_data: new Uint8Array(Float32Array.from(values).buffer) });
-  const weights = {
-    xm: tensor('xm', [FEATURES], new Array(FEATURES).fill(0)),
-    xs: tensor('xs', [FEATURES], new Array(FEATURES).fill(1)),
-    'l1.weight': tensor(
-      'l1.weight',
-      [HIDDEN, FEATURES],
-      Array.from({ length: HIDDEN * FEATURES }, () => normal() * Math.sqrt(2 / FEATURES)),
-    ),
-    'l1.bias': tensor(
-      'l1.bias',
-      [HIDDEN],
-      Array.from({ length: HIDDEN }, () => 0.1 * normal()),
-    ),
-    'l2.weight': tensor(
-      'l2.weight',
-      [1, HIDDEN],
-      Array.from({ length: HIDDEN }, () => normal() * Math.sqrt(1 / HIDDEN)),
-    ),
-    'l2.bias': tensor('l2.bias', [1], [0]),
-  };
-  const g = m.graph;
-  g.initializer = g.initializer.map((t) => {
-    if (!(t.name in weights)) throw new Error(`the yacht fixture has an unexpected initializer ${t.name}`);
-    return weights[t.name];
-  });
-  const dim = g.input[0].type.tensor_type.shape.dim;
-  if (dim.length !== 2) throw new Error('the yacht fixture input is not [batch, features]');
-  dim[1] = { dim_value: BigInt(FEATURES) };
-  writeFileSync(path, encodeModel(m));
-}
-
 function run(workers, pool, model) {
   // through sh, which forks node from its own small image: a child forked straight from this
   // process would start with this process's RSS as its high-water mark (kept across exec)
@@ -163,7 +91,7 @@ try {
   const pool = join(tmp, 'pool.npy');
   const model = join(tmp, 'protein-mlp.onnx');
   log(`writing ${rows} × ${FEATURES} pool (${((rows * FEATURES * 4) / 2 ** 20).toFixed(0)} MiB) and the model to ${tmp}`);
-  writePool(pool);
+  writePool(pool, rows);
   await writeModel(model);
   const configs = [...new Set([1, cores])];
   const results = [];
