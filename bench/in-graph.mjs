@@ -12,14 +12,15 @@
 // co2 4×512 and LeNet are read from ../shared/fixtures when it is there, else from test/fixtures
 // (the same PyTorch 1.13 exports, via @mcu/fixtures).
 // Run after `pnpm -r build`:  node bench/in-graph.mjs [--tiny] [--only co2-512,lenet] [--runs R] [--no-profile]
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeModel, encodeModel, onnxModule } from '@mcu/backend-onnx';
+import { encodeModel, onnxModule } from '@mcu/backend-onnx';
 import { ClassificationEstimator, createMcu, predict, RegressionEstimator } from '@mcu/core';
 import { fixturePath } from '@mcu/fixtures';
+import { withoutDropout } from './plain-model.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = join(root, '..', 'shared', 'fixtures');
@@ -62,20 +63,6 @@ const models = [
   { key: 'co2-512', name: `co2_relu 4×512 (${co2Big.where})`, path: co2Big.path, rowDims: [1], N: tiny ? 50 : 741, task: 'regression' },
   { key: 'lenet', name: `LeNet (${lenet.where})`, path: lenet.path, rowDims: [1, 28, 28], N: tiny ? 20 : 1000, task: 'classification' },
 ].filter((m) => only === null || only.has(m.key));
-
-/** The network with every Dropout replaced by Identity (no masks): what a plain session runs. */
-function withoutDropout(path) {
-  const model = decodeModel(new Uint8Array(readFileSync(path)));
-  for (const node of model.graph.node ?? []) {
-    if (node.op_type === 'Dropout') {
-      node.op_type = 'Identity';
-      node.input = [node.input[0]];
-      node.output = [node.output[0]];
-      node.attribute = [];
-    }
-  }
-  return encodeModel(model);
-}
 
 /** Plain onnxruntime on T·N rows, `perCall` samples' rows per call. */
 function plainRunner(session, m, perCall) {

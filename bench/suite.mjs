@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { countFlops, decodeModel, encodeModel, onnxModule, prepareModel } from '@mcu/backend-onnx';
 import { createMcu, predict } from '@mcu/core';
 import { fixturePath, uciFixture, zooModelPath } from '@mcu/fixtures';
+import { withoutDropout } from './plain-model.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'packages/cli/bin/mcu.js');
@@ -320,19 +321,6 @@ md.push('');
 
 // ------------------------------------------------------------------ 2. overhead
 log('2. overhead …');
-/** The network with every Dropout replaced by Identity (no masks): what a plain session runs. */
-function withoutDropout(path) {
-  const model = decodeModel(new Uint8Array(readFileSync(path)));
-  for (const node of model.graph.node ?? []) {
-    if (node.op_type === 'Dropout') {
-      node.op_type = 'Identity';
-      node.input = [node.input[0]];
-      node.output = [node.output[0]];
-      node.attribute = [];
-    }
-  }
-  return encodeModel(model);
-}
 md.push('## 2. Overhead of an MC run against plain onnxruntime-node', '');
 md.push(
   `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
