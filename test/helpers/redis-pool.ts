@@ -5,18 +5,10 @@
 // refusal tests. Built, not stored: no fixture to keep in sync.
 import fs from 'node:fs';
 import { encodeModel, type ModelProto, type TensorProto } from '@mcu/backend-onnx';
+import { mulberry32 } from './check.js';
 
 /** mulberry32: a seeded stream in [0, 1). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = mulberry32;
 
 function floats(name: string, dims: readonly number[], values: Float32Array): TensorProto {
   return { name, data_type: 1, dims: dims.map(BigInt), raw_data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };

@@ -30,16 +30,7 @@ export function tempDir(): { dir: string; remove: () => void } {
 }
 
 /** A deterministic pseudo-random stream (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../../../test/helpers/check.js';
 
 /** The McuError a promise rejects with (fails the test when it resolves or rejects with something else). */
 export async function mcuError(p: Promise<unknown> | (() => unknown)): Promise<McuError> {

@@ -17,6 +17,8 @@ import { countFlops } from '../src/graph/flops.js';
 import { onnxModule } from '../src/module.js';
 import { encodeModel } from '../src/proto/codec.js';
 import type { SessionModel } from '../src/runtime/session-model.js';
+// a deterministic generator, so every load sees the same feeds and masks
+import { mulberry32 as rng } from '../../../test/helpers/check.js';
 
 const CO2 = fixturePath('pytorch-1.13-small/co2_relu.preserve.onnx');
 const LENET = fixturePath('pytorch-1.13/lenet.preserve.onnx');
@@ -30,18 +32,6 @@ const entries = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.mcu
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-/** A deterministic generator (mulberry32), so every load sees the same feeds and masks. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Feeds of `rows` rows for every input (free dims → rows on axis 0, 1 elsewhere) and dropout masks of S samples, per row. */
 function feedsAndMasks(model: StochasticModel, rows: number, samples: number): { feeds: NamedTensors; masks: NamedTensors } {
