@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
+import { optOutOfOrtTelemetry } from '@mcu/backend-onnx';
 import { McuError } from '@mcu/core';
 import { Piscina } from 'piscina';
 import { modelHash } from './hash.js';
@@ -129,6 +130,9 @@ async function onThreads(
   rows: number,
 ): Promise<ShardResult[]> {
   const signal = options.signal;
+  // on this thread, not in the workers: their process.env is a copy that onnxruntime's getenv does
+  // not see (the checks above have loaded onnxruntime here already; this holds should they not)
+  optOutOfOrtTelemetry();
   const piscina = new Piscina<ThreadTask, ThreadAnswer>({
     filename: workerThreadFile(),
     minThreads: Math.min(workers, shards.length),

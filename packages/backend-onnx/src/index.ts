@@ -4,6 +4,7 @@ export { OnnxNodeBackend, OnnxWebBackend, OnnxWebNodeBackend } from './backend.j
 export * from './options.js';
 export { SessionModel } from './runtime/session-model.js';
 export { defaultCacheDir } from './cache/dir.js';
+export { optOutOfOrtTelemetry, ORT_TELEMETRY_VARIABLE } from './runtime/telemetry.js';
 export { PreparedCache, MAX_AGE_DAYS, MAX_TOTAL_BYTES } from './cache/store.js';
 export * from './proto/index.js';
 export * from './graph/index.js';
