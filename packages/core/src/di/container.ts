@@ -1,4 +1,6 @@
-import 'reflect-metadata';
+// the lite build: inversify 8 imports it too (reflect-metadata/lite), and the full one adds a
+// second, 64 KB polyfill of the same API to every start
+import 'reflect-metadata/lite';
 import { Container, ContainerModule } from 'inversify';
 import { McEngine } from '../engine/engine.js';
 import { describeError, McuError } from '../errors.js';
