@@ -17,7 +17,7 @@ const HEADINGS = [
   '### Memory',
   '### Scaling with T',
   '### Scaling with N',
-  '## 4. Targets of issue 14, item 3',
+  '## 4. Targets of issue 14',
 ];
 
 function runSuite(env: NodeJS.ProcessEnv): string {
@@ -69,6 +69,9 @@ describe('bench/suite.mjs --tiny', () => {
     const section2 = md.slice(md.indexOf('## 2.'), md.indexOf('## 3.'));
     const networks = section2.split('\n').filter((l) => l.startsWith('| ')).length - 1; // less the header (the |---| line starts '|-')
     expect(networks).toBe(5);
+    // section 2 times mcu and plain onnxruntime interleaved: a ratio and the range of the pairs per network, each a target of section 4
+    expect([...section2.matchAll(/\| (\d+\.\d\d)× \| (\d+\.\d\d)–(\d+\.\d\d)× \|/g)]).toHaveLength(networks);
+    expect([...md.matchAll(/: mcu engine ÷ plain onnxruntime-node ≤ 1\.10 \| \d+\.\d\d× \| (yes|no) \|/g)]).toHaveLength(networks);
     expect(md).toMatch(/\| LeNet \(test\/fixtures via @mcu\/fixtures, PyTorch 1\.13\) \|/);
     expect(md).toContain('is absent: the co2 4×512 rows are left out.');
     if (!md.includes('- PyTorch: not available')) expect(checks.length).toBe(networks);
