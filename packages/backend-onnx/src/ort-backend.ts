@@ -96,6 +96,7 @@ export abstract class OrtBackend implements Backend {
         return { bytes: encodeModel(d.model), tensors: d.tensors };
       },
       ...(entry.shareBeforeFirstSite !== undefined ? { shareBeforeFirstSite: entry.shareBeforeFirstSite } : {}),
+      ...(entry.bytesSha256 !== undefined ? { bytesSha256: entry.bytesSha256 } : {}),
     });
   }
 

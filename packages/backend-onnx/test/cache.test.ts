@@ -3,6 +3,7 @@
 // two give bit-identical outputs to a load without the cache (co2 example, LeNet). Options
 // of the preparation key their own entries; bad entries are rebuilt, never used; a folder that
 // cannot be written is a warning; concurrent loads into one empty folder leave one whole entry.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -264,6 +265,39 @@ describe('the prepared-model disk cache', () => {
     const longer = new Uint8Array(bytes.length + 1);
     longer.set(bytes);
     expect(() => decodeEntry('k1', longer, sha)).toThrow(/header says/);
+  });
+
+  test('a hit hashes the model once: the check of the entry gives the model hash (no second digest of the bytes)', async () => {
+    const dir = freshDir();
+    const plain = await loadWith(LENET, {});
+    await (await loadWith(LENET, { cacheDir: dir })).model.dispose();
+    const digest = vi.spyOn(globalThis.crypto.subtle, 'digest');
+    const hit = await loadWith(LENET, { cacheDir: dir });
+    try {
+      expect(hit.prepared).toBe(0);
+      expect(digest).not.toHaveBeenCalled();
+      expect((hit.model as SessionModel).hash).toBe((plain.model as SessionModel).hash);
+      expect((hit.model as SessionModel).hash).toMatch(/^sha256:[0-9a-f]{64}@cpu$/);
+    } finally {
+      await Promise.all([plain, hit].map((x) => x.model.dispose()));
+    }
+  });
+
+  test('an entry with one byte changed in its meta or its payload is refused (each has its digest)', () => {
+    const sha: (parts: readonly Uint8Array[]) => Uint8Array = (parts) => {
+      const h = createHash('sha256');
+      for (const p of parts) h.update(p);
+      return new Uint8Array(h.digest());
+    };
+    const prepared = { inputs: [], outputs: [], sites: [], layout: 'broadcast', warnings: [], changes: [], opset: 13, inputDims: {}, sampledOutputs: [] };
+    const payload = new Uint8Array([1, 2, 3, 4, 5]);
+    const bytes = encodeEntry('k1', { bytes: payload, prepared: { ...prepared, model: {} } as never }, sha);
+    expect(decodeEntry('k1', bytes, sha).bytesSha256).toBe(createHash('sha256').update(payload).digest('hex'));
+    for (const at of [bytes.length - 1, bytes.length - payload.length - 2]) {
+      const changed = Uint8Array.from(bytes);
+      changed[at]! ^= 1;
+      expect(() => decodeEntry('k1', changed, sha)).toThrow(/digest mismatch/);
+    }
   });
 
   test('a cache folder that cannot be written is a warning; the load proceeds uncached', async () => {

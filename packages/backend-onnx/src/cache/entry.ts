@@ -5,7 +5,11 @@
  * Layout (little-endian):
  *
  *   magic 'MCUPREP\n' (8 bytes) · format u32 · meta length u32 · payload length u32 ·
- *   sha256 of (meta ‖ payload) (32 bytes) · meta (UTF-8 JSON) · payload (the prepared ONNX bytes)
+ *   sha256 of the payload (32 bytes) · sha256 of the meta (32 bytes) · meta (UTF-8 JSON) ·
+ *   payload (the prepared ONNX bytes)
+ *
+ * The payload's digest is kept apart from the meta's so that a hit hashes the model once: the
+ * check of the entry is also the session's model hash (SessionModelInit.bytesSha256).
  *
  * The meta holds the entry's key, the mcu version and every field of {@link PreparedModel}
  * but the model itself (which is the payload), plus the share of FLOPs before the first site.
@@ -20,8 +24,9 @@ import type { ModelProto } from '../proto/types.js';
 
 const MAGIC = new TextEncoder().encode('MCUPREP\n');
 /** Bumped whenever the layout or the meta's fields change. */
-export const ENTRY_FORMAT = 1;
-const HEADER = MAGIC.length + 12 + 32;
+export const ENTRY_FORMAT = 2;
+const DIGESTS = MAGIC.length + 12;
+const HEADER = DIGESTS + 64;
 
 /** What a cache entry gives back: everything `load` needs, the model still as bytes. */
 export interface CachedPrepared {
@@ -31,6 +36,8 @@ export interface CachedPrepared {
   readonly prepared: PreparedModel;
   /** SessionModelInit.shareBeforeFirstSite (from the FLOP count), when the uncached load has one. */
   readonly shareBeforeFirstSite?: number;
+  /** sha256 of `bytes` (hex), checked on reading an entry back. */
+  readonly bytesSha256?: string;
 }
 
 interface Meta {
@@ -54,14 +61,14 @@ export function encodeEntry(key: string, entry: CachedPrepared, sha256: Sha256):
     ...(entry.shareBeforeFirstSite !== undefined ? { shareBeforeFirstSite: entry.shareBeforeFirstSite } : {}),
   };
   const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
-  const digest = sha256([metaBytes, entry.bytes]);
   const out = new Uint8Array(HEADER + metaBytes.length + entry.bytes.length);
   out.set(MAGIC, 0);
   const view = new DataView(out.buffer);
   view.setUint32(MAGIC.length, ENTRY_FORMAT, true);
   view.setUint32(MAGIC.length + 4, metaBytes.length, true);
   view.setUint32(MAGIC.length + 8, entry.bytes.length, true);
-  out.set(digest, MAGIC.length + 12);
+  out.set(sha256([entry.bytes]), DIGESTS);
+  out.set(sha256([metaBytes]), DIGESTS + 32);
   out.set(metaBytes, HEADER);
   out.set(entry.bytes, HEADER + metaBytes.length);
   return out;
@@ -84,9 +91,14 @@ export function decodeEntry(key: string, data: Uint8Array, sha256: Sha256): Cach
   }
   const metaBytes = data.subarray(HEADER, HEADER + metaLength);
   const bytes = data.subarray(HEADER + metaLength);
-  const want = data.subarray(MAGIC.length + 12, HEADER);
-  const got = sha256([metaBytes, bytes]);
-  if (got.length !== want.length || got.some((b, i) => b !== want[i])) throw new BadEntry('digest mismatch (the entry was altered or cut)');
+  const bytesDigest = sha256([bytes]);
+  for (const [got, at] of [
+    [bytesDigest, DIGESTS],
+    [sha256([metaBytes]), DIGESTS + 32],
+  ] as const) {
+    const want = data.subarray(at, at + 32);
+    if (got.length !== want.length || got.some((b, i) => b !== want[i])) throw new BadEntry('digest mismatch (the entry was altered or cut)');
+  }
   let meta: Meta;
   try {
     meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(metaBytes)) as Meta;
@@ -99,6 +111,7 @@ export function decodeEntry(key: string, data: Uint8Array, sha256: Sha256): Cach
     bytes,
     prepared: lazyModel(meta.prepared, bytes),
     ...(meta.shareBeforeFirstSite !== undefined ? { shareBeforeFirstSite: meta.shareBeforeFirstSite } : {}),
+    bytesSha256: Array.from(bytesDigest, (b) => b.toString(16).padStart(2, '0')).join(''),
   };
 }
 

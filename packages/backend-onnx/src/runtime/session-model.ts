@@ -54,18 +54,27 @@ export interface SessionModelInit {
   readonly prepared?: PreparedModel;
   /** Mixed into the model hash (e.g. where external weights are read from). */
   readonly hashSalt?: string;
+  /** sha256 of `bytes` (hex) when already known (a cache hit): used for the model hash instead of hashing again. */
+  readonly bytesSha256?: string;
   /** The prepared graph with every float intermediate as an output, built on demand (locateMixing). */
   readonly diagnose?: () => { bytes: Uint8Array; tensors: DiagnosticModel['tensors'] };
 }
 
 /** sha256 of the prepared bytes (and what runs them), where Web Crypto exists (Node ≥ 19, browsers). */
-async function modelHash(bytes: Uint8Array, ep: string, salt = ''): Promise<string | undefined> {
+async function modelHash(init: SessionModelInit, ep: string): Promise<string | undefined> {
+  const salt = init.hashSalt ?? '';
+  // the cache's check of the entry already hashed these bytes (cache/entry.ts)
+  if (salt === '' && init.bytesSha256 !== undefined) return `sha256:${init.bytesSha256}@${ep}`;
   const subtle = (globalThis as { crypto?: { subtle?: { digest(a: string, d: Uint8Array): Promise<ArrayBuffer> } } }).crypto?.subtle;
   if (!subtle) return undefined;
-  const saltBytes = new TextEncoder().encode(salt);
-  const all = new Uint8Array(bytes.length + saltBytes.length);
-  all.set(bytes);
-  all.set(saltBytes, bytes.length);
+  let all = init.bytes;
+  if (salt !== '') {
+    // bytes ‖ salt (a copy only where there is a salt: models with external data)
+    const saltBytes = new TextEncoder().encode(salt);
+    all = new Uint8Array(init.bytes.length + saltBytes.length);
+    all.set(init.bytes);
+    all.set(saltBytes, init.bytes.length);
+  }
   const d = new Uint8Array(await subtle.digest('SHA-256', all));
   return `sha256:${Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('')}@${ep}`;
 }
@@ -159,7 +168,7 @@ export class SessionModel implements StochasticModel {
         if (failures.length > 0) {
           warnings.push(`execution provider fallback (listed in the configuration): ${failures.join('; ')}; running on '${ep}'`);
         }
-        return new SessionModel(init, session, ep, warnings, await modelHash(init.bytes, ep, init.hashSalt));
+        return new SessionModel(init, session, ep, warnings, await modelHash(init, ep));
       } catch (e) {
         const err = e instanceof McuError ? e : init.providerError(ep, e);
         if (init.providers.length === 1) throw err;
