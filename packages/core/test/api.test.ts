@@ -13,6 +13,7 @@ import {
   isMcuError,
   McEngine,
   predict,
+  predictionMeta,
   randomMlp,
   ReferenceBackend,
   RegressionEstimator,
@@ -144,6 +145,37 @@ describe('predict: regression', () => {
       expect(new Set(events)).toEqual(new Set([0, 1, 2, 3]));
     });
   }
+
+  it("predictionMeta: the JSON meta of the CLI and the server, the run's optional fields only where the run had them", async () => {
+    const model = await load(regSpec);
+    const x = rows(10, 3);
+    const plain = await predict(model, x, { samples: 8, seed: 4, tau: 10 });
+    const meta = predictionMeta(model, plain);
+    expect(meta).toEqual({
+      backend: plain.meta.backend,
+      executionProvider: plain.meta.executionProvider,
+      seed: 4,
+      samples: 8,
+      chunkSamples: plain.meta.chunkSamples,
+      sites: model.sites.map((s) => ({ name: s.name, kind: s.kind, rate: s.rate })),
+      tau: 10,
+      maskScope: 'sample',
+      warnings: plain.meta.warnings,
+    });
+    // no key for what the run did not have (JSON has no undefined)
+    expect(Object.keys(meta)).not.toContain('batches');
+    expect(Object.keys(meta)).not.toContain('tolerance');
+    expect(predictionMeta(model, plain, ['from the load']).warnings).toEqual(['from the load']);
+    const batched = predictionMeta(model, await predict(model, x, { samples: 8, seed: 4, batchSize: 4 }));
+    expect(batched.batches).toEqual({ size: 4, count: 3, samples: [8, 8, 8] });
+    const adaptive = await predict(model, x, { samples: 200, seed: 4, tolerance: 0.5 });
+    expect(predictionMeta(model, adaptive)).toMatchObject({
+      tolerance: 0.5,
+      converged: adaptive.meta.converged,
+      maxStandardError: adaptive.meta.maxStandardError,
+      samples: adaptive.meta.samples,
+    });
+  });
 
   it("τ from weight decay is eq. 7 with the sites' one rate (tauFromWeightDecay)", async () => {
     const model = await load(regSpec);

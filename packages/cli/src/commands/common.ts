@@ -17,7 +17,6 @@ import type { CaffeModel } from '@mcu/format-caffe';
 import { compose } from '../compose.js';
 import { readInputFile } from '../io/input.js';
 import { readFileText } from '../io/files.js';
-import type { SiteMeta } from '../io/result.js';
 import { readLabeled } from '../io/targets.js';
 import type { Settings } from '../config.js';
 import { formatNumber } from '../io/format.js';
@@ -218,8 +217,4 @@ export function readLabeledFile(model: StochasticModel, path: string, target: st
   const input = model.inputs[0]!;
   const d = readLabeled(path, target, input);
   return { feeds: { [input.name]: { dtype: 'float32', data: d.x.data, dims: d.x.dims } }, y: d.y.values, rows: d.x.dims[0]! };
-}
-
-export function sitesMeta(model: StochasticModel): SiteMeta[] {
-  return model.sites.map((x) => ({ name: x.name, kind: x.kind, rate: x.rate }));
 }

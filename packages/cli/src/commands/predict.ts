@@ -5,6 +5,7 @@ import {
   replayFromRows,
   sitesFor,
   outputRows,
+  predictionMeta,
   type Sampler,
   type StochasticModel,
   type NamedTensors,
@@ -16,7 +17,7 @@ import { readMasksFile } from '../io/masks.js';
 import type { OutputResult, PredictResult } from '../io/result.js';
 import { progressBar } from '../progress.js';
 import { bakedRecord, refuseBaked } from './baked.js';
-import { loadModel, printWarnings, readFeeds, runOptions, sitesMeta } from './common.js';
+import { loadModel, printWarnings, readFeeds, runOptions } from './common.js';
 
 /** --masks FILE: a sampler replaying the file's masks (one entry per site, one mask row per input row). */
 function replayMasks(file: string, model: StochasticModel, feeds: NamedTensors): Sampler {
@@ -68,22 +69,8 @@ export async function predict(plan: Plan, io: { stdout: NodeJS.WritableStream; s
     const outputs: Record<string, OutputResult> = {};
     for (const [name, p] of Object.entries(r.outputs)) outputs[name] = outputRows(p);
     const result: PredictResult = {
-      meta: {
-        backend: m.backend,
-        executionProvider: m.executionProvider,
-        seed: m.seed,
-        samples: m.samples,
-        chunkSamples: m.chunkSamples,
-        sites: sitesMeta(model),
-        tau: m.tau,
-        ...(m.tauFitted !== undefined ? { tauFitted: m.tauFitted } : {}),
-        ...(m.tauFitRange !== undefined ? { tauFitRange: m.tauFitRange } : {}),
-        maskScope: m.scope,
-        ...(plan.masks !== undefined ? { masks: plan.masks } : {}),
-        ...(m.tolerance !== undefined ? { tolerance: m.tolerance, converged: m.converged, maxStandardError: m.maxStandardError } : {}),
-        ...(m.batches !== undefined ? { batches: m.batches } : {}),
-        warnings: [...loaded.warnings, ...runWarnings],
-      },
+      // core's JSON meta (the server's too), the load's warnings before the run's; --masks names its file
+      meta: { ...predictionMeta(model, r, [...loaded.warnings, ...runWarnings]), ...(plan.masks !== undefined ? { masks: plan.masks } : {}) },
       outputs,
     };
     const text = formatResult(result, plan.format);

@@ -14,13 +14,10 @@
  * Arrays are per input row: `mean[i]` is row i's output flattened (row-major) to D values.
  */
 import type { SavedClassification, SavedRegression } from '@mcu/plot';
-import type { MaskScope, ResultMeta, SiteKind } from '@mcu/core';
+import type { MaskScope, ResultMeta, SiteRow } from '@mcu/core';
 
-export interface SiteMeta {
-  readonly name: string;
-  readonly kind: SiteKind;
-  readonly rate: number;
-}
+/** A stochastic site as the JSON names it (@mcu/core's, which builds the meta: predictionMeta). */
+export type SiteMeta = SiteRow;
 
 /**
  * What the JSON shares with @mcu/core's ResultMeta: τ (added as 1/τ to regression variance;

@@ -16,7 +16,7 @@ export {
   type RegressionEvaluation,
   type ClassificationEvaluation,
 } from './evaluate.js';
-export { outputRows, type OutputRows, type RegressionRows, type ClassificationRows } from './rows.js';
+export { outputRows, predictionMeta, type OutputRows, type RegressionRows, type ClassificationRows, type PredictionMeta, type SiteRow } from './rows.js';
 export { inspect, type InspectOptions, type InspectResult, type InspectSelfCheck } from './inspect.js';
 export {
   settingsOf,

@@ -3,7 +3,9 @@
  * `mcu serve`'s predict answer (and what @mcu/plot reads back from a saved result). Row i of an
  * output with D values per row is its D values, row-major.
  */
-import type { OutputPrediction } from './predict.js';
+import type { MaskScope, SiteKind, StochasticModel } from '../model.js';
+import type { OutputPrediction, PredictResult } from './predict.js';
+import type { ResultMeta } from './run.js';
 
 /** Per row i: predictive mean, variance (with τ⁻¹) and std, each the row's D values. */
 export interface RegressionRows {
@@ -49,5 +51,50 @@ export function outputRows(p: OutputPrediction, first = 0, n = p.dims[0] - first
     entropy: valuesOf(p.entropy, first, n),
     mutualInformation: valuesOf(p.mutualInformation, first, n),
     variationRatio: valuesOf(p.variationRatio, first, n),
+  };
+}
+
+/** A stochastic site as the JSON names it. */
+export interface SiteRow {
+  readonly name: string;
+  readonly kind: SiteKind;
+  readonly rate: number;
+}
+
+/**
+ * How a prediction was made, as its JSON gives it (`mcu predict --format json`'s and
+ * `mcu serve`'s `meta`): the run's backend, provider, seed, samples drawn and per call, the
+ * model's sites, τ, the mask scope and the warnings — and where the run had them, τ's fit
+ * (tauFitted, tauFitRange), --tolerance's convergence and --batch-size's batches.
+ */
+export interface PredictionMeta extends Pick<ResultMeta, 'tauFitted' | 'tauFitRange' | 'tolerance' | 'converged' | 'maxStandardError' | 'batches'> {
+  readonly backend: string;
+  readonly executionProvider: string;
+  readonly seed: number;
+  readonly samples: number;
+  readonly chunkSamples: number;
+  readonly sites: readonly SiteRow[];
+  readonly tau: number | null;
+  readonly maskScope: MaskScope;
+  readonly warnings: readonly string[];
+}
+
+/** The JSON meta of `r`, a prediction of `model` (`warnings`: the run's unless given, e.g. with the load's before them). */
+export function predictionMeta(model: Pick<StochasticModel, 'sites'>, r: PredictResult, warnings: readonly string[] = r.meta.warnings): PredictionMeta {
+  const m = r.meta;
+  return {
+    backend: m.backend,
+    executionProvider: m.executionProvider,
+    seed: m.seed,
+    samples: m.samples,
+    chunkSamples: m.chunkSamples,
+    sites: model.sites.map((s) => ({ name: s.name, kind: s.kind, rate: s.rate })),
+    tau: m.tau,
+    ...(m.tauFitted !== undefined ? { tauFitted: m.tauFitted } : {}),
+    ...(m.tauFitRange !== undefined ? { tauFitRange: m.tauFitRange } : {}),
+    maskScope: m.scope,
+    ...(m.tolerance !== undefined ? { tolerance: m.tolerance, converged: m.converged, maxStandardError: m.maxStandardError } : {}),
+    ...(m.batches !== undefined ? { batches: m.batches } : {}),
+    warnings,
   };
 }
