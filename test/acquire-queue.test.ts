@@ -177,6 +177,24 @@ describe('mcu acquire --queue with mcu worker processes (real redis-server)', ()
     expect(jobKeys()).toEqual([]);
   }, 90_000);
 
+  it('one worker with --concurrency 2 holds two shards at once and gives the same bytes', async () => {
+    await stopWorkers(); // the earlier tests' workers would take shards too
+    const w = startWorker(F['model']!, '--concurrency', '2');
+    await w.line(/waiting for shards.*concurrency 2/);
+    const out = path.join(dir, 'concurrency.json');
+    const r = await coordinator(F['model']!, out);
+    expect(r.status, describeRun(r)).toBe(0);
+    expect(fs.readFileSync(out).equals(reference), `${out} differs from the single-process ${F['ref']}`).toBe(true);
+    // two shards in flight: a second 'scoring rows' line before the first 'done rows' line
+    const lines = w.stderr().split('\n');
+    const scoring = lines.flatMap((l, i) => (/scoring rows \d+–\d+/.test(l) ? [i] : []));
+    const firstDone = lines.findIndex((l) => /done rows \d+–\d+/.test(l));
+    expect(scoring.length, w.stderr()).toBe(2048 / 256);
+    expect(firstDone, w.stderr()).toBeGreaterThan(scoring[1]!);
+    await stopWorkers();
+    expect(jobKeys()).toEqual([]);
+  }, 120_000);
+
   it('the same bytes with --workers 2 (threads) and with another --shard-rows', async () => {
     const threads = path.join(dir, 'threads.json');
     await runOk(['acquire', F['model']!, ...RUN(), '--workers', '2', '-o', threads], { timeoutMs: 120_000 });
