@@ -15,9 +15,10 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countFlops, decodeModel, encodeModel, onnxModule, prepareModel } from '@mcu/backend-onnx';
+import { countFlops, decodeModel, onnxModule, prepareModel } from '@mcu/backend-onnx';
 import { createMcu, predict } from '@mcu/core';
 import { fixturePath, uciFixture, zooModelPath } from '@mcu/fixtures';
+import { writeWidenedCo2 } from './co2-wide.mjs';
 import { withoutDropout } from './plain-model.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -78,27 +79,6 @@ function writeNpy(path, data, dims) {
   writeFileSync(path, Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
 }
 
-/**
- * The bundled co2 example (4 hidden layers of 128) widened to `width` units per layer, with
- * deterministic synthetic weights (uniform ±1/√fan-in from a sine hash): the paper's 4×1024
- * network for timing; no such trained export is stored.
- */
-function widenedCo2(width) {
-  const model = decodeModel(new Uint8Array(readFileSync(join(root, 'examples/co2_relu.preserve.onnx'))));
-  const from = 128n;
-  model.graph.initializer.forEach((t, k) => {
-    t.dims = t.dims.map((d) => (d === from ? BigInt(width) : d));
-    const n = t.dims.reduce((a, d) => a * Number(d), 1);
-    const fanIn = t.dims.length === 2 ? Number(t.dims[1]) : width;
-    const values = new Float32Array(n).map((_, i) => (((Math.sin((i + 1) * 12.9898 + k * 78.233) * 43758.5453) % 1) * 2) / Math.sqrt(fanIn));
-    t.raw_data = new Uint8Array(values.buffer);
-    delete t.float_data;
-  });
-  const path = join(tmp, `co2_relu_4x${width}.onnx`);
-  writeFileSync(path, encodeModel(model));
-  return path;
-}
-
 const co2Big = join(shared, 'pytorch-1.13/co2_relu.preserve.onnx');
 const lenetShared = join(shared, 'pytorch-1.13/lenet.preserve.onnx');
 const notes = [];
@@ -138,7 +118,7 @@ else {
 models.push({
   key: 'co2-1024',
   name: "co2_relu 4×1024 (the paper's width: the example widened, synthetic weights)",
-  path: widenedCo2(1024),
+  path: writeWidenedCo2(root, tmp, 1024),
   rowDims: [1],
   N: rowsCo2Wide,
   task: 'regression',

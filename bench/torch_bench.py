@@ -1,16 +1,21 @@
 #!/usr/bin/python3
 """PyTorch side of bench/suite.mjs: MC dropout timings of ONNX networks rebuilt in PyTorch.
 
-Usage: /usr/bin/python3 bench/torch_bench.py SPEC.json   (written by bench/suite.mjs)
-SPEC: {"threads": n, "cases": [{"name", "model", "input" (.npy, float32), "samples", "repeats"}]}
+Usage: /usr/bin/python3 bench/torch_bench.py SPEC.json   (written by bench/suite.mjs, bench/gpu.mjs)
+SPEC: {"threads": n, "cases": [{"name", "model", "input" (.npy, float32), "samples", "repeats"}],
+       "device": "cpu" (default) or "cuda", "row_budget_bytes": ROW_BUDGET_BYTES (default)}
+A model is an .onnx file (needs the onnx package) or a .json graph written by bench/onnx-json.mjs
+(needs only torch and numpy: the GPU machine's python has no onnx and no network to install it).
 Prints one JSON object on stdout: versions, the BLAS library loaded, the sgemm rate (median of
-1024x1024 float32 matmuls) and per case the median compute time (ms) of
+1024x1024 float32 matmuls, on the device) and per case the median compute time (ms) of
   batched       x repeated T times, dropout in train mode (a mask per row and sample);
   trunk         the layers before the first Dropout once on the N rows, the rest on T*N rows;
   trunk_sample  as trunk, one mask per sample shared by the N rows (mcu's default 'sample').
 and `check`, the output on the first 2 rows with dropout off (compared with onnxruntime there).
-Calls on more than ROW_BUDGET_BYTES of activations are split over the samples.
-The networks are built from the ONNX weights with onnx.numpy_helper: the graph's nodes are
+Calls on more than ROW_BUDGET_BYTES (or the SPEC's row_budget_bytes) of activations are split over
+the samples. With device "cuda" the weights, inputs and masks are on the GPU and every clock read
+waits for it (torch.cuda.synchronize).
+The networks are built from the ONNX weights (onnx.numpy_helper, or the JSON graph's .npy files): the graph's nodes are
 evaluated in order with torch functions (Gemm, MatMul, Add, Sub, Mul, Div, Relu, Tanh, Sigmoid,
 HardSigmoid, Conv, BatchNormalization (running statistics), MaxPool, GlobalAveragePool, Flatten, Reshape,
 Softmax, Dropout, Constant).
@@ -22,52 +27,98 @@ import sys
 import time
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
-from onnx import numpy_helper
 
 # the largest activation of one call: 16 MiB stays under glibc malloc's mmap threshold (at most 32 MiB),
 # so the buffers are reused between calls instead of mapped and page-faulted afresh every time
 ROW_BUDGET_BYTES = 16 * 2**20
 
 
-def attrs(node):
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+class Node:
+    """One graph node, the same whichever file it came from: attrs are plain values (a tensor attribute: a numpy array)."""
+
+    def __init__(self, op_type, inputs, outputs, attrs):
+        self.op_type = op_type
+        self.input = list(inputs)
+        self.output = list(outputs)
+        self.attrs = attrs
+        self.rate = None  # a Dropout's ratio, read once at load (a float() of a GPU tensor would wait for the GPU)
+
+
+def load_onnx(path):
+    """(input, output, initializers, nodes) of an .onnx file, through the onnx package."""
+    import onnx
+    from onnx import numpy_helper
+
+    def value(a):
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, onnx.TensorProto):
+            return numpy_helper.to_array(v).copy()
+        if isinstance(v, bytes):
+            return v.decode()
+        if isinstance(v, list) and v and isinstance(v[0], bytes):
+            return [s.decode() for s in v]
+        return v
+
+    m = onnx.load(path)
+    inits = {i.name: numpy_helper.to_array(i).copy() for i in m.graph.initializer}
+    nodes = [Node(n.op_type, n.input, n.output, {a.name: value(a) for a in n.attribute}) for n in m.graph.node]
+    inp = next(i.name for i in m.graph.input if i.name not in inits)
+    return inp, m.graph.output[0].name, inits, nodes
+
+
+def load_json(path):
+    """(input, output, initializers, nodes) of a JSON graph written by bench/onnx-json.mjs (numpy only)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    with open(path) as f:
+        g = json.load(f)
+
+    def value(v):
+        return np.load(os.path.join(folder, v['tensor'])) if isinstance(v, dict) and 'tensor' in v else v
+
+    inits = {name: np.load(os.path.join(folder, file)) for name, file in g['initializers'].items()}
+    nodes = [Node(n['op_type'], n['input'], n['output'], {k: value(v) for k, v in n['attrs'].items()}) for n in g['nodes']]
+    return g['input'], g['output'], inits, nodes
 
 
 class Net:
     """An ONNX graph evaluated node by node on torch tensors."""
 
-    def __init__(self, path):
-        m = onnx.load(path)
-        self.graph = m.graph
-        self.consts = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
-        self.input = next(i.name for i in m.graph.input if i.name not in self.consts)
-        self.output = m.graph.output[0].name
+    def __init__(self, path, device='cpu'):
+        inp, out, inits, nodes = load_json(path) if path.endswith('.json') else load_onnx(path)
+        self.consts = {k: torch.from_numpy(np.array(v)) for k, v in inits.items()}
+        self.input = inp
+        self.output = out
         self.nodes = []
-        for n in m.graph.node:
+        for n in nodes:
             if n.op_type == 'Constant':
-                self.consts[n.output[0]] = torch.from_numpy(numpy_helper.to_array(attrs(n)['value']).copy())
+                self.consts[n.output[0]] = torch.from_numpy(np.array(n.attrs['value']))
             else:
                 self.nodes.append(n)
         first = next((k for k, n in enumerate(self.nodes) if n.op_type == 'Dropout'), None)
         if first is None:
             raise SystemExit(f'{path}: no Dropout node')
         self.first = first
+        for n in self.nodes:
+            if n.op_type == 'Dropout':
+                n.rate = self.read_rate(n)
+        # floating tensors go to the device; integer ones (Reshape shapes) stay on the CPU, where
+        # reading them (tolist) does not wait for the GPU
+        self.device = torch.device(device)
+        self.consts = {k: v.to(self.device) if v.is_floating_point() else v for k, v in self.consts.items()}
         self.last_use = {}
         for k, n in enumerate(self.nodes):
             for i in n.input:
                 self.last_use[i] = k
 
-    def rate(self, node):
-        a = attrs(node)
+    def read_rate(self, node):
         if len(node.input) > 1 and node.input[1]:
             return float(self.consts[node.input[1]])
-        return float(a.get('ratio', 0.5))
+        return float(node.attrs.get('ratio', 0.5))
 
     def step(self, node, env, masks):
-        a = attrs(node)
+        a = node.attrs
         x = [env[i] if i in env else self.consts.get(i) for i in node.input]
         op = node.op_type
         if op == 'Gemm':
@@ -112,7 +163,7 @@ class Net:
         elif op == 'Softmax':
             y = torch.softmax(x[0], a.get('axis', -1))
         elif op == 'Dropout':
-            p = self.rate(node)
+            p = node.rate
             if masks == 'off':
                 y = x[0]
             elif masks is None:
@@ -121,7 +172,7 @@ class Net:
                 # one mask per sample: [T, 1, ...] broadcast over the N rows of that sample
                 s, n = masks
                 v = x[0].reshape(s, n, *x[0].shape[1:])
-                keep = torch.empty((s, 1, *x[0].shape[1:])).bernoulli_(1 - p) / (1 - p)
+                keep = torch.empty((s, 1, *x[0].shape[1:]), device=x[0].device).bernoulli_(1 - p) / (1 - p)
                 y = (v * keep).reshape(x[0].shape)
         else:
             raise SystemExit(f'op {op} is not supported by bench/torch_bench.py')
@@ -154,12 +205,22 @@ class Net:
         return max(v.numel() for v in env.values())
 
 
+def no_sync():
+    pass
+
+
+# what a clock read waits for first: the GPU's queued work under device "cuda" (main sets it)
+sync = no_sync
+
+
 def median_ms(fn, repeats):
     fn()  # warm-up
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 
@@ -171,21 +232,31 @@ def blas_library():
     return ', '.join(found) if found else 'none found in /proc/self/maps'
 
 
-def sgemm(repeats):
-    a = torch.randn(1024, 1024)
-    b = torch.randn(1024, 1024)
+def sgemm(repeats, device='cpu'):
+    a = torch.randn(1024, 1024, device=device)
+    b = torch.randn(1024, 1024, device=device)
     ms = median_ms(lambda: a @ b, repeats)
     return 2 * 1024**3 / (ms / 1000)
 
 
-def case(c):
-    net = Net(c['model'])
-    x = torch.from_numpy(np.load(c['input']).astype(np.float32))
+def device_name(device):
+    if device == 'cuda':
+        return torch.cuda.get_device_name()
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), 'cpu')
+    except OSError:
+        return 'cpu'
+
+
+def case(c, device='cpu', budget=ROW_BUDGET_BYTES):
+    net = Net(c['model'], device)
+    x = torch.from_numpy(np.load(c['input']).astype(np.float32)).to(net.device)
     T, N, repeats = c['samples'], x.shape[0], c['repeats']
     def samples_per_call(per_row):
-        # calls of at most ROW_BUDGET_BYTES; where one sample is larger, calls of at most 512 MiB
+        # calls of at most `budget` bytes; where one sample is larger, calls of at most 512 MiB
         # (those buffers are mapped afresh whatever the size, so fewer, larger calls)
-        fit = ROW_BUDGET_BYTES // (4 * per_row * N)
+        fit = budget // (4 * per_row * N)
         return max(1, min(T, fit if fit >= 1 else 512 * 2**20 // (4 * per_row * N)))
 
     chunk = samples_per_call(net.floats_per_row(x[:1]))
@@ -227,19 +298,46 @@ def case(c):
 
 
 def main():
+    global sync
     with open(sys.argv[1]) as f:
         spec = json.load(f)
+    device = spec.get('device', 'cpu')
+    if device not in ('cpu', 'cuda'):
+        raise SystemExit(f'device {device!r}: "cpu" or "cuda"')
+    if device == 'cuda':
+        if not torch.cuda.is_available():
+            raise SystemExit('device "cuda": torch.cuda.is_available() is False')
+        sync = torch.cuda.synchronize
+        # float32 arithmetic, as onnxruntime's WebGPU provider computes (and before the sgemm rate):
+        # TF32, PyTorch's default for cuDNN convolutions, rounds inputs to 10-bit mantissas; the
+        # report's 'tf32' shows what ran
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    budget = int(spec.get('row_budget_bytes', ROW_BUDGET_BYTES))
     torch.set_num_threads(spec['threads'])
     torch.manual_seed(1)
+    # onnx only for .onnx models: a machine with JSON graphs needs torch and numpy alone
+    if any(not c['model'].endswith('.json') for c in spec['cases']):
+        import onnx
+
+        onnx_version = onnx.__version__
+    else:
+        onnx_version = 'not used'
     out = {
         'torch': torch.__version__,
-        'onnx': onnx.__version__,
+        'onnx': onnx_version,
         'numpy': np.__version__,
         'threads': torch.get_num_threads(),
-        'sgemm_flops_per_s': sgemm(max(5, spec.get('sgemm_repeats', 20))),
+        'device': device,
+        'device_name': device_name(device),
+        'row_budget_bytes': budget,
+        'sgemm_flops_per_s': sgemm(max(5, spec.get('sgemm_repeats', 20)), device),
         'blas': blas_library(),
-        'cases': [case(c) for c in spec['cases']],
     }
+    if device == 'cuda':
+        out['cuda'] = torch.version.cuda
+        out['tf32'] = {'matmul': torch.backends.cuda.matmul.allow_tf32, 'cudnn': torch.backends.cudnn.allow_tf32}
+    out['cases'] = [case(c, device, budget) for c in spec['cases']]
     json.dump(out, sys.stdout)
 
 
