@@ -47,15 +47,18 @@ function describeRun(what: string, r: Run): string {
 
 /**
  * The environment of a user's shell, not of `pnpm test` in this workspace: pnpm/npx export
- * npm_config_local_prefix=<repo>, npm_package_json, PATH entries into <repo>/node_modules/.bin
- * and so on, with which npm would install into (or run binaries of) the workspace.
+ * npm_config_local_prefix=<repo>, npm_package_json, PATH entries into <repo>/node_modules/.bin,
+ * NODE_PATH and so on, with which npm would install into (or run binaries of, or require from) the
+ * workspace.
  */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const keep = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_cafile', 'npm_config_userconfig', 'npm_config_globalconfig']);
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^(npm|pnpm)_/i.test(k) && !keep.has(k.toLowerCase())) continue;
-    if (k === 'INIT_CWD' || k === 'NODE_OPTIONS' || k.startsWith('VITEST')) continue;
+    // NODE_PATH: pnpm's bin shim of vitest exports folders of the workspace's node_modules/.pnpm,
+    // where require() (@mcu/backend-onnx loads onnxruntime-node with it) finds the workspace's copy
+    if (k === 'INIT_CWD' || k === 'NODE_OPTIONS' || k === 'NODE_PATH' || k.startsWith('VITEST')) continue;
     env[k] = v;
   }
   env['PATH'] = (process.env['PATH'] ?? '')
