@@ -1,6 +1,6 @@
 // An ONNX network as JSON + .npy files, for bench/torch_bench.py on a machine whose python has
 // torch and numpy but not the onnx package (the GPU machine: no network to install it). Also the
-// .npy reader/writer that bench/gpu-prepare.mjs and bench/gpu.mjs share.
+// .npy reader/writer that bench/suite.mjs, bench/gpu-prepare.mjs and bench/gpu.mjs share.
 //
 // <name>.json: { format, source, input, output, initializers: { name: file.npy }, nodes: [{ op_type,
 // input, output, attrs }] } with attribute values as plain JSON (ints, floats, strings, lists; a

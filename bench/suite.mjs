@@ -19,6 +19,7 @@ import { countFlops, decodeModel, onnxModule, prepareModel } from '@mcu/backend-
 import { createMcu, predict } from '@mcu/core';
 import { fixturePath, uciFixture, zooModelPath } from '@mcu/fixtures';
 import { writeWidenedCo2 } from './co2-wide.mjs';
+import { writeNpy } from './onnx-json.mjs';
 import { withoutDropout } from './plain-model.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,17 +67,6 @@ const ratio = (a, b) => (a === undefined || b === undefined ? 'not available' : 
 function rows(dims) {
   const n = dims.reduce((a, b) => a * b, 1);
   return new Float32Array(n).map((_, i) => Math.sin(i * 0.01));
-}
-/** A float32 C-order .npy file (format 1.0). */
-function writeNpy(path, data, dims) {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
-  header = `${header.padEnd(Math.ceil((header.length + 11) / 64) * 64 - 11)}\n`; // 10 + header + newline: a multiple of 64
-  const head = Buffer.alloc(10);
-  head.write('\x93NUMPY', 0, 'latin1');
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  writeFileSync(path, Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
 }
 
 const co2Big = join(shared, 'pytorch-1.13/co2_relu.preserve.onnx');
