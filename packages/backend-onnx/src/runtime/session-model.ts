@@ -20,6 +20,7 @@ import {
 import type { DiagnosticModel } from '../graph/diagnose.js';
 import type { Layout } from '../graph/metadata.js';
 import type { PreparedModel } from '../graph/prepare.js';
+import { foldSampleMasks } from '../graph/fold.js';
 import { reducedGraph, type ReducedNames } from '../graph/reduce.js';
 import { encodeModel } from '../proto/index.js';
 import { checkFeedDims, castFeed, tileLeading } from './tensors.js';
@@ -203,7 +204,7 @@ export class SessionModel implements StochasticModel {
    */
   async runReduced(feeds: NamedTensors, masks: NamedTensors, options: RunOptions, request: readonly OutputReduction[]): Promise<ReducedOutputs | null> {
     if (this.#session === null) throw new McuError('E_RUNTIME', 'the model was disposed; load it again');
-    const reduced = await this.#reducedSession(request);
+    const reduced = await this.#reducedSession(request, options.scope);
     if (reduced === null) return null;
     const { ortFeeds, rows } = this.#ortFeeds(feeds, masks, options);
     let results: InferenceSession.OnnxValueMapType;
@@ -212,7 +213,7 @@ export class SessionModel implements StochasticModel {
     } catch {
       // The reduced graph failed where the prepared one may not (a kernel of the appended ops):
       // not offered from now on; the caller runs the raw graph, which reports its own failures.
-      this.#reduced.set(reducedKey(request), Promise.resolve(null));
+      this.#reduced.set(reducedKey(request, options.scope), Promise.resolve(null));
       await reduced.session.release();
       return null;
     }
@@ -236,19 +237,22 @@ export class SessionModel implements StochasticModel {
     });
   }
 
-  #reducedSession(request: readonly OutputReduction[]): Promise<ReducedSession | null> {
-    const key = reducedKey(request);
+  #reducedSession(request: readonly OutputReduction[], scope: RunOptions['scope']): Promise<ReducedSession | null> {
+    const key = reducedKey(request, scope);
     let hit = this.#reduced.get(key);
     if (hit === undefined) {
-      hit = this.#createReduced(request);
+      hit = this.#createReduced(request, scope);
       this.#reduced.set(key, hit);
     }
     return hit;
   }
 
-  async #createReduced(request: readonly OutputReduction[]): Promise<ReducedSession | null> {
+  async #createReduced(request: readonly OutputReduction[], scope: RunOptions['scope']): Promise<ReducedSession | null> {
     const prepared = this.#init.prepared;
-    const graph = prepared === undefined ? undefined : reducedGraph(prepared, request);
+    if (prepared === undefined) return null;
+    // one mask per sample: the sites that feed a narrow weight layer folded into it (graph/fold.ts)
+    const folded = scope === 'sample' ? foldSampleMasks(prepared) : undefined;
+    const graph = reducedGraph(folded === undefined ? prepared : { ...prepared, model: folded.model }, request);
     if (graph === undefined) return null;
     try {
       const session = await this.#runtime.InferenceSession.create(encodeModel(graph.model), {
@@ -366,8 +370,8 @@ export class SessionModel implements StochasticModel {
 }
 
 /** A reduction request as a memo key. */
-function reducedKey(request: readonly OutputReduction[]): string {
-  return JSON.stringify(request.map((r) => [r.output, r.kind]));
+function reducedKey(request: readonly OutputReduction[], scope: RunOptions['scope']): string {
+  return JSON.stringify([scope, ...request.map((r) => [r.output, r.kind])]);
 }
 
 /**

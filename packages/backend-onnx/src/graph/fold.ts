@@ -1,0 +1,108 @@
+/**
+ * The prepared 'broadcast' graph for one mask per sample ([S, 1, D] masks, core's 'sample'
+ * scope), with a site's product folded into the weight layer that reads it:
+ *
+ *   (h ⊙ m_t) W = h (diag(m_t) W)
+ *
+ * so that instead of a pass over the S·N·D masked activations (read and write, memory-bound:
+ * on a small network as costly as a layer) the graph builds S masked copies of W, S·D·D′
+ * products, and runs one batched MatMul [S, N, D] × [S, D, D′]. The bias becomes an Add over
+ * S·N·D′ values and an activation after the layer is no longer fused into it, so the fold pays
+ * where D′ is small against D: it is made only where 2·D′ ≤ D (output layers, bottlenecks).
+ *
+ * The pattern is the one site-construct.ts emits for a multiplicative site on 2-D data:
+ *   hS = Reshape(h, [S | 1, −1, D]); M = Mul(hS, mask); Y = Reshape(M, …)
+ * with Y read by one node only, a Gemm (transA 0, alpha = beta = 1, B an initializer, C absent
+ * or a 1-D / [1, D′] initializer) or a MatMul whose B is a 2-D initializer. It becomes
+ *   Wm = Mul(Transpose(mask, [0, 2, 1]), B or Bᵀ); P = MatMul(hS, Wm) (+ C); Reshape(P, [−1, D′])
+ * named as the layer's output, which every later node reads as before. A point-scope mask
+ * ([S, N, D]) cannot be folded: the result is for sample-scope runs only. Mathematically equal,
+ * the two differ by float32 rounding (each product rounded once either way, in another order).
+ */
+import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../proto/types.js';
+import { cloneProto } from './clone.js';
+import { Emitter } from './emit.js';
+import type { PreparedModel } from './prepare.js';
+import { attrFloat, attrInt, intsAttr, isDefaultDomain, Namer } from './proto-util.js';
+
+/** What was folded (site mask names), for tests and reports. */
+export interface FoldedModel {
+  readonly model: ModelProto;
+  readonly folded: readonly string[];
+}
+
+/** The sample-scope graph with every foldable site folded; undefined where none is. */
+export function foldSampleMasks(prepared: PreparedModel): FoldedModel | undefined {
+  if (prepared.layout !== 'broadcast') return undefined;
+  const candidates = prepared.sites.filter((s) => s.maskShape.length === 1);
+  if (candidates.length === 0) return undefined;
+  const model = cloneProto(prepared.model);
+  const graph = model.graph!;
+  const namer = new Namer(graph);
+  const folded: string[] = [];
+  for (const site of candidates) if (foldOne(graph, site.name, site.maskShape[0]!, prepared.opset, namer)) folded.push(site.name);
+  return folded.length === 0 ? undefined : { model, folded };
+}
+
+function consumersOf(graph: GraphProto, name: string): NodeProto[] {
+  return (graph.node ?? []).filter((n) => (n.input ?? []).includes(name));
+}
+
+const isOutput = (graph: GraphProto, name: string) => (graph.output ?? []).some((o) => o.name === name);
+
+function initializer(graph: GraphProto, name: string | undefined): TensorProto | undefined {
+  return name === undefined || name === '' ? undefined : (graph.initializer ?? []).find((t) => t.name === name);
+}
+
+function foldOne(graph: GraphProto, mask: string, d: number, opset: number, namer: Namer): boolean {
+  const nodes = graph.node ?? [];
+  const products = nodes.filter((n) => n.op_type === 'Mul' && isDefaultDomain(n.domain) && n.input?.[1] === mask);
+  if (products.length !== 1) return false;
+  const mul = products[0]!;
+  const hS = mul.input![0]!;
+  const hSNode = nodes.find((n) => n.output?.includes(hS));
+  if (hSNode?.op_type !== 'Reshape') return false;
+  const afterMul = consumersOf(graph, mul.output![0]!);
+  if (afterMul.length !== 1 || afterMul[0]!.op_type !== 'Reshape' || isOutput(graph, mul.output![0]!)) return false;
+  const back = afterMul[0]!;
+  const y = back.output![0]!;
+  const readers = consumersOf(graph, y);
+  if (readers.length !== 1 || isOutput(graph, y)) return false;
+  const layer = readers[0]!;
+  if (!isDefaultDomain(layer.domain) || layer.input?.[0] !== y || layer.input.filter((i) => i === y).length !== 1) return false;
+  const weight = initializer(graph, layer.input[1]);
+  if (weight?.dims?.length !== 2) return false;
+  const [r0, r1] = weight.dims.map(Number) as [number, number];
+  let transB = false;
+  let bias: string | undefined;
+  if (layer.op_type === 'Gemm') {
+    if ((attrInt(layer, 'transA') ?? 0) !== 0 || (attrFloat(layer, 'alpha') ?? 1) !== 1 || (attrFloat(layer, 'beta') ?? 1) !== 1) return false;
+    transB = (attrInt(layer, 'transB') ?? 0) === 1;
+    const c = layer.input[2];
+    if (c !== undefined && c !== '') {
+      const t = initializer(graph, c);
+      const dims = t?.dims?.map(Number);
+      if (dims === undefined || dims.length > 2 || (dims.length === 2 && dims[0] !== 1)) return false;
+      bias = c;
+    }
+  } else if (layer.op_type !== 'MatMul' || layer.input.length !== 2) {
+    return false;
+  }
+  const [inDim, outDim] = transB ? [r1, r0] : [r0, r1];
+  if (inDim !== d || 2 * outDim > d) return false;
+
+  const em = new Emitter(opset, namer);
+  em.prefix = `mcu/fold/${mask}`;
+  const maskT = em.node('Transpose', [mask], [intsAttr('perm', [0, 2, 1])]); // [S, D, 1]
+  const w = transB ? em.node('Transpose', [weight.name!], [intsAttr('perm', [1, 0])]) : weight.name!; // [D, D′]
+  const masked = em.mul(maskT, w); // [S, D, D′]
+  let p = em.node('MatMul', [hS, masked]); // [S | 1, N, D] × [S, D, D′] → [S, N, D′]
+  if (bias !== undefined) p = em.add(p, bias);
+  em.reshape(p, em.constInt64([-1n, BigInt(outDim)], `rows_by_${outDim}`), layer.output![0]!);
+  const at = nodes.indexOf(layer);
+  graph.node = [...nodes.slice(0, at).filter((n) => n !== mul && n !== back), ...em.nodes, ...nodes.slice(at + 1)];
+  graph.initializer = [...(graph.initializer ?? []), ...em.initializers];
+  const gone = new Set([mul.output![0]!, y]);
+  graph.value_info = (graph.value_info ?? []).filter((v) => !gone.has(v.name ?? ''));
+  return true;
+}
