@@ -293,7 +293,7 @@ md.push('');
 log('2. overhead …');
 md.push('## 2. Overhead of an MC run against plain onnxruntime-node', '');
 md.push(
-  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain, mcu, plain, mcu, … ${R} times each after a warm-up — so that the machine's noise hits both alike; the ratio is the median of the ${R} pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
+  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain, mcu, plain, mcu, … after a warm-up — so that the machine's noise hits both alike: ${R} pairs, or for a short run as many as fill about 3 s (at most 25); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
   '',
 );
 md.push(
@@ -319,10 +319,16 @@ for (const m of models) {
   const runMcu = () => predict(model, inputs, { mcu, samples: T, seed: 1, scope: 'sample', task: m.task });
   await run();
   await runMcu();
+  // a short run is at the mercy of the machine's noise over its ~100 ms: more pairs, about 3 s in
+  // all (at least R, at most 25)
+  const t0 = performance.now();
+  await run();
+  await runMcu();
+  const pairCount = tiny ? R : Math.min(25, Math.max(R, Math.ceil(3000 / (performance.now() - t0))));
   const times = [];
   const mcuTimes = [];
   const pairs = [];
-  for (let k = 0; k < R; k++) {
+  for (let k = 0; k < pairCount; k++) {
     const t0 = performance.now();
     await run();
     const t1 = performance.now();
@@ -348,7 +354,7 @@ for (const m of models) {
   r.overheadMcu = median(mcuTimes);
   r.overhead = median(pairs);
   md.push(
-    `| ${m.name} | ${T * m.N} | ${fmtS(plain)} | ${fmtS(r.overheadMcu)} | ${r.overhead.toFixed(2)}× | ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)}× | ${rebuild} |`,
+    `| ${m.name} | ${T * m.N} | ${fmtS(plain)} | ${fmtS(r.overheadMcu)} | ${r.overhead.toFixed(2)}× | ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)}× (${pairs.length} pair${pairs.length === 1 ? '' : 's'}) | ${rebuild} |`,
   );
   log(`  ${m.name}: plain ${fmtS(plain)}, mcu ${fmtS(r.overheadMcu)}, ${r.overhead.toFixed(2)}×`);
 }

@@ -70,7 +70,7 @@ describe('bench/suite.mjs --tiny', () => {
     const networks = section2.split('\n').filter((l) => l.startsWith('| ')).length - 1; // less the header (the |---| line starts '|-')
     expect(networks).toBe(5);
     // section 2 times mcu and plain onnxruntime interleaved: a ratio and the range of the pairs per network, each a target of section 4
-    expect([...section2.matchAll(/\| (\d+\.\d\d)× \| (\d+\.\d\d)–(\d+\.\d\d)× \|/g)]).toHaveLength(networks);
+    expect([...section2.matchAll(/\| (\d+\.\d\d)× \| (\d+\.\d\d)–(\d+\.\d\d)× \(1 pair\) \|/g)]).toHaveLength(networks);
     expect([...md.matchAll(/: mcu engine ÷ plain onnxruntime-node ≤ 1\.10 \| \d+\.\d\d× \| (yes|no) \|/g)]).toHaveLength(networks);
     expect(md).toMatch(/\| LeNet \(test\/fixtures via @mcu\/fixtures, PyTorch 1\.13\) \|/);
     expect(md).toContain('is absent: the co2 4×512 rows are left out.');
