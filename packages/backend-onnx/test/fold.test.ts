@@ -1,5 +1,5 @@
 // Sample-scope masks folded into the weight layer that reads them (graph/fold.ts): which sites
-// fold in the PyTorch fixtures (co2, LeNet, a UCI model: the site before each narrow layer) and
+// fold in the PyTorch fixtures (co2, LeNet, a UCI model: the sites before a layer no wider than its input) and
 // in hand-made graphs (the Gemm forms it takes and the ones it leaves), and that the folded
 // graph computes what the prepared graph does on onnxruntime for random per-sample masks.
 //
@@ -59,13 +59,13 @@ const rowsOf = (n: number, width: number, seed: number): Float32Array => {
 describe('foldSampleMasks', () => {
   const uci = uciFixture('bostonHousing').splits[0]!.modelPath;
   it.each([
-    // co2: four sites of 128, the last before the 128 → 1 output layer
-    ['co2 example', fixturePath('pytorch-1.13-small/co2_relu.preserve.onnx'), ['mcu_mask_4'], 1, 13],
+    // co2: four sites of 128, before 128 → 128 (three) and 128 → 1: all fold
+    ['co2 example', fixturePath('pytorch-1.13-small/co2_relu.preserve.onnx'), ['mcu_mask_1', 'mcu_mask_2', 'mcu_mask_3', 'mcu_mask_4'], 1, 13],
     // LeNet: one site of 500 before the 500 → 10 layer
     ['LeNet', fixturePath('pytorch-1.13/lenet.preserve.onnx'), ['mcu_mask_1'], 784, 6],
     // UCI: the input site (13 → 50, wider) stays, the one before 50 → 1 folds
     ['UCI bostonHousing', uci, ['mcu_mask_2'], 13, 9],
-  ])('%s: folds the sites before a narrow layer; the outputs equal the prepared graph', async (_name, path, want, width, rows) => {
+  ])('%s: folds the sites before a layer no wider than its input; the outputs equal the prepared graph', async (_name, path, want, width, rows) => {
     const p = prepared(path);
     const f = foldSampleMasks(p);
     expect(f?.folded).toEqual(want);
@@ -99,7 +99,8 @@ describe('foldSampleMasks', () => {
           f32('w2', [2, 8], w(16)),
           f32('w2n', [8, 2], w(16)),
           f32('b2', [2], w(2)),
-          f32('w8', [8, 8], w(64)),
+          f32('w16', [8, 16], w(128)),
+          f32('w16to2', [16, 2], w(32)),
         ],
         input: [vi('x', ['N', 8])],
         output: [vi('y', ['N', 2]), ...extraOutputs.map((o) => vi(o, ['N', 8]))],
@@ -136,10 +137,10 @@ describe('foldSampleMasks', () => {
       [],
     ],
     [
-      'a layer as wide as its input (8 → 8, then 8 → 2)',
+      'the layer is wider than its input (8 → 16, then 16 → 2)',
       [
-        { op_type: 'MatMul', input: ['d', 'w8'], output: ['e'] },
-        { op_type: 'MatMul', input: ['e', 'w2n'], output: ['y'] },
+        { op_type: 'MatMul', input: ['d', 'w16'], output: ['e'] },
+        { op_type: 'MatMul', input: ['e', 'w16to2'], output: ['y'] },
       ],
       [],
     ],

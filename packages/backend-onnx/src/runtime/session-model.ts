@@ -250,7 +250,7 @@ export class SessionModel implements StochasticModel {
   async #createReduced(request: readonly OutputReduction[], scope: RunOptions['scope']): Promise<ReducedSession | null> {
     const prepared = this.#init.prepared;
     if (prepared === undefined) return null;
-    // one mask per sample: the sites that feed a narrow weight layer folded into it (graph/fold.ts)
+    // one mask per sample: the sites folded into the weight layer that reads them (graph/fold.ts)
     const folded = scope === 'sample' ? foldSampleMasks(prepared) : undefined;
     const graph = reducedGraph(folded === undefined ? prepared : { ...prepared, model: folded.model }, request);
     if (graph === undefined) return null;
