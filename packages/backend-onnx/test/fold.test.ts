@@ -101,6 +101,9 @@ describe('foldSampleMasks', () => {
           f32('b2', [2], w(2)),
           f32('w16', [8, 16], w(128)),
           f32('w16to2', [16, 2], w(32)),
+          f32('w8to300', [8, 300], w(2400)),
+          f32('w300', [300, 300], w(90000)),
+          f32('w300to2', [300, 2], w(600)),
         ],
         input: [vi('x', ['N', 8])],
         output: [vi('y', ['N', 2]), ...extraOutputs.map((o) => vi(o, ['N', 8]))],
@@ -141,6 +144,17 @@ describe('foldSampleMasks', () => {
       [
         { op_type: 'MatMul', input: ['d', 'w16'], output: ['e'] },
         { op_type: 'MatMul', input: ['e', 'w16to2'], output: ['y'] },
+      ],
+      [],
+    ],
+    [
+      'the weights are larger than MAX_FOLDED_WEIGHTS (300 → 300)',
+      [
+        { op_type: 'MatMul', input: ['d', 'w8to300'], output: ['e0'] },
+        { op_type: 'Relu', input: ['e0'], output: ['e1'] },
+        { op_type: 'Dropout', input: ['e1', 'ratio'], output: ['e2'] },
+        { op_type: 'MatMul', input: ['e2', 'w300'], output: ['e3'] },
+        { op_type: 'MatMul', input: ['e3', 'w300to2'], output: ['y'] },
       ],
       [],
     ],
