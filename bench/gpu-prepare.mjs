@@ -36,7 +36,8 @@ mkdirSync(dir, { recursive: true });
 /** Deterministic float32 rows: sin(0.01·i), as bench/suite.mjs and bench/throughput.mjs. */
 const rows = (n) => new Float32Array(n).map((_, i) => Math.sin(i * 0.01));
 
-const lenetShared = join(root, '..', 'shared', 'fixtures', 'pytorch-1.13', 'lenet.preserve.onnx');
+// MCU_BENCH_SHARED: where the shared fixtures are, as bench/suite.mjs reads it (the test points it at an empty folder)
+const lenetShared = join(process.env.MCU_BENCH_SHARED ?? join(root, '..', 'shared', 'fixtures'), 'pytorch-1.13', 'lenet.preserve.onnx');
 const lenetFrom = existsSync(lenetShared) ? lenetShared : fixturePath('pytorch-1.13/lenet.preserve.onnx');
 copyFileSync(lenetFrom, join(dir, 'lenet.preserve.onnx'));
 // co2 4×1024 is not shipped (its weights, 12 MiB as .onnx and again as .npy, would take the folder

@@ -31,10 +31,17 @@ function prepared(): string {
   if (folder !== undefined) return folder;
   requireBuiltCli();
   const dir = path.join(tempDir('mcu-bench-gpu-'), 'gpu-bench');
-  const r = spawnSync(process.execPath, ['bench/gpu-prepare.mjs', '--tiny', '--out', dir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['bench/gpu-prepare.mjs', '--tiny', '--out', dir], {
+    cwd: REPO_ROOT,
+    // never the workplace's shared fixtures (a newcomer's clone has none): LeNet from test/fixtures
+    env: { ...process.env, MCU_BENCH_SHARED: tempDir('mcu-gpu-no-shared-') },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toContain('../shared/gpu/prepare.sh');
   expect(r.stdout).toContain('--ep webgpu --out $OUT/gpu.json --md $OUT/gpu.md');
+  expect(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).toContain('test/fixtures (@mcu/fixtures)/pytorch-1.13/lenet.preserve.onnx');
   folder = dir;
   return dir;
 }
