@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Estimators inside the ONNX graph (issue 14, item 2), in ONE run, interleaved, medians of R:
-// for co2 4×128 (the bundled example), co2 4×512 and LeNet, T = 100 samples,
+// for co2 4×128 (the bundled example), co2 4×512 and LeNet, T = 100 samples (the UCI model: T = 10,000),
 //   plain     one onnxruntime-node session of the network with its Dropout nodes replaced by
 //             Identity, fed x repeated T times (T·N rows, ≤ 16384 rows per call; as
 //             bench/suite.mjs section 2 measures it),
@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeModel, onnxModule } from '@mcu/backend-onnx';
 import { ClassificationEstimator, createMcu, predict, RegressionEstimator } from '@mcu/core';
-import { fixturePath } from '@mcu/fixtures';
+import { fixturePath, uciFixture } from '@mcu/fixtures';
 import { withoutDropout } from './plain-model.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,6 +51,24 @@ function from(sharedName, fixtureName) {
 }
 const co2Big = from('pytorch-1.13/co2_relu.preserve.onnx', 'pytorch-1.13/co2_relu.preserve.onnx');
 const lenet = from('pytorch-1.13/lenet.preserve.onnx', 'pytorch-1.13/lenet.preserve.onnx');
+/** bostonHousing split 0 on its 51 test rows at the paper's T = 10,000 for the UCI models (bench/suite.mjs's UCI row). */
+function uciCase() {
+  const uci = uciFixture('bostonHousing');
+  const split = uci.splits[0];
+  const data = Float32Array.from(split.testIndex.flatMap((i) => uci.featureIndex.map((f) => uci.data[i][f])));
+  const n = split.testIndex.length;
+  return {
+    key: 'uci',
+    name: 'UCI bostonHousing split 0, 1×50 (test/fixtures)',
+    path: split.modelPath,
+    rowDims: [uci.featureIndex.length],
+    N: n,
+    T: tiny ? 50 : 10000,
+    data,
+    task: 'regression',
+    profileChunks: [100, 1000],
+  };
+}
 const models = [
   {
     key: 'co2-128',
@@ -62,6 +80,7 @@ const models = [
   },
   { key: 'co2-512', name: `co2_relu 4×512 (${co2Big.where})`, path: co2Big.path, rowDims: [1], N: tiny ? 50 : 741, task: 'regression' },
   { key: 'lenet', name: `LeNet (${lenet.where})`, path: lenet.path, rowDims: [1, 28, 28], N: tiny ? 20 : 1000, task: 'classification' },
+  uciCase(),
 ].filter((m) => only === null || only.has(m.key));
 
 /** Plain onnxruntime on T·N rows, `perCall` samples' rows per call. */
@@ -71,8 +90,8 @@ function plainRunner(session, m, perCall) {
   for (let s = 0; s < perCall; s++) xs.set(m.data, s * m.data.length);
   const input = session.inputNames[0];
   return async () => {
-    for (let s0 = 0; s0 < T; s0 += perCall) {
-      const s = Math.min(perCall, T - s0);
+    for (let s0 = 0; s0 < m.T; s0 += perCall) {
+      const s = Math.min(perCall, m.T - s0);
       await session.run({ [input]: new ort.Tensor('float32', xs.subarray(0, s * m.N * per), [s * m.N, ...m.rowDims]) });
     }
   };
@@ -90,9 +109,9 @@ function preparedRunner(session, prepared, m, perCall) {
       }),
     );
   const full = masks(perCall);
-  const last = masks(T % perCall || perCall);
+  const last = masks(m.T % perCall || perCall);
   return async () => {
-    for (let s0 = 0; s0 < T; s0 += perCall) await session.run({ [input]: x, ...(T - s0 >= perCall ? full : last) });
+    for (let s0 = 0; s0 < m.T; s0 += perCall) await session.run({ [input]: x, ...(m.T - s0 >= perCall ? full : last) });
   };
 }
 
@@ -142,7 +161,7 @@ const log = (s = '') => {
   lines.push(s);
   console.log(s);
 };
-log(`# in-graph estimators: overhead against plain onnxruntime-node (T = ${T}, medians of ${R}, interleaved)`);
+log(`# in-graph estimators: overhead against plain onnxruntime-node (T = ${T}, the UCI model ${tiny ? 50 : 10000}; medians of ${R}, interleaved)`);
 log('');
 log(
   `Machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${cores} cores; Node ${process.version}; onnxruntime-node ${require('onnxruntime-node/package.json').version}; 1-min load ${os.loadavg()[0].toFixed(2)} at start.`,
@@ -151,9 +170,11 @@ log('');
 log('| network | N | T·N rows | plain onnxruntime | mcu JS path | mcu in-graph | JS ÷ plain | in-graph ÷ plain | samples per call |');
 log('|---|---|---|---|---|---|---|---|---|');
 const profiles = [];
+for (const m of models) m.T ??= T;
 for (const m of models) {
+  const T = m.T;
   m.dims = [m.N, ...m.rowDims];
-  m.data = new Float32Array(m.dims.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.01));
+  m.data ??= new Float32Array(m.dims.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.01));
   const model = await mcu.load({ kind: 'path', path: m.path });
   const inputName = model.inputs[0].name;
   const inputs = { [inputName]: { data: m.data, dims: m.dims } };
@@ -170,7 +191,7 @@ for (const m of models) {
   const output = model.outputs[0].name;
   const est = () => (m.task === 'regression' ? new RegressionEstimator({ output }) : new ClassificationEstimator({ output }));
   const feeds = { [inputName]: { dtype: 'float32', data: m.data, dims: m.dims } };
-  const chunks = profile ? [...new Set([meta.chunkSamples, 10, plainChunk, 50].filter((c) => c <= T))] : [];
+  const chunks = profile ? [...new Set([meta.chunkSamples, plainChunk, ...(m.profileChunks ?? [10, 50])].filter((c) => c <= T))] : [];
   const rowsPer = [];
   const preparedSession = await ort.InferenceSession.create(encodeModel(model.prepared.model), { logSeverityLevel: 3 });
   for (const chunk of chunks) {

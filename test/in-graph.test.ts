@@ -230,6 +230,35 @@ describe('estimators in the ONNX graph equal the JavaScript estimators', () => {
     }
   });
 
+  it('LeNet, one mask per sample: the site folded into the 500 → 10 layer sizes the in-graph calls, so that they are fewer (the convolutions run once per call)', async () => {
+    // 100 rows (the rotated images repeated). Per sample, a raw call: mask 500 + activations
+    // 2·100·500 + logits 100·10 = 101,500 floats; a reduced call, the site folded (its input,
+    // after the 800 → 500 layer, has N rows only): mask 500 + masked weights 500·10 + the
+    // layer's output 100·10 + the logits' reductions 6·1,000 = 12,500. A budget of 2 raw
+    // samples: 2 per call raw, 16 in the graph.
+    expect((lenet as StochasticModel & { foldedSampleSites(): unknown }).foldedSampleSites()).toEqual([
+      { site: lenet.sites[0]!.name, outputs: 10, sharedInput: true },
+    ]);
+    const one = lenetFeeds[lenet.inputs[0]!.name]!;
+    const n = one.dims[0]!;
+    const reps = Math.ceil(100 / n);
+    const data = new Float32Array(reps * one.data.length);
+    for (let k = 0; k < reps; k++) data.set(one.data as Float32Array, k * one.data.length);
+    const feeds = { [lenet.inputs[0]!.name]: { dtype: 'float32' as const, data: data.subarray(0, 100 * 784), dims: [100, 1, 28, 28] } };
+    const output = lenet.outputs[0]!.name;
+    const inGraph = new ClassificationEstimator({ output });
+    const js = new ClassificationEstimator({ output });
+    const common = { samples: 30, seed: 8, memoryBudgetBytes: 2 * 101_500 * 4, reduceInGraph: true };
+    const a = await mcu.engine.run(lenet, feeds, { ...common, estimators: [inGraph] });
+    const b = await mcu.engine.run(lenet, feeds, { ...common, estimators: [js], reduceInGraph: false });
+    expect([a.chunkSamples, a.reducedChunks]).toEqual([16, 2]);
+    expect([b.chunkSamples, b.reducedChunks]).toEqual([2, 0]);
+    // point scope: no fold, the unfolded size (per sample the masks add 100·500)
+    const c = await mcu.engine.run(lenet, feeds, { ...common, scope: 'point', estimators: [new ClassificationEstimator({ output })] });
+    expect(c.chunkSamples).toBe(1);
+    sameClassification(inGraph.result(), js.result());
+  });
+
   it('predict() passes reduceInGraph through and gives the same prediction either way', async () => {
     const x = co2Rows.map((v) => [v]);
     const a = await predict(co2, x, { mcu, samples: 40, seed: 9, tau: 50, reduceInGraph: true });

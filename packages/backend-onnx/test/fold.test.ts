@@ -60,15 +60,28 @@ describe('foldSampleMasks', () => {
   const uci = uciFixture('bostonHousing').splits[0]!.modelPath;
   it.each([
     // co2: four sites of 128, before 128 → 128 (three) and 128 → 1: all fold
-    ['co2 example', fixturePath('pytorch-1.13-small/co2_relu.preserve.onnx'), ['mcu_mask_1', 'mcu_mask_2', 'mcu_mask_3', 'mcu_mask_4'], 1, 13],
-    // LeNet: one site of 500 before the 500 → 10 layer
-    ['LeNet', fixturePath('pytorch-1.13/lenet.preserve.onnx'), ['mcu_mask_1'], 784, 6],
-    // UCI: the input site (13 → 50, wider) stays, the one before 50 → 1 folds
-    ['UCI bostonHousing', uci, ['mcu_mask_2'], 13, 9],
+    // (the first after the 1 → 128 layer: its input has N rows only, the later ones S·N)
+    [
+      'co2 example',
+      fixturePath('pytorch-1.13-small/co2_relu.preserve.onnx'),
+      [
+        { site: 'mcu_mask_1', outputs: 128, sharedInput: true },
+        { site: 'mcu_mask_2', outputs: 128, sharedInput: false },
+        { site: 'mcu_mask_3', outputs: 128, sharedInput: false },
+        { site: 'mcu_mask_4', outputs: 1, sharedInput: false },
+      ],
+      1,
+      13,
+    ],
+    // LeNet: one site of 500 (after the convolutions and the 800 → 500 layer) before the 500 → 10 layer
+    ['LeNet', fixturePath('pytorch-1.13/lenet.preserve.onnx'), [{ site: 'mcu_mask_1', outputs: 10, sharedInput: true }], 784, 6],
+    // UCI: the input site (13 → 50, wider) stays, the one before 50 → 1 folds (after the input site: S·N rows)
+    ['UCI bostonHousing', uci, [{ site: 'mcu_mask_2', outputs: 1, sharedInput: false }], 13, 9],
   ])('%s: folds the sites before a layer no wider than its input; the outputs equal the prepared graph', async (_name, path, want, width, rows) => {
     const p = prepared(path);
     const f = foldSampleMasks(p);
-    expect(f?.folded).toEqual(want);
+    expect(f?.sites).toEqual(want);
+    expect(f?.folded).toEqual(want.map((w) => w.site));
     const x = rowsOf(rows, width, 3);
     expectClose(await outputs(f!.model, p, x, rows, 5), await outputs(p.model, p, x, rows, 5));
     // the folded graph has the batched MatMul on the masked weights; the prepared model is left as it was

@@ -10,7 +10,7 @@ export { McEngine, sitesFor, TOLERANCE_CHECKS, REDUCE_IN_GRAPH_MIN_VALUES, type 
 export { syntheticFeeds, syntheticInput } from './engine/synthetic.js';
 export { sampleFunction, type PosteriorSample, type SampleFunctionOptions } from './engine/posterior.js';
 export { selfCheck, RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE, type SelfCheckReport } from './engine/self-check.js';
-export { bytesPerSample, chunkSamplesFor } from './engine/chunking.js';
+export { bytesPerSample, chunkSamplesFor, REDUCED_OUTPUT_COPIES, type ReducedCall } from './engine/chunking.js';
 export { BackendRegistry, bindBackend, type BackendStatus } from './di/registry.js';
 export { coreModule, createMcu, type Mcu, type CreateMcuOptions } from './di/container.js';
 export { DEFAULT_MEMORY_BUDGET_BYTES, type McuConfig } from './di/config.js';

@@ -134,6 +134,15 @@ export interface ReducedOutput {
   readonly range?: readonly [number, number];
 }
 
+/** A site folded into its weight layer in reduced, sample-scope runs ({@link StochasticModel.foldedSampleSites}). */
+export interface FoldedSampleSite {
+  readonly site: string;
+  /** D′: the outputs of the weight layer (its weights are D·D′, D the site's mask size). */
+  readonly outputs: number;
+  /** The site's input has N rows only (no sample axis): nothing per sample is left at the site. */
+  readonly sharedInput: boolean;
+}
+
 /** What {@link StochasticModel.runReduced} returns: one entry per requested reduction, in order. */
 export type ReducedOutputs = readonly ReducedOutput[];
 
@@ -173,6 +182,14 @@ export interface StochasticModel {
    * run can be served from the reductions.
    */
   runReduced?(feeds: NamedTensors, masks: NamedTensors, options: RunOptions, request: readonly OutputReduction[]): Promise<ReducedOutputs | null>;
+  /**
+   * Optional: the sites whose mask `runReduced` with scope 'sample' folds into the weight layer
+   * that reads them ((h ⊙ m) W = h (diag(m) W)), so that a call holds per sample a masked copy of
+   * the weights and the layer's output instead of the masked activation. The engine sizes such
+   * runs' chunks by it (a network whose only site feeds a small last layer then runs all its
+   * samples in one call, the layers before it once).
+   */
+  foldedSampleSites?(): readonly FoldedSampleSite[];
   /**
    * Models whose mask shapes depend on the inputs' non-batch dims (a sequence length): the
    * concrete sites for these feeds (same names, kinds and order as `sites`). Absent: `sites`

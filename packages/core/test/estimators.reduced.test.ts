@@ -3,11 +3,12 @@
 // here in float32 (Math.fround after every operation), as a backend's float32 graph makes them,
 // by an implementation independent of the estimators' code.
 import { describe, expect, it } from 'vitest';
+import { bytesPerSample, chunkSamplesFor, REDUCED_OUTPUT_COPIES } from '../src/engine/chunking.js';
 import { McEngine, REDUCE_IN_GRAPH_MIN_VALUES } from '../src/engine/engine.js';
 import { isMcuError } from '../src/errors.js';
 import { ClassificationEstimator, RegressionEstimator, reducedUsable, SampleCollector } from '../src/estimators/index.js';
 import type { ReducedChunk } from '../src/estimators/estimator.js';
-import type { OutputReduction, ReducedOutput, RunOptions, StochasticModel } from '../src/model.js';
+import type { FoldedSampleSite, OutputReduction, ReducedOutput, RunOptions, StochasticModel } from '../src/model.js';
 import { ReferenceBackend } from '../src/reference/backend.js';
 import { randomMlp } from '../src/reference/mlp.js';
 import { createSeededSampler } from '../src/sampling/index.js';
@@ -267,17 +268,20 @@ describe('ClassificationEstimator.updateReduced', () => {
  */
 function withReduce(
   model: StochasticModel,
-  options: { poison?: number; decline?: boolean } = {},
-): StochasticModel & { rawCalls: number; reducedCalls: number } {
-  const counts = { rawCalls: 0, reducedCalls: 0 };
+  options: { poison?: number; decline?: boolean; folded?: readonly FoldedSampleSite[] } = {},
+): StochasticModel & { rawCalls: number; reducedCalls: number; rawSizes: number[]; reducedSizes: number[] } {
+  const counts = { rawCalls: 0, reducedCalls: 0, rawSizes: [] as number[], reducedSizes: [] as number[] };
   let firstSample = 0;
   const wrapped = Object.assign(Object.create(model) as StochasticModel, counts, {
     run(this: typeof counts, feeds: NamedTensors, masks: NamedTensors, o: RunOptions) {
       this.rawCalls++;
+      this.rawSizes.push(o.samples);
       return model.run(feeds, masks, o);
     },
+    ...(options.folded ? { foldedSampleSites: () => options.folded! } : {}),
     async runReduced(this: typeof counts, feeds: NamedTensors, masks: NamedTensors, o: RunOptions, request: readonly OutputReduction[]) {
       this.reducedCalls++;
+      this.reducedSizes.push(o.samples);
       if (options.decline) return null;
       const out = await model.run(feeds, masks, o);
       const S = o.samples;
@@ -371,6 +375,56 @@ describe('McEngine with a model that reduces in the graph (runReduced)', () => {
       estimators: [new RegressionEstimator({ output: 'y' })],
     });
     expect([c.reducedChunks, below.reducedCalls]).toEqual([0, 0]);
+  });
+
+  it('sizes reduced sample-scope calls by the sites the model folds into weight layers, and raw calls (after a decline) without them', async () => {
+    const base = await load();
+    const [s1, s2] = base.sites as [StochasticModel['sites'][number], StochasticModel['sites'][number]];
+    const rows = 30;
+    const x = Float32Array.from({ length: rows * 2 }, (_, i) => Math.sin(i));
+    const wide: NamedTensors = { x: { dtype: 'float32', data: x, dims: [rows, 2] } };
+    // N = 30, two 16-wide sites, 3 outputs. A raw call, per sample: each site its mask 16 +
+    // activations 2·30·16 = 976, plus the output 30·3 = 90: 2,042 floats. A reduced call counts
+    // the output REDUCED_OUTPUT_COPIES = 6 times (540); with the first site folded into a
+    // (hypothetical) 16 → 1 layer whose input has N rows only: 16 + 16·1 + 30·1 = 62, and the
+    // second into the 16 → 3 layer: 16 + 16·3 + 30·3 + its input 30·16 = 634: 1,236 floats.
+    // The point scope folds nothing.
+    const folded: FoldedSampleSite[] = [
+      { site: s1.name, outputs: 1, sharedInput: true },
+      { site: s2.name, outputs: 3, sharedInput: false },
+    ];
+    expect(REDUCED_OUTPUT_COPIES).toBe(6);
+    expect(bytesPerSample(base, rows, 'sample')).toBe(2042 * 4);
+    expect(bytesPerSample(base, rows, 'sample', base.sites, { folded: [] })).toBe((2042 + 450) * 4);
+    expect(bytesPerSample(base, rows, 'sample', base.sites, { folded })).toBe(1236 * 4);
+    expect(bytesPerSample(base, rows, 'point', base.sites, { folded })).toBe(bytesPerSample(base, rows, 'point', base.sites, { folded: [] }));
+    const budget = 2042 * 4 * 5; // 5 samples per raw call; ⌊40,840 / 4,944⌋ = 8 per folded reduced call
+    const run = (model: StochasticModel, est: RegressionEstimator, extra: object = {}) =>
+      engine().run(model, wide, { samples: 20, seed: 3, selfCheck: false, reduceInGraph: true, memoryBudgetBytes: budget, estimators: [est], ...extra });
+
+    const reducing = withReduce(await load(), { folded });
+    const a = new RegressionEstimator({ output: 'y' });
+    expect((await run(reducing, a)).chunkSamples).toBe(8);
+    expect(reducing.reducedSizes).toEqual([8, 8, 4]);
+
+    // declined: the raw path for the rest of the run in calls sized without the fold — the
+    // first chunk's masks drawn again for 5 samples — with the numbers of a raw run
+    const declining = withReduce(await load(), { folded, decline: true });
+    const b = new RegressionEstimator({ output: 'y' });
+    expect((await run(declining, b)).chunkSamples).toBe(5);
+    expect([declining.reducedSizes, declining.rawSizes]).toEqual([[8], [5, 5, 5, 5]]);
+    const raw = withReduce(await load(), { folded });
+    const c = new RegressionEstimator({ output: 'y' });
+    await run(raw, c, { reduceInGraph: false });
+    expect(raw.rawSizes).toEqual([5, 5, 5, 5]);
+    expect(Array.from(b.result().mean)).toEqual(Array.from(c.result().mean));
+    expect(Array.from(b.result().variance)).toEqual(Array.from(c.result().variance));
+    expect(maxRelative(a.result().mean, c.result().mean)).toBeLessThan(1e-5);
+    // point scope: no fold, a reduced call's size
+    const point = withReduce(await load(), { folded });
+    await run(point, new RegressionEstimator({ output: 'y' }), { scope: 'point' });
+    expect(point.reducedSizes[0]).toBe(chunkSamplesFor(base, rows, 'point', budget, 20, base.sites, { folded: [] }));
+    expect(point.reducedSizes[0]).toBeLessThan(5);
   });
 
   it('abort and adaptive T work on the reduced path', async () => {

@@ -21,19 +21,25 @@
  * ([S, N, D]) cannot be folded: the result is for sample-scope runs only. Mathematically equal,
  * the two differ by float32 rounding (each product rounded once either way, in another order).
  */
+import type { FoldedSampleSite } from '@mcu/core';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../proto/types.js';
 import { cloneProto } from './clone.js';
 import { Emitter } from './emit.js';
 import type { PreparedModel } from './prepare.js';
 import { attrFloat, attrInt, intsAttr, isDefaultDomain, Namer } from './proto-util.js';
+import { tensorBigints } from './tensor-values.js';
 
 /** The largest weight matrix (D·D′ values) folded: S copies of it are built per call. */
 export const MAX_FOLDED_WEIGHTS = 65_536;
 
-/** What was folded (site mask names), for tests and reports. */
+/** One folded site: the weight layer's outputs D′, and whether the site's input has N rows only (core's type). */
+export type FoldedSite = FoldedSampleSite;
+
+/** What was folded (site mask names, and each site's layer), for chunking, tests and reports. */
 export interface FoldedModel {
   readonly model: ModelProto;
   readonly folded: readonly string[];
+  readonly sites: readonly FoldedSite[];
 }
 
 /** The sample-scope graph with every foldable site folded; undefined where none is. */
@@ -44,9 +50,12 @@ export function foldSampleMasks(prepared: PreparedModel): FoldedModel | undefine
   const model = cloneProto(prepared.model);
   const graph = model.graph!;
   const namer = new Namer(graph);
-  const folded: string[] = [];
-  for (const site of candidates) if (foldOne(graph, site.name, site.maskShape[0]!, prepared.opset, namer)) folded.push(site.name);
-  return folded.length === 0 ? undefined : { model, folded };
+  const sites: FoldedSite[] = [];
+  for (const site of candidates) {
+    const f = foldOne(graph, site.name, site.maskShape[0]!, prepared.opset, namer);
+    if (f !== undefined) sites.push({ site: site.name, ...f });
+  }
+  return sites.length === 0 ? undefined : { model, folded: sites.map((f) => f.site), sites };
 }
 
 function consumersOf(graph: GraphProto, name: string): NodeProto[] {
@@ -59,44 +68,57 @@ function initializer(graph: GraphProto, name: string | undefined): TensorProto |
   return name === undefined || name === '' ? undefined : (graph.initializer ?? []).find((t) => t.name === name);
 }
 
-function foldOne(graph: GraphProto, mask: string, d: number, opset: number, namer: Namer): boolean {
+/**
+ * hS = Reshape(h, Concat([1], [-1], post)): site-construct.ts's pattern for an h with N rows
+ * (the leading 1 a constant); an expanded h is reshaped by [S] taken from a mask's shape.
+ */
+function hasSharedInput(graph: GraphProto, hSNode: NodeProto): boolean {
+  const shape = (graph.node ?? []).find((n) => n.output?.includes(hSNode.input?.[1] ?? ''));
+  if (shape?.op_type !== 'Concat') return false;
+  const lead = initializer(graph, shape.input?.[0]);
+  const v = lead === undefined ? undefined : tensorBigints(lead, 1);
+  return v?.length === 1 && v[0] === 1n;
+}
+
+function foldOne(graph: GraphProto, mask: string, d: number, opset: number, namer: Namer): Omit<FoldedSite, 'site'> | undefined {
   const nodes = graph.node ?? [];
   const products = nodes.filter((n) => n.op_type === 'Mul' && isDefaultDomain(n.domain) && n.input?.[1] === mask);
-  if (products.length !== 1) return false;
+  if (products.length !== 1) return undefined;
   const mul = products[0]!;
   const hS = mul.input![0]!;
   const hSNode = nodes.find((n) => n.output?.includes(hS));
-  if (hSNode?.op_type !== 'Reshape') return false;
+  if (hSNode?.op_type !== 'Reshape') return undefined;
+  const sharedInput = hasSharedInput(graph, hSNode);
   const afterMul = consumersOf(graph, mul.output![0]!);
-  if (afterMul.length !== 1 || afterMul[0]!.op_type !== 'Reshape' || isOutput(graph, mul.output![0]!)) return false;
+  if (afterMul.length !== 1 || afterMul[0]!.op_type !== 'Reshape' || isOutput(graph, mul.output![0]!)) return undefined;
   const back = afterMul[0]!;
   const y = back.output![0]!;
   const readers = consumersOf(graph, y);
-  if (readers.length !== 1 || isOutput(graph, y)) return false;
+  if (readers.length !== 1 || isOutput(graph, y)) return undefined;
   const layer = readers[0]!;
-  if (!isDefaultDomain(layer.domain) || layer.input?.[0] !== y || layer.input.filter((i) => i === y).length !== 1) return false;
+  if (!isDefaultDomain(layer.domain) || layer.input?.[0] !== y || layer.input.filter((i) => i === y).length !== 1) return undefined;
   const weight = initializer(graph, layer.input[1]);
-  if (weight?.dims?.length !== 2) return false;
+  if (weight?.dims?.length !== 2) return undefined;
   const [r0, r1] = weight.dims.map(Number) as [number, number];
   let transB = false;
   let bias: string | undefined;
   if (layer.op_type === 'Gemm') {
-    if ((attrInt(layer, 'transA') ?? 0) !== 0 || (attrFloat(layer, 'alpha') ?? 1) !== 1 || (attrFloat(layer, 'beta') ?? 1) !== 1) return false;
+    if ((attrInt(layer, 'transA') ?? 0) !== 0 || (attrFloat(layer, 'alpha') ?? 1) !== 1 || (attrFloat(layer, 'beta') ?? 1) !== 1) return undefined;
     transB = (attrInt(layer, 'transB') ?? 0) === 1;
     const c = layer.input[2];
     if (c !== undefined && c !== '') {
       const t = initializer(graph, c);
       const dims = t?.dims?.map(Number);
-      if (dims === undefined || dims.length > 2 || (dims.length === 2 && dims[0] !== 1)) return false;
+      if (dims === undefined || dims.length > 2 || (dims.length === 2 && dims[0] !== 1)) return undefined;
       bias = c;
     }
   } else if (layer.op_type !== 'MatMul' || layer.input.length !== 2) {
-    return false;
+    return undefined;
   }
   const [inDim, outDim] = transB ? [r1, r0] : [r0, r1];
   // S masked copies of W: kept to small layers, where they cost less than the pass they replace
   // (co2 4×1024's 1024 → 1024 sites folded measured 1.17× plain against ≈ 1.05× unfolded)
-  if (inDim !== d || outDim > d || d * outDim > MAX_FOLDED_WEIGHTS) return false;
+  if (inDim !== d || outDim > d || d * outDim > MAX_FOLDED_WEIGHTS) return undefined;
 
   const em = new Emitter(opset, namer);
   em.prefix = `mcu/fold/${mask}`;
@@ -111,5 +133,5 @@ function foldOne(graph: GraphProto, mask: string, d: number, opset: number, name
   graph.initializer = [...(graph.initializer ?? []), ...em.initializers];
   const gone = new Set([mul.output![0]!, y]);
   graph.value_info = (graph.value_info ?? []).filter((v) => !gone.has(v.name ?? ''));
-  return true;
+  return { outputs: outDim, sharedInput };
 }

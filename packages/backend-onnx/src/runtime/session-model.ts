@@ -6,6 +6,7 @@ import {
   RELATIVE_TOLERANCE,
   sizeOf,
   type DType,
+  type FoldedSampleSite,
   type MixingProbe,
   type NamedTensors,
   type OutputReduction,
@@ -20,7 +21,7 @@ import {
 import type { DiagnosticModel } from '../graph/diagnose.js';
 import type { Layout } from '../graph/metadata.js';
 import type { PreparedModel } from '../graph/prepare.js';
-import { foldSampleMasks } from '../graph/fold.js';
+import { type FoldedModel, foldSampleMasks } from '../graph/fold.js';
 import { reducedGraph, type ReducedNames } from '../graph/reduce.js';
 import { encodeModel } from '../proto/index.js';
 import { checkFeedDims, castFeed, tileLeading } from './tensors.js';
@@ -106,6 +107,8 @@ export class SessionModel implements StochasticModel {
   readonly #dynamic: boolean;
   /** Reduced-graph sessions by request (null: not offered, or onnxruntime refused the graph). */
   readonly #reduced = new Map<string, Promise<ReducedSession | null>>();
+  /** null: not built yet. */
+  #foldedModel: FoldedModel | undefined | null = null;
 
   private constructor(
     init: SessionModelInit,
@@ -237,6 +240,20 @@ export class SessionModel implements StochasticModel {
     });
   }
 
+  /** The sample-scope graph with its foldable sites folded (graph/fold.ts), built once. */
+  #folded(): FoldedModel | undefined {
+    if (this.#foldedModel === null) {
+      const prepared = this.#init.prepared;
+      this.#foldedModel = prepared === undefined ? undefined : foldSampleMasks(prepared);
+    }
+    return this.#foldedModel;
+  }
+
+  /** core's `StochasticModel.foldedSampleSites`: what runReduced's sample-scope graph folds. */
+  foldedSampleSites(): readonly FoldedSampleSite[] {
+    return this.#folded()?.sites ?? [];
+  }
+
   #reducedSession(request: readonly OutputReduction[], scope: RunOptions['scope']): Promise<ReducedSession | null> {
     const key = reducedKey(request, scope);
     let hit = this.#reduced.get(key);
@@ -251,7 +268,7 @@ export class SessionModel implements StochasticModel {
     const prepared = this.#init.prepared;
     if (prepared === undefined) return null;
     // one mask per sample: the sites folded into the weight layer that reads them (graph/fold.ts)
-    const folded = scope === 'sample' ? foldSampleMasks(prepared) : undefined;
+    const folded = scope === 'sample' ? this.#folded() : undefined;
     const graph = reducedGraph(folded === undefined ? prepared : { ...prepared, model: folded.model }, request);
     if (graph === undefined) return null;
     try {

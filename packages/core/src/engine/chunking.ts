@@ -1,23 +1,51 @@
-import type { MaskScope, StochasticModel, StochasticSite } from '../model.js';
+import type { FoldedSampleSite, MaskScope, StochasticModel, StochasticSite } from '../model.js';
 import { McuError } from '../errors.js';
 import { sizeOf } from '../tensor.js';
 
 /**
+ * A call that reduces its outputs over the samples inside the model (`runReduced`), and the
+ * sites it folds into their weight layers ({@link StochasticModel.foldedSampleSites}; sample
+ * scope only).
+ */
+export interface ReducedCall {
+  readonly folded: readonly FoldedSampleSite[];
+}
+
+/**
+ * Copies of an output of S·N values a reduced call holds: the reductions' intermediates (for
+ * logits: LogSoftmax, exp, deviations from the mean and their squares, p·log p, the OneHot votes).
+ */
+export const REDUCED_OUTPUT_COPIES = 6;
+
+/**
  * Estimate the bytes one MC sample costs in one backend call over N rows:
  * its masks, the activations at every site (a site's activation has the mask's size per row)
- * counted twice (input and product), and its outputs — all float32. A conservative
- * heuristic: backends hold other intermediates too, so the budget is a target, not a bound.
+ * counted twice (input and product), and its outputs — all float32. In a reduced call
+ * (`reduced`) the outputs count {@link REDUCED_OUTPUT_COPIES} times, and a site folded into its
+ * weight layer costs instead of its activation its masked weights (D·D′), the layer's output
+ * (N·D′) and its input (N·D) unless that input has no sample axis. A conservative heuristic:
+ * backends hold other intermediates too, so the budget is a target, not a bound.
  */
-export function bytesPerSample(model: StochasticModel, rows: number, scope: MaskScope, sites: readonly StochasticSite[] = model.sites): number {
+export function bytesPerSample(
+  model: StochasticModel,
+  rows: number,
+  scope: MaskScope,
+  sites: readonly StochasticSite[] = model.sites,
+  reduced?: ReducedCall,
+): number {
+  const foldedBy = new Map(scope === 'sample' && reduced ? reduced.folded.map((f) => [f.site, f]) : []);
   let floats = 0;
   for (const site of sites) {
     const perRow = sizeOf(site.maskShape);
     floats += (scope === 'point' ? rows : 1) * perRow; // the mask itself
-    floats += 2 * rows * perRow; // activation in and out of the site
+    const f = foldedBy.get(site.name);
+    if (f === undefined)
+      floats += 2 * rows * perRow; // activation in and out of the site
+    else floats += perRow * f.outputs + rows * f.outputs + (f.sharedInput ? 0 : rows * perRow);
   }
   for (const out of model.outputs) {
     const rest = out.dims.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
-    floats += rows * sizeOf(rest);
+    floats += rows * sizeOf(rest) * (reduced ? REDUCED_OUTPUT_COPIES : 1);
   }
   return Math.max(1, floats) * 4;
 }
@@ -33,7 +61,8 @@ export const PREFIX_SHARE_FOR_BUDGET = 0.5;
  * small (`shareBeforeFirstSite` < 0.5: an MLP with dropout from its first layer on), there is
  * nothing to amortise and large calls only push activations out of cache; the widest site
  * activation of one call is then kept to about 4 MiB (measured on co2 4×512, 741 rows: 2
- * samples per call 320 ms vs 14 per call 390 ms for T = 100).
+ * samples per call 320 ms vs 14 per call 390 ms for T = 100). `reduced`: a call that reduces
+ * in the model (see {@link bytesPerSample}).
  */
 export function chunkSamplesFor(
   model: StochasticModel,
@@ -42,11 +71,12 @@ export function chunkSamplesFor(
   budgetBytes: number,
   total: number,
   sites: readonly StochasticSite[] = model.sites,
+  reduced?: ReducedCall,
 ): number {
   if (!(budgetBytes > 0)) {
     throw new McuError('E_CONFIG', `memory budget must be a positive number of bytes, got ${budgetBytes}`);
   }
-  const per = bytesPerSample(model, rows, scope, sites);
+  const per = bytesPerSample(model, rows, scope, sites, reduced);
   let chunk = Math.max(1, Math.min(total, Math.floor(budgetBytes / per)));
   const share = model.shareBeforeFirstSite;
   if (share !== undefined && share < PREFIX_SHARE_FOR_BUDGET) {

@@ -212,19 +212,25 @@ export class McEngine {
     const sites = sitesFor(model, feeds);
     const sampler = options.sampler ?? this.samplerFactory({ seed, kernel: this.#kernel });
     const budget = options.memoryBudgetBytes ?? this.config.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
-    let chunk = options.chunkSamples ?? chunkSamplesFor(model, rows, scope, budget, total, sites);
-    if (!Number.isInteger(chunk) || chunk < 1) {
-      throw new McuError('E_CONFIG', `samples per chunk must be an integer ≥ 1, got ${chunk}`);
-    }
-    chunk = Math.min(chunk, total);
-    if (options.tolerance !== undefined && options.chunkSamples === undefined) {
-      chunk = Math.min(chunk, Math.max(1, Math.ceil(total / TOLERANCE_CHECKS)));
-    }
+    const small = options.reduceInGraph === undefined && total * rows * valuesPerRow(model) < REDUCE_IN_GRAPH_MIN_VALUES;
+    let request = options.reduceInGraph === false || small || model.runReduced === undefined ? null : reductionsFor(options.estimators);
+    /** Samples per call, for a reduced call (its outputs' reductions; the sites it folds) or a raw one. */
+    const chunkFor = (reduced: boolean): number => {
+      const call = reduced ? { folded: scope === 'sample' ? (model.foldedSampleSites?.() ?? []) : [] } : undefined;
+      let c = options.chunkSamples ?? chunkSamplesFor(model, rows, scope, budget, total, sites, call);
+      if (!Number.isInteger(c) || c < 1) {
+        throw new McuError('E_CONFIG', `samples per chunk must be an integer ≥ 1, got ${c}`);
+      }
+      c = Math.min(c, total);
+      if (options.tolerance !== undefined && options.chunkSamples === undefined) {
+        c = Math.min(c, Math.max(1, Math.ceil(total / TOLERANCE_CHECKS)));
+      }
+      return c;
+    };
+    let chunk = chunkFor(request !== null);
     const check = options.selfCheck === false ? null : await this.#selfCheck(model, feeds, sites);
     const minSamples = Math.max(2, options.minSamples ?? 10);
 
-    const small = options.reduceInGraph === undefined && total * rows * valuesPerRow(model) < REDUCE_IN_GRAPH_MIN_VALUES;
-    let request = options.reduceInGraph === false || small || model.runReduced === undefined ? null : reductionsFor(options.estimators);
     let reducedChunks = 0;
     let done = 0;
     let converged: boolean | null = options.tolerance === undefined ? null : false;
@@ -252,8 +258,14 @@ export class McEngine {
         } catch (e) {
           throw failed(e);
         }
-        // null: the model cannot reduce this request — the raw path for the rest of the run
-        if (reduced === null) request = null;
+        // null: the model cannot reduce this request — the raw path for the rest of the run, in
+        // calls sized for it (this chunk's masks are drawn again: they depend on the sample index only)
+        if (reduced === null) {
+          request = null;
+          const raw = chunkFor(false);
+          chunk = raw;
+          if (raw < count) continue;
+        }
       }
       if (reduced !== null && reducedUsable(reduced)) {
         for (const est of options.estimators) est.updateReduced!({ outputs: reduced, samples: count, rows, firstSample: done });
