@@ -49,6 +49,10 @@ const rowsZoo = tiny ? 2 : 10;
 const memoryT = tiny ? [10, 100] : [100, 10000];
 // plain onnxruntime calls get at most this many rows (x repeated over a chunk of the T samples)
 const PLAIN_ROWS_PER_CALL = 16384;
+// section 2: at least this many interleaved pairs (plain, mcu) per network
+const PAIRS_MIN = tiny ? 1 : 7;
+// section 3: interleaved rounds of the fixed-cost processes
+const FIXED_ROUNDS = tiny ? 3 : 11;
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'mcu-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -293,7 +297,7 @@ md.push('');
 log('2. overhead …');
 md.push('## 2. Overhead of an MC run against plain onnxruntime-node', '');
 md.push(
-  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain, mcu, plain, mcu, … after a warm-up — so that the machine's noise hits both alike: ${R} pairs, or for a short run as many as fill about 3 s (at most 25); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
+  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain, mcu, plain, mcu, … after a warm-up — so that the machine's noise hits both alike: ${PAIRS_MIN} pair${PAIRS_MIN === 1 ? '' : 's'}, or for a short run as many as fill about 6 s (at most 31); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
   '',
 );
 md.push(
@@ -319,12 +323,12 @@ for (const m of models) {
   const runMcu = () => predict(model, inputs, { mcu, samples: T, seed: 1, scope: 'sample', task: m.task });
   await run();
   await runMcu();
-  // a short run is at the mercy of the machine's noise over its ~100 ms: more pairs, about 3 s in
-  // all (at least R, at most 25)
+  // a short run is at the mercy of the machine's noise over its ~100 ms: more pairs, about 6 s in
+  // all (at least PAIRS_MIN, at most 31)
   const t0 = performance.now();
   await run();
   await runMcu();
-  const pairCount = tiny ? R : Math.min(25, Math.max(R, Math.ceil(3000 / (performance.now() - t0))));
+  const pairCount = tiny ? R : Math.min(31, Math.max(PAIRS_MIN, Math.ceil(6000 / (performance.now() - t0))));
   const times = [];
   const mcuTimes = [];
   const pairs = [];
@@ -372,7 +376,7 @@ const predict1 = (...extra) => [bin, 'predict', example.path, '--input', example
 const warmConfig = cacheConfig(join(tmp, 'cache-warm'));
 timeProcess(predict1('--config', warmConfig)); // fills the warm folder
 const fixed = { bare: [], predict: [], cold: [], warm: [] };
-for (let k = 0; k < Math.max(R, 3); k++) {
+for (let k = 0; k < FIXED_ROUNDS; k++) {
   fixed.bare.push(timeProcess(['-e', '0']));
   fixed.predict.push(timeProcess(predict1(...noCache)));
   fixed.cold.push(timeProcess(predict1('--config', cacheConfig(join(tmp, `cache-cold-${k}`)))));
@@ -460,7 +464,7 @@ for (const [what, key] of [
   ['no cache', 'predictMs'],
   ['cache warm', 'warmMs'],
 ]) {
-  target(`\`mcu predict\` T = 1 on the co2 example ≤ 0.25 s wall (${what})`, fixed[key] / 1000, 0.25, fmtS(fixed[key]));
+  target(`\`mcu predict\` T = 1 on the co2 example ≤ 0.25 s wall (${what})`, fixed[key] / 1000, 0.25, `${fmtS(fixed[key])} (bare node ${fmtS(bare)})`);
 }
 {
   const r = results.lenet;
