@@ -115,13 +115,18 @@ function preparedRunner(session, prepared, m, perCall) {
   };
 }
 
-/** Times fn()s interleaved: R rounds after one warm-up; medians (and, with `after`, medians of what it reads after each run). */
+// an untimed pause before each timed run: the worker threads of the session that ran last spin-wait
+// for more work and slow the next session down (as bench/suite.mjs section 2 says)
+const pause = () => new Promise((r) => setTimeout(r, 20));
+
+/** Times fn()s interleaved: R rounds after one warm-up, each run after a pause; medians (and, with `after`, medians of what it reads after each run). */
 async function interleaved(fns, after = []) {
   for (const f of fns) await f();
   const times = fns.map(() => []);
   const read = fns.map(() => []);
   for (let k = 0; k < R; k++) {
     for (const [i, f] of fns.entries()) {
+      await pause();
       const t0 = performance.now();
       await f();
       times[i].push(performance.now() - t0);

@@ -53,6 +53,11 @@ const PLAIN_ROWS_PER_CALL = 16384;
 const PAIRS_MIN = tiny ? 1 : 7;
 // section 3: interleaved rounds of the fixed-cost processes
 const FIXED_ROUNDS = tiny ? 3 : 11;
+// An untimed pause before every timed in-process run: onnxruntime's worker threads of the session
+// that ran last spin-wait for more work and, on 2 cores, slow the next session down (measured on
+// co2 4×512: mcu 877 ms right after the plain session, 689 ms after a 10 ms pause; mcu alone ≈ 650 ms).
+const PAUSE_MS = 20;
+const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'mcu-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -217,6 +222,7 @@ async function engineMs(m, samples, scopes) {
   const times = scopes.map(() => []);
   for (let k = 0; k < R; k++) {
     for (const [i, scope] of scopes.entries()) {
+      await pause();
       const t0 = performance.now();
       await run(scope);
       times[i].push(performance.now() - t0);
@@ -297,7 +303,7 @@ md.push('');
 log('2. overhead …');
 md.push('## 2. Overhead of an MC run against plain onnxruntime-node', '');
 md.push(
-  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain, mcu, plain, mcu, … after a warm-up — so that the machine's noise hits both alike: ${PAIRS_MIN} pair${PAIRS_MIN === 1 ? '' : 's'}, or for a short run as many as fill about 6 s (at most 31); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
+  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain, mcu, plain, mcu, … after a warm-up, each after an untimed ${PAUSE_MS} ms pause (onnxruntime's worker threads of the session that ran last spin-wait for more work and would slow the other down) — so that the machine's noise hits both alike: ${PAIRS_MIN} pair${PAIRS_MIN === 1 ? '' : 's'}, or for a short run as many as fill about 6 s (at most 31); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
   '',
 );
 md.push(
@@ -333,14 +339,17 @@ for (const m of models) {
   const mcuTimes = [];
   const pairs = [];
   for (let k = 0; k < pairCount; k++) {
-    const t0 = performance.now();
+    await pause();
+    const p0 = performance.now();
     await run();
-    const t1 = performance.now();
+    const p1 = performance.now();
+    await pause();
+    const m0 = performance.now();
     await runMcu();
-    const t2 = performance.now();
-    times.push(t1 - t0);
-    mcuTimes.push(t2 - t1);
-    pairs.push((t2 - t1) / (t1 - t0));
+    const m1 = performance.now();
+    times.push(p1 - p0);
+    mcuTimes.push(m1 - m0);
+    pairs.push((m1 - m0) / (p1 - p0));
   }
   const two = Math.min(2, m.N);
   const ref = (await session.run({ [m.inputName]: new ort.Tensor('float32', m.data.slice(0, two * per), [two, ...m.rowDims]) }))[session.outputNames[0]].data;
