@@ -3,22 +3,11 @@
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '@mcu/core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FEATURES = 9;
 export const HIDDEN = 50;
-
-/** mulberry32: seeded uniform [0, 1). */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The pool, written in pieces (bounded memory): .npy 1.0, float32 [rows, 9], features ~ U(−3, 3), seed 42. */
 export function writePool(path, rows) {
@@ -30,7 +19,7 @@ export function writePool(path, rows) {
   head.write(h, 10, 'latin1');
   const fd = openSync(path, 'w');
   writeSync(fd, head);
-  const r = rng(42);
+  const r = mulberry32(42);
   const piece = 65536;
   for (let at = 0; at < rows; at += piece) {
     const n = Math.min(piece, rows - at);
@@ -45,7 +34,7 @@ export function writePool(path, rows) {
 export async function writeModel(path) {
   const { decodeModel, encodeModel } = await import('@mcu/backend-onnx');
   const m = decodeModel(new Uint8Array(readFileSync(join(root, 'test/fixtures/files/uci/yacht/split00.onnx'))));
-  const r = rng(7);
+  const r = mulberry32(7);
   const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   const tensor = (name, dims, values) => ({ name, dims: dims.map(BigInt), data_type: 1, raw_data: new Uint8Array(Float32Array.from(values).buffer) });
   const weights = {

@@ -14,17 +14,8 @@ export function lcg(seed: number): () => number {
   };
 }
 
-/** mulberry32: a small seeded PRNG with better low bits than an LCG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (a small seeded PRNG with better low bits than an LCG, uniform in [0, 1)): core's. */
+export { mulberry32 } from '@mcu/core';
 
 function checked(thrown: unknown, code: string, patterns: readonly (string | RegExp)[]): McuError {
   expect(thrown, 'expected an McuError to be thrown').toBeDefined();

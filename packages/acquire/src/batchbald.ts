@@ -17,7 +17,7 @@
  * and extended by each point added, with a seeded generator: the same candidates and seed give
  * the same batch. All sums run in float64 in a fixed order over candidates sorted by row index.
  */
-import { McuError } from '@mcu/core';
+import { McuError, mulberry32 } from '@mcu/core';
 import type { Candidate, Scored } from './types.js';
 
 /** Products per candidate evaluation up to which the joint entropy is exact: T · C^(n+1) ≤ 2^21. */
@@ -54,14 +54,7 @@ export function baldOf(probs: Float32Array, T: number, C: number): number {
 
 /** The generator of the Monte Carlo configurations: mulberry32, seeded by the run's seed (both 32-bit halves). */
 function generator(seed: number): () => number {
-  let a = ((seed % 4294967296) ^ Math.imul(Math.floor(seed / 4294967296), 0x85ebca6b) ^ 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32((seed % 4294967296) ^ Math.imul(Math.floor(seed / 4294967296), 0x85ebca6b) ^ 0x9e3779b9);
 }
 
 /** Draw a class from probabilities p[off .. off+C) (float32, possibly not summing to exactly 1). */

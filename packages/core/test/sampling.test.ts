@@ -11,6 +11,7 @@ import {
   seedToKey,
   uint32ToOpenUnit,
   type MaskRequest,
+  mulberry32,
 } from '../src/sampling/index.js';
 import { createBernoulliKernel, bernoulliThreshold } from '../src/sampling/bernoulli-wasm.js';
 import { expectMcuError } from '../../../test/helpers/check.js';
@@ -495,5 +496,23 @@ describe('SeededSampler: additive (Gaussian noise) sites', () => {
       'E_SITE',
       /needs stddev σ > 0/,
     );
+  });
+});
+
+describe('mulberry32 (the plain generator for what is not a mask)', () => {
+  it('gives the reference sequence (an independent Python implementation of mulberry32, 32-bit arithmetic mod 2^32)', () => {
+    const first3 = (seed: number) => {
+      const r = mulberry32(seed);
+      return [r(), r(), r()];
+    };
+    expect(first3(0)).toEqual([0.26642920868471265, 0.0003297457005828619, 0.2232720274478197]);
+    expect(first3(42)).toEqual([0.6011037519201636, 0.44829055899754167, 0.8524657934904099]);
+    // the state is taken mod 2^32: −1 and 2^32 − 1 are the same seed
+    expect(first3(-1)).toEqual([0.8964226141106337, 0.189478256739676, 0.7156526781618595]);
+    expect(first3(0xffffffff)).toEqual(first3(-1));
+    const r = mulberry32(7);
+    const u = Array.from({ length: 10_000 }, r);
+    expect(Math.min(...u)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...u)).toBeLessThan(1);
   });
 });

@@ -24,4 +24,5 @@ export {
   validateSite,
 } from './seeded.js';
 export { ReplaySampler, replayFromRows } from './replay.js';
+export { mulberry32 } from './mulberry32.js';
 export { BernoulliKernelSlot, type BernoulliKernel } from './bernoulli-wasm.js';
