@@ -63,11 +63,16 @@ const MODES = [
   { key: 'budget-1g', label: 'default, memoryBudgetBytes 1 GiB', options: { memoryBudgetBytes: 2 ** 30 } },
 ];
 // section 3: WebGPU EP options tried on the plain session (onnxruntime-node passes these names
-// through; a refused one is recorded as its error)
+// through; a refused one is recorded as its error), and under `session` two session options:
+// outputs left on the GPU (read back only for the 2-row check, disposed after every run) and
+// graph capture (which wants its inputs on the GPU too: Node has no GPUBuffer to give it, so
+// its error is the finding)
 const VARIANTS = [
   ...['disabled', 'lazyRelease', 'simple', 'bucket'].map((mode) => ({ storageBufferCacheMode: mode })),
   ...['disabled', 'basic'].map((mode) => ({ validationMode: mode })),
   { preferredLayout: 'NCHW' },
+  { session: { preferredOutputLocation: 'gpu-buffer' } },
+  { session: { enableGraphCapture: true } },
 ];
 // plain sessions get at most this many rows per call (as bench/suite.mjs), fewer if that fails
 const PLAIN_ROWS_PER_CALL = [16384, 2048];
@@ -237,15 +242,30 @@ async function mcuWorker(m, ep, R) {
 }
 
 /** Sections 2 and 3: a plain session of the network without dropout on T·N rows. */
-async function plainWorker(m, epOption, R) {
+/** An output's values, read back from the GPU where it was left there (preferredOutputLocation). */
+async function valuesOf(t) {
+  return t.location === undefined || t.location === 'cpu' ? t.data : await t.getData(true);
+}
+
+/** Free what a run returned (GPU buffers with preferredOutputLocation 'gpu-buffer'; a no-op cost on the CPU). */
+function release(results) {
+  for (const t of Object.values(results)) t.dispose?.();
+}
+
+async function plainWorker(m, epOption, R, sessionOptions = {}) {
   const ort = loadOrt();
-  const out = { option: epOption, errors: [] };
+  const out = { option: epOption, session: sessionOptions, errors: [] };
   const bytes = withoutDropout(m.path);
   for (const cap of PLAIN_ROWS_PER_CALL) {
     let session;
     try {
       const t0 = performance.now();
-      session = await ort.InferenceSession.create(bytes, { executionProviders: [epOption], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+      session = await ort.InferenceSession.create(bytes, {
+        executionProviders: [epOption],
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+        ...sessionOptions,
+      });
       out.createMs = performance.now() - t0;
     } catch (e) {
       // refused options and a provider that does not start: fewer rows would not help
@@ -259,7 +279,7 @@ async function plainWorker(m, epOption, R) {
       const run = async () => {
         for (let s0 = 0; s0 < m.T; s0 += chunk) {
           const s = Math.min(chunk, m.T - s0);
-          await session.run({ [m.inputName]: new ort.Tensor('float32', xs.subarray(0, s * m.N * m.per), [s * m.N, ...m.rowDims]) });
+          release(await session.run({ [m.inputName]: new ort.Tensor('float32', xs.subarray(0, s * m.N * m.per), [s * m.N, ...m.rowDims]) }));
         }
       };
       const w0 = performance.now();
@@ -278,8 +298,11 @@ async function plainWorker(m, epOption, R) {
         calls: Math.ceil(m.T / chunk),
         timesMs: times,
         medianMs: median(times),
-        check: Array.from(ref[session.outputNames[0]].data),
+        check: Array.from(await valuesOf(ref[session.outputNames[0]])),
+        // where onnxruntime left the output: an ignored preferredOutputLocation shows as 'cpu'
+        outputLocation: ref[session.outputNames[0]].location ?? 'cpu',
       });
+      release(ref);
       await session.release();
       return out;
     } catch (e) {
@@ -298,7 +321,10 @@ async function workerMain() {
   const R = Number(option('--runs'));
   let result;
   try {
-    result = option('--worker') === 'mcu' ? await mcuWorker(m, option('--ep'), R) : await plainWorker(m, JSON.parse(option('--ep-option')), R);
+    result =
+      option('--worker') === 'mcu'
+        ? await mcuWorker(m, option('--ep'), R)
+        : await plainWorker(m, JSON.parse(option('--ep-option')), R, JSON.parse(option('--session-option') ?? '{}'));
   } catch (e) {
     // e.g. the provider does not start: the row says why, the run goes on
     result = { error: describe(e) };
@@ -450,10 +476,14 @@ async function main() {
     for (const m of models) {
       log(`  ${m.key}: WebGPU EP options on the plain session …`);
       for (const v of [{}, ...VARIANTS]) {
-        const epOption = { name: 'webgpu', ...v };
-        const r = worker(['plain', '--model', m.key, '--ep-option', JSON.stringify(epOption)], `${m.key} ${JSON.stringify(v)}`);
+        const { session: sessionOptions = {}, ...epOptions } = v;
+        const epOption = { name: 'webgpu', ...epOptions };
+        const r = worker(
+          ['plain', '--model', m.key, '--ep-option', JSON.stringify(epOption), '--session-option', JSON.stringify(sessionOptions)],
+          `${m.key} ${JSON.stringify(v)}`,
+        );
         delete r.check;
-        report.models[m.key].variants.push({ ...r, option: epOption });
+        report.models[m.key].variants.push({ ...r, option: epOption, session: sessionOptions });
         log(`    ${JSON.stringify(v)}: ${r.error ?? `${r.medianMs.toFixed(1)} ms`}`);
         save();
       }
@@ -579,19 +609,20 @@ function markdown(report, models) {
 
   if (config.variants.length) {
     md.push('## 3. WebGPU execution provider options (plain session)', '');
-    md.push('Each option alone on the plain session of section 2, each in a fresh process; ÷ default: against the session without options (first row).', '');
+    md.push(
+      "Each option alone on the plain session of section 2, each in a fresh process; ÷ default: against the session without options (first row). 'session …' rows are session options: outputs left on the GPU (disposed after every run) and graph capture.",
+      '',
+    );
     md.push('| network | option | plain | ÷ default | note |', '|---|---|---|---|---|');
     for (const m of models) {
       const vs = report.models[m.key]?.variants ?? [];
       const base = vs[0]?.medianMs;
       for (const v of vs) {
         const { name: _name, ...rest } = v.option;
-        const shown = Object.keys(rest).length
-          ? Object.entries(rest)
-              .map(([k, val]) => `${k}: ${val}`)
-              .join(', ')
-          : 'default (no options)';
-        const note = [...(v.errors ?? []).slice(0, v.error ? -1 : undefined), v.error].filter(Boolean).join('; ');
+        const pairs = [...Object.entries(rest), ...Object.entries(v.session ?? {}).map(([k, val]) => [`session ${k}`, val])];
+        const shown = pairs.length ? pairs.map(([k, val]) => `${k}: ${val}`).join(', ') : 'default (no options)';
+        const where = v.session?.preferredOutputLocation !== undefined && !v.error ? `outputs returned on: ${v.outputLocation ?? 'unknown'}` : undefined;
+        const note = [...(v.errors ?? []).slice(0, v.error ? -1 : undefined), v.error, where].filter(Boolean).join('; ');
         md.push(
           `| ${m.name} | ${shown} | ${v.error ? 'refused or failed' : fmt(v.medianMs)} | ${v.error || base === undefined ? '' : x(v.medianMs / base)} | ${cell(note)} |`,
         );
