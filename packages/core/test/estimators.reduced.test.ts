@@ -420,6 +420,15 @@ describe('McEngine with a model that reduces in the graph (runReduced)', () => {
     expect(Array.from(b.result().mean)).toEqual(Array.from(c.result().mean));
     expect(Array.from(b.result().variance)).toEqual(Array.from(c.result().variance));
     expect(maxRelative(a.result().mean, c.result().mean)).toBeLessThan(1e-5);
+    // a reduction that is not finite (the chunk from sample 8): its 8 samples again on the raw
+    // path in calls of the raw size, 5 + 3, with the raw run's numbers to float32 tolerance
+    const poisoned = withReduce(await load(), { folded, poison: 8 });
+    const d = new RegressionEstimator({ output: 'y' });
+    const meta = await run(poisoned, d);
+    expect([meta.reducedChunks, poisoned.reducedSizes, poisoned.rawSizes]).toEqual([2, [8, 8, 4], [5, 3]]);
+    expect(d.samples).toBe(20);
+    expect(maxRelative(d.result().mean, c.result().mean)).toBeLessThan(1e-5);
+    expect(maxRelative(d.result().variance, c.result().variance)).toBeLessThan(1e-5);
     // point scope: no fold, a reduced call's size
     const point = withReduce(await load(), { folded });
     await run(point, new RegressionEstimator({ output: 'y' }), { scope: 'point' });

@@ -235,6 +235,14 @@ export class McEngine {
     let done = 0;
     let converged: boolean | null = options.tolerance === undefined ? null : false;
     let maxSe: number | null = null;
+    /** Every site's masks for samples [first, first + count): they depend on the sample index only. */
+    const drawMasks = (first: number, count: number): Record<string, TensorData> => {
+      const masks: Record<string, TensorData> = {};
+      sites.forEach((site, siteIndex) => {
+        masks[site.name] = sampler.sample({ site, siteIndex, firstSample: first, count, rows, scope, firstRow: options.firstRow ?? 0 });
+      });
+      return masks;
+    };
     while (done < total) {
       if (options.signal?.aborted) {
         throw new McuError('E_ABORTED', `the run was cancelled after ${done} of ${total} samples`, {
@@ -242,10 +250,7 @@ export class McEngine {
         });
       }
       const count = Math.min(chunk, total - done);
-      const masks: Record<string, TensorData> = {};
-      sites.forEach((site, siteIndex) => {
-        masks[site.name] = sampler.sample({ site, siteIndex, firstSample: done, count, rows, scope, firstRow: options.firstRow ?? 0 });
-      });
+      const masks = drawMasks(done, count);
       const runOptions = { samples: count, scope, signal: options.signal };
       const failed = (e: unknown): McuError =>
         isMcuError(e)
@@ -272,14 +277,19 @@ export class McEngine {
         reducedChunks++;
       } else {
         // Also a reduction holding a non-finite value (or a probability out of range): the same
-        // masks once more on the raw path, where the estimators name the sample and row.
-        let outputs: NamedTensors;
-        try {
-          outputs = await model.run(feeds, masks, runOptions);
-        } catch (e) {
-          throw failed(e);
+        // samples once more on the raw path, where the estimators name the sample and row — in
+        // calls sized for it (a reduced call with folded sites may hold more samples than a raw one).
+        const step = request === null ? count : Math.min(count, chunkFor(false));
+        for (let k = 0; k < count; k += step) {
+          const c = Math.min(step, count - k);
+          let outputs: NamedTensors;
+          try {
+            outputs = await model.run(feeds, c === count ? masks : drawMasks(done + k, c), { ...runOptions, samples: c });
+          } catch (e) {
+            throw failed(e);
+          }
+          for (const est of options.estimators) est.update({ outputs, samples: c, rows, firstSample: done + k });
         }
-        for (const est of options.estimators) est.update({ outputs, samples: count, rows, firstSample: done });
       }
       done += count;
       if (options.tolerance !== undefined) {
