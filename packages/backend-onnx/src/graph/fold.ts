@@ -32,14 +32,10 @@ import { tensorBigints } from './tensor-values.js';
 /** The largest weight matrix (D·D′ values) folded: S copies of it are built per call. */
 export const MAX_FOLDED_WEIGHTS = 65_536;
 
-/** One folded site: the weight layer's outputs D′, and whether the site's input has N rows only (core's type). */
-export type FoldedSite = FoldedSampleSite;
-
-/** What was folded (site mask names, and each site's layer), for chunking, tests and reports. */
+/** What was folded: each site (its mask name, the layer's outputs D′, whether its input has N rows only), for chunking, tests and reports. */
 export interface FoldedModel {
   readonly model: ModelProto;
-  readonly folded: readonly string[];
-  readonly sites: readonly FoldedSite[];
+  readonly sites: readonly FoldedSampleSite[];
 }
 
 /** The sample-scope graph with every foldable site folded; undefined where none is. */
@@ -50,12 +46,16 @@ export function foldSampleMasks(prepared: PreparedModel): FoldedModel | undefine
   const model = cloneProto(prepared.model);
   const graph = model.graph!;
   const namer = new Namer(graph);
-  const sites: FoldedSite[] = [];
+  const sites: FoldedSampleSite[] = [];
   for (const site of candidates) {
     const f = foldOne(graph, site.name, site.maskShape[0]!, prepared.opset, namer);
     if (f !== undefined) sites.push({ site: site.name, ...f });
   }
-  return sites.length === 0 ? undefined : { model, folded: sites.map((f) => f.site), sites };
+  return sites.length === 0 ? undefined : { model, sites };
+}
+
+function producerOf(graph: GraphProto, name: string): NodeProto | undefined {
+  return (graph.node ?? []).find((n) => n.output?.includes(name));
 }
 
 function consumersOf(graph: GraphProto, name: string): NodeProto[] {
@@ -73,20 +73,20 @@ function initializer(graph: GraphProto, name: string | undefined): TensorProto |
  * (the leading 1 a constant); an expanded h is reshaped by [S] taken from a mask's shape.
  */
 function hasSharedInput(graph: GraphProto, hSNode: NodeProto): boolean {
-  const shape = (graph.node ?? []).find((n) => n.output?.includes(hSNode.input?.[1] ?? ''));
+  const shape = producerOf(graph, hSNode.input?.[1] ?? '');
   if (shape?.op_type !== 'Concat') return false;
   const lead = initializer(graph, shape.input?.[0]);
   const v = lead === undefined ? undefined : tensorBigints(lead, 1);
   return v?.length === 1 && v[0] === 1n;
 }
 
-function foldOne(graph: GraphProto, mask: string, d: number, opset: number, namer: Namer): Omit<FoldedSite, 'site'> | undefined {
+function foldOne(graph: GraphProto, mask: string, d: number, opset: number, namer: Namer): Omit<FoldedSampleSite, 'site'> | undefined {
   const nodes = graph.node ?? [];
   const products = nodes.filter((n) => n.op_type === 'Mul' && isDefaultDomain(n.domain) && n.input?.[1] === mask);
   if (products.length !== 1) return undefined;
   const mul = products[0]!;
   const hS = mul.input![0]!;
-  const hSNode = nodes.find((n) => n.output?.includes(hS));
+  const hSNode = producerOf(graph, hS);
   if (hSNode?.op_type !== 'Reshape') return undefined;
   const sharedInput = hasSharedInput(graph, hSNode);
   const afterMul = consumersOf(graph, mul.output![0]!);
