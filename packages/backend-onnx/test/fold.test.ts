@@ -87,7 +87,25 @@ describe('foldSampleMasks', () => {
     const foldedMatMul = (m: ModelProto) => m.graph!.node!.some((n) => n.op_type === 'MatMul' && n.input?.[1]?.startsWith('mcu/fold'));
     expect(foldedMatMul(f!.model)).toBe(true);
     expect(foldedMatMul(p.model)).toBe(false);
+    // every folded bias reaches its Add as [1, 1, D′], the rank of the product [S, N, D′]
+    // (onnxruntime's Add is ≈ 14× slower per value on [S, N, 1] + [1]: bench/broadcast-probe.mjs)
+    expect(foldedBiasDims(f!.model)).toEqual(want.map((w) => [1, 1, w.outputs]));
   });
+
+  /** The dims each folded layer's bias is reshaped to before its Add (from the Reshape's constant shape). */
+  function foldedBiasDims(m: ModelProto): number[][] {
+    const g = m.graph!;
+    const nodes = g.node ?? [];
+    const dims: number[][] = [];
+    for (const add of nodes.filter((n) => n.op_type === 'Add' && n.name?.startsWith('mcu/fold'))) {
+      const reshape = nodes.find((n) => n.output?.includes(add.input![1]!));
+      expect(reshape?.op_type).toBe('Reshape');
+      const shape = (g.initializer ?? []).find((t) => t.name === reshape!.input![1]);
+      expect(shape).toBeDefined();
+      dims.push(Array.from(new BigInt64Array(shape!.raw_data!.slice().buffer), Number));
+    }
+    return dims;
+  }
 
   // x [N, 8] → Gemm (8 → 8) → Relu → Dropout → the layer under test
   function mlp(layer: NodeProto[], extraOutputs: string[] = []): ModelProto {
@@ -111,6 +129,7 @@ describe('foldSampleMasks', () => {
           f32('w2', [2, 8], w(16)),
           f32('w2n', [8, 2], w(16)),
           f32('b2', [2], w(2)),
+          f32('b2row', [1, 2], w(2)),
           f32('w16', [8, 16], w(128)),
           f32('w16to2', [16, 2], w(32)),
           f32('w8to300', [8, 300], w(2400)),
@@ -125,12 +144,14 @@ describe('foldSampleMasks', () => {
 
   it.each([
     ['Gemm transB = 1 with a bias', [{ op_type: 'Gemm', input: ['d', 'w2', 'b2'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1n }] }]],
+    ['Gemm transB = 1 with a [1, 2] bias', [{ op_type: 'Gemm', input: ['d', 'w2', 'b2row'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1n }] }]],
     ['Gemm transB = 0 without a bias', [{ op_type: 'Gemm', input: ['d', 'w2n'], output: ['y'] }]],
     ['MatMul', [{ op_type: 'MatMul', input: ['d', 'w2n'], output: ['y'] }]],
   ] as [string, NodeProto[]][])('folds %s (8 → 2) with the same outputs', async (_name, layer) => {
     const p = prepareModel(mlp(layer));
     const f = foldSampleMasks(p);
     expect(f?.sites.map((s) => s.site)).toEqual(['mcu_mask_1']);
+    expect(foldedBiasDims(f!.model)).toEqual(layer[0]!.input!.length > 2 ? [[1, 1, 2]] : []);
     const x = rowsOf(7, 8, 4);
     expectClose(await outputs(f!.model, p, x, 7, 4), await outputs(p.model, p, x, 7, 4));
   });

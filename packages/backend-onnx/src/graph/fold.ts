@@ -126,7 +126,10 @@ function foldOne(graph: GraphProto, mask: string, d: number, opset: number, name
   const w = transB ? em.node('Transpose', [weight.name!], [intsAttr('perm', [1, 0])]) : weight.name!; // [D, D′]
   const masked = em.mul(maskT, w); // [S, D, D′]
   let p = em.node('MatMul', [hS, masked]); // [S | 1, N, D] × [S, D, D′] → [S, N, D′]
-  if (bias !== undefined) p = em.add(p, bias);
+  // the bias as [1, 1, D′]: onnxruntime's CPU Add broadcasts a lower-rank operand one trailing span
+  // at a time, so [S, N, 1] + [1] (a regression head, D′ = 1) took ≈ 20 ns a value against ≈ 5
+  // with the ranks equal (bench/broadcast-probe.mjs); the Reshape is constant-folded by onnxruntime
+  if (bias !== undefined) p = em.add(p, em.reshape(bias, em.constInt64([1n, 1n, BigInt(outDim)], `bias_dims_${outDim}`)));
   em.reshape(p, em.constInt64([-1n, BigInt(outDim)], `rows_by_${outDim}`), layer.output![0]!);
   const at = nodes.indexOf(layer);
   graph.node = [...nodes.slice(0, at).filter((n) => n !== mul && n !== back), ...em.nodes, ...nodes.slice(at + 1)];
