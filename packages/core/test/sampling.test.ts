@@ -466,6 +466,46 @@ describe('SeededSampler: the WebAssembly Bernoulli kernel', () => {
     }
   });
 
+  it('the SIMD build (four rows a pass) and the scalar build both give the JavaScript path’s masks bit for bit', () => {
+    const simd = createBernoulliKernel();
+    const scalar = createBernoulliKernel({ simd: false });
+    // Node 20's WebAssembly has SIMD: the default is that build
+    expect(simd?.simd).toBe(true);
+    expect(scalar?.simd).toBe(false);
+    // count · rows of 1 – 7 and 100 (groups of four with 1–3 rows left over, the wrap from the last
+    // row of a sample to the next sample inside a group), widths with partial last blocks of
+    // 0–3 words (1–9, 13, 50, 513), a seed above 2^32, a site index > 0
+    const shapes: [number, number][] = [
+      [1, 1],
+      [1, 2],
+      [3, 1],
+      [2, 3],
+      [5, 1],
+      [1, 7],
+      [7, 3],
+      [100, 1],
+      [3, 33],
+    ];
+    const widths = [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 50, 513];
+    const [k0, k1] = seedToKey(2 ** 40 + 5);
+    const js = new SeededSampler({ seed: 2 ** 40 + 5, wasm: false });
+    for (const m of widths) {
+      for (const [count, rows] of shapes) {
+        for (const p of [0.1, 0.5]) {
+          const s = site('x', 'bernoulli', p, [m]);
+          const want = js.sample({ site: s, siteIndex: 3, firstSample: 13, count, rows, scope: 'point', firstRow: 40 }).data as Float32Array;
+          for (const kernel of [simd!, scalar!]) {
+            const got = new Float32Array(count * rows * m);
+            kernel.fill(got, m, rows, 40, 13, count, 3, k0, k1, bernoulliThreshold(p), 1 / (1 - p));
+            expect(bytesEqual(got, want), `${kernel.simd ? 'SIMD' : 'scalar'}: m ${m}, ${count} × ${rows}, p ${p}`).toBe(true);
+          }
+        }
+      }
+    }
+    simd!.dispose();
+    scalar!.dispose();
+  });
+
   it('maps a word to "dropped" exactly when (w + ½)·2⁻³² < p', () => {
     for (const p of [0.1, 0.5, 1 / 3, 2 ** -32, 0.999999]) {
       const t = bernoulliThreshold(p);
