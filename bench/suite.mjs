@@ -50,7 +50,7 @@ const memoryT = tiny ? [10, 100] : [100, 10000];
 // plain onnxruntime calls get at most this many rows (x repeated over a chunk of the T samples)
 const PLAIN_ROWS_PER_CALL = 16384;
 // section 2: at least this many interleaved pairs (plain, mcu) per network
-const PAIRS_MIN = tiny ? 1 : 7;
+const PAIRS_MIN = tiny ? 1 : 11;
 // section 3: interleaved rounds of the fixed-cost processes
 const FIXED_ROUNDS = tiny ? 3 : 11;
 // An untimed pause before every timed in-process run: onnxruntime's worker threads of the session
@@ -303,7 +303,7 @@ md.push('');
 log('2. overhead …');
 md.push('## 2. Overhead of an MC run against plain onnxruntime-node', '');
 md.push(
-  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain, mcu, plain, mcu, … after a warm-up, each after an untimed ${PAUSE_MS} ms pause (onnxruntime's worker threads of the session that ran last spin-wait for more work and would slow the other down) — so that the machine's noise hits both alike: ${PAIRS_MIN} pair${PAIRS_MIN === 1 ? '' : 's'}, or for a short run as many as fill about 6 s (at most 31); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
+  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain then mcu, mcu then plain, … (the order alternating) after a warm-up, each after an untimed ${PAUSE_MS} ms pause (onnxruntime's worker threads of the session that ran last spin-wait for more work and would slow the other down) — so that the machine's noise hits both alike: ${PAIRS_MIN} pair${PAIRS_MIN === 1 ? '' : 's'}, or for a short run as many as fill about 6 s (at most 31); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
   '',
 );
 md.push(
@@ -338,18 +338,28 @@ for (const m of models) {
   const times = [];
   const mcuTimes = [];
   const pairs = [];
+  /** One timed run after the untimed pause, in ms. */
+  const timedRun = async (f) => {
+    await pause();
+    const t = performance.now();
+    await f();
+    return performance.now() - t;
+  };
   for (let k = 0; k < pairCount; k++) {
-    await pause();
-    const p0 = performance.now();
-    await run();
-    const p1 = performance.now();
-    await pause();
-    const m0 = performance.now();
-    await runMcu();
-    const m1 = performance.now();
-    times.push(p1 - p0);
-    mcuTimes.push(m1 - m0);
-    pairs.push((m1 - m0) / (p1 - p0));
+    // the order alternates (plain first in even pairs, mcu first in odd ones): whatever the run
+    // before leaves behind (caches, the allocator's state) falls on both alike
+    let tPlain;
+    let tMcu;
+    if (k % 2 === 0) {
+      tPlain = await timedRun(run);
+      tMcu = await timedRun(runMcu);
+    } else {
+      tMcu = await timedRun(runMcu);
+      tPlain = await timedRun(run);
+    }
+    times.push(tPlain);
+    mcuTimes.push(tMcu);
+    pairs.push(tMcu / tPlain);
   }
   const two = Math.min(2, m.N);
   const ref = (await session.run({ [m.inputName]: new ort.Tensor('float32', m.data.slice(0, two * per), [two, ...m.rowDims]) }))[session.outputNames[0]].data;
