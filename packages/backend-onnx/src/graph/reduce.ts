@@ -36,7 +36,7 @@ export const REDUCE_MIN_OPSET = 9;
  */
 export function reduceOver(
   em: Emitter,
-  op: 'ReduceMean' | 'ReduceSum' | 'ReduceMin' | 'ReduceMax',
+  op: 'ReduceMean' | 'ReduceSum' | 'ReduceSumSquare' | 'ReduceMin' | 'ReduceMax',
   x: string,
   axis: number | undefined,
   options: { readonly keepdims?: boolean; readonly outName?: string } = {},
@@ -127,7 +127,8 @@ export function reducedGraph(prepared: PreparedModel, request: readonly OutputRe
       const shift = reduceOver(em, 'ReduceMean', firstSample, 0, { outName: floatOut(`${base}/shift`) }); // [1, N, …] → [N, …], exact
       const mean = reduceOver(em, 'ReduceMean', shifted, 0, { outName: floatOut(`${base}/mean`) });
       const d = em.node('Sub', [shifted, mean]);
-      const m2 = reduceOver(em, 'ReduceSum', em.mul(d, d), 0, { outName: floatOut(`${base}/m2`) });
+      // Σ d² in one reduction (no [S, N, …] product written and read back)
+      const m2 = reduceOver(em, 'ReduceSumSquare', d, 0, { outName: floatOut(`${base}/m2`) });
       outputs.push({ output: r.output, kind: r.kind, mean, m2, shift });
       continue;
     }
@@ -149,7 +150,7 @@ export function reducedGraph(prepared: PreparedModel, request: readonly OutputRe
     const hSample = em.node('Neg', [reduceOver(em, 'ReduceSum', em.mul(p, logP), -1)]); // [S, N]
     const mean = reduceOver(em, 'ReduceMean', p, 0, { outName: floatOut(`${base}/mean`) }); // [N, C]
     const d = em.node('Sub', [p, mean]);
-    const m2 = reduceOver(em, 'ReduceSum', em.mul(d, d), 0, { outName: floatOut(`${base}/m2`) });
+    const m2 = reduceOver(em, 'ReduceSumSquare', d, 0, { outName: floatOut(`${base}/m2`) });
     const entropy = reduceOver(em, 'ReduceMean', hSample, 0, { outName: floatOut(`${base}/entropy`) }); // [N]
     const winner = em.node('ArgMax', [x], [intAttr('axis', -1), intAttr('keepdims', 0)]); // [S, N], first maximum
     const offOn = namer.fresh('mcu_const_off_on');
