@@ -119,13 +119,18 @@ function preparedRunner(session, prepared, m, perCall) {
 // for more work and slow the next session down (as bench/suite.mjs section 2 says)
 const pause = () => new Promise((r) => setTimeout(r, 20));
 
-/** Times fn()s interleaved: R rounds after one warm-up, each run after a pause; medians (and, with `after`, medians of what it reads after each run). */
+/**
+ * Times fn()s interleaved: R rounds after one warm-up, each timed run right after an untimed run of
+ * the same fn and a pause (a run right after another kind is slower: bench/suite.mjs section 2);
+ * medians (and, with `after`, medians of what it reads after each run).
+ */
 async function interleaved(fns, after = []) {
   for (const f of fns) await f();
   const times = fns.map(() => []);
   const read = fns.map(() => []);
   for (let k = 0; k < R; k++) {
     for (const [i, f] of fns.entries()) {
+      await f();
       await pause();
       const t0 = performance.now();
       await f();

@@ -49,8 +49,9 @@ const rowsZoo = tiny ? 2 : 10;
 const memoryT = tiny ? [10, 100] : [100, 10000];
 // plain onnxruntime calls get at most this many rows (x repeated over a chunk of the T samples)
 const PLAIN_ROWS_PER_CALL = 16384;
-// section 2: at least this many interleaved pairs (plain, mcu) per network
+// section 2: at least this many interleaved pairs (plain, mcu) per network; 7 where a pair takes over 4 s
 const PAIRS_MIN = tiny ? 1 : 11;
+const PAIRS_MIN_LONG = tiny ? 1 : 7;
 // section 3: interleaved rounds of the fixed-cost processes
 const FIXED_ROUNDS = tiny ? 3 : 11;
 // An untimed pause before every timed in-process run: onnxruntime's worker threads of the session
@@ -303,7 +304,7 @@ md.push('');
 log('2. overhead …');
 md.push('## 2. Overhead of an MC run against plain onnxruntime-node', '');
 md.push(
-  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain then mcu, mcu then plain, … (the order alternating) after a warm-up, each after an untimed ${PAUSE_MS} ms pause (onnxruntime's worker threads of the session that ran last spin-wait for more work and would slow the other down) — so that the machine's noise hits both alike: ${PAIRS_MIN} pair${PAIRS_MIN === 1 ? '' : 's'}, or for a short run as many as fill about 6 s (at most 31); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
+  `The mcu engine (per-sample masks, as in section 1) against one plain onnxruntime-node InferenceSession of the same network with its Dropout nodes replaced by Identity, fed x repeated T times (T·N rows, at most ${PLAIN_ROWS_PER_CALL} rows per call). The two are timed here, interleaved — plain then mcu, mcu then plain, … (the order alternating) after a warm-up, each timed run right after an untimed run of the same kind and an untimed ${PAUSE_MS} ms pause (a run right after the other kind is slower, whichever it is: onnxruntime's worker threads of the session that ran last spin-wait for more work, and the caches hold the other's data) — so that the machine's noise hits both alike: ${PAIRS_MIN} pair${PAIRS_MIN === 1 ? '' : 's'} (${PAIRS_MIN_LONG} where a pair takes over 4 s), or for a short run as many as fill about 6 s (at most 31); the ratio is the median of the pairs' ratios, with their range. The last column checks section 1's PyTorch rebuild: its output on the first 2 rows with dropout off against this session's.`,
   '',
 );
 md.push(
@@ -334,12 +335,18 @@ for (const m of models) {
   const t0 = performance.now();
   await run();
   await runMcu();
-  const pairCount = tiny ? R : Math.min(31, Math.max(PAIRS_MIN, Math.ceil(6000 / (performance.now() - t0))));
+  const pairMs = performance.now() - t0;
+  const pairCount = tiny ? R : Math.min(31, Math.max(pairMs > 4000 ? PAIRS_MIN_LONG : PAIRS_MIN, Math.ceil(6000 / pairMs)));
   const times = [];
   const mcuTimes = [];
   const pairs = [];
-  /** One timed run after the untimed pause, in ms. */
+  /**
+   * One timed run, in ms: right after an untimed run of the same kind, then the pause. A run right
+   * after the other kind was slower, whichever it was (the UCI model, 41 pairs: mcu ÷ plain 1.17
+   * with mcu second, 0.95 with plain second; with the untimed run first 1.05 and 1.06).
+   */
   const timedRun = async (f) => {
+    await f();
     await pause();
     const t = performance.now();
     await f();
