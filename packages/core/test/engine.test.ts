@@ -147,7 +147,7 @@ describe('McEngine chunking, progress, cancellation, adaptive T', () => {
   it('keeps calls cache-sized when the model has little work before its first site', async () => {
     // A wide site: 4 rows × 262,144 units × 4 bytes = 4 MiB per sample. With the share before
     // the first site unknown or ≥ 0.5, the budget decides (here all 6 samples in one call);
-    // below 0.5, one sample per call (4 MiB / 4 MiB).
+    // below 0.5, two samples per call (8 MiB / 4 MiB).
     const base = await load(spec);
     const wide = (share?: number): StochasticModel =>
       new Proxy(base, {
@@ -160,8 +160,8 @@ describe('McEngine chunking, progress, cancellation, adaptive T', () => {
     const budget = 1024 ** 3;
     expect(chunkSamplesFor(wide(), 4, 'sample', budget, 6)).toBe(6);
     expect(chunkSamplesFor(wide(0.9), 4, 'sample', budget, 6)).toBe(6);
-    expect(chunkSamplesFor(wide(0.01), 4, 'sample', budget, 6)).toBe(1);
-    expect(chunkSamplesFor(wide(0.01), 1, 'sample', budget, 6)).toBe(4); // 1 MiB per sample
+    expect(chunkSamplesFor(wide(0.01), 4, 'sample', budget, 6)).toBe(2);
+    expect(chunkSamplesFor(wide(0.01), 1, 'sample', budget, 20)).toBe(8); // 1 MiB per sample
     // and the budget still caps it
     expect(chunkSamplesFor(wide(0.01), 1, 'sample', bytesPerSample(wide(0.01), 1, 'sample') * 2, 6)).toBe(2);
   });
