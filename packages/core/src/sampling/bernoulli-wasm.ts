@@ -486,24 +486,14 @@ function storeX4(): Code {
   const t = (k: number) => XF + 4 + k;
   const map = [0, 1, 2, 3].map((k) => [get(X0 + k), get(THRESHOLD), SIMD.i32x4Splat, SIMD.i32x4GeU, get(KEEP), SIMD.f32x4Splat, SIMD.and, set(f(k))]);
   // 4×4 transpose: pairs (F0, F1) and (F2, F3) interleaved, then their halves joined
-  const transpose = [
-    get(f(0)),
-    get(f(1)),
-    shuffle32([0, 4, 1, 5]),
-    set(t(0)),
-    get(f(2)),
-    get(f(3)),
-    shuffle32([0, 4, 1, 5]),
-    set(t(1)),
-    get(f(0)),
-    get(f(1)),
-    shuffle32([2, 6, 3, 7]),
-    set(t(2)),
-    get(f(2)),
-    get(f(3)),
-    shuffle32([2, 6, 3, 7]),
-    set(t(3)),
-  ];
+  const transpose = (
+    [
+      [0, 1, [0, 4, 1, 5]],
+      [2, 3, [0, 4, 1, 5]],
+      [0, 1, [2, 6, 3, 7]],
+      [2, 3, [2, 6, 3, 7]],
+    ] as const
+  ).map(([a, b, lanes], k) => [get(f(a)), get(f(b)), shuffle32(lanes), set(t(k))]);
   const rows = [
     [t(0), t(1), [0, 1, 4, 5]],
     [t(0), t(1), [2, 3, 6, 7]],
