@@ -472,9 +472,9 @@ describe('SeededSampler: the WebAssembly Bernoulli kernel', () => {
     // Node 20's WebAssembly has SIMD: the default is that build
     expect(simd?.simd).toBe(true);
     expect(scalar?.simd).toBe(false);
-    // count · rows of 1 – 7 and 100 (groups of four with 1–3 rows left over, the wrap from the last
-    // row of a sample to the next sample inside a group), widths with partial last blocks of
-    // 0–3 words (1–9, 13, 50, 513), a seed above 2^32, a site index > 0
+    // count · rows of 1, 2, 3, 5, 6, 7, 21, 99 and 100 (groups of four with 0–3 rows left over, the
+    // wrap from the last row of a sample to the next sample inside a group), widths with partial
+    // last blocks of 0–3 words (1–9, 13, 50, 513), a seed above 2^32, a site index > 0
     const shapes: [number, number][] = [
       [1, 1],
       [1, 2],

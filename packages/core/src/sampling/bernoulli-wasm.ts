@@ -393,7 +393,7 @@ const SWRAP = 21;
 const SSTRIDE = 22; // bytes per row: 4·m
 const SBOFF = 23; // 16·block
 const SROWS_AT = 24; // R0 … R3: the lanes' rows (byte addresses), 4 locals
-const SI32_LOCALS = 17; // SC … R3
+const SI32_LOCALS = SROWS_AT + 4 - SC; // SC … R3
 const X0 = SROWS_AT + 4; // v128 locals from here
 const X1 = X0 + 1;
 const X2 = X0 + 2;
@@ -405,7 +405,7 @@ const XH1 = X0 + 7;
 const XROW = X0 + 8; // the lanes' row counters (firstRow + i)
 const XSAMPLE = X0 + 9; // the lanes' sample counters (firstSample + c)
 const XF = X0 + 10; // F0 … F3 (10 – 13), then the transposed T0 … T3 (14 – 17)
-const V128_LOCALS = 18;
+const V128_LOCALS = XF + 8 - X0; // X0 … T3
 
 /** Philox4x32-10 of the lanes' counters [block, row, sample, site] into X0..X3. */
 function philoxX4(): Code {
@@ -639,7 +639,10 @@ export interface BernoulliKernel {
   dispose(): void;
 }
 
-function build(bytes: Uint8Array<ArrayBuffer>, slack: (m: number) => number, simd: boolean): BernoulliKernel {
+function build(bytes: Uint8Array<ArrayBuffer>, simd: boolean): BernoulliKernel {
+  // the SIMD build writes whole groups of four rows and whole last blocks: up to 3 rows and 3
+  // floats past the request, in its own memory (not copied out)
+  const slack = (m: number): number => (simd ? 3 * m + 4 : 0);
   let memory: WebAssembly.Memory | null = new WebAssembly.Memory({ initial: 1 });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   let kernel: ((...args: number[]) => void) | null = instance.exports['fill'] as (...args: number[]) => void;
@@ -695,14 +698,12 @@ export function createBernoulliKernel(options: { readonly simd?: boolean } = {})
   if (typeof WebAssembly !== 'object') return null;
   try {
     const simd = options.simd === false ? null : simdKernelBytes();
-    // the SIMD build writes whole groups of four rows and whole last blocks: up to 3 rows and 3
-    // floats past the request, in its own memory (not copied out)
-    if (simd !== null) return build(simd, (m) => 3 * m + 4, true);
+    if (simd !== null) return build(simd, true);
   } catch {
     // no SIMD build here: the scalar one
   }
   try {
-    return build(kernelBytes(), () => 0, false);
+    return build(kernelBytes(), false);
   } catch {
     return null;
   }
