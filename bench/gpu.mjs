@@ -241,7 +241,6 @@ async function mcuWorker(m, ep, R) {
   return out;
 }
 
-/** Sections 2 and 3: a plain session of the network without dropout on T·N rows. */
 /** An output's values, read back from the GPU where it was left there (preferredOutputLocation). */
 async function valuesOf(t) {
   return t.location === undefined || t.location === 'cpu' ? t.data : await t.getData(true);
@@ -252,6 +251,7 @@ function release(results) {
   for (const t of Object.values(results)) t.dispose?.();
 }
 
+/** Sections 2 and 3: a plain session of the network without dropout on T·N rows (with `sessionOptions`, section 3's session rows). */
 async function plainWorker(m, epOption, R, sessionOptions = {}) {
   const ort = loadOrt();
   const out = { option: epOption, session: sessionOptions, errors: [] };
